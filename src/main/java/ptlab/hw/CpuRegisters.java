@@ -1,0 +1,177 @@
+package ptlab.hw;
+
+/**
+ * The control state of one CPU that paging depends on (SDM vol. 3, 2.5 and 4.1): CR0.WP,
+ * CR3, CR4.{PSE,PGE,PCIDE,SMEP,SMAP,PKE}, IA32_EFER.NXE, PKRU, EFLAGS.AC, and, for PAE,
+ * the four PDPTE registers loaded from memory on a CR3 write.
+ *
+ * <p>This is plain register state. Writing CR3 here does not flush anything and does not load
+ * PDPTEs; {@link Mmu} performs a CR3 write with its architectural side effects (TLB flush
+ * rules, PDPTE load and its #GP). CR4.PAE, CR4.LA57 and EFER.LMA are implied by the
+ * {@link PagingMode}. Not thread-safe: one instance per simulated CPU.
+ */
+public final class CpuRegisters {
+
+    /** CR3 bit 63: with CR4.PCIDE=1, a CR3 write that keeps the new PCID's TLB entries. */
+    public static final long CR3_NOFLUSH = 1L << 63;
+
+    private final PagingMode mode;
+    private final int maxPhyAddr;
+    private long cr3;
+    private boolean wp = true;
+    private boolean nxe;
+    private boolean pse = true;
+    private boolean pge;
+    private boolean pcide;
+    private boolean smep;
+    private boolean smap;
+    private boolean pke;
+    private int pkru;
+    private boolean ac;
+    private final long[] pdpte = new long[PaePdpte.ENTRIES];
+
+    public CpuRegisters(PagingMode mode) {
+        this(mode, mode.defaultMaxPhyAddr());
+    }
+
+    public CpuRegisters(PagingMode mode, int maxPhyAddr) {
+        if (maxPhyAddr < 32 || maxPhyAddr > mode.maxMaxPhyAddr()) {
+            throw new IllegalArgumentException("MAXPHYADDR " + maxPhyAddr + " is outside 32.." + mode.maxMaxPhyAddr()
+                    + " for " + mode);
+        }
+        this.mode = mode;
+        this.maxPhyAddr = maxPhyAddr;
+        this.nxe = mode.hasNx();
+    }
+
+    public PagingMode mode() {
+        return mode;
+    }
+
+    public int maxPhyAddr() {
+        return maxPhyAddr;
+    }
+
+    /** The raw CR3 value (including PCID bits 11:0 when CR4.PCIDE=1). */
+    public long cr3() {
+        return cr3;
+    }
+
+    /** Sets CR3 with no side effects; see {@link Mmu#writeCr3}. Bit 63 is never stored. */
+    public void setCr3(long value) {
+        this.cr3 = value & ~CR3_NOFLUSH;
+    }
+
+    /**
+     * Physical address of the top-level table named by CR3: bits 31:12 for 32-bit paging,
+     * bits 31:5 for PAE (the 32-byte PDPT), bits M-1:12 for 4/5-level paging.
+     */
+    public long topTableAddress() {
+        return switch (mode) {
+            case X86_32 -> cr3 & 0xFFFF_F000L;
+            case X86_32_PAE -> cr3 & 0xFFFF_FFE0L;
+            default -> cr3 & Pte64.addressMask(maxPhyAddr, 12);
+        };
+    }
+
+    /** The current PCID: CR3 bits 11:0 when CR4.PCIDE=1, else 0. */
+    public int pcid() {
+        return pcide ? (int) (cr3 & 0xFFF) : 0;
+    }
+
+    public boolean wp() {
+        return wp;
+    }
+
+    public void setWp(boolean wp) {
+        this.wp = wp;
+    }
+
+    /** IA32_EFER.NXE; always false in 32-bit paging, which has no execute-disable bit. */
+    public boolean nxe() {
+        return nxe && mode.hasNx();
+    }
+
+    public void setNxe(boolean nxe) {
+        this.nxe = nxe;
+    }
+
+    /** CR4.PSE: 4 MiB pages in 32-bit paging (PAE and 4/5-level paging ignore it). */
+    public boolean pse() {
+        return pse;
+    }
+
+    public void setPse(boolean pse) {
+        this.pse = pse;
+    }
+
+    public boolean pge() {
+        return pge;
+    }
+
+    public void setPge(boolean pge) {
+        this.pge = pge;
+    }
+
+    public boolean pcide() {
+        return pcide;
+    }
+
+    public void setPcide(boolean pcide) {
+        if (pcide && !mode.isLongMode()) {
+            throw new IllegalArgumentException("CR4.PCIDE needs 4- or 5-level paging, not " + mode);
+        }
+        this.pcide = pcide;
+    }
+
+    public boolean smep() {
+        return smep;
+    }
+
+    public void setSmep(boolean smep) {
+        this.smep = smep;
+    }
+
+    public boolean smap() {
+        return smap;
+    }
+
+    public void setSmap(boolean smap) {
+        this.smap = smap;
+    }
+
+    /** CR4.PKE: protection keys, effective only with 4/5-level paging. */
+    public boolean pke() {
+        return pke && mode.isLongMode();
+    }
+
+    public void setPke(boolean pke) {
+        this.pke = pke;
+    }
+
+    public int pkru() {
+        return pkru;
+    }
+
+    public void setPkru(int pkru) {
+        this.pkru = pkru;
+    }
+
+    /** EFLAGS.AC: with CR4.SMAP=1, lets explicit supervisor data accesses reach user pages. */
+    public boolean ac() {
+        return ac;
+    }
+
+    public void setAc(boolean ac) {
+        this.ac = ac;
+    }
+
+    /** PAE: the PDPTE register {@code i} (0..3) as loaded at the last CR3 write. */
+    public long pdpte(int i) {
+        return pdpte[i];
+    }
+
+    void setPdpte(int i, long value) {
+        pdpte[i] = value;
+    }
+}

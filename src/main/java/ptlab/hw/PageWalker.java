@@ -1,0 +1,287 @@
+package ptlab.hw;
+
+/**
+ * The x86 page walker: translates a linear address by reading the paging structures from
+ * {@link PhysicalMemory}, exactly as SDM vol. 3 chapter 4 describes, in all four modes.
+ *
+ * <ol>
+ * <li>Walk from CR3 (or the PAE PDPTE registers) down: a not-present entry ends the walk with
+ *     #PF P=0; a present entry with a reserved bit with #PF P=1,RSVD=1 (4.3–4.5, 4.7).</li>
+ * <li>R/W, U/S and XD are combined over all levels (4.6.1): writable only if every R/W=1,
+ *     a user-mode address only if every U/S=1, execute-disabled if any XD=1 (with NXE).</li>
+ * <li>The access is checked against those rights with CR0.WP, CR4.SMEP, CR4.SMAP/EFLAGS.AC
+ *     (explicit vs implicit supervisor accesses) and protection keys/PKRU (4.6, 4.6.2).</li>
+ * <li>Only if the translation succeeds, the accessed flag is set in every entry used and, for
+ *     a write, the dirty flag in the leaf (4.8), each with a compare-and-swap; if the entry
+ *     changed since it was read, the walk restarts from the top, as the hardware's locked
+ *     update does. A faulting access sets neither flag.</li>
+ * </ol>
+ *
+ * <p>The walker allocates nothing: results go into a caller-owned {@link WalkResult}, and the
+ * entries read are remembered in fixed arrays. One walker per simulated CPU (not thread-safe);
+ * several walkers may share one memory.
+ */
+public final class PageWalker {
+
+    private final PhysicalMemory memory;
+    /** entryValue[level] = the entry read at that level on the current attempt. */
+    private final long[] entryValue = new long[6];
+
+    public PageWalker(PhysicalMemory memory) {
+        this.memory = memory;
+    }
+
+    public PhysicalMemory memory() {
+        return memory;
+    }
+
+    /**
+     * PAE: loads the four PDPTE registers from the 32-byte PDPT named by CR3 (SDM 4.4.1).
+     * Returns false — the CR3 write takes #GP(0) — if a present PDPTE sets a reserved bit;
+     * the registers are then left unchanged.
+     */
+    public boolean loadPdptes(CpuRegisters regs) {
+        if (!regs.mode().isPae()) {
+            throw new IllegalStateException("PDPTE registers exist only in PAE paging, not " + regs.mode());
+        }
+        long base = regs.topTableAddress();
+        long rsvd = PaePdpte.reservedMask(regs.maxPhyAddr());
+        long[] loaded = new long[PaePdpte.ENTRIES];
+        for (int i = 0; i < PaePdpte.ENTRIES; i++) {
+            long e = memory.loadLong(base + 8L * i);
+            if (PteBits.present(e) && (e & rsvd) != 0) {
+                return false;
+            }
+            loaded[i] = e;
+        }
+        for (int i = 0; i < PaePdpte.ENTRIES; i++) {
+            regs.setPdpte(i, loaded[i]);
+        }
+        return true;
+    }
+
+    /**
+     * Translates {@code va} for an access from CR3's root.
+     *
+     * @param user     the access is made at CPL 3
+     * @param implicit an implicit supervisor-mode access (e.g. to the GDT), supervisor whatever
+     *                 the CPL; never an instruction fetch
+     * @return true when translated ({@code out.pa} valid); false on #PF or #GP ({@code out.exception})
+     */
+    public boolean translate(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit,
+                             WalkResult out) {
+        PagingMode mode = regs.mode();
+        int top = mode.levels();
+        long base = mode.isPae() ? 0 : regs.topTableAddress();
+        return translateFrom(regs, va, access, user, implicit, top, base, 0, out);
+    }
+
+    /**
+     * Translates {@code va} starting at {@code level} in the table at {@code tableBase}, with
+     * {@code restrictions} already accumulated above it: the entry point used after a hit in a
+     * paging-structure cache (SDM 4.10.3), which skips the levels above.
+     */
+    public boolean translateFrom(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit,
+                                 int startLevel, long tableBase, int restrictions, WalkResult out) {
+        out.reset(va);
+        out.restarts = 0;
+        PagingMode mode = regs.mode();
+        if (!mode.isCanonical(va)) {
+            out.exception = WalkResult.EXC_GP;
+            return false;
+        }
+        while (true) {
+            int r = walkOnce(regs, mode, va, access, user, implicit, startLevel, tableBase, restrictions, out);
+            if (r != RESTART) {
+                return r == DONE;
+            }
+            out.restarts++;
+        }
+    }
+
+    private static final int DONE = 0;
+    private static final int FAULT = 1;
+    private static final int RESTART = 2;
+
+    private int walkOnce(CpuRegisters regs, PagingMode mode, long va, AccessType access, boolean user,
+                         boolean implicit, int startLevel, long tableBase, int restrictions, WalkResult out) {
+        final int bytes = mode.entryBytes();
+        final int maxPhy = regs.maxPhyAddr();
+        final boolean nxe = regs.nxe();
+        int level = startLevel;
+        long base = tableBase;
+        int restr = restrictions;
+        out.memoryRefs = 0;
+        long e;
+        while (true) {
+            out.restrictionsAbove[level] = restr;
+            if (mode.isPae() && level == 3) {
+                // PDPTEs come from the registers loaded at CR3 time; their reserved bits were
+                // checked then. They carry no R/W, U/S, XD or A (SDM 4.4.1).
+                e = regs.pdpte(mode.index(va, 3));
+                out.tableAddress[3] = regs.topTableAddress();
+                out.entryAddress[3] = -1;
+                entryValue[3] = e;
+                if (!PteBits.present(e)) {
+                    return fault(regs, access, user, implicit, 0, level, out);
+                }
+                base = PaePdpte.address(e, maxPhy);
+                level--;
+                continue;
+            }
+            long entryAddress = base + (long) mode.index(va, level) * bytes;
+            out.tableAddress[level] = base;
+            out.entryAddress[level] = entryAddress;
+            e = memory.loadEntry(entryAddress, bytes);
+            out.memoryRefs++;
+            entryValue[level] = e;
+            if (!PteBits.present(e)) {
+                return fault(regs, access, user, implicit, 0, level, out);
+            }
+            boolean large = level > 1 && PteBits.large(e) && mode.largePageAllowed(level)
+                    && (mode != PagingMode.X86_32 || regs.pse());
+            if ((e & reservedMask(mode, level, large, maxPhy, nxe)) != 0) {
+                return fault(regs, access, user, implicit, PageFaultError.P | PageFaultError.RSVD, level, out);
+            }
+            restr |= rightsOf(e, nxe);
+            if (level == 1 || large) {
+                return leaf(regs, mode, va, access, user, implicit, level, large, entryAddress, e, restr, startLevel, out);
+            }
+            base = nextTable(mode, e, maxPhy);
+            level--;
+        }
+    }
+
+    private int leaf(CpuRegisters regs, PagingMode mode, long va, AccessType access, boolean user, boolean implicit,
+                     int level, boolean large, long entryAddress, long e, int restr, int startLevel, WalkResult out) {
+        int pkey = mode.isLongMode() ? Pte64.pkey(e) : 0;
+        int denied = checkAccess(regs, access, user, implicit, restr, pkey);
+        if (denied != 0) {
+            return fault(regs, access, user, implicit, denied, level, out);
+        }
+        // Translation is valid and permitted: set A on every entry used, top down, then D.
+        for (int l = startLevel; l > level; l--) {
+            if (mode.isPae() && l == 3) {
+                continue;
+            }
+            long v = entryValue[l];
+            if ((v & PteBits.A) == 0
+                    && !memory.compareAndSetEntry(out.entryAddress[l], mode.entryBytes(), v, v | PteBits.A)) {
+                return RESTART;
+            }
+        }
+        long want = PteBits.A | (access == AccessType.WRITE ? PteBits.D : 0);
+        long updated = e | want;
+        if ((e & want) != want && !memory.compareAndSetEntry(entryAddress, mode.entryBytes(), e, updated)) {
+            return RESTART;
+        }
+        int shift = mode.shift(level);
+        out.pageShift = shift;
+        out.leafLevel = level;
+        out.faultLevel = level;
+        out.leafEntryAddress = entryAddress;
+        out.leafEntry = updated;
+        out.restrictions = restr;
+        out.pkey = pkey;
+        out.global = PteBits.global(e);
+        long frame = leafAddress(mode, e, level, large, regs.maxPhyAddr());
+        out.pa = frame | (va & ((1L << shift) - 1));
+        return DONE;
+    }
+
+    /**
+     * The access-rights decision of SDM 4.6 for a valid translation with combined rights
+     * {@code restr}. Returns 0 if allowed, else the error-code bits beyond W/R, U/S and I/D:
+     * {@code P} for a rights violation, {@code P|PK} for a protection-key violation.
+     */
+    static int checkAccess(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int restr, int pkey) {
+        boolean userAddress = (restr & WalkResult.NOT_USER) == 0;
+        boolean writable = (restr & WalkResult.NOT_WRITABLE) == 0;
+        boolean xd = (restr & WalkResult.EXECUTE_DISABLE) != 0;
+        boolean userAccess = user && !implicit;
+        boolean write = access == AccessType.WRITE;
+        boolean fetch = access == AccessType.FETCH;
+        if (userAccess) {
+            if (!userAddress || (write && !writable) || (fetch && xd)) {
+                return PageFaultError.P;
+            }
+        } else if (fetch) {
+            if (xd || (userAddress && regs.smep())) {
+                return PageFaultError.P;
+            }
+        } else {
+            // SMAP: supervisor data accesses to user-mode addresses only when explicit and EFLAGS.AC=1.
+            if (userAddress && regs.smap() && (implicit || !regs.ac())) {
+                return PageFaultError.P;
+            }
+            if (write && !writable && regs.wp()) {
+                return PageFaultError.P;
+            }
+        }
+        // Protection keys govern data accesses to user-mode addresses (4.6.2).
+        if (!fetch && userAddress && regs.pke()) {
+            int pkru = regs.pkru();
+            boolean accessDisable = ((pkru >>> (2 * pkey)) & 1) != 0;
+            boolean writeDisable = ((pkru >>> (2 * pkey + 1)) & 1) != 0;
+            if (accessDisable || (write && writeDisable && (userAccess || regs.wp()))) {
+                return PageFaultError.P | PageFaultError.PK;
+            }
+        }
+        return 0;
+    }
+
+    private int fault(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int bits, int level,
+                      WalkResult out) {
+        int code = bits;
+        if (access == AccessType.WRITE) {
+            code |= PageFaultError.WR;
+        }
+        if (user && !implicit) {
+            code |= PageFaultError.US;
+        }
+        if (access == AccessType.FETCH && (regs.smep() || regs.nxe())) {
+            code |= PageFaultError.ID;   // nxe() is false outside PAE/4-level paging
+        }
+        out.exception = WalkResult.EXC_PF;
+        out.errorCode = code;
+        out.faultLevel = level;
+        return FAULT;
+    }
+
+    /** The restrictions a single entry contributes. */
+    private static int rightsOf(long e, boolean nxe) {
+        int r = 0;
+        if ((e & PteBits.RW) == 0) {
+            r |= WalkResult.NOT_WRITABLE;
+        }
+        if ((e & PteBits.US) == 0) {
+            r |= WalkResult.NOT_USER;
+        }
+        if (nxe && e < 0) {
+            r |= WalkResult.EXECUTE_DISABLE;
+        }
+        return r;
+    }
+
+    /** Reserved bits of a present entry at {@code level} in {@code mode}. */
+    public static long reservedMask(PagingMode mode, int level, boolean large, int maxPhyAddr, boolean nxe) {
+        return switch (mode) {
+            case X86_32 -> large ? Pte32.largeReservedMask(maxPhyAddr) : Pte32.tableReservedMask();
+            case X86_32_PAE -> level == 3 ? PaePdpte.reservedMask(maxPhyAddr)
+                    : Pte64.reservedMask(true, level, large, maxPhyAddr, nxe);
+            default -> Pte64.reservedMask(false, level, large, maxPhyAddr, nxe);
+        };
+    }
+
+    private static long nextTable(PagingMode mode, long e, int maxPhyAddr) {
+        return mode == PagingMode.X86_32 ? Pte32.address(e) : Pte64.address(e, maxPhyAddr, 12);
+    }
+
+    /** Physical base of the page mapped by leaf {@code e} at {@code level}. */
+    public static long leafAddress(PagingMode mode, long e, int level, boolean large, int maxPhyAddr) {
+        if (mode == PagingMode.X86_32) {
+            return large ? Pte32.largeAddress(e) : Pte32.address(e);
+        }
+        return Pte64.address(e, maxPhyAddr, mode.shift(level));
+    }
+}

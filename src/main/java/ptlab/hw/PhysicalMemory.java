@@ -1,0 +1,312 @@
+package ptlab.hw;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * Simulated physical memory: sparse 4 KiB frames addressed by physical address, each frame
+ * belonging to a NUMA node. This is the single source of truth of the model: page tables
+ * live here as real 32/64-bit entries; the {@link PageWalker} reads them and the kernel
+ * layer writes them through the same methods.
+ *
+ * <pre>
+ *   physical address  [ directory index | chunk index | offset ]
+ *                        pfn >>> 12        pfn & 0xfff   pa & 0xfff
+ *   directory: long[][][]  ->  chunk: long[4096][]  ->  frame: long[512]
+ * </pre>
+ *
+ * A frame's backing array is created on its first write (or compare-and-swap); reading an
+ * untouched frame yields zero, as freshly cleared RAM would, without allocating. A lookup
+ * is two array indexings: no hashing on the walk path.
+ *
+ * <p>Concurrency: every access goes through a {@link VarHandle} on the frame's {@code long[]}.
+ * Loads by a walker use acquire semantics, stores by the kernel release semantics, and A/D
+ * updates compare-and-swap, so simulated CPUs may run on several Java threads and still race
+ * exactly as their hardware counterparts would. A 32-bit access is made on the naturally
+ * aligned 64-bit word that contains it (little-endian, as x86: the low half is the lower
+ * address); 32-bit stores and compare-and-swaps are compare-and-swap loops on that word, so
+ * they never disturb the other half. Naturally aligned accesses only: an x86
+ * paging-structure entry is always naturally aligned. (Java 22+ no longer offers atomic
+ * access modes on {@code byte[]} views, whose elements are only byte-aligned.)
+ *
+ * <p>Frame creation is not itself atomic across Java threads; callers that race on a frame
+ * from several threads must have written it once beforehand (the kernel zeroes a page-table
+ * page before publishing it, which does exactly that).
+ */
+public final class PhysicalMemory {
+
+    public static final int PAGE_SHIFT = 12;
+    public static final int PAGE_SIZE = 1 << PAGE_SHIFT;
+    private static final int CHUNK_SHIFT = 12;                   // frames per chunk: 4096 (16 MiB)
+    private static final int CHUNK_FRAMES = 1 << CHUNK_SHIFT;
+
+    private static final int WORDS = PAGE_SIZE / 8;
+    private static final VarHandle LONG = MethodHandles.arrayElementVarHandle(long[].class);
+
+    /** Called before every access when set: the simulation engine makes each one a scheduling point. */
+    @FunctionalInterface
+    public interface AccessHook {
+        /** {@code op} is one of {@link #OP_LOAD}, {@link #OP_STORE}, {@link #OP_CAS}. */
+        void beforeAccess(int op, long pa);
+    }
+
+    public static final int OP_LOAD = 0;
+    public static final int OP_STORE = 1;
+    public static final int OP_CAS = 2;
+
+    private final long sizeBytes;
+    private final long[] nodeStart;          // nodeStart[n] = first physical address of node n
+    private final long[][][] directory;
+    private long framesTouched;
+    private AccessHook hook;
+
+    /** Memory of {@code sizeBytes} split into {@code nodes} equal NUMA nodes. */
+    public PhysicalMemory(long sizeBytes, int nodes) {
+        if (sizeBytes <= 0 || (sizeBytes & (PAGE_SIZE - 1)) != 0) {
+            throw new IllegalArgumentException("physical memory size must be a positive multiple of 4 KiB, got " + sizeBytes);
+        }
+        if (nodes < 1 || nodes > 64) {
+            throw new IllegalArgumentException("NUMA node count must be 1..64, got " + nodes);
+        }
+        long frames = sizeBytes >>> PAGE_SHIFT;
+        if (frames / nodes == 0) {
+            throw new IllegalArgumentException("each of " + nodes + " nodes needs at least one frame");
+        }
+        this.sizeBytes = sizeBytes;
+        this.nodeStart = new long[nodes];
+        long framesPerNode = frames / nodes;
+        for (int n = 0; n < nodes; n++) {
+            nodeStart[n] = (n * framesPerNode) << PAGE_SHIFT;
+        }
+        long chunks = (frames + CHUNK_FRAMES - 1) >>> CHUNK_SHIFT;
+        if (chunks > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("physical memory of " + sizeBytes + " bytes is too large to simulate");
+        }
+        this.directory = new long[(int) chunks][][];
+    }
+
+    public PhysicalMemory(long sizeBytes) {
+        this(sizeBytes, 1);
+    }
+
+    public long sizeBytes() {
+        return sizeBytes;
+    }
+
+    public int nodes() {
+        return nodeStart.length;
+    }
+
+    /** NUMA node of the frame holding {@code pa}. */
+    public int nodeOf(long pa) {
+        checkRange(pa);
+        int n = nodeStart.length - 1;
+        while (nodeStart[n] > pa) {
+            n--;
+        }
+        return n;
+    }
+
+    /** First physical address of node {@code node}. */
+    public long nodeStart(int node) {
+        return nodeStart[node];
+    }
+
+    /** One past the last physical address of node {@code node}. */
+    public long nodeEnd(int node) {
+        return node + 1 < nodeStart.length ? nodeStart[node + 1] : sizeBytes;
+    }
+
+    /** Frames whose backing array exists (written at least once). */
+    public long framesTouched() {
+        return framesTouched;
+    }
+
+    public void setAccessHook(AccessHook hook) {
+        this.hook = hook;
+    }
+
+    // ---- 64-bit accesses ------------------------------------------------------------------
+
+    public long loadLong(long pa) {
+        beforeAccess(OP_LOAD, pa);
+        long[] f = frameOrNull(pa, 7);
+        return f == null ? 0 : (long) LONG.getAcquire(f, word(pa));
+    }
+
+    public void storeLong(long pa, long value) {
+        beforeAccess(OP_STORE, pa);
+        LONG.setRelease(frameForWrite(pa, 7), word(pa), value);
+    }
+
+    public boolean compareAndSetLong(long pa, long expected, long value) {
+        beforeAccess(OP_CAS, pa);
+        return LONG.compareAndSet(frameForWrite(pa, 7), word(pa), expected, value);
+    }
+
+    /** Atomic exchange, as the kernel's {@code xchg}-based {@code ptep_get_and_clear}. */
+    public long exchangeLong(long pa, long value) {
+        beforeAccess(OP_CAS, pa);
+        return (long) LONG.getAndSet(frameForWrite(pa, 7), word(pa), value);
+    }
+
+    // ---- 32-bit accesses ------------------------------------------------------------------
+
+    public int loadInt(long pa) {
+        beforeAccess(OP_LOAD, pa);
+        long[] f = frameOrNull(pa, 3);
+        return f == null ? 0 : (int) ((long) LONG.getAcquire(f, word(pa)) >>> halfShift(pa));
+    }
+
+    public void storeInt(long pa, int value) {
+        beforeAccess(OP_STORE, pa);
+        long[] f = frameForWrite(pa, 3);
+        int i = word(pa);
+        int shift = halfShift(pa);
+        long mask = 0xFFFF_FFFFL << shift;
+        long v;
+        do {
+            v = (long) LONG.getAcquire(f, i);
+        } while (!LONG.compareAndSet(f, i, v, (v & ~mask) | (Integer.toUnsignedLong(value) << shift)));
+    }
+
+    public boolean compareAndSetInt(long pa, int expected, int value) {
+        beforeAccess(OP_CAS, pa);
+        long[] f = frameForWrite(pa, 3);
+        int i = word(pa);
+        int shift = halfShift(pa);
+        long mask = 0xFFFF_FFFFL << shift;
+        while (true) {
+            long v = (long) LONG.getAcquire(f, i);
+            if ((int) (v >>> shift) != expected) {
+                return false;
+            }
+            // A failure here can only mean the other half changed: retry, as a 32-bit CAS would not fail.
+            if (LONG.compareAndSet(f, i, v, (v & ~mask) | (Integer.toUnsignedLong(value) << shift))) {
+                return true;
+            }
+        }
+    }
+
+    public int exchangeInt(long pa, int value) {
+        beforeAccess(OP_CAS, pa);
+        long[] f = frameForWrite(pa, 3);
+        int i = word(pa);
+        int shift = halfShift(pa);
+        long mask = 0xFFFF_FFFFL << shift;
+        long v;
+        do {
+            v = (long) LONG.getAcquire(f, i);
+        } while (!LONG.compareAndSet(f, i, v, (v & ~mask) | (Integer.toUnsignedLong(value) << shift)));
+        return (int) (v >>> shift);
+    }
+
+    // ---- entry-sized accesses (4 or 8 bytes, chosen by the paging mode) -------------------
+
+    /** Loads an entry of {@code bytes} (4 or 8) zero-extended to a long. */
+    public long loadEntry(long pa, int bytes) {
+        return bytes == 8 ? loadLong(pa) : Integer.toUnsignedLong(loadInt(pa));
+    }
+
+    public void storeEntry(long pa, int bytes, long value) {
+        if (bytes == 8) {
+            storeLong(pa, value);
+        } else {
+            storeInt(pa, (int) value);
+        }
+    }
+
+    public boolean compareAndSetEntry(long pa, int bytes, long expected, long value) {
+        return bytes == 8 ? compareAndSetLong(pa, expected, value)
+                : compareAndSetInt(pa, (int) expected, (int) value);
+    }
+
+    public long exchangeEntry(long pa, int bytes, long value) {
+        return bytes == 8 ? exchangeLong(pa, value) : Integer.toUnsignedLong(exchangeInt(pa, (int) value));
+    }
+
+    // ---- whole frames -----------------------------------------------------------------------
+
+    /** Zeroes the 4 KiB frame containing {@code pa} (clear_page). Untouched frames stay unbacked. */
+    public void zeroFrame(long pa) {
+        beforeAccess(OP_STORE, pa & ~(long) (PAGE_SIZE - 1));
+        long[] f = frameOrNull(pa, 0);
+        if (f != null) {
+            java.util.Arrays.fill(f, 0L);
+        }
+    }
+
+    /** Copies a whole frame (copy_page). */
+    public void copyFrame(long fromPa, long toPa) {
+        beforeAccess(OP_LOAD, fromPa & ~(long) (PAGE_SIZE - 1));
+        beforeAccess(OP_STORE, toPa & ~(long) (PAGE_SIZE - 1));
+        long[] src = frameOrNull(fromPa, 0);
+        if (src == null) {
+            zeroFrame(toPa);
+            return;
+        }
+        System.arraycopy(src, 0, frameForWrite(toPa, 0), 0, WORDS);
+    }
+
+    // ---- internals ----------------------------------------------------------------------------
+
+    private void beforeAccess(int op, long pa) {
+        AccessHook h = hook;
+        if (h != null) {
+            h.beforeAccess(op, pa);
+        }
+    }
+
+    /** Index of the 64-bit word holding {@code pa} within its frame. */
+    private static int word(long pa) {
+        return ((int) pa & (PAGE_SIZE - 1)) >>> 3;
+    }
+
+    /** 0 for the low (lower-addressed) half of a word, 32 for the high half. */
+    private static int halfShift(long pa) {
+        return ((int) pa & 4) << 3;
+    }
+
+    private void checkRange(long pa) {
+        if (pa < 0 || pa >= sizeBytes) {
+            throw new IllegalArgumentException(String.format(
+                    "physical address 0x%x is outside memory of 0x%x bytes", pa, sizeBytes));
+        }
+    }
+
+    private void checkAccess(long pa, int alignMask) {
+        if ((pa & alignMask) != 0) {
+            throw new IllegalArgumentException(String.format(
+                    "misaligned %d-byte access at physical address 0x%x", alignMask + 1, pa));
+        }
+        checkRange(pa);
+    }
+
+    private long[] frameOrNull(long pa, int alignMask) {
+        if (pa < 0 || pa >= sizeBytes || (pa & alignMask) != 0) {
+            checkAccess(pa, alignMask);
+        }
+        long pfn = pa >>> PAGE_SHIFT;
+        long[][] chunk = directory[(int) (pfn >>> CHUNK_SHIFT)];
+        return chunk == null ? null : chunk[(int) pfn & (CHUNK_FRAMES - 1)];
+    }
+
+    private long[] frameForWrite(long pa, int alignMask) {
+        long[] f = frameOrNull(pa, alignMask);
+        return f != null ? f : createFrame(pa);
+    }
+
+    private long[] createFrame(long pa) {
+        long pfn = pa >>> PAGE_SHIFT;
+        int d = (int) (pfn >>> CHUNK_SHIFT);
+        long[][] chunk = directory[d];
+        if (chunk == null) {
+            chunk = new long[CHUNK_FRAMES][];
+            directory[d] = chunk;
+        }
+        long[] f = new long[WORDS];
+        chunk[(int) pfn & (CHUNK_FRAMES - 1)] = f;
+        framesTouched++;
+        return f;
+    }
+}

@@ -1,0 +1,104 @@
+package ptlab.hw;
+
+/**
+ * The outcome of one translation, filled in place by {@link PageWalker} so that the walk path
+ * allocates nothing: one instance per CPU, reused for every access.
+ *
+ * <p>On success: {@link #pa}, {@link #pageShift}, {@link #leafLevel}, the leaf entry and its
+ * address, the combined access rights and the protection key. On a fault: {@link #exception}
+ * ({@link #EXC_PF} or {@link #EXC_GP}), {@link #errorCode} and the level where it stopped.
+ * {@link #tableAddress} records the base of each table walked (index = level), which the
+ * paging-structure caches and the invariant checker read.
+ */
+public final class WalkResult {
+
+    public static final int EXC_NONE = 0;
+    /** #GP(0): non-canonical linear address. */
+    public static final int EXC_GP = 13;
+    /** #PF: page fault, see {@link PageFaultError}. */
+    public static final int EXC_PF = 14;
+
+    /** Combined rights, as restrictions OR-ed over the levels walked (SDM 4.6.1). */
+    public static final int NOT_WRITABLE = 1;
+    public static final int NOT_USER = 2;
+    public static final int EXECUTE_DISABLE = 4;
+
+    public long va;
+    public int exception;
+    public int errorCode;
+    /** Level of the entry that was not present, had a reserved bit, or was the leaf. */
+    public int faultLevel;
+
+    public long pa;
+    public int pageShift;
+    public int leafLevel;
+    public long leafEntryAddress;
+    /** The leaf entry as it is in memory after this walk (A, and D for a write, set). */
+    public long leafEntry;
+    public int restrictions;
+    public int pkey;
+    public boolean global;
+
+    /** Paging-structure entries read from memory by this walk (PDPTE registers not counted). */
+    public int memoryRefs;
+    /** Times the walk restarted because an entry changed under its A/D compare-and-swap. */
+    public int restarts;
+    /** tableAddress[level] = physical base of the table the walk indexed at that level. */
+    public final long[] tableAddress = new long[6];
+    /** entryAddress[level] = physical address of the entry read at that level (-1 for PAE PDPTE registers). */
+    public final long[] entryAddress = new long[6];
+    /** restrictionsAbove[level] = rights accumulated from the levels above {@code level}. */
+    public final int[] restrictionsAbove = new int[6];
+
+    public boolean faulted() {
+        return exception != EXC_NONE;
+    }
+
+    public long pageSize() {
+        return 1L << pageShift;
+    }
+
+    public boolean writable() {
+        return (restrictions & NOT_WRITABLE) == 0;
+    }
+
+    public boolean userAccessible() {
+        return (restrictions & NOT_USER) == 0;
+    }
+
+    public boolean executeDisabled() {
+        return (restrictions & EXECUTE_DISABLE) != 0;
+    }
+
+    public boolean dirty() {
+        return (leafEntry & PteBits.D) != 0;
+    }
+
+    void reset(long va) {
+        this.va = va;
+        exception = EXC_NONE;
+        errorCode = 0;
+        faultLevel = 0;
+        pa = 0;
+        pageShift = 0;
+        leafLevel = 0;
+        leafEntryAddress = 0;
+        leafEntry = 0;
+        restrictions = 0;
+        pkey = 0;
+        global = false;
+        memoryRefs = 0;
+    }
+
+    @Override
+    public String toString() {
+        if (exception == EXC_PF) {
+            return String.format("#PF va=0x%x error=0x%x (%s) at level %d", va, errorCode,
+                    PageFaultError.describe(errorCode), faultLevel);
+        }
+        if (exception == EXC_GP) {
+            return String.format("#GP va=0x%x", va);
+        }
+        return String.format("va=0x%x -> pa=0x%x (%d KiB page, leaf level %d)", va, pa, pageSize() >> 10, leafLevel);
+    }
+}
