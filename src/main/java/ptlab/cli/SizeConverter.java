@@ -24,8 +24,6 @@ public final class SizeConverter implements CommandLine.ITypeConverter<Long> {
         String s = value.trim().replace("_", "").toUpperCase(Locale.ROOT);
         if (s.endsWith("IB")) {
             s = s.substring(0, s.length() - 2);
-        } else if (s.endsWith("B") && s.length() > 1 && !Character.isDigit(s.charAt(s.length() - 2))) {
-            throw bad(value);
         } else if (s.endsWith("B")) {
             s = s.substring(0, s.length() - 1);
         }
