@@ -14,9 +14,12 @@ import ptlab.hw.PagingMode;
  * which the kernel's half of those tables is <em>shared by pointer</em> is the sync level: every
  * mm has its own copy of the entries at that level, and the tables below are shared. On x86-64
  * that is the pgd (p4d/pud tables below are shared); on x86-32 PAE it is the pmd, because the
- * 4-entry PDPT cannot partition the kernel's space and Linux gives each mm its own kernel pmd
- * pages (arch/x86/mm/pgtable.c, SHARED_KERNEL_PMD == 0 with PTI, and vmalloc_sync_one() in
- * arch/x86/mm/fault.c syncs the pmd); on non-PAE x86-32 the pmd is folded into the pgd and the
+ * 4-entry PDPT cannot partition the kernel's space. PAE mms get their own kernel pmd pages when
+ * SHARED_KERNEL_PMD is 0 (arch/x86/include/asm/pgtable-3level_types.h: it is
+ * {@code !static_cpu_has(X86_FEATURE_PTI)}, so: with PTI), and then vmalloc_sync_one() /
+ * arch_sync_kernel_mappings() in arch/x86/mm/fault.c copy pmd entries; with shared kernel pmds
+ * there is nothing to sync and the counts below are what sharing saves. On non-PAE x86-32 the
+ * pmd is folded into the pgd and the
  * sync copies pgd entries (mail 001: "on 32-bit non-PAE there are two levels with 1024 entries
  * each. In Linux these map to PMD and PTE levels").
  *
@@ -38,7 +41,7 @@ public final class KernelLayout {
     public static final long VMALLOC_OFFSET = 8L << 20;
 
     /**
-     * __VMALLOC_RESERVE (arch/x86/mm/init_32.c: {@code unsigned long __VMALLOC_RESERVE = 128 << 20;},
+     * __VMALLOC_RESERVE (arch/x86/mm/init_32.c: {@code unsigned int __VMALLOC_RESERVE = 128 << 20;},
      * used by MAXMEM in arch/x86/include/asm/pgtable_32_areas.h): vmalloc space guaranteed
      * even when RAM fills lowmem. The {@code vmalloc=} boot parameter changes it; ptlab does not.
      */
@@ -319,7 +322,8 @@ public final class KernelLayout {
     /**
      * Page-table pages to preallocate so the sync-level entries covering vmalloc never change:
      * one next-level table per vmalloc entry (arch/x86/mm/init_64.c preallocate_vmalloc_pages()
-     * does this on x86-64: a p4d page per pgd entry with 5 levels, a pud page per pgd entry with 4).
+     * does this on x86-64: a p4d page per pgd entry with 5 levels, a pud page per pgd entry with 4;
+     * with CONFIG_KMSAN its loop runs to VMEMORY_END instead, which ptlab does not model).
      */
     public long preallocPages() { return vmallocEntries; }
     public long preallocBytes() { return vmallocEntries * PAGE_SIZE; }
