@@ -116,8 +116,8 @@ public final class KernelLayout {
     private final long topReservedEntries;
 
     private KernelLayout(PagingMode mode, VmSplit split, long ramBytes, Long topReserveBytesOrNull) {
-        if (ramBytes <= 0) {
-            throw new IllegalArgumentException("RAM size must be positive");
+        if (ramBytes < PAGE_SIZE) {
+            throw new IllegalArgumentException("RAM size must be at least one page (4K), got " + ramBytes);
         }
         this.mode = mode;
         this.ramBytes = ramBytes;

@@ -89,6 +89,7 @@ class LayoutCommandTest {
             "layout --arch x86-32 --ram 12Q",
             "layout --arch x86-32 --ram -1M",
             "layout --arch x86-32 --ram 0",
+            "layout --arch x86-32 --ram 100",
             "layout --arch x86-32-pae --top-reserve 3G",
             "layout --arch x86-32-pae --top-reserve 5000",
             "layout --arch arm64",
