@@ -17,9 +17,8 @@ import ptlab.kernel.VmSplit;
 
 /** {@code ptlab layout}: the kernel virtual memory map and the vmalloc sync arithmetic (mail 001). */
 @Command(name = "layout", mixinStandardHelpOptions = true,
-        description = {
-                "Prints the kernel's virtual memory map for a paging mode, split and RAM size, and how many",
-                "page-table entries of the vmalloc area every process's page tables must keep in sync."})
+        description = "Prints the kernel's virtual memory map for a paging mode, split and RAM size, and how "
+                + "many page-table entries of the vmalloc area every process's page tables must keep in sync.")
 public final class LayoutCommand implements Callable<Integer> {
 
     @Option(names = "--arch", required = true, description = "x86-32, x86-32-pae, x86-64 or x86-64-la57")
