@@ -87,7 +87,7 @@ final class CacheArray {
     }
 
     /**
-     * Fills an entry: replaces an entry with the same tag and PCID in place, else the first invalid
+     * Fills an entry: replaces an entry with the same tag and PCID (or a global one) in place, else the first invalid
      * way, else the least recently used way of the set. Returns the slot.
      */
     int insert(long t, int p, long v, int a) {
@@ -105,8 +105,8 @@ final class CacheArray {
         int lru = first;
         int free = -1;
         for (int slot = first; slot < first + ways; slot++) {
-            if (tag[slot] == t && pcid[slot] == p) {
-                return slot;
+            if (matches(slot, t, p)) {
+                return slot;   // refill in place (e.g. after the re-walk that set D), never a duplicate
             }
             if (tag[slot] == INVALID) {
                 if (free < 0) {

@@ -235,4 +235,20 @@ class MmuTest {
         assertEquals(22, cpu.out.pageShift);
         assertEquals(1, cpu.mmu.hits());
     }
+
+    @Test
+    void dirtyRewalkOfAGlobalEntryFromAnotherPcidRefillsInPlace() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        cpu.regs.setPcide(true);
+        cpu.mmu.setPge(true);
+        long va = 0xffff_8880_0000_0000L;
+        cpu.pt.map(va, 0x30_0000, 1, PteBits.P | PteBits.RW | PteBits.G);
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 1));
+        assertTrue(cpu.mmu.translate(va, AccessType.READ, false, false, cpu.out));
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 2));
+        assertTrue(cpu.mmu.translate(va, AccessType.WRITE, false, false, cpu.out));
+        assertTrue(cpu.mmu.translate(va, AccessType.WRITE, false, false, cpu.out));
+        assertEquals(1, cpu.mmu.tlb().size(), "one global entry, not a copy per PCID");
+        assertEquals(1, cpu.mmu.dirtyRewalks(), "the refilled entry is dirty");
+    }
 }
