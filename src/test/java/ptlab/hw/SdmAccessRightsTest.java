@@ -336,6 +336,42 @@ class SdmAccessRightsTest {
         }
     }
 
+    /** 4.5: a non-canonical address faults with #GP before any walk, setting no A bit. */
+    @Test
+    void nonCanonicalAddressIsGp() {
+        for (PagingMode m : new PagingMode[] {PagingMode.X86_64, PagingMode.X86_64_LA57}) {
+            long va = 1L << (m.vaBits() - 1);   // first non-canonical address of the lower half
+            PhysicalMemory mem = new PhysicalMemory(1 << 24);
+            CpuRegisters regs = new CpuRegisters(m);
+            regs.setCr3(0x1000);
+            WalkResult out = new WalkResult();
+            assertFalse(new PageWalker(mem).translate(regs, va, AccessType.READ, false, false, out));
+            assertEquals(WalkResult.EXC_GP, out.exception);
+            assertEquals(0, out.memoryRefs);
+        }
+    }
+
+    /** Bit 7 of a 4 KiB PTE is PAT, not PS: the walk still maps a 4 KiB page (4.3-4.5). */
+    @TestFactory
+    Stream<DynamicTest> patBitInPteIsNotPageSize() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (PagingMode m : MODES) {
+            tests.add(DynamicTest.dynamicTest(m + " PTE with bit 7 (PAT)", () -> {
+                List<MmuProbe.Entry> path = path(m, 1, table(), entry(true, true, true, true, false, 0, List.of()));
+                for (MmuProbe.Cpu cpu : cpus(m)) {
+                    for (AccessType acc : AccessType.values()) {
+                        MmuProbe.Request req = new MmuProbe.Request(m, cpu, va(m), acc, true, false, path);
+                        assertEquals(null, compare(req), cpuName(cpu) + " " + acc);
+                    }
+                }
+                MmuProbe.Result r = MmuProbe.run(new MmuProbe.Request(m, cpus(m).get(0), va(m), AccessType.READ,
+                        true, false, path));
+                assertEquals(4096, r.pageSize());
+            }));
+        }
+        return tests.stream();
+    }
+
     @org.junit.jupiter.api.AfterAll
     static void report() {
         for (PagingMode m : MODES) {
