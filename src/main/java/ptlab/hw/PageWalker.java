@@ -201,9 +201,22 @@ public final class PageWalker {
         boolean userAccess = user && !implicit;
         boolean write = access == AccessType.WRITE;
         boolean fetch = access == AccessType.FETCH;
+        // Protection keys govern data accesses to user-mode addresses (4.6.2). SDM 4.7 defines the
+        // error code's PK flag by the PKRU condition alone (data access, user-mode address with key i,
+        // ADi=1 or WDi=1 for a write with CR0.WP=1 or a user-mode access), so it is reported even
+        // when the access also violates R/W, U/S or SMAP.
+        int pk = 0;
+        if (!fetch && userAddress && regs.pke()) {
+            int pkru = regs.pkru();
+            boolean accessDisable = ((pkru >>> (2 * pkey)) & 1) != 0;
+            boolean writeDisable = ((pkru >>> (2 * pkey + 1)) & 1) != 0;
+            if (accessDisable || (write && writeDisable && (userAccess || regs.wp()))) {
+                pk = PageFaultError.PK;
+            }
+        }
         if (userAccess) {
             if (!userAddress || (write && !writable) || (fetch && xd)) {
-                return PageFaultError.P;
+                return PageFaultError.P | pk;
             }
         } else if (fetch) {
             if (xd || (userAddress && regs.smep())) {
@@ -212,22 +225,13 @@ public final class PageWalker {
         } else {
             // SMAP: supervisor data accesses to user-mode addresses only when explicit and EFLAGS.AC=1.
             if (userAddress && regs.smap() && (implicit || !regs.ac())) {
-                return PageFaultError.P;
+                return PageFaultError.P | pk;
             }
             if (write && !writable && regs.wp()) {
-                return PageFaultError.P;
+                return PageFaultError.P | pk;
             }
         }
-        // Protection keys govern data accesses to user-mode addresses (4.6.2).
-        if (!fetch && userAddress && regs.pke()) {
-            int pkru = regs.pkru();
-            boolean accessDisable = ((pkru >>> (2 * pkey)) & 1) != 0;
-            boolean writeDisable = ((pkru >>> (2 * pkey + 1)) & 1) != 0;
-            if (accessDisable || (write && writeDisable && (userAccess || regs.wp()))) {
-                return PageFaultError.P | PageFaultError.PK;
-            }
-        }
-        return 0;
+        return pk == 0 ? 0 : PageFaultError.P | pk;
     }
 
     private int fault(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int bits, int level,
