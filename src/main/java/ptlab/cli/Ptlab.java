@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
         subcommands = {
                 DemoCommand.class,
                 MmuCommand.class,
+                BenchCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Ptlab implements Runnable {

@@ -1,0 +1,110 @@
+package ptlab.cli;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+import ptlab.hw.PagingMode;
+import ptlab.sim.WalkWorkloads;
+
+/** {@code ptlab bench …}: quick in-process measurements (the JMH suite is the reference: see README). */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Quick in-process performance measurements.",
+        subcommands = {BenchCommand.Walk.class})
+public final class BenchCommand implements Runnable {
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    @Command(name = "walk", mixinStandardHelpOptions = true,
+            description = {
+                    "Times page walks with A/D already set and tables in cache: a 4-level and a 5-level walk of",
+                    "one page, and random 4-level translations over 1 GiB mapped with 4 KiB pages.",
+                    "Each case warms up, then times rounds with System.nanoTime and reports the best round.",
+                    "A rough figure; for careful numbers use the JMH suite (mvn -Pbench package)."})
+    static final class Walk implements Callable<Integer> {
+
+        @Option(names = "--format", defaultValue = "text", description = "text (default) or json")
+        OutputFormat format;
+
+        @Option(names = "--seconds", defaultValue = "3", paramLabel = "S",
+                description = "total measuring time, split among the cases (default ${DEFAULT-VALUE})")
+        double seconds;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            if (!(seconds > 0) || seconds > 600) {
+                throw new UsageException("--seconds must be in (0, 600], got " + seconds);
+            }
+            long perCaseNanos = (long) (seconds * 1e9 / 3);
+            double walk4 = measure(WalkWorkloads.samePage(PagingMode.X86_64), perCaseNanos);
+            double walk5 = measure(WalkWorkloads.samePage(PagingMode.X86_64_LA57), perCaseNanos);
+            double random1g = measure(WalkWorkloads.random1GiB(PagingMode.X86_64, 42), perCaseNanos);
+            long perSecond = Math.round(1e9 / random1g);
+
+            PrintWriter out = spec.commandLine().getOut();
+            if (format == OutputFormat.json) {
+                ObjectNode o = Json.object();
+                o.put("walk4_ns", round2(walk4));
+                o.put("walk5_ns", round2(walk5));
+                o.put("random_1g_ns", round2(random1g));
+                o.put("translations_per_s", perSecond);
+                out.println(Json.write(o));
+            } else {
+                out.printf("walk4_ns            %8.2f  4-level walk, same page, A/D set%n", walk4);
+                out.printf("walk5_ns            %8.2f  5-level walk, same page, A/D set%n", walk5);
+                out.printf("random_1g_ns        %8.2f  4-level walk, random address in 1 GiB of 4 KiB pages%n", random1g);
+                out.printf("translations_per_s  %8.3g  for the random 1 GiB workload%n", (double) perSecond);
+                out.println("(tlb_hit_ns not measured: this build has no TLB model, every translation is a walk)");
+            }
+            out.flush();
+            return Ptlab.EXIT_OK;
+        }
+    }
+
+    /** Best nanoseconds per translation over timed rounds, after a warm-up of a quarter of {@code budgetNanos}. */
+    static double measure(WalkWorkloads.Workload w, long budgetNanos) {
+        final int batch = 1 << 14;
+        long sink = 0;
+        long warmEnd = System.nanoTime() + budgetNanos / 4;
+        while (System.nanoTime() < warmEnd) {
+            sink += w.run(batch);
+        }
+        final int rounds = 5;
+        long roundNanos = Math.max(1, (budgetNanos - budgetNanos / 4) / rounds);
+        double best = Double.MAX_VALUE;
+        for (int r = 0; r < rounds; r++) {
+            long n = 0;
+            long start = System.nanoTime();
+            long end = start + roundNanos;
+            long now;
+            do {
+                sink += w.run(batch);
+                n += batch;
+                now = System.nanoTime();
+            } while (now < end);
+            best = Math.min(best, (double) (now - start) / n);
+        }
+        if (sink == 42) {   // practically never; keeps the results alive
+            System.err.print("");
+        }
+        return best;
+    }
+
+    private static double round2(double v) {
+        return Math.round(v * 100) / 100.0;
+    }
+}
