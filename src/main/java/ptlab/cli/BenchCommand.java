@@ -83,7 +83,7 @@ public final class BenchCommand implements Runnable {
         while (System.nanoTime() < warmEnd) {
             sink += w.run(batch);
         }
-        final int rounds = 5;
+        final int rounds = 10;
         long roundNanos = Math.max(1, (budgetNanos - budgetNanos / 4) / rounds);
         double best = Double.MAX_VALUE;
         for (int r = 0; r < rounds; r++) {
