@@ -30,7 +30,7 @@ public final class BenchCommand implements Runnable {
             description = {
                     "Times page walks with A/D already set and tables in cache: a 4-level and a 5-level walk of",
                     "one page, and random 4-level translations over 1 GiB mapped with 4 KiB pages.",
-                    "Each case warms up, then times rounds with System.nanoTime and reports the best round.",
+                    "Each case warms up, then times short rounds with System.nanoTime and reports the best round.",
                     "A rough figure; for careful numbers use the JMH suite (mvn -Pbench package)."})
     static final class Walk implements Callable<Integer> {
 
@@ -75,34 +75,37 @@ public final class BenchCommand implements Runnable {
         }
     }
 
-    /** Best nanoseconds per translation over timed rounds, after a warm-up of a quarter of {@code budgetNanos}. */
+    /**
+     * Best nanoseconds per translation: warms up for a quarter of {@code budgetNanos}, then times
+     * short rounds of {@value #ROUND} translations each with {@link System#nanoTime} for the
+     * rest, and keeps the fastest. Rounds well under a scheduler time slice make the best one
+     * an undisturbed run even on a busy machine.
+     */
     static double measure(WalkWorkloads.Workload w, long budgetNanos) {
-        final int batch = 1 << 14;
         long sink = 0;
         long warmEnd = System.nanoTime() + budgetNanos / 4;
         while (System.nanoTime() < warmEnd) {
-            sink += w.run(batch);
+            sink += w.run(ROUND);
         }
-        final int rounds = 10;
-        long roundNanos = Math.max(1, (budgetNanos - budgetNanos / 4) / rounds);
-        double best = Double.MAX_VALUE;
-        for (int r = 0; r < rounds; r++) {
-            long n = 0;
+        long end = System.nanoTime() + (budgetNanos - budgetNanos / 4);
+        long best = Long.MAX_VALUE;
+        int rounds = 0;
+        long now;
+        do {
             long start = System.nanoTime();
-            long end = start + roundNanos;
-            long now;
-            do {
-                sink += w.run(batch);
-                n += batch;
-                now = System.nanoTime();
-            } while (now < end);
-            best = Math.min(best, (double) (now - start) / n);
-        }
+            sink += w.run(ROUND);
+            now = System.nanoTime();
+            best = Math.min(best, now - start);
+            rounds++;
+        } while (now < end || rounds < 5);
         if (sink == 42) {   // practically never; keeps the results alive
             System.err.print("");
         }
-        return best;
+        return (double) best / ROUND;
     }
+
+    /** Translations per timed round. */
+    static final int ROUND = 1 << 13;
 
     private static double round2(double v) {
         return Math.round(v * 100) / 100.0;
