@@ -63,21 +63,21 @@ public final class PageWalker {
 
     /** {@code memory.loadEntry(pa, bytes)}, through the frame remembered for {@code level}. */
     private long loadEntry(long pa, int bytes, int level) {
-        long pfn = pa >>> PhysicalMemory.PAGE_SHIFT;
         long[] f = frame[level];
-        if (framePfn[level] != pfn || f == null) {
-            f = memory.frameIfBacked(pa);
-            if (f == null) {
-                return memory.loadEntry(pa, bytes);   // unbacked (reads as zero) or out of range (throws)
-            }
-            frame[level] = f;
-            framePfn[level] = pfn;
+        if (framePfn[level] != pa >>> PhysicalMemory.PAGE_SHIFT || f == null) {
+            return loadEntryAndRemember(pa, bytes, level);
         }
         return memory.loadEntry(f, pa, bytes);
     }
 
-    public PhysicalMemory memory() {
-        return memory;
+    private long loadEntryAndRemember(long pa, int bytes, int level) {
+        long[] f = memory.frameIfBacked(pa);
+        if (f == null) {
+            return memory.loadEntry(pa, bytes);   // unbacked (reads as zero) or out of range (throws)
+        }
+        frame[level] = f;
+        framePfn[level] = pa >>> PhysicalMemory.PAGE_SHIFT;
+        return memory.loadEntry(f, pa, bytes);
     }
 
     /**
@@ -162,16 +162,10 @@ public final class PageWalker {
         while (true) {
             out.restrictionsAbove[level] = restr;
             if (mode.isPae() && level == 3) {
-                // PDPTEs come from the registers loaded at CR3 time; their reserved bits were
-                // checked then. They carry no R/W, U/S, XD or A (SDM 4.4.1).
-                e = regs.pdpte(mode.index(va, 3));
-                out.tableAddress[3] = regs.topTableAddress();
-                out.entryAddress[3] = -1;
-                entryValue[3] = e;
-                if (!PteBits.present(e)) {
+                base = paeDirectory(regs, mode, va, maxPhy, out);
+                if (base < 0) {
                     return fault(regs, access, user, implicit, 0, level, out);
                 }
-                base = PaePdpte.address(e, maxPhy);
                 level--;
                 continue;
             }
@@ -196,6 +190,19 @@ public final class PageWalker {
             base = e & nextTableMask;
             level--;
         }
+    }
+
+    /**
+     * PAE level 3: the PDPTE comes from the registers loaded at CR3 time; its reserved bits were
+     * checked then, and it carries no R/W, U/S, XD or A (SDM 4.4.1). Returns the page directory's
+     * address, or -1 if the PDPTE is not present.
+     */
+    private long paeDirectory(CpuRegisters regs, PagingMode mode, long va, int maxPhy, WalkResult out) {
+        long e = regs.pdpte(mode.index(va, 3));
+        out.tableAddress[3] = regs.topTableAddress();
+        out.entryAddress[3] = -1;
+        entryValue[3] = e;
+        return PteBits.present(e) ? PaePdpte.address(e, maxPhy) : -1;
     }
 
     private int leaf(CpuRegisters regs, PagingMode mode, long va, AccessType access, boolean user, boolean implicit,
@@ -296,17 +303,9 @@ public final class PageWalker {
 
     /** The restrictions a single entry contributes. */
     private static int rightsOf(long e, boolean nxe) {
-        int r = 0;
-        if ((e & PteBits.RW) == 0) {
-            r |= WalkResult.NOT_WRITABLE;
-        }
-        if ((e & PteBits.US) == 0) {
-            r |= WalkResult.NOT_USER;
-        }
-        if (nxe && e < 0) {
-            r |= WalkResult.EXECUTE_DISABLE;
-        }
-        return r;
+        // R/W (bit 1) clear -> NOT_WRITABLE (1); U/S (bit 2) clear -> NOT_USER (2); XD (bit 63) -> EXECUTE_DISABLE (4).
+        int r = (int) (~e >>> 1) & (WalkResult.NOT_WRITABLE | WalkResult.NOT_USER);
+        return nxe ? r | ((int) (e >>> 61) & WalkResult.EXECUTE_DISABLE) : r;
     }
 
     /** Reserved bits of a present entry at {@code level} in {@code mode}. */

@@ -244,7 +244,10 @@ public final class PhysicalMemory {
      * directory lookup.
      */
     long loadEntry(long[] frame, long pa, int bytes) {
-        beforeAccess(OP_LOAD, pa);
+        AccessHook h = hook;   // beforeAccess(), written out: this is the walker's innermost call
+        if (h != null) {
+            h.beforeAccess(OP_LOAD, pa);
+        }
         if ((pa & (bytes - 1)) != 0) {
             checkAccess(pa, bytes - 1);
         }
