@@ -12,6 +12,7 @@ import ptlab.hw.AccessType;
 import ptlab.hw.PageFaultError;
 import ptlab.hw.PagingMode;
 import ptlab.sim.MmuProbe;
+import ptlab.sim.TlbDemo;
 
 /** {@code ptlab demo}: the tour. Grows with each study. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
@@ -52,7 +53,29 @@ public final class DemoCommand implements Callable<Integer> {
         out.println();
         out.println("   * leaf mapped read-only: the write faults with P=1 and sets neither A nor D.");
         out.println("   A kernel fetch from a user page faults only with SMEP; try `ptlab mmu probe --help`.");
+        out.println();
+        printTlbSection(out);
         return Ptlab.EXIT_OK;
+    }
+
+    private static void printTlbSection(PrintWriter out) {
+        out.println("== 2. TLB behaviour (SDM vol. 3, 4.10)");
+        out.println("   One user read of one page per row, on one CPU with a 64-entry 4-way TLB and");
+        out.println("   paging-structure caches. The TLB is not coherent with memory: the kernel must INVLPG.");
+        out.println();
+        out.printf("   %-12s %-36s %-34s %5s %6s %9s%n", "arch", "step", "outcome", "hits", "misses", "walk refs");
+        for (PagingMode mode : PagingMode.values()) {
+            for (TlbDemo.Step s : TlbDemo.run(mode)) {
+                String outcome = s.fault()
+                        ? String.format("#PF err=0x%02x %s", s.errorCode(), PageFaultError.describe(s.errorCode()))
+                        : String.format("pa=0x%x", s.pa());
+                out.printf("   %-12s %-36s %-34s %5d %6d %9d%n", mode.cliName(), s.what(), outcome, s.hits(),
+                        s.misses(), s.walkRefs());
+            }
+        }
+        out.println();
+        out.println("   The stale hit reads memory the kernel believes unmapped; INVLPG drops the entry and");
+        out.println("   the paging-structure caches, so the next access walks and faults.");
     }
 
     private static MmuProbe.Request request(PagingMode mode, AccessType access, boolean user, boolean leafWritable) {

@@ -1,0 +1,254 @@
+package ptlab.hw;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class MmuTest {
+
+    private static final long MEMORY = 64L << 20;
+    private static final long USER_RW = PteBits.P | PteBits.RW | PteBits.US;
+
+    /** A CPU in {@code mode} whose tables are built by {@code pt}, CR3 loaded. */
+    private static final class Cpu {
+        final PhysicalMemory memory = new PhysicalMemory(MEMORY);
+        final PageTableBuilder pt;
+        final CpuRegisters regs;
+        final Mmu mmu;
+        final WalkResult out = new WalkResult();
+
+        Cpu(PagingMode mode) {
+            pt = new PageTableBuilder(mode, memory, 0x10_0000);
+            regs = new CpuRegisters(mode);
+            mmu = new Mmu(memory, regs, TlbConfig.DEFAULT);
+        }
+
+        void loadCr3() {
+            assertTrue(mmu.writeCr3(pt.root));
+        }
+
+        boolean read(long va) {
+            return mmu.translate(va, AccessType.READ, true, false, out);
+        }
+
+        boolean write(long va) {
+            return mmu.translate(va, AccessType.WRITE, true, false, out);
+        }
+    }
+
+    private static long va(PagingMode mode) {
+        return mode.isLongMode() ? 0x7f00_1234_5000L : 0x0804_9000L;
+    }
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void staleTranslationIsUsedUntilInvlpg(PagingMode mode) {
+        Cpu cpu = new Cpu(mode);
+        long va = va(mode);
+        cpu.pt.map(va, 0x20_0000, 1, USER_RW);
+        cpu.loadCr3();
+        assertTrue(cpu.read(va + 0x10));
+        assertEquals(0x20_0010, cpu.out.pa);
+        assertEquals(1, cpu.mmu.misses());
+
+        cpu.pt.set(va, 1, 0);                     // the kernel clears the PTE, no INVLPG
+        assertTrue(cpu.read(va + 0x10), "the TLB still holds the old translation");
+        assertEquals(0x20_0010, cpu.out.pa);
+        assertEquals(1, cpu.mmu.hits());
+        assertEquals(0, cpu.out.memoryRefs);
+
+        cpu.mmu.invlpg(va);
+        assertFalse(cpu.read(va + 0x10));
+        assertEquals(WalkResult.EXC_PF, cpu.out.exception);
+        assertEquals(PageFaultError.US, cpu.out.errorCode);   // not present, read, user
+    }
+
+    @Test
+    void globalEntrySurvivesCr3WriteButNotPgeToggle() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        cpu.mmu.setPge(true);
+        long kernel = 0xffff_8880_0000_0000L;
+        long user = 0x40_0000L;
+        cpu.pt.map(kernel, 0x30_0000, 1, PteBits.P | PteBits.RW | PteBits.G);
+        cpu.pt.map(user, 0x31_0000, 1, USER_RW);
+        cpu.loadCr3();
+        assertTrue(cpu.mmu.translate(kernel, AccessType.READ, false, false, cpu.out));
+        assertTrue(cpu.out.global);
+        assertTrue(cpu.read(user));
+        cpu.pt.set(kernel, 1, 0);
+        cpu.pt.set(user, 1, 0);
+
+        cpu.loadCr3();
+        assertTrue(cpu.mmu.translate(kernel, AccessType.READ, false, false, cpu.out), "global entry kept");
+        assertEquals(0x30_0000, cpu.out.pa);
+        assertFalse(cpu.read(user), "non-global entry flushed by the CR3 write");
+
+        cpu.mmu.setPge(false);
+        assertFalse(cpu.mmu.translate(kernel, AccessType.READ, false, false, cpu.out), "PGE toggle flushes globals");
+    }
+
+    @Test
+    void pcidsAreIsolatedAndNoFlushKeepsEntries() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        cpu.regs.setPcide(true);
+        long va = 0x40_0000L;
+        cpu.pt.map(va, 0x50_0000, 1, USER_RW);
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 1));
+        assertTrue(cpu.read(va));
+        cpu.pt.set(va, 1, 0x60_0000 | USER_RW);   // remap, no flush
+
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 2));
+        assertTrue(cpu.read(va));
+        assertEquals(0x60_0000, cpu.out.pa, "PCID 2 does not see PCID 1's entry");
+
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 1 | CpuRegisters.CR3_NOFLUSH));
+        assertTrue(cpu.read(va));
+        assertEquals(0x50_0000, cpu.out.pa, "no-flush CR3 write keeps PCID 1's stale entry");
+
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 1));
+        assertTrue(cpu.read(va));
+        assertEquals(0x60_0000, cpu.out.pa, "a flushing CR3 write drops PCID 1's entries");
+    }
+
+    @Test
+    void invlpgRemovesExactlyOnePageIncludingGlobal() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        cpu.mmu.setPge(true);
+        long a = 0x40_0000L;
+        long b = a + 0x1000;
+        cpu.pt.map(a, 0x50_0000, 1, USER_RW | PteBits.G);
+        cpu.pt.map(b, 0x51_0000, 1, USER_RW | PteBits.G);
+        cpu.loadCr3();
+        assertTrue(cpu.read(a));
+        assertTrue(cpu.read(b));
+        cpu.pt.set(a, 1, 0x70_0000 | USER_RW);
+        cpu.pt.set(b, 1, 0x71_0000 | USER_RW);
+        cpu.mmu.invlpg(a);
+        assertTrue(cpu.read(a));
+        assertEquals(0x70_0000, cpu.out.pa);
+        assertTrue(cpu.read(b));
+        assertEquals(0x51_0000, cpu.out.pa, "the neighbouring page is still cached");
+    }
+
+    @Test
+    void writeHitOnCleanEntryWalksAndSetsDirty() {
+        Cpu cpu = new Cpu(PagingMode.X86_32_PAE);
+        long va = va(PagingMode.X86_32_PAE);
+        cpu.pt.map(va, 0x20_0000, 1, USER_RW);
+        cpu.loadCr3();
+        assertTrue(cpu.read(va));
+        assertFalse(PteBits.dirty(cpu.pt.get(va, 1)));
+        assertTrue(cpu.write(va));
+        assertTrue(PteBits.dirty(cpu.pt.get(va, 1)), "D set in memory");
+        assertEquals(1, cpu.mmu.dirtyRewalks());
+        assertEquals(2, cpu.mmu.walks());
+        assertTrue(cpu.write(va));
+        assertEquals(2, cpu.mmu.walks(), "the entry is now cached dirty: no walk");
+        assertEquals(2, cpu.mmu.hits());
+    }
+
+    @Test
+    void cachedRightsFaultWithoutWalkAndTheFaultInvalidates() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        long va = 0x40_0000L;
+        cpu.pt.map(va, 0x20_0000, 1, PteBits.P | PteBits.US);   // read-only
+        cpu.loadCr3();
+        assertTrue(cpu.read(va));
+        cpu.pt.set(va, 1, 0x20_0000 | USER_RW);   // made writable, no flush (Linux: spurious fault)
+        assertFalse(cpu.write(va));
+        assertEquals(PageFaultError.P | PageFaultError.WR | PageFaultError.US, cpu.out.errorCode);
+        assertEquals(1, cpu.mmu.walks(), "the fault came from the TLB entry");
+        assertTrue(cpu.write(va), "the page fault dropped the entry; the retry walks");
+        assertEquals(2, cpu.mmu.walks());
+    }
+
+    @Test
+    void stalePagingStructureCacheBypassesChangedUpperEntryUntilInvlpg() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        long va = 0x40_0000L;
+        for (int i = 0; i < 3; i++) {
+            cpu.pt.map(va + i * 0x1000L, 0x20_0000 + i * 0x1000L, 1, USER_RW);
+        }
+        cpu.loadCr3();
+        assertTrue(cpu.read(va));
+        assertEquals(4, cpu.out.memoryRefs);
+        cpu.pt.set(va, 4, 0);                     // PML4E cleared, no flush
+        assertTrue(cpu.read(va + 0x1000), "walk starts at the cached PDE");
+        assertEquals(0x20_1000, cpu.out.pa);
+        assertEquals(1, cpu.out.memoryRefs);
+        assertEquals(1, cpu.mmu.pscHits());
+
+        cpu.mmu.invlpg(va);
+        assertFalse(cpu.read(va + 0x2000));
+        assertEquals(4, cpu.out.faultLevel, "the full walk sees the cleared PML4E");
+    }
+
+    @Test
+    void invpcidTypes() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        cpu.regs.setPcide(true);
+        cpu.mmu.setPge(true);
+        long g = 0xffff_8880_0000_0000L;
+        long u = 0x40_0000L;
+        cpu.pt.map(g, 0x30_0000, 1, PteBits.P | PteBits.RW | PteBits.G);
+        cpu.pt.map(u, 0x31_0000, 1, USER_RW);
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 3));
+        assertTrue(cpu.mmu.translate(g, AccessType.READ, false, false, cpu.out));
+        assertTrue(cpu.read(u));
+        assertEquals(2, cpu.mmu.tlb().size());
+        assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_ADDRESS, 3, g));
+        assertEquals(2, cpu.mmu.tlb().size(), "type 0 leaves global entries");
+        assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_SINGLE_CONTEXT, 4, 0));
+        assertEquals(2, cpu.mmu.tlb().size(), "another PCID");
+        assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_ALL_EXCEPT_GLOBAL, 0, 0));
+        assertEquals(1, cpu.mmu.tlb().size());
+        assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_ALL_INCLUDING_GLOBAL, 0, 0));
+        assertEquals(0, cpu.mmu.tlb().size());
+        assertFalse(cpu.mmu.invpcid(4, 0, 0));
+        assertFalse(cpu.mmu.invpcid(0, 0x1000, 0));
+    }
+
+    @Test
+    void paeCr3WriteWithReservedPdpteBitIsGpAndKeepsCr3() {
+        Cpu cpu = new Cpu(PagingMode.X86_32_PAE);
+        cpu.pt.map(0x1000, 0x20_0000, 1, USER_RW);
+        cpu.loadCr3();
+        long bad = 0x20_0000;
+        cpu.memory.storeLong(bad, 0x5000 | PteBits.P | PteBits.RW);   // R/W is reserved in a PDPTE
+        assertFalse(cpu.mmu.writeCr3(bad));
+        assertEquals(cpu.pt.root, cpu.regs.cr3());
+    }
+
+    @Test
+    void largePagesGoToTheirOwnArray() {
+        Cpu cpu = new Cpu(PagingMode.X86_32);
+        long va = 0x0840_0000L;
+        cpu.pt.map(va, 0x0c00_0000L, 2, USER_RW);
+        cpu.loadCr3();
+        assertTrue(cpu.read(va + 0x12_3456));
+        assertTrue(cpu.read(va + 0x3f_0000));
+        assertEquals(0x0c3f_0000L, cpu.out.pa);
+        assertEquals(22, cpu.out.pageShift);
+        assertEquals(1, cpu.mmu.hits());
+    }
+
+    @Test
+    void dirtyRewalkOfAGlobalEntryFromAnotherPcidRefillsInPlace() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        cpu.regs.setPcide(true);
+        cpu.mmu.setPge(true);
+        long va = 0xffff_8880_0000_0000L;
+        cpu.pt.map(va, 0x30_0000, 1, PteBits.P | PteBits.RW | PteBits.G);
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 1));
+        assertTrue(cpu.mmu.translate(va, AccessType.READ, false, false, cpu.out));
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 2));
+        assertTrue(cpu.mmu.translate(va, AccessType.WRITE, false, false, cpu.out));
+        assertTrue(cpu.mmu.translate(va, AccessType.WRITE, false, false, cpu.out));
+        assertEquals(1, cpu.mmu.tlb().size(), "one global entry, not a copy per PCID");
+        assertEquals(1, cpu.mmu.dirtyRewalks(), "the refilled entry is dirty");
+    }
+}
