@@ -4,10 +4,12 @@ import java.util.SplittableRandom;
 
 import ptlab.hw.AccessType;
 import ptlab.hw.CpuRegisters;
+import ptlab.hw.Mmu;
 import ptlab.hw.PageWalker;
 import ptlab.hw.PagingMode;
 import ptlab.hw.PhysicalMemory;
 import ptlab.hw.PteBits;
+import ptlab.hw.TlbConfig;
 import ptlab.hw.WalkResult;
 
 /**
@@ -42,6 +44,8 @@ public final class WalkWorkloads {
         public final CpuRegisters regs;
         public final PageWalker walker;
         public final WalkResult out = new WalkResult();
+        /** An MMU (default TLB) on the same memory and registers, for TLB-hit measurements. */
+        public final Mmu mmu;
         public final long baseVa;
         public final int pages;
         public final long[] vas;
@@ -53,6 +57,7 @@ public final class WalkWorkloads {
             this.memory = memory;
             this.regs = regs;
             this.walker = new PageWalker(memory);
+            this.mmu = new Mmu(memory, regs, TlbConfig.DEFAULT);
             this.baseVa = baseVa;
             this.pages = pages;
             this.vas = vas;
@@ -66,6 +71,24 @@ public final class WalkWorkloads {
                 throw new IllegalStateException("unexpected fault: " + out);
             }
             return out.pa;
+        }
+
+        /** Translates the next address of {@link #vas} through {@link #mmu} (TLB first); returns the physical address. */
+        public long translateNextMmu() {
+            long va = vas[next++ & mask];
+            if (!mmu.translate(va, AccessType.READ, false, false, out)) {
+                throw new IllegalStateException("unexpected fault: " + out);
+            }
+            return out.pa;
+        }
+
+        /** {@link #run(long)} through {@link #mmu}. */
+        public long runMmu(long n) {
+            long acc = 0;
+            for (long i = 0; i < n; i++) {
+                acc += translateNextMmu();
+            }
+            return acc;
         }
 
         /** Translates {@code n} addresses; returns a value depending on every result (to defeat dead-code elimination). */
