@@ -47,6 +47,10 @@ public final class PageWalker {
         this.memory = memory;
     }
 
+    public PhysicalMemory memory() {
+        return memory;
+    }
+
     private void prepare(PagingMode mode, int maxPhy, boolean nxe) {
         if (mode == preparedMode && maxPhy == preparedMaxPhy && nxe == preparedNxe) {
             return;
