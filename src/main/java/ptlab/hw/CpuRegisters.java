@@ -30,6 +30,14 @@ public final class CpuRegisters {
     private boolean ac;
     private final long[] pdpte = new long[PaePdpte.ENTRIES];
 
+    // Derived state read on every translation, kept up to date by the setters so that the
+    // walker and the TLB-hit path test one field instead of re-deriving it from several.
+    /** CR4.PKE in effect: set and in 4/5-level paging. */
+    private boolean pkeActive;
+    /** See {@link #deniedRights()}; recomputed lazily after WP, SMEP, SMAP or AC changed. */
+    private long deniedRights;
+    private boolean deniedRightsStale = true;
+
     public CpuRegisters(PagingMode mode) {
         this(mode, mode.defaultMaxPhyAddr());
     }
@@ -85,6 +93,7 @@ public final class CpuRegisters {
 
     public void setWp(boolean wp) {
         this.wp = wp;
+        deniedRightsStale = true;
     }
 
     /** IA32_EFER.NXE; always false in 32-bit paging, which has no execute-disable bit. */
@@ -130,6 +139,7 @@ public final class CpuRegisters {
 
     public void setSmep(boolean smep) {
         this.smep = smep;
+        deniedRightsStale = true;
     }
 
     public boolean smap() {
@@ -138,15 +148,17 @@ public final class CpuRegisters {
 
     public void setSmap(boolean smap) {
         this.smap = smap;
+        deniedRightsStale = true;
     }
 
     /** CR4.PKE: protection keys, effective only with 4/5-level paging. */
     public boolean pke() {
-        return pke && mode.isLongMode();
+        return pkeActive;
     }
 
     public void setPke(boolean pke) {
         this.pke = pke;
+        this.pkeActive = pke && mode.isLongMode();
     }
 
     public int pkru() {
@@ -164,6 +176,7 @@ public final class CpuRegisters {
 
     public void setAc(boolean ac) {
         this.ac = ac;
+        deniedRightsStale = true;
     }
 
     /** PAE: the PDPTE register {@code i} (0..3) as loaded at the last CR3 write. */
@@ -173,5 +186,53 @@ public final class CpuRegisters {
 
     void setPdpte(int i, long value) {
         pdpte[i] = value;
+    }
+
+    // ---- the access-rights decision as a table (SDM 4.6) ---------------------------------------
+
+    /**
+     * The rights part of SDM 4.6 (everything but protection keys) for the current CR0.WP,
+     * CR4.SMEP, CR4.SMAP and EFLAGS.AC, as a 64-bit table: bit {@code 8 * kind + restrictions}
+     * is 1 when an access of that {@link #accessKind kind} to a translation with those combined
+     * {@link WalkResult} restrictions (3 bits) is denied. The walker and the TLB-hit path test
+     * one bit instead of evaluating the rules, whose inputs change rarely (a CR0/CR4 write,
+     * STAC/CLAC); the table is rebuilt on the first use after such a change.
+     */
+    long deniedRights() {
+        if (deniedRightsStale) {
+            rebuildDeniedRights();
+        }
+        return deniedRights;
+    }
+
+    /**
+     * The row of {@link #deniedRights()} for an access: 0..2 user-mode READ/WRITE/FETCH,
+     * 3..5 explicit supervisor-mode, 6..7 implicit supervisor-mode READ/WRITE (an implicit
+     * access is never a fetch; the rules for a supervisor fetch do not depend on it anyway).
+     * Callers pass constants almost always, so this folds away after inlining.
+     */
+    static int accessKind(AccessType access, boolean user, boolean implicit) {
+        int a = access.ordinal();
+        if (user && !implicit) {
+            return a;
+        }
+        return implicit && access != AccessType.FETCH ? 6 + a : 3 + a;
+    }
+
+    private void rebuildDeniedRights() {
+        long table = 0;
+        AccessType[] accesses = AccessType.values();
+        for (int kind = 0; kind < 8; kind++) {
+            AccessType access = accesses[kind % 3];
+            boolean user = kind < 3;
+            boolean implicit = kind >= 6;
+            for (int restr = 0; restr < 8; restr++) {
+                if (PageWalker.rightsViolation(this, access, user, implicit, restr)) {
+                    table |= 1L << (8 * kind + restr);
+                }
+            }
+        }
+        deniedRights = table;
+        deniedRightsStale = false;
     }
 }

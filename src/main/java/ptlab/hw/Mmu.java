@@ -76,7 +76,7 @@ public final class Mmu {
             return walk(va, access, user, implicit, pcid, out);
         }
         hits++;
-        int denied = PageWalker.checkAccess(regs, access, user, implicit, tlb.restrictions(slot), tlb.pkey(slot));
+        int denied = PageWalker.accessDenied(regs, access, user, implicit, tlb.restrictions(slot), tlb.pkey(slot));
         if (denied != 0) {
             return faultFromTlb(va, access, user, implicit, pcid, slot, denied, out);
         }

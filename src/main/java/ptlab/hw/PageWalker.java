@@ -23,19 +23,48 @@ package ptlab.hw;
  */
 public final class PageWalker {
 
+    // How the hot path is kept fast (measured: a walk of 4 levels with A/D set and tables in
+    // the CPU caches costs about 2x a plain array walk, not 5x):
+    //  - translateFrom(), walkOnce() and leaf() each stay well under HotSpot's FreqInlineSize
+    //    (325 bytecodes), so that with default JVM flags the whole walk is inlined into the
+    //    caller and the access type, user and implicit flags fold to constants. Everything
+    //    rare lives out of line: faults, the PAE PDPTE step, A/D compare-and-swap and restart,
+    //    protection keys, the PSE-36 address of a 4 MiB page, re-preparing the masks.
+    //  - Every per-mode / per-level quantity (index shift, masks, "may this level map a page")
+    //    is precomputed into small arrays by prepare(), so the loop does no enum dispatch.
+    //  - A/D: the AND of every entry read tells in one test whether any lacks A; only then
+    //    (or for a write to a clean leaf) does the walk take the compare-and-swap path.
+    //  - Rights: CpuRegisters keeps the SDM 4.6 decision as a 64-bit table (deniedRights());
+    //    a walk tests one bit, unless protection keys are enabled.
+    //  - WalkResult: a success writes every scalar field, so no reset is needed; a fault resets.
+
     private final PhysicalMemory memory;
     /** entryValue[level] = the entry read at that level on the current attempt. */
     private final long[] entryValue = new long[6];
 
-    // Per-configuration constants of the walk, computed by prepare() when the mode, MAXPHYADDR
-    // or EFER.NXE differs from the previous walk's: the reserved-bit masks of every level (for
-    // a table entry and for a large-page entry) and the address mask of a next-table pointer.
+    // Per-configuration constants of the walk, computed by prepare() when the mode, MAXPHYADDR,
+    // EFER.NXE or CR4.PSE differs from the previous walk's.
     private PagingMode preparedMode;
     private int preparedMaxPhy;
     private boolean preparedNxe;
+    private boolean preparedPse;
+    /** Reserved bits of a present entry at each level: pointing to a table / mapping a page. */
     private final long[] tableReserved = new long[6];
     private final long[] largeReserved = new long[6];
+    /** largeBit[level] = PS if an entry at that level may map a page (PS=1), else 0. */
+    private final long[] largeBit = new long[6];
+    /** shift[level] = lowest linear-address bit indexing that level = page shift of a leaf there. */
+    private final int[] shift = new int[6];
+    /** leafMask[level] = address bits of a page mapped at that level (not used for PSE-36 pages). */
+    private final long[] leafMask = new long[6];
     private long nextTableMask;
+    private int indexMask;          // 511, or 1023 for 32-bit paging
+    private int entryShift;         // log2 of the entry size: 3, or 2 for 32-bit paging
+    private int entryBytes;
+    private int paeLevel;           // 3 in PAE paging (PDPTE registers), else 0 (no such level)
+    private boolean pse36;          // 32-bit paging: a 4 MiB page's address has bits above 31
+    private boolean hasPkeys;       // 4/5-level paging: bits 62:59 of a leaf are its protection key
+    private int xdRight;            // EXECUTE_DISABLE with NXE (bit 63 = XD), else 0 (bit 63 reserved)
 
     // The frame last read at each level: a frame's backing array never changes once created
     // (see PhysicalMemory#frameIfBacked), so a repeated walk reads each entry with one array
@@ -51,37 +80,51 @@ public final class PageWalker {
         return memory;
     }
 
-    private void prepare(PagingMode mode, int maxPhy, boolean nxe) {
-        if (mode == preparedMode && maxPhy == preparedMaxPhy && nxe == preparedNxe) {
-            return;
-        }
+    private void prepare(CpuRegisters regs) {
+        PagingMode mode = regs.mode();
+        int maxPhy = regs.maxPhyAddr();
+        boolean nxe = regs.nxe();
+        boolean pse = regs.pse();
         for (int level = 1; level <= mode.levels(); level++) {
             tableReserved[level] = reservedMask(mode, level, false, maxPhy, nxe);
             largeReserved[level] = reservedMask(mode, level, true, maxPhy, nxe);
+            boolean large = mode.largePageAllowed(level) && (mode != PagingMode.X86_32 || pse);
+            largeBit[level] = large ? PteBits.PS : 0;
+            shift[level] = mode.shift(level);
+            leafMask[level] = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK
+                    : Pte64.addressMask(maxPhy, mode.shift(level));
         }
         nextTableMask = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK : Pte64.addressMask(maxPhy, 12);
+        indexMask = mode.entries(1) - 1;
+        entryBytes = mode.entryBytes();
+        entryShift = Integer.numberOfTrailingZeros(entryBytes);
+        paeLevel = mode.isPae() ? 3 : 0;
+        pse36 = mode == PagingMode.X86_32;
+        hasPkeys = mode.isLongMode();
+        xdRight = nxe ? WalkResult.EXECUTE_DISABLE : 0;
         preparedMode = mode;
         preparedMaxPhy = maxPhy;
         preparedNxe = nxe;
+        preparedPse = pse;
     }
 
     /** {@code memory.loadEntry(pa, bytes)}, through the frame remembered for {@code level}. */
-    private long loadEntry(long pa, int bytes, int level) {
+    private long loadEntry(long pa, int level) {
         long[] f = frame[level];
-        if (framePfn[level] != pa >>> PhysicalMemory.PAGE_SHIFT || f == null) {
-            return loadEntryAndRemember(pa, bytes, level);
+        if (f == null || framePfn[level] != pa >>> PhysicalMemory.PAGE_SHIFT) {
+            return loadEntryAndRemember(pa, level);
         }
-        return memory.loadEntry(f, pa, bytes);
+        return memory.loadEntry(f, pa, entryBytes);
     }
 
-    private long loadEntryAndRemember(long pa, int bytes, int level) {
+    private long loadEntryAndRemember(long pa, int level) {
         long[] f = memory.frameIfBacked(pa);
         if (f == null) {
-            return memory.loadEntry(pa, bytes);   // unbacked (reads as zero) or out of range (throws)
+            return memory.loadEntry(pa, entryBytes);   // unbacked (reads as zero) or out of range (throws)
         }
         frame[level] = f;
         framePfn[level] = pa >>> PhysicalMemory.PAGE_SHIFT;
-        return memory.loadEntry(f, pa, bytes);
+        return memory.loadEntry(f, pa, entryBytes);
     }
 
     /**
@@ -120,9 +163,8 @@ public final class PageWalker {
     public boolean translate(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit,
                              WalkResult out) {
         PagingMode mode = regs.mode();
-        int top = mode.levels();
         long base = mode.isPae() ? 0 : regs.topTableAddress();
-        return translateFrom(regs, va, access, user, implicit, top, base, 0, out);
+        return translateFrom(regs, va, access, user, implicit, mode.levels(), base, 0, out);
     }
 
     /**
@@ -132,68 +174,106 @@ public final class PageWalker {
      */
     public boolean translateFrom(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit,
                                  int startLevel, long tableBase, int restrictions, WalkResult out) {
-        out.reset(va);
-        out.restarts = 0;
         PagingMode mode = regs.mode();
         if (!mode.isCanonical(va)) {
-            out.exception = WalkResult.EXC_GP;
-            return false;
+            return nonCanonical(va, out);
         }
+        if (mode != preparedMode || regs.maxPhyAddr() != preparedMaxPhy || regs.nxe() != preparedNxe
+                || regs.pse() != preparedPse) {
+            prepare(regs);
+        }
+        out.va = va;
+        int restarts = 0;
         while (true) {
-            int r = walkOnce(regs, mode, va, access, user, implicit, startLevel, tableBase, restrictions, out);
+            int level = walkLevels(regs, va, startLevel, tableBase, restrictions, out);
+            int r = level < 0 ? fault(regs, access, user, implicit, faultBits, startLevel, -level, out)
+                    : leaf(regs, va, access, user, implicit, startLevel, level, out);
             if (r != RESTART) {
+                out.restarts = restarts;
                 return r == DONE;
             }
-            out.restarts++;
+            restarts++;
         }
+    }
+
+    private static boolean nonCanonical(long va, WalkResult out) {
+        out.reset(va);
+        out.restarts = 0;
+        out.exception = WalkResult.EXC_GP;
+        return false;
     }
 
     private static final int DONE = 0;
     private static final int FAULT = 1;
     private static final int RESTART = 2;
 
-    private int walkOnce(CpuRegisters regs, PagingMode mode, long va, AccessType access, boolean user,
-                         boolean implicit, int startLevel, long tableBase, int restrictions, WalkResult out) {
-        final int bytes = mode.entryBytes();
-        final int maxPhy = regs.maxPhyAddr();
-        final boolean nxe = regs.nxe();
-        prepare(mode, maxPhy, nxe);
+    // What walkLevels() found, for leaf() (per-walk state in fields rather than a result object:
+    // nothing is allocated and the loop stays small).
+    private long leafEntry;
+    private long leafEntryAddress;
+    private boolean leafLarge;
+    private int leafRestrictions;
+    /** AND of every entry read: its A bit is 0 if some entry still has A=0. */
+    private long allEntries;
+    /** The error-code bits of the fault walkLevels() stopped at (0 for not present, P|RSVD). */
+    private int faultBits;
+
+    /**
+     * One attempt, down to the leaf: returns the leaf's level, or -level if the entry at
+     * {@code level} is not present or sets a reserved bit ({@link #faultBits}).
+     *
+     * <p>This method holds the loop, so HotSpot compiles it on its own before its callers; it is
+     * inlined into them only while its machine code stays under InlineSmallCode (2,500 bytes).
+     * That is why the leaf (rights, A/D, result) is done by the caller, where the access type
+     * is a constant, and everything else here is kept to loads, masks and tests.
+     */
+    private int walkLevels(CpuRegisters regs, long va, int startLevel, long tableBase, int restrictions,
+                           WalkResult out) {
         int level = startLevel;
         long base = tableBase;
         int restr = restrictions;
-        out.memoryRefs = 0;
-        long e;
+        long all = -1;
         while (true) {
             out.restrictionsAbove[level] = restr;
-            if (mode.isPae() && level == 3) {
-                base = paeDirectory(regs, mode, va, maxPhy, out);
+            out.tableAddress[level] = base;
+            if (level == paeLevel) {
+                base = paeDirectory(regs, va, out);
                 if (base < 0) {
-                    return fault(regs, access, user, implicit, 0, level, out);
+                    faultBits = 0;
+                    return -level;
                 }
                 level--;
                 continue;
             }
-            long entryAddress = base + (long) mode.index(va, level) * bytes;
-            out.tableAddress[level] = base;
+            long entryAddress = base + (((va >>> shift[level]) & indexMask) << entryShift);
             out.entryAddress[level] = entryAddress;
-            e = loadEntry(entryAddress, bytes, level);
-            out.memoryRefs++;
+            long e = loadEntry(entryAddress, level);
             entryValue[level] = e;
-            if (!PteBits.present(e)) {
-                return fault(regs, access, user, implicit, 0, level, out);
+            boolean large = (e & largeBit[level]) != 0;
+            if ((e & PteBits.P) == 0 || (e & (large ? largeReserved[level] : tableReserved[level])) != 0) {
+                // #PF P=0 if not present, else P=1,RSVD=1
+                faultBits = (e & PteBits.P) == 0 ? 0 : PageFaultError.P | PageFaultError.RSVD;
+                return -level;
             }
-            boolean large = level > 1 && PteBits.large(e) && mode.largePageAllowed(level)
-                    && (mode != PagingMode.X86_32 || regs.pse());
-            if ((e & (large ? largeReserved[level] : tableReserved[level])) != 0) {
-                return fault(regs, access, user, implicit, PageFaultError.P | PageFaultError.RSVD, level, out);
-            }
-            restr |= rightsOf(e, nxe);
-            if (level == 1 || large) {
-                return leaf(regs, mode, va, access, user, implicit, level, large, entryAddress, e, restr, startLevel, out);
+            restr |= rightsOf(e);
+            all &= e;
+            if (large || level == 1) {
+                leafEntry = e;
+                leafEntryAddress = entryAddress;
+                leafLarge = large;
+                leafRestrictions = restr;
+                allEntries = all;
+                return level;
             }
             base = e & nextTableMask;
             level--;
         }
+    }
+
+    /** The restrictions a single entry contributes (tiny: always inlined). */
+    private int rightsOf(long e) {
+        // R/W (bit 1) clear -> NOT_WRITABLE (1); U/S (bit 2) clear -> NOT_USER (2); XD (bit 63) -> EXECUTE_DISABLE (4).
+        return ((int) (~e >>> 1) & (WalkResult.NOT_WRITABLE | WalkResult.NOT_USER)) | ((int) (e >>> 61) & xdRight);
     }
 
     /**
@@ -201,60 +281,96 @@ public final class PageWalker {
      * checked then, and it carries no R/W, U/S, XD or A (SDM 4.4.1). Returns the page directory's
      * address, or -1 if the PDPTE is not present.
      */
-    private long paeDirectory(CpuRegisters regs, PagingMode mode, long va, int maxPhy, WalkResult out) {
-        long e = regs.pdpte(mode.index(va, 3));
+    private long paeDirectory(CpuRegisters regs, long va, WalkResult out) {
+        long e = regs.pdpte((int) (va >>> 30) & (PaePdpte.ENTRIES - 1));
         out.tableAddress[3] = regs.topTableAddress();
         out.entryAddress[3] = -1;
         entryValue[3] = e;
-        return PteBits.present(e) ? PaePdpte.address(e, maxPhy) : -1;
+        return PteBits.present(e) ? PaePdpte.address(e, preparedMaxPhy) : -1;
     }
 
-    private int leaf(CpuRegisters regs, PagingMode mode, long va, AccessType access, boolean user, boolean implicit,
-                     int level, boolean large, long entryAddress, long e, int restr, int startLevel, WalkResult out) {
-        int pkey = mode.isLongMode() ? Pte64.pkey(e) : 0;
-        int denied = checkAccess(regs, access, user, implicit, restr, pkey);
+    /** The leaf found by walkLevels() at {@code level}: rights, then A/D, then the result. */
+    private int leaf(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit, int startLevel,
+                     int level, WalkResult out) {
+        long e = leafEntry;
+        int restr = leafRestrictions;
+        int pkey = hasPkeys ? Pte64.pkey(e) : 0;
+        int denied = accessDenied(regs, access, user, implicit, restr, pkey);
         if (denied != 0) {
-            return fault(regs, access, user, implicit, denied, level, out);
+            return fault(regs, access, user, implicit, denied, startLevel, level, out);
         }
-        // Translation is valid and permitted: set A on every entry used, top down, then D.
+        // Translation is valid and permitted: A must be set on every entry used, D on the leaf for a write.
+        long want = access == AccessType.WRITE ? PteBits.A | PteBits.D : PteBits.A;
+        if ((allEntries & PteBits.A) == 0 || (e & want) != want) {
+            if (!setAccessedDirty(startLevel, level, leafEntryAddress, e, want, out)) {
+                return RESTART;
+            }
+            e |= want;
+        }
+        int s = shift[level];
+        long page = pse36 && leafLarge ? Pte32.largeAddress(e) : e & leafMask[level];
+        out.exception = WalkResult.EXC_NONE;
+        out.errorCode = 0;
+        out.pa = page | (va & ((1L << s) - 1));
+        out.pageShift = s;
+        out.leafLevel = level;
+        out.faultLevel = level;
+        out.leafEntryAddress = leafEntryAddress;
+        out.leafEntry = e;
+        out.restrictions = restr;
+        out.pkey = pkey;
+        out.global = (e & PteBits.G) != 0;
+        out.memoryRefs = memoryRefs(startLevel, level);
+        return DONE;
+    }
+
+    /** Entries read from memory walking from {@code startLevel} down to {@code level}: PDPTE registers are not. */
+    private int memoryRefs(int startLevel, int level) {
+        int refs = startLevel - level + 1;
+        return paeLevel != 0 && startLevel >= paeLevel && level <= paeLevel ? refs - 1 : refs;
+    }
+
+    /**
+     * SDM 4.8: sets A in every entry used, top down, then A and (for a write) D in the leaf
+     * {@code e}, each with a compare-and-swap against the value the walk read. Returns false
+     * if an entry changed since: the walk restarts from the top, as the hardware's locked
+     * update does.
+     */
+    private boolean setAccessedDirty(int startLevel, int level, long entryAddress, long e, long want, WalkResult out) {
         for (int l = startLevel; l > level; l--) {
-            if (mode.isPae() && l == 3) {
+            if (l == paeLevel) {
                 continue;
             }
             long v = entryValue[l];
-            if ((v & PteBits.A) == 0
-                    && !memory.compareAndSetEntry(out.entryAddress[l], mode.entryBytes(), v, v | PteBits.A)) {
-                return RESTART;
+            if ((v & PteBits.A) == 0 && !memory.compareAndSetEntry(out.entryAddress[l], entryBytes, v, v | PteBits.A)) {
+                return false;
             }
         }
-        long want = PteBits.A | (access == AccessType.WRITE ? PteBits.D : 0);
-        long updated = e | want;
-        if ((e & want) != want && !memory.compareAndSetEntry(entryAddress, mode.entryBytes(), e, updated)) {
-            return RESTART;
-        }
-        int shift = mode.shift(level);
-        out.pageShift = shift;
-        out.leafLevel = level;
-        out.faultLevel = level;
-        out.leafEntryAddress = entryAddress;
-        out.leafEntry = updated;
-        out.restrictions = restr;
-        out.pkey = pkey;
-        out.global = PteBits.global(e);
-        long frame = leafAddress(mode, e, level, large, regs.maxPhyAddr());
-        out.pa = frame | (va & ((1L << shift) - 1));
-        return DONE;
+        return (e & want) == want || memory.compareAndSetEntry(entryAddress, entryBytes, e, e | want);
     }
 
     /**
      * The access-rights decision of SDM 4.6 for a valid translation with combined rights
-     * {@code restr}. Returns 0 if allowed, else the error-code bits beyond W/R, U/S and I/D:
-     * {@code P} for a rights violation, {@code P|PK} for a protection-key violation.
+     * {@code restr}: 0 if allowed, else the error-code bits beyond W/R, U/S and I/D
+     * ({@code P} for a rights violation, {@code P|PK} for a protection-key violation).
+     * Without protection keys this is one bit of {@link CpuRegisters#deniedRights()}.
+     */
+    static int accessDenied(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int restr,
+                            int pkey) {
+        if (regs.pke()) {
+            return checkAccess(regs, access, user, implicit, restr, pkey);
+        }
+        long row = regs.deniedRights() >>> (8 * CpuRegisters.accessKind(access, user, implicit));
+        return (int) (row >>> restr) & PageFaultError.P;
+    }
+
+    /**
+     * The access-rights decision of SDM 4.6 for a valid translation with combined rights
+     * {@code restr}, evaluated rule by rule. Returns 0 if allowed, else the error-code bits beyond
+     * W/R, U/S and I/D: {@code P} for a rights violation, {@code P|PK} for a protection-key violation.
      */
     static int checkAccess(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int restr, int pkey) {
         boolean userAddress = (restr & WalkResult.NOT_USER) == 0;
-        boolean writable = (restr & WalkResult.NOT_WRITABLE) == 0;
-        boolean xd = (restr & WalkResult.EXECUTE_DISABLE) != 0;
         boolean userAccess = user && !implicit;
         boolean write = access == AccessType.WRITE;
         boolean fetch = access == AccessType.FETCH;
@@ -271,28 +387,28 @@ public final class PageWalker {
                 pk = PageFaultError.PK;
             }
         }
-        if (userAccess) {
-            if (!userAddress || (write && !writable) || (fetch && xd)) {
-                return PageFaultError.P | pk;
-            }
-        } else if (fetch) {
-            if (xd || (userAddress && regs.smep())) {
-                return PageFaultError.P;
-            }
-        } else {
-            // SMAP: supervisor data accesses to user-mode addresses only when explicit and EFLAGS.AC=1.
-            if (userAddress && regs.smap() && (implicit || !regs.ac())) {
-                return PageFaultError.P | pk;
-            }
-            if (write && !writable && regs.wp()) {
-                return PageFaultError.P | pk;
-            }
-        }
-        return pk == 0 ? 0 : PageFaultError.P | pk;
+        return pk != 0 || rightsViolation(regs, access, user, implicit, restr) ? PageFaultError.P | pk : 0;
     }
 
-    private int fault(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int bits, int level,
-                      WalkResult out) {
+    /** SDM 4.6 without protection keys: whether the access violates R/W, U/S, XD, SMEP or SMAP. */
+    static boolean rightsViolation(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int restr) {
+        boolean userAddress = (restr & WalkResult.NOT_USER) == 0;
+        boolean writable = (restr & WalkResult.NOT_WRITABLE) == 0;
+        boolean xd = (restr & WalkResult.EXECUTE_DISABLE) != 0;
+        boolean write = access == AccessType.WRITE;
+        boolean fetch = access == AccessType.FETCH;
+        if (user && !implicit) {
+            return !userAddress || (write && !writable) || (fetch && xd);
+        }
+        if (fetch) {
+            return xd || (userAddress && regs.smep());
+        }
+        // SMAP: supervisor data accesses to user-mode addresses only when explicit and EFLAGS.AC=1.
+        return (userAddress && regs.smap() && (implicit || !regs.ac())) || (write && !writable && regs.wp());
+    }
+
+    private int fault(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int bits, int startLevel,
+                      int level, WalkResult out) {
         int code = bits;
         if (access == AccessType.WRITE) {
             code |= PageFaultError.WR;
@@ -303,17 +419,12 @@ public final class PageWalker {
         if (access == AccessType.FETCH && (regs.smep() || regs.nxe())) {
             code |= PageFaultError.ID;   // nxe() is false outside PAE/4-level paging
         }
+        out.reset(out.va);
+        out.memoryRefs = memoryRefs(startLevel, level);
         out.exception = WalkResult.EXC_PF;
         out.errorCode = code;
         out.faultLevel = level;
         return FAULT;
-    }
-
-    /** The restrictions a single entry contributes. */
-    private static int rightsOf(long e, boolean nxe) {
-        // R/W (bit 1) clear -> NOT_WRITABLE (1); U/S (bit 2) clear -> NOT_USER (2); XD (bit 63) -> EXECUTE_DISABLE (4).
-        int r = (int) (~e >>> 1) & (WalkResult.NOT_WRITABLE | WalkResult.NOT_USER);
-        return nxe ? r | ((int) (e >>> 61) & WalkResult.EXECUTE_DISABLE) : r;
     }
 
     /** Reserved bits of a present entry at {@code level} in {@code mode}. */
