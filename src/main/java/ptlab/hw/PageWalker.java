@@ -48,18 +48,19 @@ public final class PageWalker {
     private int preparedMaxPhy;
     private boolean preparedNxe;
     private boolean preparedPse;
-    /** Reserved bits of a present entry at each level: pointing to a table / mapping a page. */
-    private final long[] tableReserved = new long[6];
-    private final long[] largeReserved = new long[6];
-    /** largeBit[level] = PS if an entry at that level may map a page (PS=1), else 0. */
-    private final long[] largeBit = new long[6];
+    /**
+     * Reserved bits of a present entry: [2 * level] pointing to a table, [2 * level + 1]
+     * mapping a page (PS=1). One array, so the walk loop makes one bounds check for both.
+     */
+    private final long[] reservedByLevel = new long[12];
+    /** Bit {@code level} set if an entry at that level may map a page (PS=1). */
+    private int largeLevels;
     /** shift[level] = lowest linear-address bit indexing that level = page shift of a leaf there. */
     private final int[] shift = new int[6];
+    private int indexBits;          // 9, or 10 for 32-bit paging
     /** leafMask[level] = address bits of a page mapped at that level (not used for PSE-36 pages). */
     private final long[] leafMask = new long[6];
     private long nextTableMask;
-    private int indexMask;          // 511, or 1023 for 32-bit paging
-    private int entryShift;         // log2 of the entry size: 3, or 2 for 32-bit paging
     private int entryBytes;
     private int paeLevel;           // 3 in PAE paging (PDPTE registers), else 0 (no such level)
     private boolean pse36;          // 32-bit paging: a 4 MiB page's address has bits above 31
@@ -85,19 +86,21 @@ public final class PageWalker {
         int maxPhy = regs.maxPhyAddr();
         boolean nxe = regs.nxe();
         boolean pse = regs.pse();
+        int large = 0;
         for (int level = 1; level <= mode.levels(); level++) {
-            tableReserved[level] = reservedMask(mode, level, false, maxPhy, nxe);
-            largeReserved[level] = reservedMask(mode, level, true, maxPhy, nxe);
-            boolean large = mode.largePageAllowed(level) && (mode != PagingMode.X86_32 || pse);
-            largeBit[level] = large ? PteBits.PS : 0;
+            reservedByLevel[2 * level] = reservedMask(mode, level, false, maxPhy, nxe);
+            reservedByLevel[2 * level + 1] = reservedMask(mode, level, true, maxPhy, nxe);
+            if (mode.largePageAllowed(level) && (mode != PagingMode.X86_32 || pse)) {
+                large |= 1 << level;
+            }
             shift[level] = mode.shift(level);
             leafMask[level] = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK
                     : Pte64.addressMask(maxPhy, mode.shift(level));
         }
+        largeLevels = large;
         nextTableMask = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK : Pte64.addressMask(maxPhy, 12);
-        indexMask = mode.entries(1) - 1;
+        indexBits = Integer.numberOfTrailingZeros(mode.entries(1));
         entryBytes = mode.entryBytes();
-        entryShift = Integer.numberOfTrailingZeros(entryBytes);
         paeLevel = mode.isPae() ? 3 : 0;
         pse36 = mode == PagingMode.X86_32;
         hasPkeys = mode.isLongMode();
@@ -108,15 +111,7 @@ public final class PageWalker {
         preparedPse = pse;
     }
 
-    /** {@code memory.loadEntry(pa, bytes)}, through the frame remembered for {@code level}. */
-    private long loadEntry(long pa, int level) {
-        long[] f = frame[level];
-        if (f == null || framePfn[level] != pa >>> PhysicalMemory.PAGE_SHIFT) {
-            return loadEntryAndRemember(pa, level);
-        }
-        return memory.loadEntry(f, pa, entryBytes);
-    }
-
+    /** {@code memory.loadEntry(pa, bytes)}, remembering the frame for {@code level} (see walkLevels). */
     private long loadEntryAndRemember(long pa, int level) {
         long[] f = memory.frameIfBacked(pa);
         if (f == null) {
@@ -229,13 +224,28 @@ public final class PageWalker {
      */
     private int walkLevels(CpuRegisters regs, long va, int startLevel, long tableBase, int restrictions,
                            WalkResult out) {
+        // Everything the loop needs is read into locals first: the acquire load of each entry
+        // orders every later memory read after it, so a field read inside the loop would be
+        // read again at every level (and each array access would re-check its bounds).
+        final long[] values = entryValue;
+        final long[] tableAddress = out.tableAddress;
+        final long[] entryAddress = out.entryAddress;
+        final int[] restrictionsAbove = out.restrictionsAbove;
+        final long[] reserved = reservedByLevel;
+        final long[] pfns = framePfn;
+        final long[][] frames = frame;
+        final PhysicalMemory mem = memory;
+        final int indexBits = this.indexBits;
+        final long nextTable = nextTableMask;
+        final int large = largeLevels;
+        final int bytes = entryBytes;
         int level = startLevel;
         long base = tableBase;
         int restr = restrictions;
         long all = -1;
         while (true) {
-            out.restrictionsAbove[level] = restr;
-            out.tableAddress[level] = base;
+            restrictionsAbove[level] = restr;
+            tableAddress[level] = base;
             if (level == paeLevel) {
                 base = paeDirectory(regs, va, out);
                 if (base < 0) {
@@ -245,27 +255,31 @@ public final class PageWalker {
                 level--;
                 continue;
             }
-            long entryAddress = base + (((va >>> shift[level]) & indexMask) << entryShift);
-            out.entryAddress[level] = entryAddress;
-            long e = loadEntry(entryAddress, level);
-            entryValue[level] = e;
-            boolean large = (e & largeBit[level]) != 0;
-            if ((e & PteBits.P) == 0 || (e & (large ? largeReserved[level] : tableReserved[level])) != 0) {
+            int shift = 12 + indexBits * (level - 1);
+            long pa = base + (((va >>> shift) & ((1 << indexBits) - 1)) * bytes);
+            entryAddress[level] = pa;
+            long[] f = frames[level];
+            long e = f != null && pfns[level] == pa >>> PhysicalMemory.PAGE_SHIFT
+                    ? mem.loadEntry(f, pa, bytes) : loadEntryAndRemember(pa, level);
+            values[level] = e;
+            // PS=1 where this level may map a page: largeLevels has bit `level` set there
+            int ps = (int) (e >>> 7) & (large >>> level) & 1;
+            if ((e & PteBits.P) == 0 || (e & reserved[2 * level + ps]) != 0) {
                 // #PF P=0 if not present, else P=1,RSVD=1
                 faultBits = (e & PteBits.P) == 0 ? 0 : PageFaultError.P | PageFaultError.RSVD;
                 return -level;
             }
             restr |= rightsOf(e);
             all &= e;
-            if (large || level == 1) {
+            if (ps != 0 || level == 1) {
                 leafEntry = e;
-                leafEntryAddress = entryAddress;
-                leafLarge = large;
+                leafEntryAddress = pa;
+                leafLarge = ps != 0;
                 leafRestrictions = restr;
                 allEntries = all;
                 return level;
             }
-            base = e & nextTableMask;
+            base = e & nextTable;
             level--;
         }
     }
