@@ -318,12 +318,9 @@ public final class Pgtable {
                 : Pte64.address(e, maxPhyAddr, shift(l));
     }
 
-    /** The protection bits of a leaf (everything but the address; PS removed). */
+    /** The protection bits of a leaf: flags 11:0 without PS, NX and the protection key; no address, no PAT_LARGE. */
     public long leaf_prot(int l, long e) {
-        long addrBits = l == PTE ? addrMask4k
-                : mode == PagingMode.X86_32 ? (Pte32.LARGE_ADDR_LOW_MASK | (0xFFL << 13))
-                : Pte64.addressMask(maxPhyAddr, shift(l));
-        return e & ~addrBits & ~PteBits.PS;
+        return e & (0xFFFL | Pte64.NX | Pte64.PKEY_MASK) & ~PteBits.PS & protMask();
     }
 
     /**
@@ -531,13 +528,18 @@ public final class Pgtable {
         return 0;
     }
 
-    /** pte_alloc_one(): a pte table not yet published (THP split). -1 on OOM. */
-    public long pte_alloc_one(int node) {
-        long table = alloc.allocPageTable(node, PTE);
-        if (table >= 0) {
+    /** pte_alloc_one() / pmd_alloc_one(): a table of level {@code l} with its ptlock, not yet published; -1 on OOM. */
+    public long alloc_one(int l, int node) {
+        long table = alloc.allocPageTable(node, l);
+        if (table >= 0 && l <= PMD) {
             pagetableCtor(table);
         }
         return table;
+    }
+
+    /** pte_alloc_one(). */
+    public long pte_alloc_one(int node) {
+        return alloc_one(PTE, node);
     }
 
     // ---- lookup without allocation (follow_page-style) -------------------------------------------
