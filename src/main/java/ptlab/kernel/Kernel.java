@@ -247,6 +247,13 @@ public final class Kernel {
         return new Task(nextPid.getAndIncrement(), m);
     }
 
+    /** clone(CLONE_VM): a thread sharing {@code parent}'s mm (mm_users + 1). */
+    public Task cloneThread(Task parent) {
+        MmStruct m = live(parent);
+        m.mm_users.incrementAndGet();                            // mmget()
+        return new Task(nextPid.getAndIncrement(), m);
+    }
+
     /**
      * do_exit() → exit_mm(): the task lets go of its mm. If it is running, its CPU goes on in
      * lazy TLB mode with the mm still loaded (as the idle task would) until it switches to
