@@ -62,6 +62,8 @@ public final class PageWalker {
     private final long[] leafMask = new long[6];
     private long nextTableMask;
     private int entryBytes;
+    private int entryShift;         // log2(entryBytes)
+    private long entryMask;         // value bits of an entry: -1, or 0xFFFF_FFFF for 32-bit paging
     private int paeLevel;           // 3 in PAE paging (PDPTE registers), else 0 (no such level)
     private boolean pse36;          // 32-bit paging: a 4 MiB page's address has bits above 31
     private boolean hasPkeys;       // 4/5-level paging: bits 62:59 of a leaf are its protection key
@@ -101,6 +103,8 @@ public final class PageWalker {
         nextTableMask = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK : Pte64.addressMask(maxPhy, 12);
         indexBits = Integer.numberOfTrailingZeros(mode.entries(1));
         entryBytes = mode.entryBytes();
+        entryShift = Integer.numberOfTrailingZeros(entryBytes);
+        entryMask = entryBytes == 8 ? -1L : 0xFFFF_FFFFL;
         paeLevel = mode.isPae() ? 3 : 0;
         pse36 = mode == PagingMode.X86_32;
         hasPkeys = mode.isLongMode();
@@ -111,15 +115,19 @@ public final class PageWalker {
         preparedPse = pse;
     }
 
-    /** {@code memory.loadEntry(pa, bytes)}, remembering the frame for {@code level} (see walkLevels). */
-    private long loadEntryAndRemember(long pa, int level) {
-        long[] f = memory.frameIfBacked(pa);
+    /**
+     * {@code memory.loadEntry(pa, bytes)} the slow way: through the access hook if one is
+     * installed, else through the directory, remembering the frame for {@code level} so that
+     * the next walk reads it in walkLevels() with one array load.
+     */
+    private long loadEntrySlow(long pa, int level) {
+        long[] f = memory.hasAccessHook() ? null : memory.frameIfBacked(pa);
         if (f == null) {
-            return memory.loadEntry(pa, entryBytes);   // unbacked (reads as zero) or out of range (throws)
+            return memory.loadEntry(pa, entryBytes);   // hooked, unbacked (reads as zero) or out of range (throws)
         }
         frame[level] = f;
         framePfn[level] = pa >>> PhysicalMemory.PAGE_SHIFT;
-        return memory.loadEntry(f, pa, entryBytes);
+        return PhysicalMemory.loadEntryUnhooked(f, pa, entryMask);
     }
 
     /**
@@ -234,33 +242,38 @@ public final class PageWalker {
         final long[] reserved = reservedByLevel;
         final long[] pfns = framePfn;
         final long[][] frames = frame;
-        final PhysicalMemory mem = memory;
+        final boolean hooked = memory.hasAccessHook();   // read once: a hook is installed between walks
+        final long entryMask = this.entryMask;
         final int indexBits = this.indexBits;
         final long nextTable = nextTableMask;
         final int large = largeLevels;
-        final int bytes = entryBytes;
+        final int entryShift = this.entryShift;
         int level = startLevel;
         long base = tableBase;
         int restr = restrictions;
         long all = -1;
+        if (level == paeLevel) {   // PAE: the walk starts at the PDPTE registers, above the loop
+            restrictionsAbove[level] = restr;
+            tableAddress[level] = base;
+            base = paeDirectory(regs, va, out);
+            if (base < 0) {
+                faultBits = 0;
+                return -level;
+            }
+            level--;
+        }
         while (true) {
             restrictionsAbove[level] = restr;
             tableAddress[level] = base;
-            if (level == paeLevel) {
-                base = paeDirectory(regs, va, out);
-                if (base < 0) {
-                    faultBits = 0;
-                    return -level;
-                }
-                level--;
-                continue;
-            }
             int shift = 12 + indexBits * (level - 1);
-            long pa = base + (((va >>> shift) & ((1 << indexBits) - 1)) * bytes);
+            long pa = base + (((va >>> shift) & ((1 << indexBits) - 1)) << entryShift);
             entryAddress[level] = pa;
+            // Fast path: no hook, and the frame remembered for this level holds pa. Every pa
+            // formed here is naturally aligned (table bases are 4 KiB aligned), and a remembered
+            // frame is backed and in range, so the load needs none of loadEntry()'s checks.
             long[] f = frames[level];
-            long e = f != null && pfns[level] == pa >>> PhysicalMemory.PAGE_SHIFT
-                    ? mem.loadEntry(f, pa, bytes) : loadEntryAndRemember(pa, level);
+            long e = !hooked && f != null && pfns[level] == pa >>> PhysicalMemory.PAGE_SHIFT
+                    ? PhysicalMemory.loadEntryUnhooked(f, pa, entryMask) : loadEntrySlow(pa, level);
             values[level] = e;
             // PS=1 where this level may map a page: largeLevels has bit `level` set there
             int ps = (int) (e >>> 7) & (large >>> level) & 1;
@@ -323,18 +336,8 @@ public final class PageWalker {
         }
         int s = shift[level];
         long page = pse36 && leafLarge ? Pte32.largeAddress(e) : e & leafMask[level];
-        out.exception = WalkResult.EXC_NONE;
-        out.errorCode = 0;
-        out.pa = page | (va & ((1L << s) - 1));
-        out.pageShift = s;
-        out.leafLevel = level;
-        out.faultLevel = level;
-        out.leafEntryAddress = leafEntryAddress;
-        out.leafEntry = e;
-        out.restrictions = restr;
-        out.pkey = pkey;
-        out.global = (e & PteBits.G) != 0;
-        out.memoryRefs = memoryRefs(startLevel, level);
+        out.setTranslation(va, page | (va & ((1L << s) - 1)), s, level, leafEntryAddress, e, restr, pkey,
+                (e & PteBits.G) != 0, memoryRefs(startLevel, level));
         return DONE;
     }
 

@@ -240,19 +240,19 @@ public final class PhysicalMemory {
 
     /**
      * {@link #loadEntry(long, int)} through {@code frame}, which must be
-     * {@link #frameIfBacked(long) frameIfBacked(pa)}: same hook call, same acquire load, but no
-     * directory lookup.
+     * {@link #frameIfBacked(long) frameIfBacked(pa)}, {@code pa} naturally aligned for the entry,
+     * and no access hook installed ({@link #hasAccessHook()}): the same acquire load, without the
+     * directory lookup, the checks and the hook test. {@code entryMask} is -1 for 8-byte entries,
+     * 0xFFFF_FFFF for 4-byte ones (an aligned 8-byte entry has {@code pa & 4 == 0}: no shift).
      */
-    long loadEntry(long[] frame, long pa, int bytes) {
-        AccessHook h = hook;   // beforeAccess(), written out: this is the walker's innermost call
-        if (h != null) {
-            h.beforeAccess(OP_LOAD, pa);
-        }
-        if ((pa & (bytes - 1)) != 0) {
-            checkAccess(pa, bytes - 1);
-        }
+    static long loadEntryUnhooked(long[] frame, long pa, long entryMask) {
         long v = (long) LONG.getAcquire(frame, word(pa));
-        return bytes == 8 ? v : (v >>> halfShift(pa)) & 0xFFFF_FFFFL;
+        return (v >>> halfShift(pa)) & entryMask;
+    }
+
+    /** Whether an access hook is installed: then every access must go through the public methods. */
+    boolean hasAccessHook() {
+        return hook != null;
     }
 
     // ---- whole frames -----------------------------------------------------------------------
