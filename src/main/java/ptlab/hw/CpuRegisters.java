@@ -37,6 +37,8 @@ public final class CpuRegisters {
     /** See {@link #deniedRights()}; recomputed lazily after WP, SMEP, SMAP or AC changed. */
     private long deniedRights;
     private boolean deniedRightsStale = true;
+    /** See {@link #pagingKey()}; updated by the constructor, setNxe and setPse. */
+    private int pagingKey;
 
     public CpuRegisters(PagingMode mode) {
         this(mode, mode.defaultMaxPhyAddr());
@@ -50,6 +52,20 @@ public final class CpuRegisters {
         this.mode = mode;
         this.maxPhyAddr = maxPhyAddr;
         this.nxe = mode.hasNx();
+        updatePagingKey();
+    }
+
+    /**
+     * Everything a page walk's constants depend on, in one nonzero int: the mode, MAXPHYADDR,
+     * EFER.NXE and CR4.PSE. The walker recomputes its masks only when this changes, with one
+     * compare per walk.
+     */
+    int pagingKey() {
+        return pagingKey;
+    }
+
+    private void updatePagingKey() {
+        pagingKey = 1 | mode.ordinal() << 1 | maxPhyAddr << 4 | (nxe() ? 1 << 11 : 0) | (pse ? 1 << 12 : 0);
     }
 
     public PagingMode mode() {
@@ -103,6 +119,7 @@ public final class CpuRegisters {
 
     public void setNxe(boolean nxe) {
         this.nxe = nxe;
+        updatePagingKey();
     }
 
     /** CR4.PSE: 4 MiB pages in 32-bit paging (PAE and 4/5-level paging ignore it). */
@@ -112,6 +129,7 @@ public final class CpuRegisters {
 
     public void setPse(boolean pse) {
         this.pse = pse;
+        updatePagingKey();
     }
 
     public boolean pge() {

@@ -44,20 +44,19 @@ public final class PageWalker {
 
     // Per-configuration constants of the walk, computed by prepare() when the mode, MAXPHYADDR,
     // EFER.NXE or CR4.PSE differs from the previous walk's.
-    private PagingMode preparedMode;
+    /** {@link CpuRegisters#pagingKey()} the constants below were computed for; 0: none yet. */
+    private int preparedKey;
     private int preparedMaxPhy;
-    private boolean preparedNxe;
-    private boolean preparedPse;
     /**
-     * Reserved bits of a present entry: [2 * level] pointing to a table, [2 * level + 1]
-     * mapping a page (PS=1). One array, so the walk loop makes one bounds check for both.
+     * Reserved bits of a present entry, plus P: [2 * level] pointing to a table, [2 * level + 1]
+     * mapping a page (PS=1). An entry is usable iff {@code (e & mask) == P} (P is never reserved).
      */
-    private final long[] reservedByLevel = new long[12];
+    private final long[] presentAndReserved = new long[12];
     /** Bit {@code level} set if an entry at that level may map a page (PS=1). */
     private int largeLevels;
     /** shift[level] = lowest linear-address bit indexing that level = page shift of a leaf there. */
     private final int[] shift = new int[6];
-    private int indexBits;          // 9, or 10 for 32-bit paging
+    private int indexMask;          // 511, or 1023 for 32-bit paging
     /** leafMask[level] = address bits of a page mapped at that level (not used for PSE-36 pages). */
     private final long[] leafMask = new long[6];
     private long nextTableMask;
@@ -68,6 +67,8 @@ public final class PageWalker {
     private boolean pse36;          // 32-bit paging: a 4 MiB page's address has bits above 31
     private boolean hasPkeys;       // 4/5-level paging: bits 62:59 of a leaf are its protection key
     private int xdRight;            // EXECUTE_DISABLE with NXE (bit 63 = XD), else 0 (bit 63 reserved)
+    private int canonicalShift;     // va >> canonicalShift is 0 (or canonicalHigh) for a canonical va
+    private long canonicalHigh;     // -1 in 4/5-level paging (upper half), 0 in 32-bit modes
 
     // The frame last read at each level: a frame's backing array never changes once created
     // (see PhysicalMemory#frameIfBacked), so a repeated walk reads each entry with one array
@@ -90,8 +91,8 @@ public final class PageWalker {
         boolean pse = regs.pse();
         int large = 0;
         for (int level = 1; level <= mode.levels(); level++) {
-            reservedByLevel[2 * level] = reservedMask(mode, level, false, maxPhy, nxe);
-            reservedByLevel[2 * level + 1] = reservedMask(mode, level, true, maxPhy, nxe);
+            presentAndReserved[2 * level] = PteBits.P | reservedMask(mode, level, false, maxPhy, nxe);
+            presentAndReserved[2 * level + 1] = PteBits.P | reservedMask(mode, level, true, maxPhy, nxe);
             if (mode.largePageAllowed(level) && (mode != PagingMode.X86_32 || pse)) {
                 large |= 1 << level;
             }
@@ -101,7 +102,7 @@ public final class PageWalker {
         }
         largeLevels = large;
         nextTableMask = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK : Pte64.addressMask(maxPhy, 12);
-        indexBits = Integer.numberOfTrailingZeros(mode.entries(1));
+        indexMask = mode.entries(1) - 1;
         entryBytes = mode.entryBytes();
         entryShift = Integer.numberOfTrailingZeros(entryBytes);
         entryMask = entryBytes == 8 ? -1L : 0xFFFF_FFFFL;
@@ -109,10 +110,10 @@ public final class PageWalker {
         pse36 = mode == PagingMode.X86_32;
         hasPkeys = mode.isLongMode();
         xdRight = nxe ? WalkResult.EXECUTE_DISABLE : 0;
-        preparedMode = mode;
+        canonicalShift = mode.isLongMode() ? mode.vaBits() - 1 : 32;
+        canonicalHigh = mode.isLongMode() ? -1 : 0;
         preparedMaxPhy = maxPhy;
-        preparedNxe = nxe;
-        preparedPse = pse;
+        preparedKey = regs.pagingKey();
     }
 
     /**
@@ -177,18 +178,18 @@ public final class PageWalker {
      */
     public boolean translateFrom(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit,
                                  int startLevel, long tableBase, int restrictions, WalkResult out) {
-        PagingMode mode = regs.mode();
-        if (!mode.isCanonical(va)) {
-            return nonCanonical(va, out);
-        }
-        if (mode != preparedMode || regs.maxPhyAddr() != preparedMaxPhy || regs.nxe() != preparedNxe
-                || regs.pse() != preparedPse) {
+        if (regs.pagingKey() != preparedKey) {
             prepare(regs);
+        }
+        long top = va >> canonicalShift;   // PagingMode.isCanonical(va), from the prepared constants
+        if (top != 0 && top != canonicalHigh) {
+            return nonCanonical(va, out);
         }
         out.va = va;
         int restarts = 0;
         while (true) {
-            int level = walkLevels(regs, va, startLevel, tableBase, restrictions, out);
+            int level = startLevel == paeLevel ? walkFromPdpte(regs, va, out)
+                    : walkLevels(va, startLevel, tableBase, restrictions, out);
             int r = level < 0 ? fault(regs, access, user, implicit, faultBits, startLevel, -level, out)
                     : leaf(regs, va, access, user, implicit, startLevel, level, out);
             if (r != RESTART) {
@@ -225,62 +226,40 @@ public final class PageWalker {
      * One attempt, down to the leaf: returns the leaf's level, or -level if the entry at
      * {@code level} is not present or sets a reserved bit ({@link #faultBits}).
      *
-     * <p>This method holds the loop, so HotSpot compiles it on its own before its callers; it is
-     * inlined into them only while its machine code stays under InlineSmallCode (2,500 bytes).
-     * That is why the leaf (rights, A/D, result) is done by the caller, where the access type
-     * is a constant, and everything else here is kept to loads, masks and tests.
+     * <p>Kept under HotSpot's FreqInlineSize (325 bytecodes) so that it is inlined into
+     * translateFrom(): only loads, masks and tests here; the leaf (rights, A/D, result) is done
+     * by the caller, where the access type is a constant, and everything rare is out of line.
      */
-    private int walkLevels(CpuRegisters regs, long va, int startLevel, long tableBase, int restrictions,
-                           WalkResult out) {
-        // Everything the loop needs is read into locals first: the acquire load of each entry
-        // orders every later memory read after it, so a field read inside the loop would be
-        // read again at every level (and each array access would re-check its bounds).
-        final long[] values = entryValue;
-        final long[] tableAddress = out.tableAddress;
-        final long[] entryAddress = out.entryAddress;
-        final int[] restrictionsAbove = out.restrictionsAbove;
-        final long[] reserved = reservedByLevel;
-        final long[] pfns = framePfn;
+    private int walkLevels(long va, int startLevel, long tableBase, int restrictions, WalkResult out) {
+        // Everything the loop uses is read into locals first: the acquire load of each entry
+        // orders every later memory read after it, so a field read in the loop would be read
+        // again at every level. The hook is read once: it is installed between walks.
+        final boolean hooked = memory.hasAccessHook();
+        final long[] tables = out.tableAddress, entries = out.entryAddress, values = entryValue;
+        final int[] above = out.restrictionsAbove;
+        final long[] pfns = framePfn, usable = presentAndReserved;
         final long[][] frames = frame;
-        final boolean hooked = memory.hasAccessHook();   // read once: a hook is installed between walks
-        final long entryMask = this.entryMask;
-        final int indexBits = this.indexBits;
-        final long nextTable = nextTableMask;
-        final int large = largeLevels;
-        final int entryShift = this.entryShift;
+        final int[] shifts = shift;
+        final int large = largeLevels, indexMask = this.indexMask, entryShift = this.entryShift;
+        final long entryMask = this.entryMask, nextTable = nextTableMask;
         int level = startLevel;
         long base = tableBase;
         int restr = restrictions;
         long all = -1;
-        if (level == paeLevel) {   // PAE: the walk starts at the PDPTE registers, above the loop
-            restrictionsAbove[level] = restr;
-            tableAddress[level] = base;
-            base = paeDirectory(regs, va, out);
-            if (base < 0) {
-                faultBits = 0;
-                return -level;
-            }
-            level--;
-        }
         while (true) {
-            restrictionsAbove[level] = restr;
-            tableAddress[level] = base;
-            int shift = 12 + indexBits * (level - 1);
-            long pa = base + (((va >>> shift) & ((1 << indexBits) - 1)) << entryShift);
-            entryAddress[level] = pa;
-            // Fast path: no hook, and the frame remembered for this level holds pa. Every pa
-            // formed here is naturally aligned (table bases are 4 KiB aligned), and a remembered
-            // frame is backed and in range, so the load needs none of loadEntry()'s checks.
-            long[] f = frames[level];
-            long e = !hooked && f != null && pfns[level] == pa >>> PhysicalMemory.PAGE_SHIFT
-                    ? PhysicalMemory.loadEntryUnhooked(f, pa, entryMask) : loadEntrySlow(pa, level);
+            above[level] = restr;
+            tables[level] = base;
+            long pa = base + (((va >>> shifts[level]) & indexMask) << entryShift);
+            entries[level] = pa;
+            // Fast path: no hook, and the frame remembered for this level holds pa (framePfn is -1
+            // while nothing is remembered). Every pa formed here is naturally aligned (table bases
+            // are 4 KiB aligned) and a remembered frame is backed, so the load needs no checks.
+            long e = !hooked && pfns[level] == pa >>> PhysicalMemory.PAGE_SHIFT
+                    ? PhysicalMemory.loadEntryUnhooked(frames[level], pa, entryMask) : loadEntrySlow(pa, level);
             values[level] = e;
-            // PS=1 where this level may map a page: largeLevels has bit `level` set there
-            int ps = (int) (e >>> 7) & (large >>> level) & 1;
-            if ((e & PteBits.P) == 0 || (e & reserved[2 * level + ps]) != 0) {
-                // #PF P=0 if not present, else P=1,RSVD=1
-                faultBits = (e & PteBits.P) == 0 ? 0 : PageFaultError.P | PageFaultError.RSVD;
-                return -level;
+            int ps = (int) (e >>> 7) & (large >>> level) & 1;   // PS=1 where this level may map a page
+            if ((e & usable[2 * level + ps]) != PteBits.P) {
+                return notUsable(e, level);
             }
             restr |= rightsOf(e);
             all &= e;
@@ -297,23 +276,31 @@ public final class PageWalker {
         }
     }
 
+    /** Entry {@code e} at {@code level} is not present (#PF P=0) or sets a reserved bit (#PF P=1,RSVD=1). */
+    private int notUsable(long e, int level) {
+        faultBits = (e & PteBits.P) == 0 ? 0 : PageFaultError.P | PageFaultError.RSVD;
+        return -level;
+    }
+
+    /** PAE: the walk from the PDPTE register (level 3) down; as walkLevels(). */
+    private int walkFromPdpte(CpuRegisters regs, long va, WalkResult out) {
+        out.restrictionsAbove[3] = 0;
+        out.tableAddress[3] = regs.topTableAddress();
+        out.entryAddress[3] = -1;
+        long e = regs.pdpte((int) (va >>> 30) & (PaePdpte.ENTRIES - 1));
+        entryValue[3] = e;
+        if (!PteBits.present(e)) {
+            faultBits = 0;
+            return -3;
+        }
+        // The PDPTE's reserved bits were checked at CR3 load; it has no R/W, U/S, XD or A (SDM 4.4.1).
+        return walkLevels(va, 2, PaePdpte.address(e, preparedMaxPhy), 0, out);
+    }
+
     /** The restrictions a single entry contributes (tiny: always inlined). */
     private int rightsOf(long e) {
         // R/W (bit 1) clear -> NOT_WRITABLE (1); U/S (bit 2) clear -> NOT_USER (2); XD (bit 63) -> EXECUTE_DISABLE (4).
         return ((int) (~e >>> 1) & (WalkResult.NOT_WRITABLE | WalkResult.NOT_USER)) | ((int) (e >>> 61) & xdRight);
-    }
-
-    /**
-     * PAE level 3: the PDPTE comes from the registers loaded at CR3 time; its reserved bits were
-     * checked then, and it carries no R/W, U/S, XD or A (SDM 4.4.1). Returns the page directory's
-     * address, or -1 if the PDPTE is not present.
-     */
-    private long paeDirectory(CpuRegisters regs, long va, WalkResult out) {
-        long e = regs.pdpte((int) (va >>> 30) & (PaePdpte.ENTRIES - 1));
-        out.tableAddress[3] = regs.topTableAddress();
-        out.entryAddress[3] = -1;
-        entryValue[3] = e;
-        return PteBits.present(e) ? PaePdpte.address(e, preparedMaxPhy) : -1;
     }
 
     /** The leaf found by walkLevels() at {@code level}: rights, then A/D, then the result. */
