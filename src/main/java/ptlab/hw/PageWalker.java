@@ -128,7 +128,7 @@ public final class PageWalker {
         }
         frame[level] = f;
         framePfn[level] = pa >>> PhysicalMemory.PAGE_SHIFT;
-        return PhysicalMemory.loadEntryUnhooked(f, pa, entryMask);
+        return PhysicalMemory.loadEntryUnhooked(f, (int) pa & (PhysicalMemory.PAGE_SIZE - 1), entryMask);
     }
 
     /**
@@ -180,6 +180,9 @@ public final class PageWalker {
                                  int startLevel, long tableBase, int restrictions, WalkResult out) {
         if (regs.pagingKey() != preparedKey) {
             prepare(regs);
+        }
+        if ((tableBase & (PhysicalMemory.PAGE_SIZE - 1)) != 0) {   // every table is 4 KiB aligned (walkLevels relies on it)
+            throw new IllegalArgumentException(String.format("table base 0x%x is not 4 KiB aligned", tableBase));
         }
         long top = va >> canonicalShift;   // PagingMode.isCanonical(va), from the prepared constants
         if (top != 0 && top != canonicalHigh) {
@@ -239,23 +242,26 @@ public final class PageWalker {
         final int[] above = out.restrictionsAbove;
         final long[] pfns = framePfn, usable = presentAndReserved;
         final long[][] frames = frame;
-        final int[] shifts = shift;
         final int large = largeLevels, indexMask = this.indexMask, entryShift = this.entryShift;
-        final long entryMask = this.entryMask, nextTable = nextTableMask;
-        int level = startLevel;
+        final long entryMask = this.entryMask;
         long base = tableBase;
         int restr = restrictions;
         long all = -1;
-        while (true) {
+        // A counted loop (level runs down to 1, where every walk ends) lets HotSpot check the
+        // array indices once before the loop instead of at every level.
+        for (int level = startLevel; level >= 1; level--) {
             above[level] = restr;
             tables[level] = base;
-            long pa = base + (((va >>> shifts[level]) & indexMask) << entryShift);
+            // Table bases are 4 KiB aligned, so the entry's offset in its frame comes from va alone.
+            int offset = (int) ((va >>> shift[level]) & indexMask) << entryShift;
+            long pa = base + offset;
             entries[level] = pa;
-            // Fast path: no hook, and the frame remembered for this level holds pa (framePfn is -1
-            // while nothing is remembered). Every pa formed here is naturally aligned (table bases
-            // are 4 KiB aligned) and a remembered frame is backed, so the load needs no checks.
-            long e = !hooked && pfns[level] == pa >>> PhysicalMemory.PAGE_SHIFT
-                    ? PhysicalMemory.loadEntryUnhooked(frames[level], pa, entryMask) : loadEntrySlow(pa, level);
+            // Fast path: no hook, and the frame remembered for this level is the table's
+            // (framePfn is -1 while nothing is remembered): one acquire load, no checks. Its
+            // address does not depend on the entry read at the level above, only the (predicted)
+            // frame test does, so the CPU can load every level at once.
+            long e = !hooked && pfns[level] == base >>> PhysicalMemory.PAGE_SHIFT
+                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, entryMask) : loadEntrySlow(pa, level);
             values[level] = e;
             int ps = (int) (e >>> 7) & (large >>> level) & 1;   // PS=1 where this level may map a page
             if ((e & usable[2 * level + ps]) != PteBits.P) {
@@ -264,16 +270,21 @@ public final class PageWalker {
             restr |= rightsOf(e);
             all &= e;
             if (ps != 0 || level == 1) {
-                leafEntry = e;
-                leafEntryAddress = pa;
-                leafLarge = ps != 0;
-                leafRestrictions = restr;
-                allEntries = all;
-                return level;
+                return foundLeaf(level, e, pa, ps != 0, restr, all);
             }
-            base = e & nextTable;
-            level--;
+            base = e & nextTableMask;
         }
+        throw new AssertionError();   // level 1 always ends the walk
+    }
+
+    /** walkLevels() ends at the leaf {@code e} at {@code level}: remembers it for leaf(). */
+    private int foundLeaf(int level, long e, long pa, boolean large, int restr, long all) {
+        leafEntry = e;
+        leafEntryAddress = pa;
+        leafLarge = large;
+        leafRestrictions = restr;
+        allEntries = all;
+        return level;
     }
 
     /** Entry {@code e} at {@code level} is not present (#PF P=0) or sets a reserved bit (#PF P=1,RSVD=1). */

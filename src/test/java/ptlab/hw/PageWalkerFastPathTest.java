@@ -109,4 +109,12 @@ class PageWalkerFastPathTest {
         assertTrue(walker.translate(w4.regs, w4.vas[0], AccessType.READ, false, false, w4.out));
         assertEquals(pa4, w4.out.pa);
     }
+
+    /** translateFrom() takes a table base, and tables are 4 KiB aligned: anything else is a caller bug. */
+    @org.junit.jupiter.api.Test
+    void unalignedTableBaseIsRejected() {
+        WalkWorkloads.Workload w = WalkWorkloads.samePage(PagingMode.X86_64);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> w.walker.translateFrom(
+                w.regs, w.vas[0], AccessType.READ, false, false, 4, w.regs.topTableAddress() + 8, 0, w.out));
+    }
 }
