@@ -89,6 +89,17 @@ public final class Tlb {
         return -1;
     }
 
+    /** Like {@link #lookup} but without marking the entry used: for invariant checkers and traces. */
+    public int probe(long va, int pcid) {
+        for (int a = 0; a < arrays.length; a++) {
+            int slot = arrays[a].probe(va >>> shift[a], pcid);
+            if (slot >= 0) {
+                return a << SLOT_BITS | slot;
+            }
+        }
+        return -1;
+    }
+
     /**
      * Caches a translation. {@code global} should already take CR4.PGE into account: the G flag
      * means nothing with PGE=0 (4.10.2.4). Replaces an entry for the same page and PCID.
