@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
                 DemoCommand.class,
                 MmuCommand.class,
                 LayoutCommand.class,
+                ExploreCommand.class,
+                ReplayCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Ptlab implements Runnable {
