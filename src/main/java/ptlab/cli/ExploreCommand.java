@@ -183,7 +183,7 @@ public final class ExploreCommand implements Callable<Integer> {
             return;
         }
         out.println("violation: " + s.violation().describe());
-        out.printf("shrunk: %d listed choices, %d steps, %d preemptions (schedule %d, schedule seed %d)%n",
+        out.printf("shrunk: %d listed choices, %d steps, %d preemption(s) (schedule %d, schedule seed %d)%n",
                 s.schedule().choices().length, s.schedule().steps(), s.schedule().preemptions(),
                 s.schedule().index(), s.schedule().scheduleSeed());
         out.println("schedule: " + saved);

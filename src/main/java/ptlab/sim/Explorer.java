@@ -155,14 +155,24 @@ public final class Explorer {
     // ---- shrinking -----------------------------------------------------------------------------
 
     /**
-     * Shrinks a violating trail: first the shortest prefix after which the default rule (no more
-     * preemptions) still reaches a violation of the same invariant, then each remaining context
-     * switch is undone in turn when the violation survives it; repeated until nothing changes.
+     * Shrinks a violating trail. First, fewest preemptions: iterative context bounding (exhaustive
+     * search with bound 0, 1, … below the trail's count, each with a bounded effort) for a
+     * schedule that breaks the same invariant. Then the shortest prefix after which the default
+     * rule (no more preemptions) still reaches the violation, and each remaining context switch
+     * undone in turn when the violation survives it; repeated until nothing changes.
      */
     static Schedule shrink(Scenario sc, String variant, int[] trail, Violation v, int maxSteps, String strategy,
                            long seed, long scheduleSeed, long index) {
         int[] best = trail;
         int[] buf = new int[maxSteps];
+        int had = preemptions(sc, variant, trail, maxSteps);
+        for (int bound = 0; bound < had; bound++) {
+            int[] fewer = boundedSearch(sc, variant, v, bound, maxSteps, buf, 5_000);
+            if (fewer != null) {
+                best = fewer;
+                break;
+            }
+        }
         boolean changed = true;
         int budget = 2000;   // replays
         while (changed && budget > 0) {
@@ -203,6 +213,23 @@ public final class Explorer {
         }
         return new Schedule(sc.name(), variant, strategy, seed, scheduleSeed, index, choices, m.steps(),
                 preemptions(sc, variant, choices, maxSteps), m.violation() == null ? null : m.violation().describe());
+    }
+
+    /** A trail breaking {@code v}'s invariant with at most {@code bound} preemptions, or null within {@code runs}. */
+    private static int[] boundedSearch(Scenario sc, String variant, Violation v, int bound, int maxSteps, int[] buf,
+                                       int runs) {
+        Exhaustive dfs = new Exhaustive(bound, maxSteps);
+        for (int r = 0; r < runs; r++) {
+            Machine m = sc.build(variant);
+            dfs.begin(m);
+            if (m.run(dfs, buf, maxSteps) == Machine.Outcome.VIOLATION && sameViolation(m, v)) {
+                return Arrays.copyOf(buf, (int) m.steps());
+            }
+            if (!dfs.advance()) {
+                return null;
+            }
+        }
+        return null;
     }
 
     private static Machine runOn(Scenario sc, String variant, int[] list, int length, int[] buf, int maxSteps) {
