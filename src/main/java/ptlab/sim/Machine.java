@@ -90,6 +90,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
     final CostTable costs;
     SimCpu[] cpus;
     private final List<SimCpu.Program> programs = new ArrayList<>();
+    private final List<ptlab.hw.Mmu> mmus = new ArrayList<>();
     private final List<CpuRegisters> registers = new ArrayList<>();
     private final List<Injection> injections = new ArrayList<>();
     private Injection[] injectionArray = new Injection[0];
@@ -107,6 +108,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private final BitSet freedFrames = new BitSet();
     private final Map<Long, Integer> pageTableLevel = new HashMap<>();
     private final ShadowWrites shadow = new ShadowWrites();
+    /** Simulated ownership of kernel-layer locks, for {@link KernelBridge}. */
+    final Map<Object, Object> kernelLocks = new java.util.IdentityHashMap<>();
 
     public Machine(PhysicalMemory memory, PagingMode mode, TlbConfig tlbConfig, CostTable costs) {
         Fibers.requireAvailable();
@@ -132,6 +135,18 @@ public final class Machine implements PhysicalMemory.AccessHook {
             throw new IllegalArgumentException("at most 63 CPUs");
         }
         registers.add(regs);
+        mmus.add(null);
+        programs.add(program);
+        return programs.size() - 1;
+    }
+
+    /** Adds a CPU over an existing MMU (e.g. a kernel {@code Cpu}'s, CR3 already loaded). */
+    public int addCpu(ptlab.hw.Mmu mmu, SimCpu.Program program) {
+        if (cpus != null) {
+            throw new IllegalStateException("CPUs are added before the machine starts");
+        }
+        registers.add(mmu.registers());
+        mmus.add(mmu);
         programs.add(program);
         return programs.size() - 1;
     }
@@ -172,10 +187,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
         cpus = new SimCpu[programs.size()];
         for (int i = 0; i < cpus.length; i++) {
             CpuRegisters regs = registers.get(i);
-            SimCpu c = new SimCpu(i, this, regs, programs.get(i));
-            memory.setAccessHook(null);   // the CR3 load (PAE PDPTEs) is not a scheduling point
-            c.mmu.writeCr3(regs.cr3());
-            memory.setAccessHook(this);
+            SimCpu c;
+            if (mmus.get(i) != null) {
+                c = new SimCpu(i, this, mmus.get(i), programs.get(i));
+            } else {
+                c = new SimCpu(i, this, regs, programs.get(i));
+                memory.setAccessHook(null);   // the CR3 load (PAE PDPTEs) is not a scheduling point
+                c.mmu.writeCr3(regs.cr3());
+                memory.setAccessHook(this);
+            }
             cpus[i] = c;
         }
         injectionArray = injections.toArray(new Injection[0]);
@@ -281,6 +301,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public Outcome run(Strategy strategy, int[] trail, int maxSteps) {
         start();
+        Machine outer = KernelBridge.enter(this);
+        try {
+            return runLoop(strategy, trail, maxSteps);
+        } finally {
+            KernelBridge.exit(outer);
+        }
+    }
+
+    private Outcome runLoop(Strategy strategy, int[] trail, int maxSteps) {
         int n = cpus.length;
         for (;;) {
             long enabled = enabledMask();
@@ -399,6 +428,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public Outcome runTimed(int maxSteps) {
         start();
+        Machine outer = KernelBridge.enter(this);
+        try {
+            return runTimedLoop(maxSteps);
+        } finally {
+            KernelBridge.exit(outer);
+        }
+    }
+
+    private Outcome runTimedLoop(int maxSteps) {
         for (;;) {
             SimCpu next = null;
             for (SimCpu c : cpus) {
