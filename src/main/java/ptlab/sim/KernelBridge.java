@@ -2,11 +2,16 @@ package ptlab.sim;
 
 import java.util.Map;
 
+import ptlab.hw.PhysicalMemory;
+import ptlab.hw.PteBits;
 import ptlab.kernel.Cpu;
 import ptlab.kernel.FlushTlbInfo;
+import ptlab.kernel.FrameUse;
 import ptlab.kernel.IpiSender;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.LockObserver;
+import ptlab.kernel.MmStruct;
+import ptlab.kernel.MmuGather;
 
 /**
  * Runs the kernel layer's own code under the engine: its locks ({@code SpinLock},
@@ -35,6 +40,17 @@ import ptlab.kernel.LockObserver;
  * request is a CALL_FUNCTION interrupt taken by the target at one of its points, and the
  * sender waits for the acknowledgement, as native_flush_tlb_multi() does.
  *
+ * <h2>Invariants</h2>
+ * {@link #install} also gives the checker the kernel's view of frames: a walker read of a
+ * frame the allocator holds free is invariant 2, a user access completing on one invariant 3
+ * (Machine's {@code isFreed}), and traces decode every page-table page the kernel allocated.
+ * mmu_gather's frees are checked the instant they happen ({@link MmuGather.Observer}): a freed
+ * page-table page must be in no CPU's paging-structure cache (invariant 2), a freed user page in
+ * no CPU's TLB for the addresses the scenario watches ({@link #watchUserRange}, invariant 3).
+ * {@link #dirtyCheck} is invariant 1 against the machine's shadow record of completed writes.
+ * User accesses go through {@link #userAccess}: translation and data access are one instruction
+ * (no interrupt in between, as on x86), a fault runs {@code do_user_addr_fault} as a #PF.
+ *
  * <p>Kernel CPU i must be the machine's CPU i ({@link #addKernelCpu}).
  */
 public final class KernelBridge implements LockObserver {
@@ -59,10 +75,126 @@ public final class KernelBridge implements LockObserver {
         ACTIVE.set(outer);
     }
 
-    /** Routes {@code k}'s TLB-flush IPIs through machine {@code m} (whose CPU i is kernel CPU i). */
+    /**
+     * Runs {@code k} on machine {@code m} (whose CPU i is kernel CPU i): its locks and flush IPIs
+     * become the machine's, its frees and frames are checked (class comment).
+     */
     public static void install(Kernel k, Machine m) {
         LockObserver.setGlobal(INSTANCE);
+        MmuGather.setObserver(GATHER);
         k.tlb().setIpiSender(new Ipis(m));
+        m.kernel = new Context(k);
+        m.setFrames(new Machine.Frames() {
+            @Override
+            public boolean isFree(long pa) {
+                return k.allocator().useOf(pa) == FrameUse.FREE;
+            }
+
+            @Override
+            public int pageTableLevel(long pa) {
+                return k.allocator().pageTableLevel(pa);
+            }
+        });
+    }
+
+    /** What the bridge keeps per machine. */
+    static final class Context {
+        final Kernel kernel;
+        long[] watched = new long[0];   // pairs: start, length
+
+        Context(Kernel kernel) {
+            this.kernel = kernel;
+        }
+    }
+
+    /** Invariant 3 at every freed user page is checked for the pages of [start, start+len). */
+    public static void watchUserRange(Machine m, long start, long len) {
+        long[] w = java.util.Arrays.copyOf(m.kernel.watched, m.kernel.watched.length + 2);
+        w[w.length - 2] = start;
+        w[w.length - 1] = len;
+        m.kernel.watched = w;
+    }
+
+    /** mmu_gather's frees, checked on the machine running on this thread. */
+    private static final MmuGather.Observer GATHER = new MmuGather.Observer() {
+        @Override
+        public void tableFreed(long pa, int level) {
+            Machine m = ACTIVE.get();
+            if (m != null && m.current() != null) {
+                m.kernelFreedPageTable(m.current(), pa);
+            }
+        }
+
+        @Override
+        public void pageFreed(long pa) {
+            Machine m = ACTIVE.get();
+            if (m == null || m.current() == null || m.kernel.kernel.allocator().useOf(pa) != FrameUse.FREE) {
+                return;   // not on a simulated CPU, or put_page left other references
+            }
+            long[] w = m.kernel.watched;
+            for (int i = 0; i < w.length; i += 2) {
+                for (long va = w[i]; va < w[i] + w[i + 1]; va += PhysicalMemory.PAGE_SIZE) {
+                    m.kernelFreedUserPage(m.current(), va, pa);
+                }
+            }
+        }
+    };
+
+    /**
+     * A user-mode 8-byte access by the task current on kernel CPU {@code cpu.id()}: the MMU's
+     * translation and the data access as one instruction ({@link SimCpu#userRead}), and on a
+     * page fault the kernel's {@code do_user_addr_fault} as the #PF handler, then the retry (as
+     * the kernel's {@code Kernel.access} does outside the engine). False on a signal.
+     */
+    public static boolean userAccess(SimCpu cpu, boolean write, long va, long value) {
+        Kernel k = cpu.machine().kernel.kernel;
+        Cpu kcpu = k.cpu(cpu.id());
+        for (int attempt = 0; attempt < 16; attempt++) {
+            if (write ? cpu.userWrite(va, value) : cpu.userRead(va)) {
+                return true;
+            }
+            if (cpu.lastWalk().exception != ptlab.hw.WalkResult.EXC_PF) {
+                return false;                                     // #GP: SIGSEGV
+            }
+            int errorCode = cpu.lastErrorCode();
+            int[] fault = new int[1];
+            cpu.exception("#PF", va, () -> {
+                cpu.localIrqEnable();   // do_user_addr_fault: a user fault runs with interrupts on (IPIs get in)
+                fault[0] = k.do_user_addr_fault(kcpu, kcpu.current(), errorCode, va);
+                cpu.localIrqDisable();
+            });
+            if ((fault[0] & (ptlab.kernel.VmFault.VM_FAULT_SIGSEGV | ptlab.kernel.VmFault.VM_FAULT_SIGBUS
+                    | ptlab.kernel.VmFault.VM_FAULT_OOM)) != 0) {
+                return false;
+            }
+        }
+        throw new IllegalStateException(String.format("CPU%d: fault loop at va 0x%x", cpu.id(), va));
+    }
+
+    /**
+     * Invariant 1 for the pages of [start, start+len) of {@code mm}, as an end check: every page
+     * the machine's shadow record says was written through a translation and is still mapped
+     * has D set in its pte. The shadow record is kept by the machine from completed user
+     * writes, independent of any A/D bit, so this check does not trust the mechanism under test.
+     */
+    public static Machine.StepCheck dirtyCheck(Kernel k, MmStruct mm, long start, long len) {
+        return m -> {
+            for (long va = start; va < start + len; va += PhysicalMemory.PAGE_SIZE) {
+                long pte = k.leafEntry(mm, va);
+                if ((pte & PteBits.P) == 0) {
+                    continue;                                    // unmapped: nothing relies on D any more
+                }
+                long pa = k.lookup(mm, va) & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
+                long writes = m.shadow().writes(pa);
+                if (writes > 0 && !PteBits.dirty(pte)) {
+                    return new Violation(1, m.steps(), String.format("CPU%d completed %d write(s) to page 0x%x "
+                                    + "(va 0x%x, last at step %d) but its pte is 0x%x [%s], without D: the dirty bit "
+                                    + "was lost and the page would be treated as clean", m.shadow().lastWriter(pa),
+                            writes, pa, va, m.shadow().lastWriteStep(pa), pte, PteBits.describe(pte)));
+                }
+            }
+            return null;
+        };
     }
 
     /** Adds kernel CPU {@code cpu} to {@code m} as the machine CPU of the same number. */
@@ -74,7 +206,7 @@ public final class KernelBridge implements LockObserver {
     }
 
     /** The simulated ownership of one kernel lock. Invariant: writer != null implies readers == 0. */
-    private static final class State implements Blocker {
+    static final class State implements Blocker {
         final int id;
         SimCpu writer;
         int readers;
@@ -89,6 +221,12 @@ public final class KernelBridge implements LockObserver {
         public boolean blocks(SimCpu cpu) {
             return wanted[cpu.id()] == READ ? writer != null : writer != null || readers > 0;
         }
+
+        /** "rw_semaphore mmap_lock for read", for traces. */
+        String describe(Machine m, SimCpu cpu) {
+            int w = wanted[cpu.id()];
+            return m.lockName(id) + (w == READ ? " for read" : w == WRITE ? " for write" : "");
+        }
     }
 
     /** The lock's simulated state, kept by the machine (so it goes away with it). */
@@ -98,6 +236,7 @@ public final class KernelBridge implements LockObserver {
         if (s == null) {
             s = new State(1000 + locks.size());
             locks.put(lock, s);
+            m.lockNames.put((long) s.id, lock.toString());
         }
         return s;
     }

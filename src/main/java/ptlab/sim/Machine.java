@@ -110,6 +110,21 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private final ShadowWrites shadow = new ShadowWrites();
     /** Simulated ownership of kernel-layer locks, for {@link KernelBridge}. */
     final Map<Object, Object> kernelLocks = new java.util.IdentityHashMap<>();
+    /** What the kernel's frame allocator knows about a frame, when a kernel runs on this machine. */
+    private Frames frames;
+    /** Names of locks known by id, for traces (kernel locks register theirs through {@link KernelBridge}). */
+    final Map<Long, String> lockNames = new HashMap<>();
+    /** The kernel running on this machine, if any ({@link KernelBridge#install}). */
+    KernelBridge.Context kernel;
+
+    /** The frame allocator's view of physical memory, for invariants 2 and 3 and for traces. */
+    public interface Frames {
+        /** True if the frame holding {@code pa} is free (in the allocator's free lists). */
+        boolean isFree(long pa);
+
+        /** Hardware level (1 = pte) of the page-table page holding {@code pa}, or 0. */
+        int pageTableLevel(long pa);
+    }
 
     public Machine(PhysicalMemory memory, PagingMode mode, TlbConfig tlbConfig, CostTable costs) {
         Fibers.requireAvailable();
@@ -173,6 +188,11 @@ public final class Machine implements PhysicalMemory.AccessHook {
     /** Names a page-table page so traces decode its entries and invariant 2 can watch it. */
     public void registerPageTable(long frame, int level) {
         pageTableLevel.put(frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1), level);
+    }
+
+    /** Lets the checker and traces ask the kernel's allocator (see {@link KernelBridge#install}). */
+    public void setFrames(Frames f) {
+        this.frames = f;
     }
 
     public void setListener(StepListener l) {
@@ -264,7 +284,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
                 : (op == PhysicalMemory.OP_LOAD ? Op.LOAD : op == PhysicalMemory.OP_STORE ? Op.STORE : Op.CAS);
         c.point(kind, pa, null);
         // Invariant 2, at the moment the walker's access happens: the table must not be freed.
-        if (c.inWalk && freedFrames.get((int) (pa >>> PhysicalMemory.PAGE_SHIFT))) {
+        if (c.inWalk && isFreed(pa)) {
             fail(2, String.format("CPU%d's page walker read entry 0x%x of page-table page 0x%x after it was freed",
                     c.id, pa, pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1)));
         }
@@ -470,7 +490,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
     /** A CPU completed a user access at {@code pa} through a translation of {@code va}. */
     void userAccessDone(SimCpu c, long va, long pa, boolean write) {
-        if (freedFrames.get((int) (pa >>> PhysicalMemory.PAGE_SHIFT))) {
+        if (isFreed(pa)) {
             fail(3, String.format("CPU%d %s va 0x%x -> pa 0x%x, a page already freed: its TLB entry outlived the "
                     + "mapping", c.id, write ? "wrote" : "read", va, pa));
         }
@@ -505,15 +525,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public void freePageTable(SimCpu by, long frame) {
         by.point(Op.FREE, frame, null);
-        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
-        markFreed(by, f);
-        for (SimCpu c : cpus) {
-            int level = c.mmu.pagingStructureCaches().levelCaching(f);
-            if (level != 0) {
-                fail(2, String.format("CPU%d freed page-table page 0x%x while CPU%d's %s cache still points to it",
-                        by.id, f, c.id, mode.linuxName(level)));
-            }
-        }
+        markFreed(by, frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
+        kernelFreedPageTable(by, frame);
     }
 
     /**
@@ -522,17 +535,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public void freeUserPage(SimCpu by, long va, long frame) {
         by.point(Op.FREE, frame, null);
-        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
-        markFreed(by, f);
-        for (SimCpu c : cpus) {
-            Tlb tlb = c.mmu.tlb();
-            int slot = tlb.probe(va, c.mmu.registers().pcid());
-            if (slot >= 0 && tlb.frame(slot) == f) {
-                fail(3, String.format("CPU%d freed page 0x%x but CPU%d's TLB still maps va 0x%x -> 0x%x (%s%s)",
-                        by.id, f, c.id, va, f, (tlb.restrictions(slot) & 1) == 0 ? "RW" : "RO",
-                        tlb.dirty(slot) ? " D" : ""));
-            }
-        }
+        markFreed(by, frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
+        kernelFreedUserPage(by, va, frame);
     }
 
     private void markFreed(SimCpu by, long f) {
@@ -565,8 +569,42 @@ public final class Machine implements PhysicalMemory.AccessHook {
         return k >= cpus.length ? -1 : cpus[k].pendingAddr;
     }
 
+    /** Freed by a scenario ({@link #freePageTable}, {@link #freeUserPage}) or free in the kernel's allocator. */
     public boolean isFreed(long pa) {
-        return freedFrames.get((int) (pa >>> PhysicalMemory.PAGE_SHIFT));
+        return freedFrames.get((int) (pa >>> PhysicalMemory.PAGE_SHIFT)) || (frames != null && frames.isFree(pa));
+    }
+
+    /**
+     * The kernel freed page-table page {@code frame} (mmu_gather's table free). Invariant 2 at
+     * that instant: no CPU's paging-structure cache may still point to it. Later walker reads of
+     * it are caught by {@link #isFreed} as long as it stays free.
+     */
+    public void kernelFreedPageTable(SimCpu by, long frame) {
+        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
+        for (SimCpu c : cpus) {
+            int level = c.mmu.pagingStructureCaches().levelCaching(f);
+            if (level != 0) {
+                fail(2, String.format("CPU%d freed page-table page 0x%x while CPU%d's %s cache still points to it",
+                        by.id, f, c.id, mode.linuxName(level)));
+            }
+        }
+    }
+
+    /**
+     * The kernel freed user page {@code frame}, which {@code va} mapped. Invariant 3 at that
+     * instant: no CPU's TLB may still translate {@code va} to it.
+     */
+    public void kernelFreedUserPage(SimCpu by, long va, long frame) {
+        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
+        for (SimCpu c : cpus) {
+            Tlb tlb = c.mmu.tlb();
+            int slot = tlb.probe(va, c.mmu.registers().pcid());
+            if (slot >= 0 && tlb.frame(slot) == f) {
+                fail(3, String.format("CPU%d freed page 0x%x but CPU%d's TLB still maps va 0x%x -> 0x%x (%s%s)",
+                        by.id, f, c.id, va, f, (tlb.restrictions(slot) & 1) == 0 ? "RW" : "RO",
+                        tlb.dirty(slot) ? " D" : ""));
+            }
+        }
     }
 
     // ---- traces -----------------------------------------------------------------------------------
@@ -585,13 +623,23 @@ public final class Machine implements PhysicalMemory.AccessHook {
     public String describeWord(long pa) {
         long v = peekLong(pa);
         Integer level = pageTableLevel.get(pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
+        if (level == null && frames != null && frames.pageTableLevel(pa) != 0) {
+            level = frames.pageTableLevel(pa);
+        }
         if (level != null) {
             return String.format("%s 0x%x = 0x%x [%s]", mode.linuxName(level), pa, v, PteBits.describe(v));
         }
         return String.format("0x%x = 0x%x", pa, v);
     }
 
+    /** The name of lock {@code id} ("rw_semaphore mmap_lock"), or "lock ID". */
+    public String lockName(long id) {
+        String n = lockNames.get(id);
+        return n != null ? n : "lock " + id;
+    }
+
     public boolean isPageTable(long pa) {
-        return pageTableLevel.containsKey(pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
+        return pageTableLevel.containsKey(pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1))
+                || (frames != null && frames.pageTableLevel(pa) != 0);
     }
 }

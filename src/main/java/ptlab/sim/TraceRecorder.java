@@ -35,7 +35,8 @@ public final class TraceRecorder implements Machine.StepListener {
         if (Op.isMemory(op) || op == Op.CHECK) {
             before = m.peekLong(addr);
         }
-        lockName = cpu.blocker instanceof SimLock l ? l.name() : null;
+        lockName = cpu.blocker instanceof SimLock l ? l.name()
+                : cpu.blocker instanceof KernelBridge.State k ? k.describe(m, cpu) : null;
     }
 
     @Override
@@ -44,8 +45,8 @@ public final class TraceRecorder implements Machine.StepListener {
             case Op.START -> "starts its program";
             case Op.LOAD, Op.WALK_LOAD -> m.describeWord(addr);
             case Op.STORE, Op.CAS, Op.WALK_CAS -> change(m, addr);
-            case Op.LOCK -> "takes " + (lockName != null ? lockName : "lock " + addr);
-            case Op.UNLOCK -> "releases lock " + addr;
+            case Op.LOCK -> "takes " + (lockName != null ? lockName : m.lockName(addr));
+            case Op.UNLOCK -> "releases " + m.lockName(addr);
             case Op.IPI_SEND -> "sends CALL_FUNCTION IPI to CPU" + addr;
             case Op.IPI_WAIT -> "all IPIs acknowledged";
             case Op.IPI_ACK -> "acknowledges the IPI of CPU" + addr;
