@@ -36,6 +36,13 @@ import ptlab.hw.PhysicalMemory;
  */
 public final class FrameAllocator {
 
+    /** A free of a frame that is not allocated (double free) or reserved: a kernel bug, named by address. */
+    public static final class BadFree extends IllegalStateException {
+        public BadFree(String message) {
+            super(message);
+        }
+    }
+
     public static final int ZONE_NORMAL = 0;
     public static final int ZONE_HIGHMEM = 1;
     private static final int ZONES = 2;
@@ -324,10 +331,10 @@ public final class FrameAllocator {
         int pfn = (int) (pa >>> PhysicalMemory.PAGE_SHIFT);
         FrameUse u = FrameUse.VALUES[use[pfn]];
         if (u == FrameUse.FREE) {
-            throw new IllegalStateException(String.format("%s of frame 0x%x which is not allocated (double free?)", what, pa));
+            throw new BadFree(String.format("%s of frame 0x%x which is not allocated (double free?)", what, pa));
         }
         if (u == FrameUse.RESERVED || u == FrameUse.KERNEL_IMAGE) {
-            throw new IllegalStateException(String.format("%s of reserved frame 0x%x (%s)", what, pa, u));
+            throw new BadFree(String.format("%s of reserved frame 0x%x (%s)", what, pa, u));
         }
         return pfn;
     }

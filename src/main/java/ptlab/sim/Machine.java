@@ -609,6 +609,16 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
     // ---- traces -----------------------------------------------------------------------------------
 
+    /** Runs {@code r} (a checker's software walk) without its memory accesses becoming scheduling points. */
+    public void unobserved(Runnable r) {
+        memory.setAccessHook(null);
+        try {
+            r.run();
+        } finally {
+            memory.setAccessHook(this);
+        }
+    }
+
     /** Reads memory without making it a scheduling point (traces and checkers). */
     public long peekLong(long pa) {
         memory.setAccessHook(null);

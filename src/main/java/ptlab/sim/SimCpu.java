@@ -123,6 +123,9 @@ public final class SimCpu {
             program.run(this);
         } catch (Machine.Stop s) {
             return;
+        } catch (ptlab.kernel.FrameAllocator.BadFree bad) {
+            machine.fail(6, "CPU" + id + ": " + bad.getMessage());   // invariant 6: the allocator caught a double free
+            return;
         } catch (Throwable t) {
             machine.crash(this, t);
             return;
