@@ -115,12 +115,16 @@ public final class KernelBridge implements LockObserver {
         m.kernel.watched = w;
     }
 
+    /** Names of Pgtable's levels (PTE = 1 .. PGD = 5). */
+    private static final String[] LINUX_LEVELS = {"", "pte", "pmd", "pud", "p4d", "pgd"};
+
     /** mmu_gather's frees, checked on the machine running on this thread. */
     private static final MmuGather.Observer GATHER = new MmuGather.Observer() {
         @Override
         public void tableFreed(long pa, int level) {
             Machine m = ACTIVE.get();
             if (m != null && m.current() != null) {
+                m.note(m.current(), String.format("frees %s page 0x%x (mmu_gather)", LINUX_LEVELS[level], pa));
                 m.kernelFreedPageTable(m.current(), pa);
             }
         }
@@ -131,6 +135,7 @@ public final class KernelBridge implements LockObserver {
             if (m == null || m.current() == null || m.kernel.kernel.allocator().useOf(pa) != FrameUse.FREE) {
                 return;   // not on a simulated CPU, or put_page left other references
             }
+            m.note(m.current(), String.format("frees page 0x%x (mmu_gather)", pa));
             long[] w = m.kernel.watched;
             for (int i = 0; i < w.length; i += 2) {
                 for (long va = w[i]; va < w[i] + w[i + 1]; va += PhysicalMemory.PAGE_SIZE) {

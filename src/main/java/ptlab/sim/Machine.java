@@ -61,6 +61,11 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
         default void note(Machine m, SimCpu cpu, String text) {
         }
+
+        /** Something the running CPU did inside its current step (a kernel free): listed after the step. */
+        default void noteInStep(Machine m, SimCpu cpu, String text) {
+            note(m, cpu, text);
+        }
     }
 
     /** Checked after every step with no CPU running; returns null or a violation. */
@@ -509,6 +514,13 @@ public final class Machine implements PhysicalMemory.AccessHook {
     void faultInNmi(SimCpu c, long address) {
         if (!tolerateNmiFaults) {
             fail(5, String.format("CPU%d took a page fault at 0x%x inside an NMI handler", c.id, address));
+        }
+    }
+
+    /** A line in the trace (replay) about what {@code c} just did that is not a step of its own. */
+    void note(SimCpu c, String text) {
+        if (listener != null) {
+            listener.noteInStep(this, c, text);
         }
     }
 

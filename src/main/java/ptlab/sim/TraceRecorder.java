@@ -23,6 +23,7 @@ public final class TraceRecorder implements Machine.StepListener {
     }
 
     private final List<Line> lines = new ArrayList<>();
+    private final List<Line> inStep = new ArrayList<>();
     private long before;
     private String lockName;
 
@@ -59,6 +60,13 @@ public final class TraceRecorder implements Machine.StepListener {
             default -> Op.name(op) + " " + addr;
         };
         lines.add(new Line(step, cpu.id(), Op.name(op), addr, text));
+        lines.addAll(inStep);
+        inStep.clear();
+    }
+
+    @Override
+    public void noteInStep(Machine m, SimCpu cpu, String text) {
+        inStep.add(new Line(-1, cpu.id(), "note", 0, text));
     }
 
     private String change(Machine m, long addr) {
