@@ -293,35 +293,37 @@ public final class KernelBridge implements LockObserver {
         return s;
     }
 
+    /** The simulated CPU running kernel code on this thread, or null (setup, checkers, no machine). */
+    private static SimCpu running() {
+        Machine m = ACTIVE.get();
+        return m == null ? null : m.current();
+    }
+
     @Override
     public void beforeAcquire(Object lock, int mode) {
-        Machine m = ACTIVE.get();
-        SimCpu c = m == null ? null : m.current();
-        if (c == null) {
-            return;
+        SimCpu c = running();
+        if (c != null) {
+            State s = state(c.machine(), lock);
+            s.wanted[c.id()] = mode;
+            c.await(s, s.id);
         }
-        State s = state(m, lock);
-        s.wanted[c.id()] = mode;
-        c.await(s, s.id);
     }
 
     @Override
     public void beforeTryAcquire(Object lock, int mode) {
-        Machine m = ACTIVE.get();
-        SimCpu c = m == null ? null : m.current();
+        SimCpu c = running();
         if (c != null) {
-            c.publish(state(m, lock).id);   // reads the lock word: ordered against its owner, never parks
+            c.publish(state(c.machine(), lock).id);   // reads the lock word: ordered against its owner, never parks
         }
     }
 
     @Override
     public void afterAcquire(Object lock, int mode) {
-        Machine m = ACTIVE.get();
-        SimCpu c = m == null ? null : m.current();
+        SimCpu c = running();
         if (c == null) {
             return;
         }
-        State s = state(m, lock);
+        State s = state(c.machine(), lock);
         if (mode == READ) {
             s.readers++;
         } else {
@@ -331,12 +333,11 @@ public final class KernelBridge implements LockObserver {
 
     @Override
     public void beforeRelease(Object lock, int mode) {
-        Machine m = ACTIVE.get();
-        SimCpu c = m == null ? null : m.current();
+        SimCpu c = running();
         if (c == null) {
             return;
         }
-        State s = state(m, lock);
+        State s = state(c.machine(), lock);
         c.publish(s.id);
         if (mode == READ) {
             s.readers--;

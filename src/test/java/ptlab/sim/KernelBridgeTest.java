@@ -74,27 +74,7 @@ class KernelBridgeTest {
         return m;
     }
 
-    static final Scenario SCENARIO = new Scenario() {
-        @Override
-        public String name() {
-            return "kernel-two-processes";
-        }
-
-        @Override
-        public String description() {
-            return "two processes fault and munmap through the kernel layer";
-        }
-
-        @Override
-        public List<Variant> variants() {
-            return List.of(new Variant("only", false, ""));
-        }
-
-        @Override
-        public Machine build(String variant) {
-            return KernelBridgeTest.build();
-        }
-    };
+    static final Scenario SCENARIO = MachineTest.scenario("kernel-two-processes", KernelBridgeTest::build);
 
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -120,51 +100,33 @@ class KernelBridgeTest {
     void spinLockExcludesAndTrylockFailsInsteadOfWaiting() {
         long counter = 0x20000;
         boolean[] trylockOutcomes = new boolean[2];
-        Scenario sc = new Scenario() {
-            @Override
-            public String name() {
-                return "kernel-spinlock";
-            }
-
-            @Override
-            public String description() {
-                return "two CPUs increment a word under a kernel spinlock";
-            }
-
-            @Override
-            public List<Variant> variants() {
-                return List.of(new Variant("only", false, ""));
-            }
-
-            @Override
-            public Machine build(String variant) {
-                PhysicalMemory mem = new PhysicalMemory(1L << 20);
-                mem.storeLong(counter, 0);
-                Machine m = new Machine(mem, PagingMode.X86_64);
-                SpinLock lock = new SpinLock("test_lock");
-                CpuRegisters regs = new CpuRegisters(PagingMode.X86_64);
-                regs.setCr3(0x1000);
-                m.addCpu(regs, c -> {
+        Scenario sc = MachineTest.scenario("kernel-spinlock", () -> {
+            PhysicalMemory mem = new PhysicalMemory(1L << 20);
+            mem.storeLong(counter, 0);
+            Machine m = new Machine(mem, PagingMode.X86_64);
+            SpinLock lock = new SpinLock("test_lock");
+            CpuRegisters regs = new CpuRegisters(PagingMode.X86_64);
+            regs.setCr3(0x1000);
+            m.addCpu(regs, c -> {
+                lock.lock();
+                mem.storeLong(counter, mem.loadLong(counter) + 1);
+                lock.unlock();
+            });
+            CpuRegisters regs1 = new CpuRegisters(PagingMode.X86_64);
+            regs1.setCr3(0x1000);
+            m.addCpu(regs1, c -> {
+                boolean got = lock.tryLock();
+                trylockOutcomes[got ? 1 : 0] = true;
+                if (!got) {
                     lock.lock();
-                    mem.storeLong(counter, mem.loadLong(counter) + 1);
-                    lock.unlock();
-                });
-                CpuRegisters regs1 = new CpuRegisters(PagingMode.X86_64);
-                regs1.setCr3(0x1000);
-                m.addCpu(regs1, c -> {
-                    boolean got = lock.tryLock();
-                    trylockOutcomes[got ? 1 : 0] = true;
-                    if (!got) {
-                        lock.lock();
-                    }
-                    mem.storeLong(counter, mem.loadLong(counter) + 1);
-                    lock.unlock();
-                });
-                m.addEndCheck(mm -> mm.peekLong(counter) == 2 ? null
-                        : new Violation(4, mm.steps(), "lost update: counter " + mm.peekLong(counter)));
-                return m;
-            }
-        };
+                }
+                mem.storeLong(counter, mem.loadLong(counter) + 1);
+                lock.unlock();
+            });
+            m.addEndCheck(mm -> mm.peekLong(counter) == 2 ? null
+                    : new Violation(4, mm.steps(), "lost update: counter " + mm.peekLong(counter)));
+            return m;
+        });
         Explorer.Summary s = Explorer.explore(sc, null, Explorer.Settings.of("exhaustive", 0, 100_000, 3),
                 () -> false, null);
         assertNull(s.violation(), () -> s.violation().describe());

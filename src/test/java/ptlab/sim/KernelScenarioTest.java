@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static ptlab.sim.ScenarioExploreTest.explore;
 
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -21,12 +22,6 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class KernelScenarioTest {
-
-    private static Explorer.Summary explore(String scenario, String variant, String strategy, long seed, long n,
-                                            int depth) {
-        return Explorer.explore(Scenarios.byName(scenario), variant, Explorer.Settings.of(strategy, seed, n, depth),
-                () -> false, null);
-    }
 
     @ParameterizedTest(name = "{0} {1} with {2} finds invariant {3}")
     @CsvSource({
