@@ -313,7 +313,7 @@ public final class KernelBridge implements LockObserver {
     public void beforeTryAcquire(Object lock, int mode) {
         SimCpu c = running();
         if (c != null) {
-            c.publish(state(c.machine(), lock).id);   // reads the lock word: ordered against its owner, never parks
+            c.tryLockPoint(state(c.machine(), lock).id);
         }
     }
 

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.List;
 
 import java.util.concurrent.TimeUnit;
 
@@ -132,5 +131,9 @@ class KernelBridgeTest {
         assertNull(s.violation(), () -> s.violation().describe());
         assertTrue(s.exhausted());
         assertTrue(trylockOutcomes[0] && trylockOutcomes[1], "trylock both failed and succeeded in some schedule");
+        TraceRecorder trace = new TraceRecorder();
+        Explorer.replay(sc, null, new int[]{0, 0, 1}, Explorer.DEFAULT_MAX_STEPS, trace);
+        assertTrue(trace.lines().stream().anyMatch(l -> l.format().endsWith("CPU1  trylock     tries spinlock test_lock")),
+                () -> trace.lines().stream().map(TraceRecorder.Line::format).reduce("", (a, b) -> a + "\n" + b));
     }
 }
