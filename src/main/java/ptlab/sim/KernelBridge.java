@@ -262,6 +262,8 @@ public final class KernelBridge implements LockObserver {
         final int id;
         SimCpu writer;
         int readers;
+        /** Timed mode: the model time of the last release; a CPU that waited takes the lock no earlier. */
+        long releasedAt;
         /** Mode the parked CPU wants; only one CPU runs at a time, and it sets this just before parking. */
         final int[] wanted = new int[64];
 
@@ -329,6 +331,9 @@ public final class KernelBridge implements LockObserver {
         } else {
             s.writer = c;
         }
+        if (s.releasedAt > c.clock) {
+            c.clock = s.releasedAt;   // it waited for the holder (as SimCpu.lock)
+        }
     }
 
     @Override
@@ -344,6 +349,7 @@ public final class KernelBridge implements LockObserver {
         } else {
             s.writer = null;
         }
+        s.releasedAt = Math.max(s.releasedAt, c.clock);
     }
 
     private record Ipis(Machine m) implements IpiSender {

@@ -136,4 +136,33 @@ class KernelBridgeTest {
         assertTrue(trace.lines().stream().anyMatch(l -> l.format().endsWith("CPU1  trylock     tries spinlock test_lock")),
                 () -> trace.lines().stream().map(TraceRecorder.Line::format).reduce("", (a, b) -> a + "\n" + b));
     }
+
+    /**
+     * Timed mode with a kernel spinlock: two CPUs each hold it across 50 loads. The second
+     * waits for the first, so its clock jumps to the release time and the makespan covers both
+     * critical sections one after the other (without the wait it would be about one).
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void timedModeChargesTheWaitForAKernelLock() {
+        PhysicalMemory mem = new PhysicalMemory(1L << 20);
+        Machine m = new Machine(mem, PagingMode.X86_64);
+        SpinLock lock = new SpinLock("timed_lock");
+        for (int i = 0; i < 2; i++) {
+            CpuRegisters regs = new CpuRegisters(PagingMode.X86_64);
+            regs.setCr3(0x1000);
+            m.addCpu(regs, c -> {
+                lock.lock();
+                for (int k = 0; k < 50; k++) {
+                    mem.loadLong(0x20000 + 8 * k);
+                }
+                lock.unlock();
+            });
+        }
+        assertEquals(Machine.Outcome.DONE, m.runTimed(10_000));
+        long section = 50 * m.costs().cost(Op.LOAD);
+        assertTrue(m.makespan() >= 2 * section, "makespan " + m.makespan() + " < two sections of " + section);
+        assertTrue(Math.abs(m.cpu(0).clock() - m.cpu(1).clock()) >= section,
+                "clocks " + m.cpu(0).clock() + " and " + m.cpu(1).clock());
+    }
 }
