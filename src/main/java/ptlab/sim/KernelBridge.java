@@ -94,6 +94,15 @@ public final class KernelBridge implements LockObserver {
             public int pageTableLevel(long pa) {
                 return k.allocator().pageTableLevel(pa);
             }
+
+            @Override
+            public void checkNoMonitorHeld(SimCpu cpu, long pa) {
+                if (Thread.holdsLock(k.allocator())) {
+                    throw new IllegalStateException(String.format("CPU%d reached a scheduling point (access to 0x%x) "
+                            + "holding the frame allocator's zone lock, a Java monitor: simulated memory must not be "
+                            + "touched under it (FrameAllocator)", cpu.id(), pa));
+                }
+            }
         });
     }
 

@@ -165,4 +165,26 @@ class KernelBridgeTest {
         assertTrue(Math.abs(m.cpu(0).clock() - m.cpu(1).clock()) >= section,
                 "clocks " + m.cpu(0).clock() + " and " + m.cpu(1).clock());
     }
+
+    /**
+     * The design rule behind the old hang, enforced: kernel code that reaches a scheduling point
+     * while holding the frame allocator's monitor fails at once, naming the CPU and address,
+     * instead of blocking the next simulated CPU forever.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void schedulingPointUnderTheZoneLockFailsLoudly() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(1));
+        Machine m = new Machine(k.memory(), PagingMode.X86_64);
+        KernelBridge.install(k, m);
+        KernelBridge.addKernelCpu(m, k.cpu(0), c -> {
+            synchronized (k.allocator()) {
+                k.memory().loadLong(0x20000);
+            }
+        });
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> m.run(new Strategies.Random(), new int[100], 100));
+        assertTrue(e.getMessage().contains("CPU0 reached a scheduling point (access to 0x20000) holding the frame "
+                + "allocator's zone lock"), e.getMessage());
+    }
 }
