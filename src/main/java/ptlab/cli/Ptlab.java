@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
                 DemoCommand.class,
                 MmuCommand.class,
                 LayoutCommand.class,
+                PtdumpCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class,
         })
