@@ -92,6 +92,9 @@ class PtDumpTest {
                 "0x00401000-0x00600000        2044K                               pte",
                 "0x00600000-0xc0000000        3066M                               pmd"),
                 userLines(PagingMode.X86_32_PAE, PtDump.walk(k, t.mm())));
+        // the PDPTE has no U/S or R/W bit (SDM 4.4.1) and restricts nothing
+        PtDump.Range page = PtDump.walk(k, t.mm()).ranges().stream().filter(PtDump.Range::present).findFirst().orElseThrow();
+        assertEquals(List.of("USR", "RW", "NX"), PtDump.effectiveFlagNames(page.effective()));
     }
 
     @Test
