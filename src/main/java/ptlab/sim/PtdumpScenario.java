@@ -55,8 +55,7 @@ public enum PtdumpScenario {
             long heap = k.brk(t, 0);
             check(k.brk(t, heap + HEAP_BYTES), heap + HEAP_BYTES);
             touch(k, cpu, heap, 5, AccessType.WRITE);
-            long anon = k.mmap(t, 0, ANON_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
-            check(anon < 0 ? anon : 0, 0);
+            long anon = mapAnon(k, t, ANON_BYTES);
             touch(k, cpu, anon, 2, AccessType.READ);                         // the zero page, read-only
             touch(k, cpu, anon + 2 * PAGE, 4, AccessType.WRITE);
             touch(k, cpu, anon + 6 * PAGE, 1, AccessType.WRITE);
@@ -73,8 +72,7 @@ public enum PtdumpScenario {
         void run(Kernel k, Map<String, MmStruct> mms) {
             Cpu cpu = k.cpu(0);
             Task parent = start(k, cpu);
-            long a = k.mmap(parent, 0, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
-            check(a < 0 ? a : 0, 0);
+            long a = mapAnon(k, parent, 8 * PAGE);
             touch(k, cpu, a, 8, AccessType.WRITE);
             Task child = k.fork(parent);
             if (child == null) {
@@ -102,8 +100,7 @@ public enum PtdumpScenario {
         void run(Kernel k, Map<String, MmStruct> mms) {
             Cpu cpu = k.cpu(0);
             Task t = start(k, cpu);
-            long a = k.mmap(t, 0, 2 * HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
-            check(a < 0 ? a : 0, 0);
+            long a = mapAnon(k, t, 2 * HPAGE);
             touch(k, cpu, a, 1, AccessType.WRITE);                           // one fault maps 2 MiB
             touch(k, cpu, a + HPAGE, 1, AccessType.WRITE);
             check(k.mprotect(t, a + HPAGE, HPAGE / 2, PROT_READ), 0);        // __split_huge_pmd
@@ -208,6 +205,13 @@ public enum PtdumpScenario {
     /** Where the text segment goes: the classic ELF base on x86-32, the PIE base on x86-64. */
     private static long textBase(Kernel k) {
         return k.mode().isLongMode() ? 0x5555_5555_4000L : 0x0804_8000L;
+    }
+
+    /** mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS), which must succeed. */
+    private static long mapAnon(Kernel k, Task t, long len) {
+        long a = k.mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        check(a < 0 ? a : 0, 0);
+        return a;
     }
 
     /** {@code pages} user accesses of {@code type}, one per page from {@code va}; each must succeed. */

@@ -1,9 +1,8 @@
 package ptlab.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static ptlab.cli.LayoutCommandTest.run;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.math.BigInteger;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,19 +11,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import ptlab.cli.LayoutCommandTest.Run;
 import ptlab.sim.PtdumpScenario;
 
 class PtdumpCommandTest {
-
-    record Run(int code, String out, String err) {
-    }
-
-    static Run run(String... args) {
-        StringWriter o = new StringWriter();
-        StringWriter e = new StringWriter();
-        int code = Ptlab.execute(args, new PrintWriter(o, true), new PrintWriter(e, true));
-        return new Run(code, o.toString(), e.toString());
-    }
 
     static void assertBadInput(Run r, String mentions) {
         assertEquals(2, r.code(), r.out() + r.err());

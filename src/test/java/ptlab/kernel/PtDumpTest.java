@@ -5,10 +5,13 @@ import static ptlab.kernel.Kernel.*;
 
 import java.math.BigInteger;
 import java.util.List;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import ptlab.hw.AccessType;
 import ptlab.hw.PagingMode;
@@ -48,53 +51,47 @@ class PtDumpTest {
         return user.ranges().stream().map(r -> PtDump.formatLine(mode, r)).toList();
     }
 
-    @Test
-    void oneUserPageX86_64() {
-        Kernel k = boot(PagingMode.X86_64);
-        Task t = process(k);
-        mapAndWrite(k, t, 0x40_0000L, PAGE);
-        // pgd 0 -> pud table, pud 0 -> pmd table, pmd 2 -> pte table with pte 0 present:
-        // holes at pmd 0-1, ptes 1-511, pmds 3-511, puds 1-511, p4ds (folded pgd) 1-255.
-        assertEquals(List.of(
-                "0x0000000000000000-0x0000000000400000           4M                               pmd",
-                "0x0000000000400000-0x0000000000401000           4K USR RW                     NX pte",
-                "0x0000000000401000-0x0000000000600000        2044K                               pte",
-                "0x0000000000600000-0x0000000040000000        1018M                               pmd",
-                "0x0000000040000000-0x0000008000000000         511G                               pud",
-                "0x0000008000000000-0x0000800000000000      130560G                               p4d",
-                "0x0000800000000000-0xffff800000000000    16776960T                               pgd"),
-                userLines(PagingMode.X86_64, PtDump.walk(k, t.mm())));
+    /**
+     * One page written at 4 MiB, lines derived from the tables it needs. x86-64: pgd 0 -> pud
+     * table, pud 0 -> pmd table, pmd 2 -> pte table with pte 0 present; holes at pmds 0-1, ptes
+     * 1-511, pmds 3-511, puds 1-511, p4ds (the folded pgd) 1-255, then the non-canonical hole.
+     * x86-32: the PDE is tested as the pmd (p4d, pud folded into the pgd), no NX. PAE: PDPTE 0 ->
+     * preallocated pmd table, pmd 2 -> pte table; PDPTEs 1 and 2 present with empty pmd tables.
+     */
+    static Stream<Arguments> oneUserPage() {
+        return Stream.of(
+                Arguments.of(PagingMode.X86_64, List.of(
+                        "0x0000000000000000-0x0000000000400000           4M                               pmd",
+                        "0x0000000000400000-0x0000000000401000           4K USR RW                     NX pte",
+                        "0x0000000000401000-0x0000000000600000        2044K                               pte",
+                        "0x0000000000600000-0x0000000040000000        1018M                               pmd",
+                        "0x0000000040000000-0x0000008000000000         511G                               pud",
+                        "0x0000008000000000-0x0000800000000000      130560G                               p4d",
+                        "0x0000800000000000-0xffff800000000000    16776960T                               pgd")),
+                Arguments.of(PagingMode.X86_32, List.of(
+                        "0x00000000-0x00400000           4M                               pmd",
+                        "0x00400000-0x00401000           4K USR RW                     x  pte",
+                        "0x00401000-0x00800000        4092K                               pte",
+                        "0x00800000-0xc0000000        3064M                               pmd")),
+                Arguments.of(PagingMode.X86_32_PAE, List.of(
+                        "0x00000000-0x00400000           4M                               pmd",
+                        "0x00400000-0x00401000           4K USR RW                     NX pte",
+                        "0x00401000-0x00600000        2044K                               pte",
+                        "0x00600000-0xc0000000        3066M                               pmd")));
     }
 
-    @Test
-    void oneUserPageX86_32() {
-        Kernel k = boot(PagingMode.X86_32);
+    @ParameterizedTest
+    @MethodSource("oneUserPage")
+    void oneUserPage(PagingMode mode, List<String> expected) {
+        Kernel k = boot(mode);
         Task t = process(k);
         mapAndWrite(k, t, 0x40_0000L, PAGE);
-        // 2-level: the PDE is tested as the pmd (p4d, pud folded into the pgd); no NX column value.
-        assertEquals(List.of(
-                "0x00000000-0x00400000           4M                               pmd",
-                "0x00400000-0x00401000           4K USR RW                     x  pte",
-                "0x00401000-0x00800000        4092K                               pte",
-                "0x00800000-0xc0000000        3064M                               pmd"),
-                userLines(PagingMode.X86_32, PtDump.walk(k, t.mm())));
-    }
-
-    @Test
-    void oneUserPagePae() {
-        Kernel k = boot(PagingMode.X86_32_PAE);
-        Task t = process(k);
-        mapAndWrite(k, t, 0x40_0000L, PAGE);
-        // PDPTE 0 -> pmd table (preallocated), pmd 2 -> pte table; PDPTEs 1 and 2 present with empty pmds.
-        assertEquals(List.of(
-                "0x00000000-0x00400000           4M                               pmd",
-                "0x00400000-0x00401000           4K USR RW                     NX pte",
-                "0x00401000-0x00600000        2044K                               pte",
-                "0x00600000-0xc0000000        3066M                               pmd"),
-                userLines(PagingMode.X86_32_PAE, PtDump.walk(k, t.mm())));
-        // the PDPTE has no U/S or R/W bit (SDM 4.4.1) and restricts nothing
-        PtDump.Range page = PtDump.walk(k, t.mm()).ranges().stream().filter(PtDump.Range::present).findFirst().orElseThrow();
-        assertEquals(List.of("USR", "RW", "NX"), PtDump.effectiveFlagNames(page.effective()));
+        PtDump.Dump d = PtDump.walk(k, t.mm());
+        assertEquals(expected, userLines(mode, d));
+        // every level allows user writes; a PAE PDPTE has no U/S or R/W bit (SDM 4.4.1) and restricts nothing
+        PtDump.Range page = d.ranges().stream().filter(PtDump.Range::present).findFirst().orElseThrow();
+        assertEquals(mode.hasNx() ? List.of("USR", "RW", "NX") : List.of("USR", "RW"),
+                PtDump.effectiveFlagNames(page.effective()));
     }
 
     @Test
