@@ -139,12 +139,12 @@ public final class PtDump {
     private Dump run() {
         if (mode.isLongMode()) {
             long half = 1L << (mode.vaBits() - 1);
-            walkRange(PGD, 0, half);
+            walkPgdRange(0, half);
             noteNonCanonical(half);
-            walkRange(PGD, -half, 0);              // the canonical upper half, up to 2^64 (end 0)
+            walkPgdRange(-half, 0);              // the canonical upper half, up to 2^64 (end 0)
             flush(0);
         } else {
-            walkRange(PGD, 0, 1L << 32);
+            walkPgdRange(0, 1L << 32);
             flush(1L << 32);
         }
         return new Dump(mode, List.copyOf(sections), mode.hasNx() ? wxPages : -1);
@@ -179,8 +179,9 @@ public final class PtDump {
         } while (addr != end);
     }
 
-    private void walkRange(int l, long addr, long end) {
-        walkRange(l, 0, addr, end);
+    /** walk_page_range_novma() over [addr, end) from the mm's pgd. */
+    private void walkPgdRange(long addr, long end) {
+        walkRange(PGD, 0, addr, end);
     }
 
     /**
