@@ -115,7 +115,7 @@ public final class PtDump {
     // struct pg_state
     private int level = -1;
     private long currentProt;
-    private long effectiveProt;
+    private long currentEff;
     private boolean nonCanonical;
     private long startAddress;
     private int marker;
@@ -229,40 +229,39 @@ public final class PtDump {
     }
 
     /** note_page(): extend the current line, or end it and start one at {@code addr}. */
-    private void notePage(long addr, int l, long val, boolean hole) {
+    private void notePage(long addr, int l, long val, boolean nonCanonicalHole) {
         long newProt = val & flagsMask;
         long newEff = val == 0 ? 0 : protLevels[l];
         if (level == -1) {                         // first entry
-            startLine(addr, l, newProt, newEff, hole);
+            startLine(addr, l, newProt, newEff, nonCanonicalHole);
             marker = 0;
             lines = new ArrayList<>();
             return;
         }
         boolean atMarker = marker + 1 < markers.size()
                 && Long.compareUnsigned(addr, markers.get(marker + 1).start()) >= 0;
-        if (newProt != currentProt || newEff != effectiveProt || l != level || hole != nonCanonical || atMarker) {
+        if (newProt != currentProt || newEff != currentEff || l != level || nonCanonicalHole != nonCanonical || atMarker) {
             endLine(addr);
             if (atMarker) {
                 sections.add(new Section(markers.get(marker), List.copyOf(lines)));
                 marker++;
                 lines = new ArrayList<>();
             }
-            startLine(addr, l, newProt, newEff, hole);
+            startLine(addr, l, newProt, newEff, nonCanonicalHole);
         }
     }
 
-    private void startLine(long addr, int l, long prot, long eff, boolean hole) {
+    private void startLine(long addr, int l, long prot, long eff, boolean nonCanonicalHole) {
         startAddress = addr;
         level = l;
         currentProt = prot;
-        effectiveProt = eff;
-        nonCanonical = hole;
+        currentEff = eff;
+        nonCanonical = nonCanonicalHole;
     }
 
     private void endLine(long addr) {
-        Range r = new Range(startAddress, addr - startAddress, level, currentProt, effectiveProt, nonCanonical);
-        if ((effectiveProt & PteBits.RW) != 0 && (effectiveProt & Pte64.NX) == 0
-                && (effectiveProt & PteBits.US) == 0) {
+        Range r = new Range(startAddress, addr - startAddress, level, currentProt, currentEff, nonCanonical);
+        if ((currentEff & PteBits.RW) != 0 && (currentEff & Pte64.NX) == 0 && (currentEff & PteBits.US) == 0) {
             wxPages += Long.divideUnsigned(r.size(), KernelLayout.PAGE_SIZE);   // note_wx()
         }
         lines.add(r);
