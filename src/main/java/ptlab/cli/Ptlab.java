@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
                 LayoutCommand.class,
                 ExploreCommand.class,
                 ReplayCommand.class,
+                PtdumpCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class,
         })
