@@ -33,7 +33,8 @@ import ptlab.kernel.MmuGather;
  * never while it holds a Java monitor. The kernel's own monitors (the frame allocator's zone
  * lock, the PAE pgd slab) guard Java bookkeeping only and are dropped before the frame is
  * cleared ({@code FrameAllocator}'s class comment); were a CPU suspended inside one, the next
- * CPU on this same Java thread would block on it forever.
+ * CPU on this same Java thread would block on it forever. A kernel machine checks this at every
+ * memory access and fails loudly, naming the CPU and the address, rather than hang.
  *
  * <h2>IPIs</h2>
  * {@link #install} sets the kernel's IPI sender to {@link SimCpu#smpCallFunction}: the flush
@@ -47,7 +48,9 @@ import ptlab.kernel.MmuGather;
  * mmu_gather's frees are checked the instant they happen ({@link MmuGather.Observer}): a freed
  * page-table page must be in no CPU's paging-structure cache (invariant 2), a freed user page in
  * no CPU's TLB for the addresses the scenario watches ({@link #watchUserRange}, invariant 3).
- * {@link #dirtyCheck} is invariant 1 against the machine's shadow record of completed writes.
+ * {@link #dirtyCheck} is invariant 1 against the machine's shadow record of completed writes,
+ * {@link #checkKernelMapping} invariant 4 at an access that may not fault, {@link #leakCheck}
+ * invariant 6 at the end (and a double free the allocator detects stops the run as invariant 6).
  * User accesses go through {@link #userAccess}: translation and data access are one instruction
  * (no interrupt in between, as on x86), a fault runs {@code do_user_addr_fault} as a #PF.
  *
