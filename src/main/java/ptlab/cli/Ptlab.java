@@ -17,6 +17,9 @@ import picocli.CommandLine.Command;
                 DemoCommand.class,
                 MmuCommand.class,
                 LayoutCommand.class,
+                ExploreCommand.class,
+                ReplayCommand.class,
+                PtdumpCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class,
         })

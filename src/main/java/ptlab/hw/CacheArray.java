@@ -86,6 +86,27 @@ final class CacheArray {
         return -1;
     }
 
+    /** Like {@link #lookup} but leaves the LRU order alone: for invariant checkers, which must not perturb the model. */
+    int probe(long t, int p) {
+        int first = firstSlot(t);
+        for (int slot = first; slot < first + ways; slot++) {
+            if (matches(slot, t, p)) {
+                return slot;
+            }
+        }
+        return -1;
+    }
+
+    /** The first valid slot whose value is {@code v}, or -1 (no LRU update). */
+    int findValue(long v) {
+        for (int slot = 0; slot < tag.length; slot++) {
+            if (tag[slot] != INVALID && value[slot] == v) {
+                return slot;
+            }
+        }
+        return -1;
+    }
+
     /**
      * Fills an entry: replaces an entry with the same tag and PCID (or a global one) in place, else the first invalid
      * way, else the least recently used way of the set. Returns the slot.

@@ -109,6 +109,19 @@ public final class PagingStructureCaches {
         }
     }
 
+    /**
+     * The level of a cached entry that points to the table at physical address {@code table}
+     * (so a walk may still start in it), or 0 if none does. No LRU update: for invariant checkers.
+     */
+    public int levelCaching(long table) {
+        for (int level = 2; level < caches.length; level++) {
+            if (caches[level] != null && caches[level].findValue(table) >= 0) {
+                return level;
+            }
+        }
+        return 0;
+    }
+
     /** Valid entries in the cache of {@code level}. */
     public int size(int level) {
         return caches[level] == null ? 0 : caches[level].count();

@@ -100,6 +100,17 @@ public final class Tlb {
         return -1;
     }
 
+    /** Like {@link #lookup} but without marking the entry used: for invariant checkers and traces. */
+    public int probe(long va, int pcid) {
+        for (int a = 0; a < arrays.length; a++) {
+            int slot = arrays[a].probe(va >>> shift[a], pcid);
+            if (slot >= 0) {
+                return a << SLOT_BITS | slot;
+            }
+        }
+        return -1;
+    }
+
     /**
      * {@link #lookup} for the translation path: the hit entry itself, {@code frame | attrs}
      * (see the class comment; decode with {@link #entryFrame}, {@link #entryRestrictions},

@@ -1,0 +1,106 @@
+package ptlab.bench;
+
+import java.util.concurrent.TimeUnit;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+import ptlab.sim.Machine;
+import ptlab.sim.Scenario;
+import ptlab.sim.Scenarios;
+import ptlab.sim.Strategies;
+import ptlab.sim.Strategy;
+
+/**
+ * The explorer's rates on {@code bench-2x200} (2 CPUs, 200 shared-memory operations each:
+ * 402 scheduling steps per schedule including each CPU's start):
+ * <ul>
+ * <li>{@link #schedule}: schedules/s — build the machine, run one whole schedule with the
+ *     strategy, as {@code ptlab explore} does for every schedule;</li>
+ * <li>{@link #steps}: the same, counted in scheduling steps/s;</li>
+ * <li>{@link #scenario}: schedules/s of the real scenarios (pte-clear-vs-dirty xchg: a walk
+ *     through 4 levels, TLB, IPIs).</li>
+ * <li>{@link #kernelScenario}: schedules/s of a kernel-level scenario (tlb-stale-after-unmap
+ *     munmap-shootdown: the kernel layer's munmap, mmu_gather and shootdown against a reading
+ *     CPU), whose cost is mostly booting a fresh Kernel per schedule.</li>
+ * </ul>
+ */
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED"})
+@State(Scope.Thread)
+public class ExploreBenchmark {
+
+    static final int STEPS = 402;
+
+    @Param({"random", "pct"})
+    public String strategy;
+
+    Scenario bench;
+    Scenario pte;
+    Scenario tlb;
+    final int[] trail = new int[100_000];
+    final Strategies.Random random = new Strategies.Random();
+    final Strategies.Pct pct = new Strategies.Pct(3);
+    long seed;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        bench = Scenarios.byName("bench-2x200");
+        pte = Scenarios.byName("pte-clear-vs-dirty");
+        tlb = Scenarios.byName("tlb-stale-after-unmap");
+    }
+
+    private Strategy strategy(Machine m, int k) {
+        seed++;
+        if (strategy.equals("pct")) {
+            pct.reset(seed, m.choiceCount(), k);
+            return pct;
+        }
+        random.reset(seed);
+        return random;
+    }
+
+    private long runOne(Scenario sc, String variant, int k) {
+        Machine m = sc.build(variant);
+        Machine.Outcome o = m.run(strategy(m, k), trail, trail.length);
+        if (o != Machine.Outcome.DONE) {
+            throw new IllegalStateException(o + " " + m.violation());
+        }
+        return m.steps();
+    }
+
+    @Benchmark
+    public long schedule() {
+        return runOne(bench, "plain", STEPS);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(STEPS)
+    public long steps() {
+        return runOne(bench, "plain", STEPS);
+    }
+
+    @Benchmark
+    public long scenario() {
+        return runOne(pte, "xchg", 20);
+    }
+
+    @Benchmark
+    public long kernelScenario() {
+        return runOne(tlb, "munmap-shootdown", 30);
+    }
+}
