@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
                 DemoCommand.class,
                 MmuCommand.class,
                 LayoutCommand.class,
+                TraceCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Ptlab implements Runnable {
