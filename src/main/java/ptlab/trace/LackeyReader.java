@@ -23,42 +23,45 @@ final class LackeyReader extends TraceReader {
     }
 
     @Override
-    protected int parseLine(byte[] b, int from, int to, AccessSink sink) {
-        int i = skipBlanks(b, from, to);
-        if (i == to) {
-            return IGNORED;
+    protected int parseLine(byte[] b, int from, int limit, AccessSink sink) {
+        int i = skipBlanks(b, from, limit);
+        if (i == limit) {
+            return -1;
         }
         byte op = b[i];
-        if (op == '=' && i + 1 < to && b[i + 1] == '=') {
-            return IGNORED;
+        if (op == '\n' || op == '\r') {
+            return blankOrMalformed(b, i, limit);
         }
-        i++;
-        int afterOp = i;
-        i = skipBlanks(b, i, to);
-        if (i == afterOp) {
-            return MALFORMED;   // "I0023C790,2": the operation must stand alone
+        if (op == '=') {
+            return i + 1 < limit && b[i + 1] == '=' ? ignoredLine(b, i, limit) : malformedLine(b, i, limit);
         }
+        int afterOp = ++i;
+        i = skipBlanks(b, i, limit);
         long address = 0;
         int digits = 0;
-        for (int d; i < to && (d = hexDigit(b[i])) >= 0; i++) {
+        for (int d; i < limit && (d = hexDigit(b[i])) >= 0; i++) {
             address = address << 4 | d;
             digits++;
         }
-        if (digits == 0 || digits > 16 || i == to || b[i] != ',') {
-            return MALFORMED;
+        if (i == limit) {
+            return -1;
+        }
+        if (afterOp == i - digits || digits == 0 || digits > 16 || b[i] != ',') {
+            return malformedLine(b, i, limit);     // e.g. "I0023C790,2": the operation must stand alone
         }
         i++;
         int size = 0;
         int sizeDigits = 0;
-        for (; i < to && b[i] >= '0' && b[i] <= '9'; i++) {
+        for (; i < limit && b[i] >= '0' && b[i] <= '9' && size <= MAX_ACCESS_SIZE; i++) {
             size = size * 10 + (b[i] - '0');
-            if (size > MAX_ACCESS_SIZE) {
-                return MALFORMED;
-            }
             sizeDigits++;
         }
-        if (sizeDigits == 0 || size == 0 || skipBlanks(b, i, to) != to) {
-            return MALFORMED;
+        i = skipTrailing(b, i, limit);
+        if (i == limit) {
+            return -1;
+        }
+        if (b[i] != '\n' || sizeDigits == 0 || size == 0 || size > MAX_ACCESS_SIZE) {
+            return malformedLine(b, i, limit);
         }
         switch (op) {
             case 'I' -> sink.access(FETCH, address, size);
@@ -69,9 +72,24 @@ final class LackeyReader extends TraceReader {
                 sink.access(WRITE, address, size);
             }
             default -> {
-                return MALFORMED;
+                malformed();
+                return i;
             }
         }
-        return RECORD;
+        record();
+        return i;
+    }
+
+    /** A line that starts blank: ignored if nothing but blanks and a CR precede its newline. */
+    private int blankOrMalformed(byte[] b, int i, int limit) {
+        int j = skipTrailing(b, i, limit);
+        if (j == limit) {
+            return -1;
+        }
+        if (b[j] == '\n') {
+            ignored();
+            return j;
+        }
+        return malformedLine(b, j, limit);
     }
 }

@@ -22,10 +22,17 @@ final class PlainReader extends TraceReader {
     }
 
     @Override
-    protected int parseLine(byte[] b, int from, int to, AccessSink sink) {
-        int i = skipBlanks(b, from, to);
-        if (i == to || b[i] == '#') {
-            return IGNORED;
+    protected int parseLine(byte[] b, int from, int limit, AccessSink sink) {
+        int i = skipTrailing(b, from, limit);
+        if (i == limit) {
+            return -1;
+        }
+        if (b[i] == '\n') {
+            ignored();
+            return i;
+        }
+        if (b[i] == '#') {
+            return ignoredLine(b, i, limit);
         }
         int kind = switch (b[i]) {
             case 'R', 'r' -> READ;
@@ -33,47 +40,54 @@ final class PlainReader extends TraceReader {
             case 'X', 'x' -> FETCH;
             default -> -1;
         };
-        i++;
-        int afterOp = i;
-        i = skipBlanks(b, i, to);
-        if (kind < 0 || i == afterOp || i + 2 > to || b[i] != '0' || (b[i + 1] != 'x' && b[i + 1] != 'X')) {
-            return MALFORMED;
+        int afterOp = ++i;
+        i = skipBlanks(b, i, limit);
+        if (i + 2 > limit) {
+            return malformedLine(b, i, limit);           // -1 until its newline is read
+        }
+        if (kind < 0 || i == afterOp || b[i] != '0' || (b[i + 1] != 'x' && b[i + 1] != 'X')) {
+            return malformedLine(b, i, limit);
         }
         i += 2;
         long address = 0;
         int digits = 0;
-        for (int d; i < to && (d = hexDigit(b[i])) >= 0; i++) {
+        for (int d; i < limit && (d = hexDigit(b[i])) >= 0; i++) {
             address = address << 4 | d;
             digits++;
         }
-        if (digits == 0 || digits > 16) {
-            return MALFORMED;
-        }
         int afterAddress = i;
-        i = skipBlanks(b, i, to);
+        i = skipTrailing(b, i, limit);
+        if (i == limit) {
+            return -1;
+        }
+        if (digits == 0 || digits > 16) {
+            return malformedLine(b, i, limit);
+        }
         int size = 1;
-        if (i < to && b[i] != '#') {
+        if (b[i] != '\n' && b[i] != '#') {
             if (i == afterAddress) {
-                return MALFORMED;   // "0x10z"
+                return malformedLine(b, i, limit);       // "0x10z"
             }
             size = 0;
             int sizeDigits = 0;
-            for (; i < to && b[i] >= '0' && b[i] <= '9'; i++) {
+            for (; i < limit && b[i] >= '0' && b[i] <= '9' && size <= MAX_ACCESS_SIZE; i++) {
                 size = size * 10 + (b[i] - '0');
-                if (size > MAX_ACCESS_SIZE) {
-                    return MALFORMED;
-                }
                 sizeDigits++;
             }
-            if (sizeDigits == 0 || size == 0) {
-                return MALFORMED;
+            i = skipTrailing(b, i, limit);
+            if (i == limit) {
+                return -1;
             }
-            i = skipBlanks(b, i, to);
-            if (i < to && b[i] != '#') {
-                return MALFORMED;
+            if (sizeDigits == 0 || size == 0 || size > MAX_ACCESS_SIZE || (b[i] != '\n' && b[i] != '#')) {
+                return malformedLine(b, i, limit);
             }
         }
+        int nl = b[i] == '\n' ? i : endOfLine(b, i, limit);   // skip a trailing comment
+        if (nl < 0) {
+            return -1;
+        }
         sink.access(kind, address, size);
-        return RECORD;
+        record();
+        return nl;
     }
 }

@@ -37,10 +37,6 @@ public abstract class TraceReader {
     /** Largest access size accepted (bytes); larger ones are malformed rather than a long page loop. */
     public static final int MAX_ACCESS_SIZE = 1 << 20;
 
-    /** What {@link #parseLine} found. */
-    protected static final int RECORD = 0;
-    protected static final int IGNORED = 1;
-    protected static final int MALFORMED = 2;
 
     /** Hex digit values, -1 for any other byte. */
     private static final byte[] HEX = new byte[256];
@@ -113,7 +109,7 @@ public abstract class TraceReader {
             }
             if (n < 0) {
                 if (end > start && !discarding) {
-                    line(b, start, end, sink);   // last line without a newline
+                    lastLine(b, start, end, sink);
                 }
                 return true;
             }
@@ -124,7 +120,7 @@ public abstract class TraceReader {
             }
             int p = start;
             if (discarding) {
-                int nl = indexOfNewline(b, p, end);
+                int nl = endOfLine(b, p, end);
                 if (nl < 0) {
                     start = end;
                     continue;
@@ -132,21 +128,43 @@ public abstract class TraceReader {
                 discarding = false;
                 p = nl + 1;
             }
-            for (int nl; (nl = indexOfNewline(b, p, end)) >= 0; p = nl + 1) {
-                line(b, p, nl, sink);
+            for (int nl; (nl = parseLine(b, p, end, sink)) >= 0; p = nl + 1) {
+                // parseLine counted the line and fed its accesses to the sink
             }
             start = p;
             if (start == 0 && end == b.length) {
-                lines++;
-                malformed(lines);
+                malformed();             // a line longer than the whole buffer
                 discarding = true;
                 start = end;
             }
         }
     }
 
-    private static int indexOfNewline(byte[] b, int from, int to) {
-        for (int i = from; i < to; i++) {
+    /** The input ended without a newline: parse what is left as a line of its own. */
+    private void lastLine(byte[] b, int start, int end, AccessSink sink) {
+        if (end == b.length) {
+            malformed();
+            return;
+        }
+        b[end] = '\n';
+        if (parseLine(b, start, end + 1, sink) < 0) {
+            throw new IllegalStateException("a terminated line was reported incomplete");
+        }
+    }
+
+    /**
+     * Parses the line starting at {@code from}, if it is complete within {@code b[from, limit)}:
+     * counts it with {@link #record()}, {@link #ignored()} or {@link #malformed()}, feeds its
+     * accesses to {@code sink}, and returns the index of its {@code '\n'}. Returns -1, having
+     * counted and called nothing, when no newline comes before {@code limit}; the line is parsed
+     * again once more input is in. A record must be fully validated, up to its newline, before
+     * the first call to the sink, so that a malformed line never reaches it.
+     */
+    protected abstract int parseLine(byte[] b, int from, int limit, AccessSink sink);
+
+    /** Index of the first {@code '\n'} at or after {@code from}, or -1. */
+    protected static int endOfLine(byte[] b, int from, int limit) {
+        for (int i = from; i < limit; i++) {
             if (b[i] == '\n') {
                 return i;
             }
@@ -154,41 +172,54 @@ public abstract class TraceReader {
         return -1;
     }
 
-    private void line(byte[] b, int from, int to, AccessSink sink) {
+    /** Counts a malformed line ending at its newline (or -1 if that is not read yet); returns endOfLine. */
+    protected final int malformedLine(byte[] b, int from, int limit) {
+        int nl = endOfLine(b, from, limit);
+        if (nl >= 0) {
+            malformed();
+        }
+        return nl;
+    }
+
+    /** Counts an ignored line ending at its newline (or -1 if that is not read yet); returns endOfLine. */
+    protected final int ignoredLine(byte[] b, int from, int limit) {
+        int nl = endOfLine(b, from, limit);
+        if (nl >= 0) {
+            ignored();
+        }
+        return nl;
+    }
+
+    protected final void record() {
         lines++;
-        if (to > from && b[to - 1] == '\r') {
-            to--;
-        }
-        int r = parseLine(b, from, to, sink);
-        if (r == RECORD) {
-            records++;
-        } else if (r == IGNORED) {
-            ignored++;
-        } else {
-            malformed(lines);
-        }
+        records++;
     }
 
-    private void malformed(long lineNumber) {
+    protected final void ignored() {
+        lines++;
+        ignored++;
+    }
+
+    protected final void malformed() {
+        lines++;
         if (malformed++ == 0) {
-            firstMalformedLine = lineNumber;
+            firstMalformedLine = lines;
         }
     }
-
-    /**
-     * Classifies the line {@code b[from, to)} (without its newline or carriage return) and, for a
-     * record, calls {@code sink} once per access. A record must be fully validated before the first
-     * call, so that a malformed line never reaches the sink.
-     *
-     * @return {@link #RECORD}, {@link #IGNORED} or {@link #MALFORMED}
-     */
-    protected abstract int parseLine(byte[] b, int from, int to, AccessSink sink);
 
     // ---- helpers for the formats ---------------------------------------------------------
 
-    /** Position of the first byte at or after {@code i} that is neither a space nor a tab. */
-    protected static int skipBlanks(byte[] b, int i, int to) {
-        while (i < to && (b[i] == ' ' || b[i] == '\t')) {
+    /** Position of the first byte at or after {@code i} that is neither a space nor a tab (or {@code limit}). */
+    protected static int skipBlanks(byte[] b, int i, int limit) {
+        while (i < limit && (b[i] == ' ' || b[i] == '\t')) {
+            i++;
+        }
+        return i;
+    }
+
+    /** As {@link #skipBlanks}, also skipping a carriage return (before the newline of a CRLF line). */
+    protected static int skipTrailing(byte[] b, int i, int limit) {
+        while (i < limit && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r')) {
             i++;
         }
         return i;
