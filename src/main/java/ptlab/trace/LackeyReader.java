@@ -80,6 +80,12 @@ final class LackeyReader extends TraceReader {
         return i;
     }
 
+    @Override
+    protected boolean isCommentStart(byte[] b, int from, int limit) {
+        int i = skipBlanks(b, from, limit);
+        return i + 1 < limit && b[i] == '=' && b[i + 1] == '=';
+    }
+
     /** A line that starts blank: ignored if nothing but blanks and a CR precede its newline. */
     private int blankOrMalformed(byte[] b, int i, int limit) {
         int j = skipTrailing(b, i, limit);

@@ -90,4 +90,10 @@ final class PlainReader extends TraceReader {
         record();
         return nl;
     }
+
+    @Override
+    protected boolean isCommentStart(byte[] b, int from, int limit) {
+        int i = skipBlanks(b, from, limit);
+        return i < limit && b[i] == '#';
+    }
 }

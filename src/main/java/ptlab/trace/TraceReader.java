@@ -133,7 +133,12 @@ public abstract class TraceReader {
             }
             start = p;
             if (start == 0 && end == b.length) {
-                malformed();             // a line longer than the whole buffer
+                // a line longer than the whole buffer: a long comment is still a comment
+                if (isCommentStart(b, 0, end)) {
+                    ignored();
+                } else {
+                    malformed();
+                }
                 discarding = true;
                 start = end;
             }
@@ -161,6 +166,12 @@ public abstract class TraceReader {
      * the first call to the sink, so that a malformed line never reaches it.
      */
     protected abstract int parseLine(byte[] b, int from, int limit, AccessSink sink);
+
+    /**
+     * Whether the line starting at {@code from} is a comment (or banner) whatever follows, so that
+     * one longer than the buffer is counted as ignored rather than malformed.
+     */
+    protected abstract boolean isCommentStart(byte[] b, int from, int limit);
 
     /** Index of the first {@code '\n'} at or after {@code from}, or -1. */
     protected static int endOfLine(byte[] b, int from, int limit) {
