@@ -314,8 +314,8 @@ public final class TraceCommand implements Runnable {
     static String toText(String file, TraceFormat tf, TraceReplay.Result r, long size) {
         TraceReplay.Config c = r.config();
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format("trace             %s (%s, %s)%n", file.equals("-") ? "stdin" : file, tf.cliName(),
-                LayoutCommand.size(r.bytesRead())));
+        sb.append(String.format("trace             %s (%s, %,d bytes)%n", file.equals("-") ? "stdin" : file,
+                tf.cliName(), r.bytesRead()));
         sb.append(String.format("machine           %s, %s pages, TLB %d entries %d-way LRU, one CPU, one process%n",
                 c.mode().cliName(), MmuCommand.sizeName(1L << c.pageShift()), c.tlbEntries(), c.tlbWays()));
         sb.append(String.format("lines             %,d  (records %,d, ignored %,d, skipped %,d)%n", r.lines(),
@@ -338,8 +338,8 @@ public final class TraceCommand implements Runnable {
         sb.append(String.format("walk memory refs  %,d%n", r.walkMemoryRefs()));
         sb.append(String.format("page faults       %,d%n", r.pageFaults()));
         sb.append(String.format("wall time         %.3f s, %,.0f lines/s%s", r.seconds(), r.linesPerSecond(),
-                r.interrupted() ? String.format("%ninterrupted       after %s of %s", LayoutCommand.size(r.bytesRead()),
-                        size < 0 ? "stdin" : LayoutCommand.size(size)) : ""));
+                r.interrupted() ? String.format("%ninterrupted       after %,d bytes%s", r.bytesRead(),
+                        size < 0 ? "" : String.format(" of %,d", size)) : ""));
         return sb.toString();
     }
 
