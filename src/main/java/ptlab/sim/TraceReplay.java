@@ -99,6 +99,21 @@ public final class TraceReplay implements AccessSink {
     private long outOfRange;
     private long pageFaults;
 
+    /*
+     * Repeat-hit memo: mruPage[set] is the page this replay last translated in that set of the
+     * TLB array for its page size, mruKinds[set] the access kinds (1 << kind) that have succeeded
+     * on it since. Such a page is the most recently used entry of its set, so translating it again
+     * with one of those kinds is a TLB hit that changes nothing: no LRU order to update (it already
+     * is the newest), no A/D bit to set (a write is memoized only after a write made the entry
+     * dirty), no memory read. The replay counts it as a hit without calling the Mmu. Any fault
+     * clears the memo, because fault handling may invalidate TLB entries. The brute-force model
+     * in TraceReplayTest checks that counts are exactly those of calling the Mmu every time.
+     */
+    private final long[] mruPage;
+    private final int[] mruKinds;
+    private final int setMask;
+    private long memoHits;
+
     public TraceReplay(Config config) {
         this.config = config;
         PagingMode mode = config.mode();
@@ -111,6 +126,16 @@ public final class TraceReplay implements AccessSink {
         if (!mmu.writeCr3(pager.root())) {
             throw new IllegalStateException("CR3 load failed for the replay process in " + mode);
         }
+        int sets = config.tlbEntries() / config.tlbWays();
+        this.setMask = sets - 1;
+        this.mruPage = new long[sets];
+        this.mruKinds = new int[sets];
+        forgetMemo();
+    }
+
+    private void forgetMemo() {
+        java.util.Arrays.fill(mruPage, -1L);
+        java.util.Arrays.fill(mruKinds, 0);
     }
 
     /**
@@ -148,27 +173,41 @@ public final class TraceReplay implements AccessSink {
 
     @Override
     public void access(int kind, long address, int size) {
-        AccessType type = KINDS[kind];
-        translate(type, address);
+        translate(kind, address);
         long last = address + size - 1;
         if (Long.compareUnsigned(last, address) < 0) {
             last = -1L;                                  // wraps past 2^64: stop at the top
         }
         long lastPage = last >>> pageShift;
         for (long page = (address >>> pageShift) + 1; page <= lastPage; page++) {
-            translate(type, page << pageShift);          // crosses into the next page
+            translate(kind, page << pageShift);          // crosses into the next page
         }
     }
 
-    private void translate(AccessType type, long va) {
+    private void translate(int kind, long va) {
         if (Long.compareUnsigned(va, userEnd) >= 0) {
             outOfRange++;
             return;
         }
         accesses++;
+        long page = va >>> pageShift;
+        int set = (int) page & setMask;
+        int bit = 1 << kind;
+        if (mruPage[set] == page) {
+            if ((mruKinds[set] & bit) != 0) {
+                memoHits++;
+                return;
+            }
+        } else {
+            mruPage[set] = page;
+            mruKinds[set] = 0;
+        }
+        AccessType type = KINDS[kind];
         if (!mmu.translate(va, type, true, false, out)) {
             pageFault(type, va);
+            mruPage[set] = page;                         // the retry made it the newest entry of its set
         }
+        mruKinds[set] |= bit;
     }
 
     /** Kept out of {@link #translate} so that the hot path stays small enough to inline. */
@@ -178,6 +217,7 @@ public final class TraceReplay implements AccessSink {
                     + ": " + out);
         }
         pageFaults++;
+        forgetMemo();
         pager.map(va);
         if (!mmu.translate(va, type, true, false, out)) {
             throw new IllegalStateException("fault after mapping 0x" + Long.toHexString(va) + ": " + out);
@@ -192,6 +232,6 @@ public final class TraceReplay implements AccessSink {
         }
         return new Result(config, reader.lines(), reader.records(), reader.ignoredLines(), reader.skippedLines(),
                 reader.firstSkippedLine(), reader.bytesRead(), accesses, outOfRange, pager.pagesMapped(), tables,
-                mmu.hits(), mmu.misses(), mmu.walkMemoryRefs(), pageFaults, nanos, interrupted);
+                mmu.hits() + memoHits, mmu.misses(), mmu.walkMemoryRefs(), pageFaults, nanos, interrupted);
     }
 }

@@ -24,6 +24,25 @@ final class LackeyReader extends TraceReader {
 
     @Override
     protected int parseLine(byte[] b, int from, int limit, AccessSink sink) {
+        // Fast path for the exact layout valgrind writes ("I  " or " L "/" S "/" M " then at most 16
+        // hex digits and a comma), when 20 bytes can be read without reaching the limit.
+        if (from + 20 <= limit) {
+            byte op = b[from] == 'I' ? (byte) 'I' : b[from + 1];
+            if (b[from + 2] == ' ' && (op == 'I' ? b[from + 1] == ' ' : b[from] == ' ')) {
+                int comma = Hex.commaWithin16(b, from + 3);
+                if (comma > 0) {
+                    long address = Hex.parse(b, from + 3, comma);
+                    if (address != Hex.INVALID || Hex.valid(b, from + 3, comma)) {
+                        return afterAddress(b, from + 3 + comma + 1, limit, op, address, sink);
+                    }
+                }
+            }
+        }
+        return parseGeneral(b, from, limit, sink);
+    }
+
+    /** Any layout: blanks around the operation, digits checked one by one. */
+    private int parseGeneral(byte[] b, int from, int limit, AccessSink sink) {
         int i = skipBlanks(b, from, limit);
         if (i == limit) {
             return -1;
@@ -49,7 +68,11 @@ final class LackeyReader extends TraceReader {
         if (afterOp == i - digits || digits == 0 || digits > 16 || b[i] != ',') {
             return malformedLine(b, i, limit);     // e.g. "I0023C790,2": the operation must stand alone
         }
-        i++;
+        return afterAddress(b, i + 1, limit, op, address, sink);
+    }
+
+    /** Parses ",SIZE" onward ({@code i} just after the comma) and hands the access to the sink. */
+    private int afterAddress(byte[] b, int i, int limit, byte op, long address, AccessSink sink) {
         int size = 0;
         int sizeDigits = 0;
         for (; i < limit && b[i] >= '0' && b[i] <= '9' && size <= MAX_ACCESS_SIZE; i++) {
