@@ -1,0 +1,308 @@
+package ptlab.kernel;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import ptlab.hw.PagingMode;
+import ptlab.hw.PteBits;
+
+/**
+ * arch/x86/mm/pgtable.c and the boot-time kernel mapping of arch/x86/mm/init*.c: swapper_pg_dir
+ * (init_mm) with the direct map, pgd_alloc/pgd_free with pgd_ctor's copy of the kernel half,
+ * PAE's preallocated pmds and 32-byte pgds, and pgd_list under pgd_lock.
+ *
+ * <pre>
+ *   KERNEL_PGD_BOUNDARY = pgd_index(PAGE_OFFSET)
+ *   pgd_alloc:  _pgd_alloc (page, or 32-byte slab object on PAE with SHARED_KERNEL_PMD)
+ *               preallocate_pmds (PAE: user pmds, plus kernel pmds when !SHARED_KERNEL_PMD)
+ *               spin_lock(pgd_lock)
+ *                 pgd_ctor:  clone_pgd_range(kernel entries of swapper_pg_dir)   (not PAE-unshared)
+ *                            pgd_list_add when !SHARED_KERNEL_PMD
+ *                 pgd_prepopulate_pmd: kernel pmds copied from swapper's, every PDPTE present
+ *               spin_unlock(pgd_lock)
+ * </pre>
+ * SHARED_KERNEL_PMD is 1 only on PAE without PTI ({@link KernelConfig#sharedKernelPmd()});
+ * 2-level and 64-bit kernels define it 0, so all their pgds are on pgd_list.
+ */
+public final class ArchPgtable {
+
+    private final Kernel k;
+    private final Pgtable pt;
+    private final PagingMode mode;
+    private final FrameAllocator alloc;
+    private final PgdSlab pgdCache;
+    private final boolean sharedKernelPmd;
+    private final int kernelPgdBoundary;
+
+    /** pgd_lock: guards pgd_list and makes pgd_ctor atomic against its walkers (vmalloc sync). */
+    public final SpinLock pgd_lock = new SpinLock("pgd_lock");
+    private MmStruct pgdListHead;
+    private int pgdListLength;
+
+    ArchPgtable(Kernel k) {
+        this.k = k;
+        this.pt = k.pgtable();
+        this.mode = k.mode();
+        this.alloc = k.allocator();
+        this.sharedKernelPmd = mode.isPae() && k.config().sharedKernelPmd();
+        this.pgdCache = sharedKernelPmd ? new PgdSlab(alloc) : null;
+        this.kernelPgdBoundary = mode.index(k.layout().pageOffset(), mode.levels());
+    }
+
+    /** SHARED_KERNEL_PMD. */
+    public boolean sharedKernelPmd() {
+        return sharedKernelPmd;
+    }
+
+    /** KERNEL_PGD_BOUNDARY: the first top-level entry of the kernel half. */
+    public int kernelPgdBoundary() {
+        return kernelPgdBoundary;
+    }
+
+    /** PTRS_PER_PGD. */
+    public int ptrsPerPgd() {
+        return mode.entries(mode.levels());
+    }
+
+    /** PREALLOCATED_PMDS: PAE only; UNSHARED_PTRS_PER_PGD. */
+    private int preallocatedPmds() {
+        if (!mode.isPae()) {
+            return 0;
+        }
+        return sharedKernelPmd ? kernelPgdBoundary : ptrsPerPgd();
+    }
+
+    // ---- boot: swapper_pg_dir and the direct map ---------------------------------------------
+
+    /**
+     * Builds init_mm: a page for swapper_pg_dir, then the direct map of lowmem at PAGE_OFFSET
+     * (kernel_physical_mapping_init) with the largest pages the mode allows: 1 GiB where
+     * {@code gbpages} and 4/5-level paging, else 2 MiB (4 MiB on 2-level), else 4 KiB. On PAE
+     * every kernel PDPTE gets its pmd page even when empty, as the boot code does, so that the
+     * pmds can be shared (or copied) into every pgd.
+     */
+    MmStruct bootInitMm(int node) {
+        MmStruct init = new MmStruct(true);
+        long pgd = alloc.allocPageTable(node, mode.levels());
+        if (pgd < 0) {
+            throw new IllegalStateException("out of memory allocating swapper_pg_dir");
+        }
+        init.pgd = pgd;
+        init.incPgtables(Pgtable.PGD);
+        if (mode.isPae()) {
+            for (int i = kernelPgdBoundary; i < ptrsPerPgd(); i++) {
+                long pudp = pgd + 8L * i;
+                if (pt.allocTable(Pgtable.PMD, init, pudp, node) != 0) {
+                    throw new IllegalStateException("out of memory allocating kernel pmds");
+                }
+            }
+        }
+        mapDirect(init, k.layout().pageOffset(), 0, k.layout().directMapBytes(), node);
+        return init;
+    }
+
+    /** PAGE_KERNEL: present, writable, accessed, dirty, global, NX. */
+    long pageKernel() {
+        return PteBits.P | PteBits.RW | PteBits.A | PteBits.D | PteBits.G | pt.nx();
+    }
+
+    private void mapDirect(MmStruct init, long va, long pa, long size, int node) {
+        long prot = pageKernel();
+        boolean gb = mode.isLongMode() && k.config().gbpages();
+        long pudSize = pt.size(Pgtable.PUD);
+        long pmdSize = pt.size(Pgtable.PMD);
+        while (size > 0) {
+            long pgdp = pt.pgd_offset(init, va);
+            long p4dp = pt.p4d_alloc(init, pgdp, va, node);
+            long pudp = pt.pud_alloc(init, p4dp, va, node);
+            if (p4dp < 0 || pudp < 0) {
+                throw new IllegalStateException("out of memory building the direct map");
+            }
+            if (gb && ((va | pa) & (pudSize - 1)) == 0 && size >= pudSize) {
+                pt.set(pudp, pt.pfn_pmd_huge(pa, prot));
+                va += pudSize;
+                pa += pudSize;
+                size -= pudSize;
+                continue;
+            }
+            long pmdp = pt.pmd_alloc(init, pudp, va, node);
+            if (pmdp < 0) {
+                throw new IllegalStateException("out of memory building the direct map");
+            }
+            if (((va | pa) & (pmdSize - 1)) == 0 && size >= pmdSize) {
+                pt.set(pmdp, pt.pfn_pmd_huge(pa, prot));
+                va += pmdSize;
+                pa += pmdSize;
+                size -= pmdSize;
+                continue;
+            }
+            if (pt.pte_alloc(init, pmdp, node) != 0) {
+                throw new IllegalStateException("out of memory building the direct map");
+            }
+            pt.set(pt.pte_offset(pmdp, va), pt.pfn_pte(pa, prot));
+            va += 4096;
+            pa += 4096;
+            size -= 4096;
+        }
+    }
+
+    // ---- pgd_alloc / pgd_free ------------------------------------------------------------------
+
+    /** pgd_alloc(mm): 0, or -ENOMEM with nothing left allocated. */
+    int pgd_alloc(MmStruct mm, int node) {
+        long pgd = _pgd_alloc(node);
+        if (pgd < 0) {
+            return -Errno.ENOMEM;
+        }
+        mm.pgd = pgd;
+        mm.incPgtables(Pgtable.PGD);
+        int n = preallocatedPmds();
+        long[] pmds = new long[n];
+        for (int i = 0; i < n; i++) {
+            pmds[i] = pt.alloc_one(Pgtable.PMD, node);   // preallocate_pmds()
+            if (pmds[i] < 0) {
+                for (int j = 0; j < i; j++) {
+                    alloc.freeFrame(pmds[j]);
+                }
+                _pgd_free(pgd);
+                mm.decPgtables(Pgtable.PGD);
+                return -Errno.ENOMEM;
+            }
+            mm.incPgtables(Pgtable.PMD);
+        }
+        pgd_lock.lock();
+        pgd_ctor(mm, pgd);
+        pgd_prepopulate_pmd(mm, pgd, pmds);
+        pgd_lock.unlock();
+        return 0;
+    }
+
+    private long _pgd_alloc(int node) {
+        if (sharedKernelPmd) {
+            return pgdCache.alloc(node);
+        }
+        return alloc.allocPageTable(node, mode.levels());
+    }
+
+    private void _pgd_free(long pgd) {
+        if (sharedKernelPmd) {
+            pgdCache.free(pgd);
+        } else {
+            alloc.freeFrame(pgd);
+        }
+    }
+
+    /**
+     * pgd_ctor(): copy the kernel part of swapper_pg_dir (clone_pgd_range), except on PAE without
+     * shared kernel pmds, whose kernel pmds are copied by pgd_prepopulate_pmd instead; put the pgd
+     * on pgd_list when kernel mappings must be synced into it (!SHARED_KERNEL_PMD).
+     */
+    private void pgd_ctor(MmStruct mm, long pgd) {
+        if (mode.levels() == 2 || (mode.levels() == 3 && sharedKernelPmd) || mode.levels() >= 4) {
+            clone_pgd_range(pgd, k.initMm().pgd, kernelPgdBoundary, ptrsPerPgd() - kernelPgdBoundary);
+        }
+        if (!sharedKernelPmd) {
+            pgd_list_add(mm);
+        }
+    }
+
+    /** clone_pgd_range(dst + i, src + i, count): a memcpy of top-level entries. */
+    public void clone_pgd_range(long dstPgd, long srcPgd, int first, int count) {
+        int eb = pt.entryBytes();
+        for (int i = first; i < first + count; i++) {
+            pt.set(dstPgd + (long) i * eb, pt.get(srcPgd + (long) i * eb));
+        }
+    }
+
+    /**
+     * pgd_prepopulate_pmd(): install the preallocated pmds in the PDPTEs; the kernel ones get a
+     * copy of swapper's kernel pmd (so later kernel pmd entries must be synced into them).
+     */
+    private void pgd_prepopulate_pmd(MmStruct mm, long pgd, long[] pmds) {
+        long swapper = k.initMm().pgd;
+        for (int i = 0; i < pmds.length; i++) {
+            long pudp = pgd + 8L * i;
+            if (i >= kernelPgdBoundary) {
+                long kernelPmd = pt.table(pt.get(swapper + 8L * i));
+                k.memory().copyFrame(kernelPmd, pmds[i]);
+            }
+            pt.populate(mm, Pgtable.PUD, pudp, pmds[i]);
+        }
+    }
+
+    /** pgd_free(mm, pgd): pgd_mop_up_pmds, pgd_dtor, _pgd_free. */
+    void pgd_free(MmStruct mm) {
+        long pgd = mm.pgd;
+        int n = preallocatedPmds();
+        for (int i = 0; i < n; i++) {                // pgd_mop_up_pmds()
+            long pudp = pgd + 8L * i;
+            long e = pt.get(pudp);
+            if (e != 0) {
+                pt.set(pudp, 0);
+                alloc.freeFrame(pt.table(e));
+                mm.decPgtables(Pgtable.PMD);
+            }
+        }
+        if (mm.onPgdList) {                          // pgd_dtor()
+            pgd_lock.lock();
+            pgd_list_del(mm);
+            pgd_lock.unlock();
+        }
+        _pgd_free(pgd);
+        mm.decPgtables(Pgtable.PGD);
+        mm.pgd = 0;
+    }
+
+    // ---- pgd_list ----------------------------------------------------------------------------------
+
+    private void pgd_list_add(MmStruct mm) {
+        mm.pgdListNext = pgdListHead;
+        mm.pgdListPrev = null;
+        if (pgdListHead != null) {
+            pgdListHead.pgdListPrev = mm;
+        }
+        pgdListHead = mm;
+        mm.onPgdList = true;
+        pgdListLength++;
+    }
+
+    private void pgd_list_del(MmStruct mm) {
+        if (mm.pgdListPrev != null) {
+            mm.pgdListPrev.pgdListNext = mm.pgdListNext;
+        } else {
+            pgdListHead = mm.pgdListNext;
+        }
+        if (mm.pgdListNext != null) {
+            mm.pgdListNext.pgdListPrev = mm.pgdListPrev;
+        }
+        mm.pgdListNext = null;
+        mm.pgdListPrev = null;
+        mm.onPgdList = false;
+        pgdListLength--;
+    }
+
+    /** The mms on pgd_list, newest first; the caller must hold {@link #pgd_lock}. */
+    public List<MmStruct> pgdList() {
+        if (!pgd_lock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("pgd_list walked without pgd_lock");
+        }
+        List<MmStruct> out = new ArrayList<>(pgdListLength);
+        for (MmStruct m = pgdListHead; m != null; m = m.pgdListNext) {
+            out.add(m);
+        }
+        return out;
+    }
+
+    public int pgdListLength() {
+        return pgdListLength;
+    }
+
+    /** PAE pgd slab objects and pages (0 when pgds are pages). */
+    public long pgdSlabObjects() {
+        return pgdCache == null ? 0 : pgdCache.objects();
+    }
+
+    public int pgdSlabPages() {
+        return pgdCache == null ? 0 : pgdCache.pages();
+    }
+}

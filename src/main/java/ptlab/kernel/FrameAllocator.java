@@ -1,0 +1,526 @@
+package ptlab.kernel;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import ptlab.hw.PhysicalMemory;
+
+/**
+ * The page allocator: hands out 4 KiB frames of {@link PhysicalMemory}, per NUMA node and zone,
+ * and 2 MiB blocks (order 9, for transparent huge pages). A two-order buddy allocator:
+ *
+ * <pre>
+ *   free_area[node][zone]:  order-0 list  (doubly linked through next[]/prev[], O(1) push/unlink)
+ *                           order-9 list  (whole free 2 MiB blocks, linked through the block's first frame)
+ *   alloc order 0: pop the order-0 list; empty: split one order-9 block onto it (512 pushes, amortised)
+ *   free  order 0: push; when all 512 frames of a block are free again, merge it back to order 9
+ * </pre>
+ *
+ * Zones: frames below {@code lowmemEnd} are ZONE_NORMAL, the rest ZONE_HIGHMEM (x86-32 only).
+ * Kernel allocations (page tables, slab) come from ZONE_NORMAL; user pages prefer HIGHMEM
+ * (GFP_HIGHUSER). A node with no free frame falls back to the others in order, as a zonelist.
+ *
+ * <p>Per frame it keeps what {@code struct page} keeps that the model needs: the use, the
+ * page-table level, and the reference count ({@code page_count}) that copy-on-write reads.
+ * Frames returned are zeroed. {@link #allocFrame} returns -1 when memory is exhausted (the
+ * caller turns that into VM_FAULT_OOM or -ENOMEM, as Linux's NULL page).
+ *
+ * <p>Concurrency: all mutating methods are {@code synchronized} (the zone lock); the refcount
+ * operations are too, so a freeing put_page cannot race a get_page on another CPU.
+ */
+public final class FrameAllocator {
+
+    public static final int ZONE_NORMAL = 0;
+    public static final int ZONE_HIGHMEM = 1;
+    private static final int ZONES = 2;
+
+    /** HPAGE_PMD_ORDER: 2 MiB / 4 KiB. */
+    public static final int HUGE_ORDER = 9;
+    private static final int BLOCK_FRAMES = 1 << HUGE_ORDER;
+    private static final int NIL = -1;
+
+    /** X86_RESERVE_LOW default: the first 64 KiB are never handed out (arch/x86/kernel/setup.c). */
+    public static final long RESERVE_LOW = 64 << 10;
+    /** CONFIG_PHYSICAL_START default 0x1000000: where the kernel image is loaded. */
+    public static final long PHYSICAL_START = 0x100_0000L;
+
+    private final PhysicalMemory memory;
+    private final int frames;
+    private final int nodes;
+    private final long lowmemEnd;
+
+    private final byte[] use;          // FrameUse ordinal
+    private final byte[] ptLevel;      // hardware level of a PAGE_TABLE frame (1..5)
+    private final int[] refcount;      // page_count()
+    private final int[] next;          // free-list links (order 0: per frame; order 9: first frame of a block)
+    private final int[] prev;
+    private final short[] blockFree;   // free frames in each 2 MiB block
+    private final boolean[] blockMergeable; // block lies in one node and zone and has no reserved frame
+
+    private final int[] head0;         // [node * ZONES + zone]
+    private final int[] head9;
+    private final long[] free0;        // frames on each order-0 list
+    private final long[] free9;        // blocks on each order-9 list
+
+    private final long[] inUse = new long[FrameUse.VALUES.length];
+    private final long[] pageTablesPerLevel = new long[6];
+    private long allocations;
+    private long frees;
+    private final long reservedFrames;
+
+    /**
+     * @param lowmemEnd  first physical address of ZONE_HIGHMEM (the RAM size when there is none)
+     * @param imageBytes size of the kernel image reserved at {@link #PHYSICAL_START}
+     */
+    public FrameAllocator(PhysicalMemory memory, long lowmemEnd, long imageBytes) {
+        long f = memory.sizeBytes() >>> PhysicalMemory.PAGE_SHIFT;
+        if (f > Integer.MAX_VALUE / 2) {
+            throw new IllegalArgumentException("RAM of " + memory.sizeBytes() + " bytes is too large for the frame allocator");
+        }
+        this.memory = memory;
+        this.frames = (int) f;
+        this.nodes = memory.nodes();
+        this.lowmemEnd = Math.min(lowmemEnd, memory.sizeBytes());
+        use = new byte[frames];
+        ptLevel = new byte[frames];
+        refcount = new int[frames];
+        next = new int[frames];
+        prev = new int[frames];
+        int blocks = (frames + BLOCK_FRAMES - 1) / BLOCK_FRAMES;
+        blockFree = new short[blocks];
+        blockMergeable = new boolean[blocks];
+        head0 = new int[nodes * ZONES];
+        head9 = new int[nodes * ZONES];
+        free0 = new long[nodes * ZONES];
+        free9 = new long[nodes * ZONES];
+        java.util.Arrays.fill(head0, NIL);
+        java.util.Arrays.fill(head9, NIL);
+        reservedFrames = reserveBootMemory(imageBytes);
+        buildFreeLists();
+    }
+
+    // ---- boot: memblock reservations and free_area_init ------------------------------------
+
+    /** memblock_reserve() of the low 64 KiB and of the kernel image; returns frames reserved. */
+    private long reserveBootMemory(long imageBytes) {
+        long reserved = 0;
+        int low = (int) Math.min(frames, RESERVE_LOW >>> PhysicalMemory.PAGE_SHIFT);
+        for (int pfn = 0; pfn < low; pfn++) {
+            use[pfn] = (byte) FrameUse.RESERVED.ordinal();
+            reserved++;
+        }
+        long imageFrames = (imageBytes + PhysicalMemory.PAGE_SIZE - 1) >>> PhysicalMemory.PAGE_SHIFT;
+        // Small test machines: load the image right after the low reserve instead of at 16 MiB.
+        long start = PHYSICAL_START + imageBytes + (4L << 20) <= memory.sizeBytes() ? PHYSICAL_START : RESERVE_LOW;
+        int first = (int) (start >>> PhysicalMemory.PAGE_SHIFT);
+        if (first + imageFrames > frames) {
+            throw new IllegalArgumentException("kernel image of " + imageBytes + " bytes does not fit in RAM of "
+                    + memory.sizeBytes() + " bytes");
+        }
+        for (int pfn = first; pfn < first + imageFrames; pfn++) {
+            use[pfn] = (byte) FrameUse.KERNEL_IMAGE.ordinal();
+            reserved++;
+        }
+        inUse[FrameUse.RESERVED.ordinal()] = low;
+        inUse[FrameUse.KERNEL_IMAGE.ordinal()] = imageFrames;
+        return reserved;
+    }
+
+    /** free_area_init + memblock_free_all: every unreserved frame onto its free list. */
+    private void buildFreeLists() {
+        for (int b = 0; b < blockFree.length; b++) {
+            int first = b * BLOCK_FRAMES;
+            int end = Math.min(frames, first + BLOCK_FRAMES);
+            boolean whole = end - first == BLOCK_FRAMES;
+            int list = listOf(first);
+            int free = 0;
+            for (int pfn = first; pfn < end; pfn++) {
+                if (use[pfn] == 0) {
+                    free++;
+                }
+                if (listOf(pfn) != list) {
+                    whole = false;
+                }
+            }
+            blockMergeable[b] = whole && free == BLOCK_FRAMES;
+            blockFree[b] = (short) free;
+            if (blockMergeable[b]) {
+                push9(list, first);
+            } else {
+                for (int pfn = end - 1; pfn >= first; pfn--) {
+                    if (use[pfn] == 0) {
+                        push0(listOf(pfn), pfn);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- allocation ---------------------------------------------------------------------------
+
+    /**
+     * alloc_pages_node(node, GFP_*, 0) and clear_page: a zeroed frame for {@code use}, on
+     * {@code node} if it has one, else on the next node with free memory. Returns its physical
+     * address, or -1 when every node is exhausted.
+     */
+    public synchronized long allocFrame(int node, FrameUse use) {
+        if (use == FrameUse.PAGE_TABLE) {
+            throw new IllegalArgumentException("page-table pages are allocated with allocPageTable(node, level)");
+        }
+        return allocOrder0(node, use, 0);
+    }
+
+    /** pagetable_alloc(): a zeroed, backed frame for a page table of hardware level {@code level}. */
+    public synchronized long allocPageTable(int node, int level) {
+        if (level < 1 || level > 5) {
+            throw new IllegalArgumentException("page-table level must be 1..5, got " + level);
+        }
+        long pa = allocOrder0(node, FrameUse.PAGE_TABLE, level);
+        if (pa >= 0) {
+            // Back the frame now: walkers on other threads may read it as soon as it is published.
+            memory.storeLong(pa, 0);
+        }
+        return pa;
+    }
+
+    /**
+     * alloc_pages(GFP_TRANSHUGE, HPAGE_PMD_ORDER): 512 contiguous, 2 MiB-aligned, zeroed user
+     * frames, each with refcount 1, or -1 (no compaction: the caller falls back to 4 KiB pages).
+     */
+    public synchronized long allocHugeUser(int node) {
+        for (int i = 0; i < nodes; i++) {
+            int n = (node + i) % nodes;
+            for (int zone = ZONES - 1; zone >= 0; zone--) {
+                int list = n * ZONES + zone;
+                if (head9[list] != NIL) {
+                    int first = pop9(list);
+                    blockFree[first / BLOCK_FRAMES] = 0;
+                    for (int pfn = first; pfn < first + BLOCK_FRAMES; pfn++) {
+                        take(pfn, FrameUse.USER, 0);
+                    }
+                    return (long) first << PhysicalMemory.PAGE_SHIFT;
+                }
+            }
+        }
+        return -1;
+    }
+
+    private long allocOrder0(int node, FrameUse use, int level) {
+        if (node < 0 || node >= nodes) {
+            throw new IllegalArgumentException("NUMA node " + node + " does not exist (nodes: " + nodes + ")");
+        }
+        boolean user = use == FrameUse.USER;
+        for (int i = 0; i < nodes; i++) {
+            int n = (node + i) % nodes;
+            // GFP_HIGHUSER may use HIGHMEM first; GFP_KERNEL only ZONE_NORMAL.
+            for (int zone = user ? ZONE_HIGHMEM : ZONE_NORMAL; zone >= ZONE_NORMAL; zone--) {
+                int pfn = allocFromList(n * ZONES + zone);
+                if (pfn != NIL) {
+                    blockFree[pfn / BLOCK_FRAMES]--;
+                    take(pfn, use, level);
+                    return (long) pfn << PhysicalMemory.PAGE_SHIFT;
+                }
+            }
+        }
+        return -1;
+    }
+
+    private int allocFromList(int list) {
+        if (head0[list] == NIL) {
+            if (head9[list] == NIL) {
+                return NIL;
+            }
+            splitBlock(list, pop9(list));
+        }
+        return pop0(list);
+    }
+
+    /** expand(): an order-9 block becomes 512 order-0 frames. */
+    private void splitBlock(int list, int first) {
+        for (int pfn = first + BLOCK_FRAMES - 1; pfn >= first; pfn--) {
+            push0(list, pfn);
+        }
+    }
+
+    private void take(int pfn, FrameUse u, int level) {
+        use[pfn] = (byte) u.ordinal();
+        ptLevel[pfn] = (byte) level;
+        refcount[pfn] = 1;
+        inUse[u.ordinal()]++;
+        if (u == FrameUse.PAGE_TABLE) {
+            pageTablesPerLevel[level]++;
+        }
+        allocations++;
+        memory.zeroFrame((long) pfn << PhysicalMemory.PAGE_SHIFT);
+    }
+
+    // ---- freeing ------------------------------------------------------------------------------
+
+    /**
+     * __free_page(): returns the frame at {@code pa} whatever its refcount. Throws, naming the
+     * address, on a double free, a reserved frame, or an address that is not a frame.
+     */
+    public synchronized void freeFrame(long pa) {
+        int pfn = checkAllocated(pa, "free");
+        release(pfn);
+    }
+
+    private void release(int pfn) {
+        FrameUse u = FrameUse.VALUES[use[pfn]];
+        inUse[u.ordinal()]--;
+        if (u == FrameUse.PAGE_TABLE) {
+            pageTablesPerLevel[ptLevel[pfn]]--;
+        }
+        use[pfn] = (byte) FrameUse.FREE.ordinal();
+        ptLevel[pfn] = 0;
+        refcount[pfn] = 0;
+        frees++;
+        int list = listOf(pfn);
+        push0(list, pfn);
+        int b = pfn / BLOCK_FRAMES;
+        if (++blockFree[b] == BLOCK_FRAMES && blockMergeable[b]) {
+            mergeBlock(list, b * BLOCK_FRAMES);
+        }
+    }
+
+    /** __free_one_page() merging to order 9: all 512 frames leave the order-0 list. */
+    private void mergeBlock(int list, int first) {
+        for (int pfn = first; pfn < first + BLOCK_FRAMES; pfn++) {
+            unlink0(list, pfn);
+        }
+        push9(list, first);
+    }
+
+    private int checkAllocated(long pa, String what) {
+        if (pa < 0 || pa >= memory.sizeBytes() || (pa & (PhysicalMemory.PAGE_SIZE - 1)) != 0) {
+            throw new IllegalArgumentException(String.format("%s of 0x%x: not the address of a frame", what, pa));
+        }
+        int pfn = (int) (pa >>> PhysicalMemory.PAGE_SHIFT);
+        FrameUse u = FrameUse.VALUES[use[pfn]];
+        if (u == FrameUse.FREE) {
+            throw new IllegalStateException(String.format("%s of frame 0x%x which is not allocated (double free?)", what, pa));
+        }
+        if (u == FrameUse.RESERVED || u == FrameUse.KERNEL_IMAGE) {
+            throw new IllegalStateException(String.format("%s of reserved frame 0x%x (%s)", what, pa, u));
+        }
+        return pfn;
+    }
+
+    // ---- reference counts (struct page _refcount) ------------------------------------------------
+
+    /** get_page(). */
+    public synchronized void getPage(long pa) {
+        int pfn = checkAllocated(pa, "get_page");
+        refcount[pfn]++;
+    }
+
+    /** put_page(): drops a reference; frees the frame at zero and returns true then. */
+    public synchronized boolean putPage(long pa) {
+        int pfn = checkAllocated(pa, "put_page");
+        if (refcount[pfn] <= 0) {
+            throw new IllegalStateException(String.format("put_page of frame 0x%x with refcount %d", pa, refcount[pfn]));
+        }
+        if (--refcount[pfn] == 0) {
+            release(pfn);
+            return true;
+        }
+        return false;
+    }
+
+    /** page_count(). */
+    public synchronized int pageCount(long pa) {
+        return refcount[(int) (pa >>> PhysicalMemory.PAGE_SHIFT)];
+    }
+
+    // ---- queries ---------------------------------------------------------------------------------
+
+    public synchronized FrameUse useOf(long pa) {
+        return FrameUse.VALUES[use[(int) (pa >>> PhysicalMemory.PAGE_SHIFT)]];
+    }
+
+    /** Hardware level (1..5) of a page-table frame, 0 for any other frame. */
+    public synchronized int pageTableLevel(long pa) {
+        return ptLevel[(int) (pa >>> PhysicalMemory.PAGE_SHIFT)];
+    }
+
+    public synchronized long inUse(FrameUse u) {
+        return inUse[u.ordinal()];
+    }
+
+    /** Page-table pages of hardware level {@code level} currently allocated (all mms and init_mm). */
+    public synchronized long pageTables(int level) {
+        return pageTablesPerLevel[level];
+    }
+
+    public synchronized long freeFrames() {
+        long n = 0;
+        for (int l = 0; l < free0.length; l++) {
+            n += free0[l] + free9[l] * BLOCK_FRAMES;
+        }
+        return n;
+    }
+
+    public synchronized long freeFrames(int node) {
+        long n = 0;
+        for (int zone = 0; zone < ZONES; zone++) {
+            n += free0[node * ZONES + zone] + free9[node * ZONES + zone] * BLOCK_FRAMES;
+        }
+        return n;
+    }
+
+    public long totalFrames() {
+        return frames;
+    }
+
+    public long reservedFrames() {
+        return reservedFrames;
+    }
+
+    public synchronized long allocations() {
+        return allocations;
+    }
+
+    public synchronized long frees() {
+        return frees;
+    }
+
+    public PhysicalMemory memory() {
+        return memory;
+    }
+
+    // ---- balance and leak report -----------------------------------------------------------------
+
+    /** The allocation state at one moment, to check later that everything since was freed. */
+    public final class Snapshot {
+        private final long[] inUseAt = inUse.clone();
+        private final long[] ptAt = pageTablesPerLevel.clone();
+        private final byte[] useAt = use.clone();
+
+        public long inUse(FrameUse u) {
+            return inUseAt[u.ordinal()];
+        }
+    }
+
+    public synchronized Snapshot snapshot() {
+        return new Snapshot();
+    }
+
+    /** Frames allocated now that were free at {@code since} (at most {@code limit}, with their use). */
+    public synchronized List<String> leaks(Snapshot since, int limit) {
+        List<String> out = new ArrayList<>();
+        for (int pfn = 0; pfn < frames && out.size() < limit; pfn++) {
+            if (use[pfn] != 0 && since.useAt[pfn] == 0) {
+                FrameUse u = FrameUse.VALUES[use[pfn]];
+                out.add(String.format("0x%x %s%s refcount=%d", (long) pfn << PhysicalMemory.PAGE_SHIFT, u,
+                        u == FrameUse.PAGE_TABLE ? " level " + ptLevel[pfn] : "", refcount[pfn]));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Throws, listing the leaked frames, unless every use's count (and every page-table level's)
+     * is what it was at {@code since}.
+     */
+    public synchronized void checkBalanced(Snapshot since) {
+        StringBuilder sb = new StringBuilder();
+        for (FrameUse u : FrameUse.VALUES) {
+            if (inUse[u.ordinal()] != since.inUseAt[u.ordinal()]) {
+                sb.append(String.format(" %s: %d now, %d before;", u, inUse[u.ordinal()], since.inUseAt[u.ordinal()]));
+            }
+        }
+        for (int level = 1; level <= 5; level++) {
+            if (pageTablesPerLevel[level] != since.ptAt[level]) {
+                sb.append(String.format(" page tables level %d: %d now, %d before;", level,
+                        pageTablesPerLevel[level], since.ptAt[level]));
+            }
+        }
+        if (sb.length() > 0) {
+            throw new IllegalStateException("frame allocator not balanced:" + sb + " leaked: " + leaks(since, 8));
+        }
+    }
+
+    /** Balanced against boot: only the reserved frames are in use. */
+    public synchronized void checkBalanced() {
+        long used = 0;
+        for (FrameUse u : FrameUse.VALUES) {
+            if (u != FrameUse.RESERVED && u != FrameUse.KERNEL_IMAGE && u != FrameUse.FREE) {
+                used += inUse[u.ordinal()];
+            }
+        }
+        if (used != 0) {
+            StringBuilder sb = new StringBuilder();
+            for (int pfn = 0; pfn < frames && sb.length() < 400; pfn++) {
+                FrameUse u = FrameUse.VALUES[use[pfn]];
+                if (u != FrameUse.FREE && u != FrameUse.RESERVED && u != FrameUse.KERNEL_IMAGE) {
+                    sb.append(String.format(" 0x%x %s", (long) pfn << PhysicalMemory.PAGE_SHIFT, u));
+                }
+            }
+            throw new IllegalStateException("frame allocator not balanced: " + used + " frames in use:" + sb);
+        }
+    }
+
+    // ---- free lists ------------------------------------------------------------------------------
+
+    private int listOf(int pfn) {
+        long pa = (long) pfn << PhysicalMemory.PAGE_SHIFT;
+        int zone = pa < lowmemEnd ? ZONE_NORMAL : ZONE_HIGHMEM;
+        return memory.nodeOf(pa) * ZONES + zone;
+    }
+
+    private void push0(int list, int pfn) {
+        int h = head0[list];
+        next[pfn] = h;
+        prev[pfn] = NIL;
+        if (h != NIL) {
+            prev[h] = pfn;
+        }
+        head0[list] = pfn;
+        free0[list]++;
+    }
+
+    private int pop0(int list) {
+        int pfn = head0[list];
+        unlink0(list, pfn);
+        return pfn;
+    }
+
+    private void unlink0(int list, int pfn) {
+        int n = next[pfn];
+        int p = prev[pfn];
+        if (p != NIL) {
+            next[p] = n;
+        } else {
+            head0[list] = n;
+        }
+        if (n != NIL) {
+            prev[n] = p;
+        }
+        next[pfn] = NIL;
+        prev[pfn] = NIL;
+        free0[list]--;
+    }
+
+    private void push9(int list, int first) {
+        int h = head9[list];
+        next[first] = h;
+        prev[first] = NIL;
+        if (h != NIL) {
+            prev[h] = first;
+        }
+        head9[list] = first;
+        free9[list]++;
+    }
+
+    private int pop9(int list) {
+        int first = head9[list];
+        int n = next[first];
+        head9[list] = n;
+        if (n != NIL) {
+            prev[n] = NIL;
+        }
+        next[first] = NIL;
+        free9[list]--;
+        return first;
+    }
+}

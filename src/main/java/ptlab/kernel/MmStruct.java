@@ -1,0 +1,202 @@
+package ptlab.kernel;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * struct mm_struct: one address space. Its page tables live only in physical memory, reached
+ * from {@link #pgd()}; this object holds what Linux's mm_struct holds beside them.
+ *
+ * <p>Locking, as in Linux:
+ * <ul>
+ * <li>{@link #mmap_lock}: the VMA tree and vm_flags; read for faults, write for mmap/munmap/
+ *     mprotect/brk/fork (of the parent) and exit.</li>
+ * <li>{@link #page_table_lock}: populating p4d/pud/pmd entries (and pmds on 2-level paging).</li>
+ * <li>split page-table locks ({@link Pgtable#ptlock}): a pte table's entries under its page's
+ *     lock, a pmd table's entries under the pmd page's lock.</li>
+ * </ul>
+ * Invariant: a page-table page is freed only with mmap_lock held for write (or at exit, when
+ * no other user exists) and only after the TLB flush that follows its unlinking (MmuGather).
+ */
+public final class MmStruct {
+
+    private static final AtomicInteger NEXT_ID = new AtomicInteger();
+
+    private final int id;
+    private final boolean initMm;
+    /** Physical address of the top-level table (32 bytes on PAE, a page otherwise). */
+    long pgd;
+
+    public final RwSemaphore mmap_lock;
+    public final SpinLock page_table_lock;
+    final VmaTree mm_mt = new VmaTree();
+
+    /** mm_cpumask(mm): CPUs that may hold TLB entries of this mm (bit i = CPU i, up to 64 CPUs). */
+    private final AtomicLong cpumask = new AtomicLong();
+    /** context.tlb_gen: bumped by every flush request (arch/x86 inc_mm_tlb_gen). */
+    final AtomicLong tlb_gen = new AtomicLong(1);
+    /** context.ctx_id: unique, never reused, for the per-CPU ASID cache. */
+    final long ctx_id;
+
+    /** mm_users: tasks using the address space. */
+    final AtomicInteger mm_users = new AtomicInteger(1);
+    /** mm_count: references to the struct (one for all users, one per CPU holding it as active_mm). */
+    final AtomicInteger mm_count = new AtomicInteger(1);
+
+    /** pgtables_bytes split per hardware level: page-table pages of this mm (index = Linux level). */
+    private final AtomicLongArray pgtables = new AtomicLongArray(6);
+    /** MM_ANONPAGES (rss_stat), in 4 KiB pages. */
+    private final AtomicLong anonRss = new AtomicLong();
+
+    long mmap_base;
+    long task_size;
+    long start_brk;
+    long brk;
+    long start_stack;
+
+    /** pgd_list linkage (arch/x86/mm/pgtable.c), guarded by pgd_lock. */
+    MmStruct pgdListNext;
+    MmStruct pgdListPrev;
+    boolean onPgdList;
+
+    MmStruct(boolean initMm) {
+        this.id = NEXT_ID.getAndIncrement();
+        this.ctx_id = id + 1L;
+        this.initMm = initMm;
+        this.mmap_lock = new RwSemaphore(initMm ? "init_mm.mmap_lock" : "mm" + id + ".mmap_lock");
+        this.page_table_lock = new SpinLock(initMm ? "init_mm.page_table_lock" : "mm" + id + ".page_table_lock");
+    }
+
+    public int id() {
+        return id;
+    }
+
+    public boolean isInitMm() {
+        return initMm;
+    }
+
+    public long pgd() {
+        return pgd;
+    }
+
+    public VmaTree vmas() {
+        return mm_mt;
+    }
+
+    /** find_vma(mm, addr). */
+    public VmArea find_vma(long addr) {
+        return mm_mt.find_vma(addr);
+    }
+
+    public long mmapBase() {
+        return mmap_base;
+    }
+
+    public long taskSize() {
+        return task_size;
+    }
+
+    public long startBrk() {
+        return start_brk;
+    }
+
+    public long brk() {
+        return brk;
+    }
+
+    public long startStack() {
+        return start_stack;
+    }
+
+    // ---- mm_cpumask -------------------------------------------------------------------------
+
+    public long cpumask() {
+        return cpumask.get();
+    }
+
+    public boolean cpumaskTest(int cpu) {
+        return (cpumask.get() & (1L << cpu)) != 0;
+    }
+
+    /** cpumask_set_cpu(): atomic, as set_bit(). */
+    void cpumaskSet(int cpu) {
+        long m;
+        do {
+            m = cpumask.get();
+        } while (!cpumask.compareAndSet(m, m | (1L << cpu)));
+    }
+
+    /** cpumask_clear_cpu(). */
+    void cpumaskClear(int cpu) {
+        long m;
+        do {
+            m = cpumask.get();
+        } while (!cpumask.compareAndSet(m, m & ~(1L << cpu)));
+    }
+
+    public long tlbGen() {
+        return tlb_gen.get();
+    }
+
+    // ---- counters -----------------------------------------------------------------------------
+
+    /** mm_inc_nr_ptes / mm_inc_nr_pmds / mm_inc_nr_puds / mm_inc_nr_p4ds (and the pgd itself). */
+    void incPgtables(int level) {
+        pgtables.incrementAndGet(level);
+    }
+
+    void decPgtables(int level) {
+        if (pgtables.decrementAndGet(level) < 0) {
+            throw new IllegalStateException("mm" + id + ": negative page-table count at level " + level);
+        }
+    }
+
+    /** Page-table pages of this mm at Linux level {@code level} (PTE=1 .. PGD=5). */
+    public long pgtables(int level) {
+        return pgtables.get(level);
+    }
+
+    /** mm_pgtables_bytes() in pages, all levels below the pgd. */
+    public long pgtablesTotal() {
+        long n = 0;
+        for (int l = 1; l <= 4; l++) {
+            n += pgtables.get(l);
+        }
+        return n;
+    }
+
+    void addRss(long pages) {
+        anonRss.addAndGet(pages);
+    }
+
+    /** get_mm_counter(mm, MM_ANONPAGES). */
+    public long rss() {
+        return anonRss.get();
+    }
+
+    public int users() {
+        return mm_users.get();
+    }
+
+    public int count() {
+        return mm_count.get();
+    }
+
+    /** check_mm() at __mmdrop: every counter back to zero. */
+    void check_mm() {
+        long rss = anonRss.get();
+        if (rss != 0) {
+            throw new IllegalStateException("BUG: Bad rss-counter state mm" + id + " type:MM_ANONPAGES val:" + rss);
+        }
+        long tables = pgtablesTotal();
+        if (tables != 0) {
+            throw new IllegalStateException("BUG: non-zero pgtables_bytes on freeing mm" + id + ": " + tables + " pages");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return initMm ? "init_mm" : String.format("mm%d(pgd=0x%x)", id, pgd);
+    }
+}

@@ -1,0 +1,529 @@
+package ptlab.kernel;
+
+import static ptlab.kernel.Pgtable.P4D;
+import static ptlab.kernel.Pgtable.PGD;
+import static ptlab.kernel.Pgtable.PMD;
+import static ptlab.kernel.Pgtable.PTE;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import ptlab.hw.PhysicalMemory;
+import ptlab.hw.PteBits;
+
+/**
+ * mm/mmap.c, mm/vma.c, mm/mprotect.c and kernel/fork.c's dup_mmap: the VMA-changing system
+ * calls for anonymous memory. Each takes mmap_lock for write; each that removes mappings
+ * goes through an {@link MmuGather} so pages and page tables are freed only after the flush.
+ */
+final class Mmap {
+
+    public static final int PROT_NONE = 0;
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int PROT_EXEC = 4;
+
+    public static final int MAP_SHARED = 0x01;
+    public static final int MAP_PRIVATE = 0x02;
+    public static final int MAP_FIXED = 0x10;
+    public static final int MAP_ANONYMOUS = 0x20;
+    public static final int MAP_GROWSDOWN = 0x100;
+    public static final int MAP_FIXED_NOREPLACE = 0x100000;
+
+    /** mmap_min_addr default (CONFIG_DEFAULT_MMAP_MIN_ADDR = 65536 on x86). */
+    static final long MMAP_MIN_ADDR = 0x10000;
+    /** stack_guard_gap: 256 pages. */
+    static final long STACK_GUARD_GAP = 256L << 12;
+    /** RLIMIT_STACK default, 8 MiB: the most a stack may grow to. */
+    static final long RLIMIT_STACK = 8L << 20;
+
+    private final Kernel k;
+    private final Pgtable pt;
+    private final Memory memory;
+
+    Mmap(Kernel k) {
+        this.k = k;
+        this.pt = k.pgtable();
+        this.memory = k.mm();
+    }
+
+    /** vm_get_page_prot(): protection_map[] of arch/x86/mm/pgprot.c, from VM_READ/WRITE/EXEC/SHARED. */
+    long vm_get_page_prot(long vmFlags) {
+        long rwx = vmFlags & (VmArea.VM_READ | VmArea.VM_WRITE | VmArea.VM_EXEC);
+        if (rwx == 0) {
+            return Pgtable._PAGE_PROTNONE | PteBits.A;                     // PAGE_NONE
+        }
+        long prot = PteBits.P | PteBits.US | PteBits.A;                    // write and exec imply read on x86
+        if ((vmFlags & VmArea.VM_WRITE) != 0 && (vmFlags & VmArea.VM_SHARED) != 0) {
+            prot |= PteBits.RW;                                            // PAGE_SHARED; private writes are PAGE_COPY (COW)
+        }
+        if ((vmFlags & VmArea.VM_EXEC) == 0) {
+            prot |= pt.nx();
+        }
+        return prot;
+    }
+
+    static long calc_vm_prot_bits(int prot) {
+        long f = 0;
+        if ((prot & PROT_READ) != 0) f |= VmArea.VM_READ;
+        if ((prot & PROT_WRITE) != 0) f |= VmArea.VM_WRITE;
+        if ((prot & PROT_EXEC) != 0) f |= VmArea.VM_EXEC;
+        return f;
+    }
+
+    static long pageAlign(long len) {
+        return (len + PhysicalMemory.PAGE_SIZE - 1) & -PhysicalMemory.PAGE_SIZE;
+    }
+
+    // ---- mmap -------------------------------------------------------------------------------------
+
+    /** vm_mmap_pgoff() → do_mmap() for anonymous memory: the address, or -errno. */
+    long do_mmap(Cpu cpu, MmStruct mm, long addr, long len, int prot, int flags) {
+        if ((flags & MAP_ANONYMOUS) == 0) {
+            return -Errno.EINVAL;                                          // no files in the model
+        }
+        if ((flags & (MAP_SHARED | MAP_PRIVATE)) == 0) {
+            return -Errno.EINVAL;
+        }
+        if (len <= 0) {
+            return -Errno.EINVAL;
+        }
+        len = pageAlign(len);
+        if (len == 0 || Long.compareUnsigned(len, mm.task_size) > 0) {
+            return -Errno.ENOMEM;
+        }
+        mm.mmap_lock.down_write();
+        try {
+            if ((flags & MAP_FIXED_NOREPLACE) != 0) {
+                if (mm.mm_mt.find_vma_intersection(addr, addr + len) != null) {
+                    return -Errno.EEXIST;
+                }
+                flags |= MAP_FIXED;
+            }
+            addr = get_unmapped_area(mm, addr, len, flags);
+            if (Errno.isError(addr)) {
+                return addr;
+            }
+            long vmFlags = calc_vm_prot_bits(prot) | VmArea.VM_MAYREAD | VmArea.VM_MAYWRITE | VmArea.VM_MAYEXEC;
+            if ((flags & MAP_SHARED) != 0) {
+                vmFlags |= VmArea.VM_SHARED | VmArea.VM_MAYSHARE;
+            }
+            if ((flags & MAP_GROWSDOWN) != 0) {
+                vmFlags |= VmArea.VM_GROWSDOWN;
+            }
+            return mmap_region(cpu, mm, addr, len, vmFlags);
+        } finally {
+            mm.mmap_lock.up_write();
+        }
+    }
+
+    /** mmap_region(): unmap what MAP_FIXED overlaps, then insert the new vma. */
+    long mmap_region(Cpu cpu, MmStruct mm, long addr, long len, long vmFlags) {
+        if (mm.mm_mt.find_vma_intersection(addr, addr + len) != null) {
+            do_vmi_munmap(cpu, mm, addr, len);
+        }
+        mm.mm_mt.insert(new VmArea(mm, addr, addr + len, vmFlags, vm_get_page_prot(vmFlags)));
+        return addr;
+    }
+
+    /**
+     * get_unmapped_area() → arch_get_unmapped_area_topdown(): MAP_FIXED as given; a free hint;
+     * else the highest gap below mmap_base that fits (aligned to 2 MiB for THP-sized lengths,
+     * as thp_get_unmapped_area does).
+     */
+    long get_unmapped_area(MmStruct mm, long addr, long len, int flags) {
+        long taskSize = mm.task_size;
+        if (Long.compareUnsigned(len, taskSize) > 0) {
+            return -Errno.ENOMEM;
+        }
+        if ((flags & MAP_FIXED) != 0) {
+            if ((addr & (PhysicalMemory.PAGE_SIZE - 1)) != 0) {
+                return -Errno.EINVAL;
+            }
+            if (Long.compareUnsigned(addr, taskSize - len) > 0 || Long.compareUnsigned(addr, MMAP_MIN_ADDR) < 0) {
+                return -Errno.ENOMEM;
+            }
+            return addr;
+        }
+        if (addr != 0) {
+            addr = pageAlign(addr);
+            VmArea v = mm.mm_mt.find_vma(addr);
+            if (Long.compareUnsigned(addr, taskSize - len) <= 0 && Long.compareUnsigned(addr, MMAP_MIN_ADDR) >= 0
+                    && (v == null || Long.compareUnsigned(addr + len, vm_start_gap(v)) <= 0)) {
+                return addr;
+            }
+        }
+        long align = k.huge().enabled() && len >= pt.size(PMD) ? pt.size(PMD) : PhysicalMemory.PAGE_SIZE;
+        VmaTree t = mm.mm_mt;
+        long high = mm.mmap_base;
+        int i = t.indexOf(high);
+        if (i < t.size() && Long.compareUnsigned(vm_start_gap(t.get(i)), high) < 0) {
+            high = vm_start_gap(t.get(i));
+        }
+        for (int j = i - 1; ; j--) {
+            long low = j >= 0 ? t.get(j).vm_end : MMAP_MIN_ADDR;
+            if (Long.compareUnsigned(high, len) >= 0) {
+                long cand = (high - len) & -align;
+                if (Long.compareUnsigned(cand, low) >= 0 && Long.compareUnsigned(high, low) > 0) {
+                    return cand;
+                }
+            }
+            if (j < 0) {
+                return -Errno.ENOMEM;
+            }
+            high = vm_start_gap(t.get(j));
+        }
+    }
+
+    /** vm_start_gap(): a stack's start less the guard gap below it. */
+    static long vm_start_gap(VmArea v) {
+        if ((v.vm_flags & VmArea.VM_GROWSDOWN) != 0 && Long.compareUnsigned(v.vm_start, STACK_GUARD_GAP) > 0) {
+            return v.vm_start - STACK_GUARD_GAP;
+        }
+        return v.vm_start;
+    }
+
+    // ---- munmap -----------------------------------------------------------------------------------
+
+    /** __vm_munmap(): 0 or -errno. */
+    int do_munmap(Cpu cpu, MmStruct mm, long start, long len) {
+        mm.mmap_lock.down_write();
+        try {
+            return do_vmi_munmap(cpu, mm, start, len);
+        } finally {
+            mm.mmap_lock.up_write();
+        }
+    }
+
+    /** do_vmi_munmap() → do_vmi_align_munmap(): split at the edges, detach, unmap_region. */
+    int do_vmi_munmap(Cpu cpu, MmStruct mm, long start, long len) {
+        if ((start & (PhysicalMemory.PAGE_SIZE - 1)) != 0 || Long.compareUnsigned(start, mm.task_size) > 0
+                || Long.compareUnsigned(len, mm.task_size - start) > 0) {
+            return -Errno.EINVAL;
+        }
+        len = pageAlign(len);
+        if (len == 0) {
+            return -Errno.EINVAL;
+        }
+        long end = start + len;
+        List<VmArea> detached = detach(mm, start, end);
+        if (detached.isEmpty()) {
+            return 0;
+        }
+        unmap_region(cpu, mm, detached, start, end);
+        return 0;
+    }
+
+    /** Splits vmas at start and end and removes those inside [start, end) from the tree. */
+    private List<VmArea> detach(MmStruct mm, long start, long end) {
+        VmaTree t = mm.mm_mt;
+        List<VmArea> out = new ArrayList<>();
+        VmArea v = t.find_vma(start);
+        if (v == null || Long.compareUnsigned(v.vm_start, end) >= 0) {
+            return out;
+        }
+        if (Long.compareUnsigned(v.vm_start, start) < 0) {
+            split_vma(mm, v, start);
+        }
+        VmArea last = t.find_vma(end - 1);
+        if (last != null && Long.compareUnsigned(last.vm_start, end) < 0 && Long.compareUnsigned(last.vm_end, end) > 0) {
+            split_vma(mm, last, end);
+        }
+        for (int i = t.indexOf(start); i < t.size() && Long.compareUnsigned(t.get(i).vm_start, end) < 0; i++) {
+            out.add(t.get(i));
+        }
+        for (VmArea d : out) {
+            t.remove(d);
+        }
+        return out;
+    }
+
+    /** __split_vma(): {@code v} keeps [vm_start, addr); a new vma gets [addr, vm_end). */
+    VmArea split_vma(MmStruct mm, VmArea v, long addr) {
+        VmArea tail = new VmArea(mm, addr, v.vm_end, v.vm_flags, v.vm_page_prot);
+        tail.anon_vma = v.anon_vma;
+        v.vm_end = addr;
+        mm.mm_mt.insert(tail);
+        return tail;
+    }
+
+    /**
+     * unmap_region(): zap the detached vmas, free the page tables no remaining vma needs
+     * (floor = end of the previous vma, ceiling = start of the next), flush, then free.
+     */
+    private void unmap_region(Cpu cpu, MmStruct mm, List<VmArea> detached, long start, long end) {
+        VmaTree t = mm.mm_mt;
+        int i = t.indexOf(start);
+        VmArea prev = t.prev(i);
+        VmArea next = i < t.size() ? t.get(i) : null;
+        MmuGather tlb = new MmuGather(k, cpu, mm, false);
+        memory.unmap_vmas(tlb, detached, start, end);
+        memory.free_pgtables(tlb, detached, prev != null ? prev.vm_end : 0, next != null ? next.vm_start : 0);
+        tlb.tlb_finish_mmu();
+    }
+
+    // ---- mprotect ----------------------------------------------------------------------------------
+
+    /** do_mprotect_pkey(): 0 or -errno. */
+    int do_mprotect(Cpu cpu, MmStruct mm, long start, long len, int prot) {
+        if ((start & (PhysicalMemory.PAGE_SIZE - 1)) != 0) {
+            return -Errno.EINVAL;
+        }
+        len = pageAlign(len);
+        long end = start + len;
+        if (Long.compareUnsigned(end, start) < 0) {
+            return -Errno.ENOMEM;
+        }
+        if (len == 0) {
+            return 0;
+        }
+        mm.mmap_lock.down_write();
+        try {
+            VmaTree t = mm.mm_mt;
+            // The whole range must be mapped, without holes.
+            long covered = start;
+            for (int i = t.indexOf(start); i < t.size() && Long.compareUnsigned(covered, end) < 0; i++) {
+                VmArea v = t.get(i);
+                if (Long.compareUnsigned(v.vm_start, covered) > 0) {
+                    return -Errno.ENOMEM;
+                }
+                covered = v.vm_end;
+            }
+            if (Long.compareUnsigned(covered, end) < 0) {
+                return -Errno.ENOMEM;
+            }
+            long newBits = calc_vm_prot_bits(prot);
+            long addr = start;
+            while (Long.compareUnsigned(addr, end) < 0) {
+                VmArea v = t.find_vma(addr);
+                long vEnd = Long.compareUnsigned(v.vm_end, end) < 0 ? v.vm_end : end;
+                long newFlags = (v.vm_flags & ~(VmArea.VM_READ | VmArea.VM_WRITE | VmArea.VM_EXEC)) | newBits;
+                mprotect_fixup(cpu, mm, v, addr, vEnd, newFlags);
+                addr = vEnd;
+            }
+            return 0;
+        } finally {
+            mm.mmap_lock.up_write();
+        }
+    }
+
+    /** mprotect_fixup(): split to [start, end), set the flags, change_protection, flush. */
+    private void mprotect_fixup(Cpu cpu, MmStruct mm, VmArea v, long start, long end, long newFlags) {
+        if (newFlags == v.vm_flags) {
+            return;
+        }
+        if (Long.compareUnsigned(v.vm_start, start) < 0) {
+            v = split_vma(mm, v, start);
+        }
+        if (Long.compareUnsigned(v.vm_end, end) > 0) {
+            split_vma(mm, v, end);
+        }
+        v.vm_flags = newFlags;
+        v.vm_page_prot = vm_get_page_prot(newFlags);
+        long pages = change_protection(cpu, v, start, end);
+        if (pages > 0) {
+            k.tlb().flush_tlb_mm_range(cpu, mm, start, end, 12, false);
+        }
+    }
+
+    /** change_protection(): the ptes (and huge pmds) of [start, end) get the vma's new protection. */
+    private long change_protection(Cpu cpu, VmArea vma, long addr, long end) {
+        long pages = 0;
+        long pgdp = pt.pgd_offset(vma.vm_mm, addr);
+        do {
+            long next = pt.addrEnd(PGD, addr, end);
+            if (!pt.noneOrClearBad(PGD, pgdp)) {
+                pages += changeRange(cpu, vma, P4D, pgdp, addr, next);
+            }
+            pgdp += pt.entryBytes();
+            addr = next;
+        } while (addr != end);
+        return pages;
+    }
+
+    /** change_p4d_range / change_pud_range / change_pmd_range. */
+    private long changeRange(Cpu cpu, VmArea vma, int l, long parentp, long addr, long end) {
+        long pages = 0;
+        long p = pt.offset(l, parentp, addr);
+        do {
+            long next = pt.addrEnd(l, addr, end);
+            if (l == PMD && k.huge().pmd_trans_huge(pt.get(p))) {
+                if (next - addr == pt.size(PMD)) {
+                    k.huge().change_huge_pmd(vma, p, vma.vm_page_prot);
+                    pages += HugeMemory.HPAGE_PMD_NR;
+                    p += pt.entryBytes();
+                    addr = next;
+                    continue;
+                }
+                k.huge().__split_huge_pmd(cpu, vma, p, addr);
+            }
+            if (!pt.noneOrClearBad(l, p)) {
+                pages += l == PMD ? change_pte_range(vma, p, addr, next) : changeRange(cpu, vma, l - 1, p, addr, next);
+            }
+            if (!pt.folded(l)) {
+                p += pt.entryBytes();
+            }
+            addr = next;
+        } while (addr != end);
+        return pages;
+    }
+
+    /**
+     * change_pte_range(): ptep_modify_prot_start (atomic clear, so a concurrent D-bit update is
+     * not lost) / pte_modify / ptep_modify_prot_commit. A private writable page that is already
+     * dirty and exclusively ours keeps write access (can_change_pte_writable), sparing a fault.
+     */
+    private long change_pte_range(VmArea vma, long pmdp, long addr, long end) {
+        long pages = 0;
+        SpinLock ptl = pt.pte_lockptr(vma.vm_mm, pmdp);
+        ptl.lock();
+        long ptep = pt.pte_offset(pmdp, addr);
+        boolean wantsWrite = (vma.vm_flags & (VmArea.VM_WRITE | VmArea.VM_SHARED)) == VmArea.VM_WRITE;
+        for (; addr != end; addr += PhysicalMemory.PAGE_SIZE, ptep += pt.entryBytes()) {
+            long e = pt.get(ptep);
+            if (!pt.present(PTE, e)) {
+                continue;
+            }
+            long old = pt.getAndClear(ptep);
+            long ne = pt.pte_modify(old, vma.vm_page_prot);
+            if (wantsWrite && Pgtable.pte_dirty(old) && !Pgtable.pte_special(old)
+                    && k.allocator().pageCount(pt.pte_page(old)) == 1) {
+                ne = Pgtable.pte_mkwrite(ne);
+            }
+            pt.set(ptep, ne);
+            pages++;
+        }
+        ptl.unlock();
+        return pages;
+    }
+
+    // ---- brk --------------------------------------------------------------------------------------
+
+    /** sys_brk(): the new break, or the old one if it cannot move. */
+    long brk(Cpu cpu, MmStruct mm, long brk) {
+        mm.mmap_lock.down_write();
+        try {
+            if (Long.compareUnsigned(brk, mm.start_brk) < 0) {
+                return mm.brk;
+            }
+            long newbrk = pageAlign(brk);
+            long oldbrk = pageAlign(mm.brk);
+            if (oldbrk == newbrk) {
+                mm.brk = brk;
+                return brk;
+            }
+            if (Long.compareUnsigned(brk, mm.brk) <= 0) {
+                mm.brk = brk;                                                 // shrink: unmap [newbrk, oldbrk)
+                do_vmi_munmap(cpu, mm, newbrk, oldbrk - newbrk);
+                return brk;
+            }
+            VmArea next = mm.mm_mt.find_vma(oldbrk);
+            if (next != null && Long.compareUnsigned(newbrk + PhysicalMemory.PAGE_SIZE, vm_start_gap(next)) > 0) {
+                return mm.brk;
+            }
+            if (Long.compareUnsigned(newbrk, mm.task_size) > 0) {
+                return mm.brk;
+            }
+            do_brk_flags(mm, oldbrk, newbrk - oldbrk);
+            mm.brk = brk;
+            return brk;
+        } finally {
+            mm.mmap_lock.up_write();
+        }
+    }
+
+    /** do_brk_flags(): extend the brk vma if it ends at addr with the same flags, else a new vma. */
+    private void do_brk_flags(MmStruct mm, long addr, long len) {
+        long flags = VmArea.VM_READ | VmArea.VM_WRITE | VmArea.VM_MAYREAD | VmArea.VM_MAYWRITE
+                | VmArea.VM_MAYEXEC | VmArea.VM_ACCOUNT;
+        VmaTree t = mm.mm_mt;
+        VmArea prev = t.prev(t.indexOf(addr));
+        if (prev != null && prev.vm_end == addr && prev.vm_flags == flags) {
+            prev.vm_end = addr + len;                                        // vma_expand()
+            return;
+        }
+        t.insert(new VmArea(mm, addr, addr + len, flags, vm_get_page_prot(flags)));
+    }
+
+    // ---- stack growth --------------------------------------------------------------------------------
+
+    /** expand_downwards(): grow a VM_GROWSDOWN vma to cover addr; 0 or -ENOMEM. Caller holds mmap_lock for write. */
+    int expand_stack_locked(MmStruct mm, VmArea vma, long address) {
+        long addr = address & -PhysicalMemory.PAGE_SIZE;
+        if ((vma.vm_flags & VmArea.VM_GROWSDOWN) == 0 || Long.compareUnsigned(addr, MMAP_MIN_ADDR) < 0) {
+            return -Errno.ENOMEM;
+        }
+        VmArea prev = mm.mm_mt.prev(mm.mm_mt.indexOf(vma.vm_start));
+        if (prev != null && Long.compareUnsigned(addr - STACK_GUARD_GAP, prev.vm_end) < 0) {
+            return -Errno.ENOMEM;
+        }
+        if (vma.vm_end - addr > RLIMIT_STACK) {
+            return -Errno.ENOMEM;
+        }
+        vma.vm_start = addr;
+        mm.mm_mt.startChanged(vma);
+        k.stats().stackExpansions.incrementAndGet();
+        return 0;
+    }
+
+    // ---- fork and exit -----------------------------------------------------------------------------
+
+    /**
+     * dup_mmap(mm, oldmm): copy the vmas and, for those with pages, the page tables
+     * (copy_page_range, COW), under both mmap_locks; then flush the parent's TLB because its
+     * writable ptes became read-only. 0 or -ENOMEM (the caller tears the child down).
+     */
+    int dup_mmap(Cpu cpu, MmStruct mm, MmStruct oldmm) {
+        oldmm.mmap_lock.down_write();
+        mm.mmap_lock.down_write();                                           // mmap_write_lock_nested()
+        int r = 0;
+        try {
+            mm.task_size = oldmm.task_size;
+            mm.mmap_base = oldmm.mmap_base;
+            mm.start_brk = oldmm.start_brk;
+            mm.brk = oldmm.brk;
+            mm.start_stack = oldmm.start_stack;
+            VmaTree t = oldmm.mm_mt;
+            for (int i = 0; i < t.size(); i++) {
+                VmArea src = t.get(i);
+                if ((src.vm_flags & VmArea.VM_DONTCOPY) != 0) {
+                    continue;
+                }
+                VmArea dst = new VmArea(mm, src.vm_start, src.vm_end, src.vm_flags, src.vm_page_prot);
+                dst.anon_vma = src.anon_vma;
+                mm.mm_mt.insert(dst);
+                r = memory.copy_page_range(cpu, dst, src);
+                if (r != 0) {
+                    break;
+                }
+            }
+        } finally {
+            mm.mmap_lock.up_write();
+            k.tlb().flush_tlb_mm(cpu, oldmm);
+            oldmm.mmap_lock.up_write();
+        }
+        return r;
+    }
+
+    /**
+     * exit_mmap(): unmap everything and free every page table below the pgd (floor
+     * FIRST_USER_ADDRESS = 0, ceiling USER_PGTABLES_CEILING = 0), with a full-mm gather.
+     */
+    void exit_mmap(Cpu cpu, MmStruct mm) {
+        mm.mmap_lock.down_write();
+        try {
+            VmaTree t = mm.mm_mt;
+            List<VmArea> all = new ArrayList<>(t.size());
+            for (int i = 0; i < t.size(); i++) {
+                all.add(t.get(i));
+            }
+            MmuGather tlb = new MmuGather(k, cpu, mm, true);
+            memory.unmap_vmas(tlb, all, 0, -1L);
+            memory.free_pgtables(tlb, all, 0, 0);
+            tlb.tlb_finish_mmu();
+            t.clear();
+        } finally {
+            mm.mmap_lock.up_write();
+        }
+    }
+}

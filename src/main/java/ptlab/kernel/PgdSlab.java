@@ -1,0 +1,85 @@
+package ptlab.kernel;
+
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+
+import ptlab.hw.PaePdpte;
+import ptlab.hw.PhysicalMemory;
+
+/**
+ * pgd_cache (arch/x86/mm/pgtable.c, pgtable_cache_init): a kmem_cache of 32-byte, 32-byte
+ * aligned objects for PAE pgds when SHARED_KERNEL_PMD, since the PDPT is 4 entries and not a
+ * page. 128 objects per slab page; a page returns to the allocator when its last object does.
+ * Slab pages are {@link FrameUse#KERNEL} frames from ZONE_NORMAL (below 4 GiB, as CR3 needs).
+ */
+final class PgdSlab {
+
+    private static final int OBJECTS = PhysicalMemory.PAGE_SIZE / PaePdpte.TABLE_BYTES;   // 128
+
+    private final FrameAllocator alloc;
+    private final PhysicalMemory mem;
+    /** slab page -> bitmap of used objects (2 longs). */
+    private final Map<Long, long[]> used = new HashMap<>();
+    private final ArrayDeque<Long> partial = new ArrayDeque<>();
+    private long objects;
+
+    PgdSlab(FrameAllocator alloc) {
+        this.alloc = alloc;
+        this.mem = alloc.memory();
+    }
+
+    /** kmem_cache_alloc(pgd_cache, GFP_PGTABLE_USER): a zeroed 32-byte pgd, or -1. */
+    synchronized long alloc(int node) {
+        if (partial.isEmpty()) {
+            long page = alloc.allocFrame(node, FrameUse.KERNEL);
+            if (page < 0) {
+                return -1;
+            }
+            mem.storeLong(page, 0);   // back the frame before walkers can see it
+            used.put(page, new long[2]);
+            partial.push(page);
+        }
+        long page = partial.peek();
+        long[] bits = used.get(page);
+        int slot = bits[0] != -1L ? Long.numberOfTrailingZeros(~bits[0]) : 64 + Long.numberOfTrailingZeros(~bits[1]);
+        bits[slot >> 6] |= 1L << (slot & 63);
+        if (bits[0] == -1L && bits[1] == -1L) {
+            partial.pop();
+        }
+        long pgd = page + (long) slot * PaePdpte.TABLE_BYTES;
+        for (int i = 0; i < PaePdpte.ENTRIES; i++) {
+            mem.storeLong(pgd + 8L * i, 0);
+        }
+        objects++;
+        return pgd;
+    }
+
+    /** kmem_cache_free(pgd_cache, pgd). */
+    synchronized void free(long pgd) {
+        long page = pgd & -PhysicalMemory.PAGE_SIZE;
+        long[] bits = used.get(page);
+        int slot = (int) (pgd - page) / PaePdpte.TABLE_BYTES;
+        if (bits == null || (pgd & (PaePdpte.TABLE_BYTES - 1)) != 0 || (bits[slot >> 6] & (1L << (slot & 63))) == 0) {
+            throw new IllegalStateException(String.format("kmem_cache_free(pgd_cache, 0x%x): not an allocated pgd", pgd));
+        }
+        boolean wasFull = bits[0] == -1L && bits[1] == -1L;
+        bits[slot >> 6] &= ~(1L << (slot & 63));
+        objects--;
+        if (bits[0] == 0 && bits[1] == 0) {
+            used.remove(page);
+            partial.remove(page);
+            alloc.freeFrame(page);
+        } else if (wasFull) {
+            partial.push(page);
+        }
+    }
+
+    synchronized long objects() {
+        return objects;
+    }
+
+    synchronized int pages() {
+        return used.size();
+    }
+}

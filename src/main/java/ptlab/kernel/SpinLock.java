@@ -1,0 +1,116 @@
+package ptlab.kernel;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * spinlock_t: a non-recursive mutual-exclusion lock, as {@code spin_lock()/spin_unlock()}.
+ * Used for {@code mm->page_table_lock}, the split page-table locks ({@code ptlock} of a
+ * PMD or PTE page) and {@code pgd_lock}.
+ *
+ * <p>It spins (with {@link Thread#onSpinWait()}, then yields) on a compare-and-swap of the owner,
+ * allocates nothing, and detects the one deadlock a spinlock can detect cheaply: taking it again
+ * on the thread that holds it (AA deadlock), which throws naming the lock.
+ */
+public final class SpinLock {
+
+    private static final VarHandle OWNER;
+
+    static {
+        try {
+            OWNER = MethodHandles.lookup().findVarHandle(SpinLock.class, "owner", Thread.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final String name;
+    @SuppressWarnings("unused")   // accessed through OWNER
+    private volatile Thread owner;
+    private LockObserver observer;
+    private long acquisitions;
+    private long contended;
+
+    public SpinLock(String name) {
+        this.name = name;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public void setObserver(LockObserver observer) {
+        this.observer = observer;
+    }
+
+    private LockObserver observer() {
+        LockObserver o = observer;
+        return o != null ? o : LockObserver.global();
+    }
+
+    /** spin_lock(). */
+    public void lock() {
+        LockObserver o = observer();
+        o.beforeAcquire(this, LockObserver.SPIN);
+        Thread me = Thread.currentThread();
+        if (!OWNER.compareAndSet(this, (Thread) null, me)) {
+            if (owner == me) {
+                throw new IllegalStateException("recursive spin_lock of " + name + " (AA deadlock)");
+            }
+            contended++;
+            int spins = 0;
+            while (!OWNER.compareAndSet(this, (Thread) null, me)) {
+                if (++spins < 100) {
+                    Thread.onSpinWait();
+                } else {
+                    Thread.yield();
+                }
+            }
+        }
+        acquisitions++;
+        o.afterAcquire(this, LockObserver.SPIN);
+    }
+
+    /** spin_trylock(). */
+    public boolean tryLock() {
+        LockObserver o = observer();
+        o.beforeAcquire(this, LockObserver.SPIN);
+        if (!OWNER.compareAndSet(this, (Thread) null, Thread.currentThread())) {
+            return false;
+        }
+        acquisitions++;
+        o.afterAcquire(this, LockObserver.SPIN);
+        return true;
+    }
+
+    /** spin_unlock(); unlocking a lock this thread does not hold throws. */
+    public void unlock() {
+        if (owner != Thread.currentThread()) {
+            throw new IllegalStateException("spin_unlock of " + name + " not held by this thread (owner " + owner + ")");
+        }
+        observer().beforeRelease(this, LockObserver.SPIN);
+        OWNER.setRelease(this, (Thread) null);
+    }
+
+    /** lockdep_assert_held(). */
+    public boolean isHeldByCurrentThread() {
+        return owner == Thread.currentThread();
+    }
+
+    public boolean isLocked() {
+        return owner != null;
+    }
+
+    public long acquisitions() {
+        return acquisitions;
+    }
+
+    public long contended() {
+        return contended;
+    }
+
+    @Override
+    public String toString() {
+        return "spinlock " + name;
+    }
+}

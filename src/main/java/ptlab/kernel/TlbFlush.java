@@ -1,0 +1,305 @@
+package ptlab.kernel;
+
+import ptlab.hw.CpuRegisters;
+import ptlab.hw.Mmu;
+
+/**
+ * arch/x86/mm/tlb.c: context switch of address spaces ({@link #switch_mm_irqs_off}), lazy TLB
+ * mode, the PCID/ASID cache, and TLB shootdown ({@link #flush_tlb_mm_range}).
+ *
+ * <p>The protocol is tlb_gen based (Lutomirski, 4.14+): every flush request increments the
+ * mm's {@code tlb_gen}; each CPU remembers, per ASID, the generation its TLB is flushed to. A
+ * CPU that receives a request it has already satisfied does nothing; one that was switched away
+ * (or lazy and skipped) catches up when it next loads the mm and sees its generation behind.
+ *
+ * <p>Ordering invariant (switch_mm_irqs_off vs. flush_tlb_mm_range): a switching CPU sets its
+ * bit in mm_cpumask <em>before</em> reading tlb_gen; a flusher increments tlb_gen
+ * <em>before</em> reading mm_cpumask. So either the flusher sees the bit and sends an IPI, or
+ * the switching CPU sees the new generation and flushes itself.
+ */
+public final class TlbFlush {
+
+    /** tlb_single_page_flush_ceiling: above this many pages a range flush becomes a full flush. */
+    public static final int TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
+
+    private final Cpu[] cpus;
+    private final boolean pcid;
+    private MmStruct init_mm;
+    private IpiSender ipi = IpiSender.SYNCHRONOUS;
+    private boolean skipFlushForTesting;
+    private long flushRequests;
+    private long ipisSent;
+    private long lazySkipped;
+
+    TlbFlush(Cpu[] cpus, boolean pcid) {
+        this.cpus = cpus;
+        this.pcid = pcid;
+    }
+
+    void setInitMm(MmStruct initMm) {
+        this.init_mm = initMm;
+    }
+
+    public void setIpiSender(IpiSender sender) {
+        this.ipi = sender == null ? IpiSender.SYNCHRONOUS : sender;
+    }
+
+    /**
+     * Test switch: when set, flush requests do nothing at all — the deliberately broken
+     * kernel that lets a test observe a stale TLB entry.
+     */
+    public void setSkipFlushForTesting(boolean skip) {
+        this.skipFlushForTesting = skip;
+    }
+
+    public long flushRequests() {
+        return flushRequests;
+    }
+
+    public long ipisSent() {
+        return ipisSent;
+    }
+
+    /** IPIs not sent because the target was in lazy TLB mode and no page table was freed. */
+    public long lazySkipped() {
+        return lazySkipped;
+    }
+
+    // ---- context switch ------------------------------------------------------------------------
+
+    /**
+     * switch_mm_irqs_off(prev, next): make {@code next} the mm this CPU's CR3 points at. Loading
+     * the same mm again (after lazy mode) only checks whether flushes were missed.
+     */
+    public void switch_mm_irqs_off(Cpu cpu, MmStruct next) {
+        MmStruct prev = cpu.loaded_mm;
+        if (prev == next) {
+            if (!cpu.is_lazy) {
+                return;
+            }
+            cpu.is_lazy = false;
+            if (next != init_mm) {
+                next.cpumaskSet(cpu.id());           // before reading tlb_gen (see class comment)
+            }
+            long gen = next.tlb_gen.get();
+            if (cpu.ctxTlbGen[cpu.loaded_asid] == gen) {
+                return;
+            }
+            flushLocalFull(cpu);                     // we skipped flushes while lazy
+            cpu.ctxTlbGen[cpu.loaded_asid] = gen;
+            return;
+        }
+        if (prev != null && prev != init_mm) {
+            prev.cpumaskClear(cpu.id());
+        }
+        if (next != init_mm) {
+            next.cpumaskSet(cpu.id());
+        }
+        long gen = next.tlb_gen.get();
+        int asid = choose_new_asid(cpu, next, gen);
+        boolean needFlush = asid < 0;
+        asid = needFlush ? -asid - 1 : asid;
+        load_new_mm_cr3(cpu, next.pgd, asid, needFlush);
+        cpu.ctxId[asid] = next.ctx_id;
+        cpu.ctxTlbGen[asid] = gen;
+        cpu.loaded_mm = next;
+        cpu.loaded_asid = asid;
+        cpu.is_lazy = false;
+    }
+
+    /**
+     * choose_new_asid(): the ASID already holding {@code next} (no flush needed if it is up to
+     * date), else the next one round-robin. Returns the ASID, or {@code -asid-1} when the CR3
+     * write must flush it.
+     */
+    private int choose_new_asid(Cpu cpu, MmStruct next, long nextTlbGen) {
+        if (!pcid) {
+            return -1;                               // ASID 0, and every CR3 write flushes
+        }
+        for (int asid = 0; asid < Cpu.TLB_NR_DYN_ASIDS; asid++) {
+            if (cpu.ctxId[asid] == next.ctx_id) {
+                return cpu.ctxTlbGen[asid] < nextTlbGen ? -asid - 1 : asid;
+            }
+        }
+        int asid = cpu.next_asid;
+        cpu.next_asid = (asid + 1) % Cpu.TLB_NR_DYN_ASIDS;
+        return -asid - 1;
+    }
+
+    /** kern_pcid(): PCID 0 is left for no-PCID use; ASID n runs as PCID n+1. */
+    private static int kern_pcid(int asid) {
+        return asid + 1;
+    }
+
+    /** load_new_mm_cr3(): CR3 = pgd | PCID, with the no-flush bit when the ASID is up to date. */
+    private void load_new_mm_cr3(Cpu cpu, long pgd, int asid, boolean needFlush) {
+        long cr3 = pgd;
+        if (pcid) {
+            cr3 |= kern_pcid(asid);
+            if (!needFlush) {
+                cr3 |= CpuRegisters.CR3_NOFLUSH;
+            }
+        }
+        cpu.cr3Writes++;
+        if (!cpu.mmu().writeCr3(cr3)) {
+            throw new IllegalStateException(String.format("%s: CR3 load of 0x%x took #GP (bad PDPTE)", cpu, cr3));
+        }
+        if (needFlush) {
+            cpu.fullFlushes++;
+        }
+    }
+
+    /** enter_lazy_tlb(): a kernel thread keeps the previous mm loaded. */
+    public void enter_lazy_tlb(Cpu cpu) {
+        if (cpu.loaded_mm != init_mm) {
+            cpu.is_lazy = true;
+        }
+    }
+
+    /** leave_mm(): stop using a lazily-held mm; CR3 goes to init_mm's tables. */
+    public void leave_mm(Cpu cpu) {
+        if (cpu.loaded_mm == init_mm) {
+            return;
+        }
+        cpu.leaveMms++;
+        switch_mm_irqs_off(cpu, init_mm);
+    }
+
+    // ---- flushing ----------------------------------------------------------------------------------
+
+    /** flush_tlb_mm(mm): everything of {@code mm}, on every CPU that may cache it. */
+    public void flush_tlb_mm(Cpu self, MmStruct mm) {
+        flush_tlb_mm_range(self, mm, 0, FlushTlbInfo.TLB_FLUSH_ALL, 12, false);
+    }
+
+    /** flush_tlb_page(vma, addr). */
+    public void flush_tlb_page(Cpu self, MmStruct mm, long addr) {
+        flush_tlb_mm_range(self, mm, addr, addr + 4096, 12, false);
+    }
+
+    /**
+     * flush_tlb_mm_range(mm, start, end, stride_shift, freed_tables): bump the mm's tlb_gen, flush
+     * locally if this CPU has the mm loaded, and send flush IPIs to the other CPUs in
+     * mm_cpumask — skipping CPUs in lazy TLB mode unless page tables were freed
+     * (native_flush_tlb_multi: on_each_cpu_cond_mask(tlb_is_not_lazy, ...)). {@code self} is the
+     * calling CPU, or null when the caller is not on a CPU (every target then gets an IPI).
+     */
+    public void flush_tlb_mm_range(Cpu self, MmStruct mm, long start, long end, int strideShift, boolean freedTables) {
+        if (skipFlushForTesting) {
+            return;
+        }
+        flushRequests++;
+        // Ranges above the ceiling become full flushes (flush_tlb_mm_range: tlb_single_page_flush_ceiling).
+        if (end != FlushTlbInfo.TLB_FLUSH_ALL
+                && Long.compareUnsigned((end - start) >>> strideShift, TLB_SINGLE_PAGE_FLUSH_CEILING) > 0) {
+            start = 0;
+            end = FlushTlbInfo.TLB_FLUSH_ALL;
+        }
+        long newGen = mm.tlb_gen.incrementAndGet();   // inc_mm_tlb_gen(): before reading mm_cpumask
+        FlushTlbInfo info = self != null ? self.flushInfo : new FlushTlbInfo();
+        info.set(mm, start, end, strideShift, freedTables, newGen, self == null ? -1 : self.id());
+        if (self != null && self.loaded_mm == mm) {
+            flush_tlb_func(self, info, true);
+        }
+        long mask = mm.cpumask();
+        for (Cpu target : cpus) {
+            if (target == self || (mask & (1L << target.id())) == 0) {
+                continue;
+            }
+            if (target.is_lazy && !freedTables) {
+                lazySkipped++;                         // it catches up via tlb_gen when it returns
+                continue;
+            }
+            ipisSent++;
+            ipi.sendFlushTlb(self, target, info);
+        }
+    }
+
+    /**
+     * flush_tlb_func(): the flush on one CPU. A lazy CPU leaves the mm instead (it must not walk
+     * tables that are being freed). Otherwise: nothing if the CPU is already at the mm's
+     * generation; the requested pages by INVLPG if this request is exactly the next
+     * generation; else a full flush (CR3 reload, which on PAE also reloads the PDPTEs).
+     */
+    void flush_tlb_func(Cpu cpu, FlushTlbInfo f, boolean local) {
+        if (!local) {
+            cpu.ipisReceived++;
+        }
+        if (f.mm == null) {
+            flushKernelRange(cpu, f);
+            return;
+        }
+        if (cpu.is_lazy) {
+            leave_mm(cpu);
+            return;
+        }
+        MmStruct loaded = cpu.loaded_mm;
+        if (loaded != f.mm) {
+            return;                                   // switched away since the IPI was sent
+        }
+        int asid = cpu.loaded_asid;
+        long localGen = cpu.ctxTlbGen[asid];
+        long mmGen = loaded.tlb_gen.get();
+        if (localGen == mmGen) {
+            return;
+        }
+        if (f.end != FlushTlbInfo.TLB_FLUSH_ALL && f.new_tlb_gen == localGen + 1 && f.new_tlb_gen == mmGen) {
+            Mmu mmu = cpu.mmu();
+            for (long addr = f.start; Long.compareUnsigned(addr, f.end) < 0; addr += 1L << f.stride_shift) {
+                mmu.invlpg(addr);                     // flush_tlb_one_user()
+                cpu.pageFlushes++;
+            }
+        } else {
+            flushLocalFull(cpu);
+        }
+        cpu.ctxTlbGen[asid] = mmGen;
+    }
+
+    /** flush_tlb_local(): reload CR3 without the no-flush bit (drops this PCID's non-global entries). */
+    private void flushLocalFull(Cpu cpu) {
+        long cr3 = cpu.registers().cr3();
+        cpu.cr3Writes++;
+        cpu.fullFlushes++;
+        if (!cpu.mmu().writeCr3(cr3)) {
+            throw new IllegalStateException(String.format("%s: CR3 reload of 0x%x took #GP", cpu, cr3));
+        }
+    }
+
+    // ---- kernel mappings --------------------------------------------------------------------------
+
+    /** flush_tlb_kernel_range(): every CPU drops the range, global entries included (INVLPG, or all). */
+    public void flush_tlb_kernel_range(Cpu self, long start, long end) {
+        if (skipFlushForTesting) {
+            return;
+        }
+        flushRequests++;
+        FlushTlbInfo info = self != null ? self.flushInfo : new FlushTlbInfo();
+        info.set(null, start, end, 12, false, 0, self == null ? -1 : self.id());
+        for (Cpu target : cpus) {
+            if (target == self) {
+                flush_tlb_func(target, info, true);
+            } else {
+                ipisSent++;
+                ipi.sendFlushTlb(self, target, info);
+            }
+        }
+    }
+
+    /** flush_tlb_all(). */
+    public void flush_tlb_all(Cpu self) {
+        flush_tlb_kernel_range(self, 0, FlushTlbInfo.TLB_FLUSH_ALL);
+    }
+
+    private void flushKernelRange(Cpu cpu, FlushTlbInfo f) {
+        if (f.end == FlushTlbInfo.TLB_FLUSH_ALL
+                || Long.compareUnsigned((f.end - f.start) >>> 12, TLB_SINGLE_PAGE_FLUSH_CEILING) > 0) {
+            cpu.mmu().flushAll();                     // __flush_tlb_all(): global entries too
+            cpu.fullFlushes++;
+            return;
+        }
+        for (long addr = f.start; Long.compareUnsigned(addr, f.end) < 0; addr += 4096) {
+            cpu.mmu().invlpg(addr);
+            cpu.pageFlushes++;
+        }
+    }
+}

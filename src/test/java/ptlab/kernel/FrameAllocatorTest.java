@@ -1,0 +1,128 @@
+package ptlab.kernel;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.HashSet;
+import java.util.Set;
+
+import org.junit.jupiter.api.Test;
+
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.constraints.Size;
+
+import ptlab.hw.PhysicalMemory;
+
+class FrameAllocatorTest {
+
+    private static FrameAllocator allocator(long ram, int nodes) {
+        return new FrameAllocator(new PhysicalMemory(ram, nodes), ram, 2 << 20);
+    }
+
+    @Test
+    void reservesLowMemoryAndKernelImage() {
+        FrameAllocator a = allocator(64L << 20, 1);
+        assertEquals(FrameUse.RESERVED, a.useOf(0));
+        assertEquals(FrameUse.KERNEL_IMAGE, a.useOf(FrameAllocator.PHYSICAL_START));
+        assertEquals(16 + 512, a.reservedFrames());
+        assertEquals(a.totalFrames() - a.reservedFrames(), a.freeFrames());
+        assertThrows(IllegalStateException.class, () -> a.freeFrame(0));
+    }
+
+    @Test
+    void allocationsAreDistinctZeroedAndBalance() {
+        FrameAllocator a = allocator(8L << 20, 2);
+        PhysicalMemory m = a.memory();
+        FrameAllocator.Snapshot s = a.snapshot();
+        Set<Long> seen = new HashSet<>();
+        long pa;
+        while ((pa = a.allocFrame(1, FrameUse.USER)) >= 0) {
+            assertTrue(seen.add(pa), "frame handed out twice: " + pa);
+            assertNotEquals(FrameUse.RESERVED, a.useOf(pa));
+            m.storeLong(pa + 8, 0xdeadL);
+        }
+        assertEquals(0, a.freeFrames());
+        for (long f : seen) {
+            a.freeFrame(f);
+        }
+        a.checkBalanced(s);
+        long again = a.allocFrame(0, FrameUse.USER);
+        assertEquals(0, m.loadLong(again + 8), "a reused frame must come back zeroed");
+    }
+
+    @Test
+    void doubleFreeAndUnallocatedFreeNameTheAddress() {
+        FrameAllocator a = allocator(8L << 20, 1);
+        long pa = a.allocFrame(0, FrameUse.USER);
+        a.freeFrame(pa);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> a.freeFrame(pa));
+        assertTrue(e.getMessage().contains(String.format("0x%x", pa)), e.getMessage());
+        IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class, () -> a.freeFrame(pa + 8));
+        assertTrue(e2.getMessage().contains(String.format("0x%x", pa + 8)), e2.getMessage());
+    }
+
+    @Test
+    void leakIsReportedWithUseAndLevel() {
+        FrameAllocator a = allocator(8L << 20, 1);
+        FrameAllocator.Snapshot s = a.snapshot();
+        long pt = a.allocPageTable(0, 2);
+        assertEquals(1, a.pageTables(2));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> a.checkBalanced(s));
+        assertTrue(e.getMessage().contains(String.format("0x%x PAGE_TABLE level 2", pt)), e.getMessage());
+        a.freeFrame(pt);
+        a.checkBalanced(s);
+    }
+
+    @Test
+    void numaPreferenceAndFallback() {
+        FrameAllocator a = allocator(16L << 20, 2);
+        PhysicalMemory m = a.memory();
+        long pa = a.allocFrame(1, FrameUse.KERNEL);
+        assertEquals(1, m.nodeOf(pa));
+        long n0 = a.freeFrames(0);
+        for (long i = 0; i < n0; i++) {
+            assertEquals(0, m.nodeOf(a.allocFrame(0, FrameUse.USER)));
+        }
+        assertEquals(1, m.nodeOf(a.allocFrame(0, FrameUse.USER)), "node 0 exhausted: falls back to node 1");
+    }
+
+    @Test
+    void hugeBlocksSplitAndMergeBack() {
+        FrameAllocator a = allocator(16L << 20, 1);
+        FrameAllocator.Snapshot s = a.snapshot();
+        long huge = a.allocHugeUser(0);
+        assertTrue(huge >= 0);
+        assertEquals(0, huge & ((2 << 20) - 1), "2 MiB aligned");
+        for (int i = 0; i < 512; i++) {
+            assertEquals(1, a.pageCount(huge + i * 4096L));
+        }
+        for (int i = 511; i >= 0; i--) {
+            assertTrue(a.putPage(huge + i * 4096L), "refcount 1 -> 0 frees");
+        }
+        a.checkBalanced(s);
+        assertEquals(huge, a.allocHugeUser(0), "the freed block merged back to order 9");
+    }
+
+    @Property(tries = 50)
+    void randomAllocFreeAlwaysBalances(@ForAll @Size(max = 300) java.util.List<@IntRange(min = 0, max = 9) Integer> ops) {
+        FrameAllocator a = allocator(8L << 20, 2);
+        FrameAllocator.Snapshot s = a.snapshot();
+        java.util.ArrayDeque<Long> live = new java.util.ArrayDeque<>();
+        for (int op : ops) {
+            if (op < 6 || live.isEmpty()) {
+                long pa = op == 5 ? a.allocPageTable(op & 1, 1) : a.allocFrame(op & 1, FrameUse.USER);
+                if (pa >= 0) {
+                    live.push(pa);
+                }
+            } else {
+                a.freeFrame(op == 9 ? live.pollLast() : live.pop());
+            }
+        }
+        while (!live.isEmpty()) {
+            a.freeFrame(live.pop());
+        }
+        a.checkBalanced(s);
+        assertEquals(a.totalFrames() - a.reservedFrames(), a.freeFrames());
+    }
+}
