@@ -27,12 +27,61 @@ public final class PageWalker {
     /** entryValue[level] = the entry read at that level on the current attempt. */
     private final long[] entryValue = new long[6];
 
+    // Per-configuration constants of the walk, computed by prepare() when the mode, MAXPHYADDR
+    // or EFER.NXE differs from the previous walk's: the reserved-bit masks of every level (for
+    // a table entry and for a large-page entry) and the address mask of a next-table pointer.
+    private PagingMode preparedMode;
+    private int preparedMaxPhy;
+    private boolean preparedNxe;
+    private final long[] tableReserved = new long[6];
+    private final long[] largeReserved = new long[6];
+    private long nextTableMask;
+
+    // The frame last read at each level: a frame's backing array never changes once created
+    // (see PhysicalMemory#frameIfBacked), so a repeated walk reads each entry with one array
+    // load instead of a directory lookup. framePfn[level] = -1: nothing remembered.
+    private final long[] framePfn = {-1, -1, -1, -1, -1, -1};
+    private final long[][] frame = new long[6][];
+
     public PageWalker(PhysicalMemory memory) {
         this.memory = memory;
     }
 
     public PhysicalMemory memory() {
         return memory;
+    }
+
+    private void prepare(PagingMode mode, int maxPhy, boolean nxe) {
+        if (mode == preparedMode && maxPhy == preparedMaxPhy && nxe == preparedNxe) {
+            return;
+        }
+        for (int level = 1; level <= mode.levels(); level++) {
+            tableReserved[level] = reservedMask(mode, level, false, maxPhy, nxe);
+            largeReserved[level] = reservedMask(mode, level, true, maxPhy, nxe);
+        }
+        nextTableMask = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK : Pte64.addressMask(maxPhy, 12);
+        preparedMode = mode;
+        preparedMaxPhy = maxPhy;
+        preparedNxe = nxe;
+    }
+
+    /** {@code memory.loadEntry(pa, bytes)}, through the frame remembered for {@code level}. */
+    private long loadEntry(long pa, int bytes, int level) {
+        long[] f = frame[level];
+        if (framePfn[level] != pa >>> PhysicalMemory.PAGE_SHIFT || f == null) {
+            return loadEntryAndRemember(pa, bytes, level);
+        }
+        return memory.loadEntry(f, pa, bytes);
+    }
+
+    private long loadEntryAndRemember(long pa, int bytes, int level) {
+        long[] f = memory.frameIfBacked(pa);
+        if (f == null) {
+            return memory.loadEntry(pa, bytes);   // unbacked (reads as zero) or out of range (throws)
+        }
+        frame[level] = f;
+        framePfn[level] = pa >>> PhysicalMemory.PAGE_SHIFT;
+        return memory.loadEntry(f, pa, bytes);
     }
 
     /**
@@ -108,6 +157,7 @@ public final class PageWalker {
         final int bytes = mode.entryBytes();
         final int maxPhy = regs.maxPhyAddr();
         final boolean nxe = regs.nxe();
+        prepare(mode, maxPhy, nxe);
         int level = startLevel;
         long base = tableBase;
         int restr = restrictions;
@@ -116,23 +166,17 @@ public final class PageWalker {
         while (true) {
             out.restrictionsAbove[level] = restr;
             if (mode.isPae() && level == 3) {
-                // PDPTEs come from the registers loaded at CR3 time; their reserved bits were
-                // checked then. They carry no R/W, U/S, XD or A (SDM 4.4.1).
-                e = regs.pdpte(mode.index(va, 3));
-                out.tableAddress[3] = regs.topTableAddress();
-                out.entryAddress[3] = -1;
-                entryValue[3] = e;
-                if (!PteBits.present(e)) {
+                base = paeDirectory(regs, mode, va, maxPhy, out);
+                if (base < 0) {
                     return fault(regs, access, user, implicit, 0, level, out);
                 }
-                base = PaePdpte.address(e, maxPhy);
                 level--;
                 continue;
             }
             long entryAddress = base + (long) mode.index(va, level) * bytes;
             out.tableAddress[level] = base;
             out.entryAddress[level] = entryAddress;
-            e = memory.loadEntry(entryAddress, bytes);
+            e = loadEntry(entryAddress, bytes, level);
             out.memoryRefs++;
             entryValue[level] = e;
             if (!PteBits.present(e)) {
@@ -140,16 +184,29 @@ public final class PageWalker {
             }
             boolean large = level > 1 && PteBits.large(e) && mode.largePageAllowed(level)
                     && (mode != PagingMode.X86_32 || regs.pse());
-            if ((e & reservedMask(mode, level, large, maxPhy, nxe)) != 0) {
+            if ((e & (large ? largeReserved[level] : tableReserved[level])) != 0) {
                 return fault(regs, access, user, implicit, PageFaultError.P | PageFaultError.RSVD, level, out);
             }
             restr |= rightsOf(e, nxe);
             if (level == 1 || large) {
                 return leaf(regs, mode, va, access, user, implicit, level, large, entryAddress, e, restr, startLevel, out);
             }
-            base = nextTable(mode, e, maxPhy);
+            base = e & nextTableMask;
             level--;
         }
+    }
+
+    /**
+     * PAE level 3: the PDPTE comes from the registers loaded at CR3 time; its reserved bits were
+     * checked then, and it carries no R/W, U/S, XD or A (SDM 4.4.1). Returns the page directory's
+     * address, or -1 if the PDPTE is not present.
+     */
+    private long paeDirectory(CpuRegisters regs, PagingMode mode, long va, int maxPhy, WalkResult out) {
+        long e = regs.pdpte(mode.index(va, 3));
+        out.tableAddress[3] = regs.topTableAddress();
+        out.entryAddress[3] = -1;
+        entryValue[3] = e;
+        return PteBits.present(e) ? PaePdpte.address(e, maxPhy) : -1;
     }
 
     private int leaf(CpuRegisters regs, PagingMode mode, long va, AccessType access, boolean user, boolean implicit,
@@ -254,17 +311,9 @@ public final class PageWalker {
 
     /** The restrictions a single entry contributes. */
     private static int rightsOf(long e, boolean nxe) {
-        int r = 0;
-        if ((e & PteBits.RW) == 0) {
-            r |= WalkResult.NOT_WRITABLE;
-        }
-        if ((e & PteBits.US) == 0) {
-            r |= WalkResult.NOT_USER;
-        }
-        if (nxe && e < 0) {
-            r |= WalkResult.EXECUTE_DISABLE;
-        }
-        return r;
+        // R/W (bit 1) clear -> NOT_WRITABLE (1); U/S (bit 2) clear -> NOT_USER (2); XD (bit 63) -> EXECUTE_DISABLE (4).
+        int r = (int) (~e >>> 1) & (WalkResult.NOT_WRITABLE | WalkResult.NOT_USER);
+        return nxe ? r | ((int) (e >>> 61) & WalkResult.EXECUTE_DISABLE) : r;
     }
 
     /** Reserved bits of a present entry at {@code level} in {@code mode}. */
@@ -275,10 +324,6 @@ public final class PageWalker {
                     : Pte64.reservedMask(true, level, large, maxPhyAddr, nxe);
             default -> Pte64.reservedMask(false, level, large, maxPhyAddr, nxe);
         };
-    }
-
-    private static long nextTable(PagingMode mode, long e, int maxPhyAddr) {
-        return mode == PagingMode.X86_32 ? Pte32.address(e) : Pte64.address(e, maxPhyAddr, 12);
     }
 
     /** Physical base of the page mapped by leaf {@code e} at {@code level}. */

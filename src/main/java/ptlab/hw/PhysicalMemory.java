@@ -225,6 +225,36 @@ public final class PhysicalMemory {
         return bytes == 8 ? exchangeLong(pa, value) : Integer.toUnsignedLong(exchangeInt(pa, (int) value));
     }
 
+    // ---- walker fast path ---------------------------------------------------------------------
+
+    /**
+     * The backing array of the frame holding {@code pa}, or null if the frame was never written.
+     * A frame's array, once created, is never replaced or released (zeroing and copying work in
+     * place), so a caller may keep it and read through {@link #loadEntry(long[], long, int)}
+     * later: the {@link PageWalker} remembers the last frame it read at each level this way.
+     * No access hook call: this is not an access.
+     */
+    long[] frameIfBacked(long pa) {
+        return frameOrNull(pa, 0);
+    }
+
+    /**
+     * {@link #loadEntry(long, int)} through {@code frame}, which must be
+     * {@link #frameIfBacked(long) frameIfBacked(pa)}: same hook call, same acquire load, but no
+     * directory lookup.
+     */
+    long loadEntry(long[] frame, long pa, int bytes) {
+        AccessHook h = hook;   // beforeAccess(), written out: this is the walker's innermost call
+        if (h != null) {
+            h.beforeAccess(OP_LOAD, pa);
+        }
+        if ((pa & (bytes - 1)) != 0) {
+            checkAccess(pa, bytes - 1);
+        }
+        long v = (long) LONG.getAcquire(frame, word(pa));
+        return bytes == 8 ? v : (v >>> halfShift(pa)) & 0xFFFF_FFFFL;
+    }
+
     // ---- whole frames -----------------------------------------------------------------------
 
     /** Zeroes the 4 KiB frame containing {@code pa} (clear_page). Untouched frames stay unbacked. */

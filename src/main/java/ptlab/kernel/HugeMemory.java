@@ -66,7 +66,7 @@ final class HugeMemory {
             stats.thpFaultFallback.incrementAndGet();
             return VM_FAULT_FALLBACK;
         }
-        vma.anon_vma = true;
+        vma.anon_vma_prepare();
         long entry = pt.pfn_pmd_huge(page, vma.vm_page_prot);
         if ((vma.vm_flags & VmArea.VM_WRITE) != 0) {
             entry = Pgtable.pte_mkwrite(Pgtable.pte_mkdirty(entry));

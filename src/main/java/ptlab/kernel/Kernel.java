@@ -247,6 +247,13 @@ public final class Kernel {
         return new Task(nextPid.getAndIncrement(), m);
     }
 
+    /** clone(CLONE_VM): a thread sharing {@code parent}'s mm (mm_users + 1). */
+    public Task cloneThread(Task parent) {
+        MmStruct m = live(parent);
+        m.mm_users.incrementAndGet();                            // mmget()
+        return new Task(nextPid.getAndIncrement(), m);
+    }
+
     /**
      * do_exit() → exit_mm(): the task lets go of its mm. If it is running, its CPU goes on in
      * lazy TLB mode with the mm still loaded (as the idle task would) until it switches to
@@ -440,7 +447,7 @@ public final class Kernel {
      * needed), check the access against vm_flags (access_error), and call handle_mm_fault.
      * Returns a VM_FAULT_* value.
      */
-    int do_user_addr_fault(Cpu cpu, Task t, int errorCode, long address) {
+    public int do_user_addr_fault(Cpu cpu, Task t, int errorCode, long address) {
         MmStruct m = t.mm;
         if (Long.compareUnsigned(address, m.task_size) >= 0 || (errorCode & PageFaultError.RSVD) != 0) {
             return VmFault.VM_FAULT_SIGSEGV;                      // bad_area_nosemaphore / pgtable_bad
@@ -488,6 +495,14 @@ public final class Kernel {
         }
         m.mmap_lock.downgrade_write();
         return v;
+    }
+
+    /**
+     * handle_mm_fault(vma, address, flags) for callers that do their own vma lookup (speculative
+     * and per-vma-lock fault handling): the caller holds what protects {@code vma}.
+     */
+    public int handle_mm_fault(Cpu cpu, VmArea vma, long address, int flags) {
+        return mm.handle_mm_fault(cpu, vma, address, flags);
     }
 
     /** access_error() (arch/x86/mm/fault.c). */

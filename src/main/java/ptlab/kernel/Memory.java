@@ -159,7 +159,7 @@ final class Memory {
             ptl.unlock();
             return 0;
         }
-        vma.anon_vma = true;                                              // anon_vma_prepare()
+        vma.anon_vma_prepare();
         long page = alloc.allocFrame(cpu.node(), FrameUse.USER);          // alloc_zeroed_user_highpage
         if (page < 0) {
             return VM_FAULT_OOM;
@@ -221,7 +221,7 @@ final class Memory {
         if (old >= 0) {
             mem.copyFrame(old, page);                                     // __wp_page_copy_user()
         }
-        vma.anon_vma = true;
+        vma.anon_vma_prepare();
         SpinLock ptl = pt.pte_lockptr(mm, pmdp);
         ptl.lock();
         long ptep = pt.pte_offset(pmdp, addr);
@@ -466,7 +466,7 @@ final class Memory {
      * Returns 0 or -ENOMEM.
      */
     int copy_page_range(Cpu cpu, VmArea dst, VmArea src) {
-        if (!src.anon_vma) {
+        if (src.anon_vma == 0) {
             return 0;                                                      // vma_needs_copy(): nothing faulted yet
         }
         long addr = src.vm_start;

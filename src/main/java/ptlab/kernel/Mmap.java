@@ -324,6 +324,25 @@ final class Mmap {
         if (pages > 0) {
             k.tlb().flush_tlb_mm_range(cpu, mm, start, end, 12, false);
         }
+        vma_merge(mm, v);
+    }
+
+    /** vma_merge(): fold {@code v} into an adjacent vma with the same flags and anon_vma. */
+    private void vma_merge(MmStruct mm, VmArea v) {
+        VmaTree t = mm.mm_mt;
+        int i = t.indexOf(v.vm_start);
+        VmArea next = i + 1 < t.size() ? t.get(i + 1) : null;
+        if (next != null && next.vm_start == v.vm_end && v.mergeableWith(next)) {
+            t.remove(next);
+            v.vm_end = next.vm_end;
+            v.anon_vma = v.anon_vma != 0 ? v.anon_vma : next.anon_vma;
+        }
+        VmArea prev = t.prev(i);
+        if (prev != null && prev.vm_end == v.vm_start && prev.mergeableWith(v)) {
+            t.remove(v);
+            prev.vm_end = v.vm_end;
+            prev.anon_vma = prev.anon_vma != 0 ? prev.anon_vma : v.anon_vma;
+        }
     }
 
     /** change_protection(): the ptes (and huge pmds) of [start, end) get the vma's new protection. */

@@ -29,8 +29,19 @@ public final class VmArea {
     long vm_flags;
     /** The pte protection bits for this vma's flags (vm_get_page_prot). */
     long vm_page_prot;
-    /** anon_vma_prepare() done: some page was faulted in, so fork must copy the page tables. */
-    boolean anon_vma;
+    /**
+     * The anon_vma's identity (0: none yet). Set by anon_vma_prepare() at the first fault, so
+     * fork must copy the page tables; shared by the pieces of a split, which may merge again.
+     */
+    long anon_vma;
+    private static final java.util.concurrent.atomic.AtomicLong NEXT_ANON_VMA = new java.util.concurrent.atomic.AtomicLong(1);
+
+    /** anon_vma_prepare(). */
+    void anon_vma_prepare() {
+        if (anon_vma == 0) {
+            anon_vma = NEXT_ANON_VMA.getAndIncrement();
+        }
+    }
 
     VmArea(MmStruct mm, long start, long end, long flags, long pageProt) {
         this.vm_mm = mm;
@@ -57,7 +68,12 @@ public final class VmArea {
     }
 
     public boolean hasAnonVma() {
-        return anon_vma;
+        return anon_vma != 0;
+    }
+
+    /** is_mergeable_vma() + is_mergeable_anon_vma(): same flags, compatible anon_vma. */
+    boolean mergeableWith(VmArea o) {
+        return vm_flags == o.vm_flags && (anon_vma == 0 || o.anon_vma == 0 || anon_vma == o.anon_vma);
     }
 
     public long size() {

@@ -1,0 +1,159 @@
+package ptlab.kernel;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static ptlab.kernel.Kernel.*;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import ptlab.hw.AccessType;
+import ptlab.hw.PagingMode;
+import ptlab.hw.PteBits;
+import ptlab.hw.WalkResult;
+
+/** pgd_alloc/pgd_ctor/pgd_list, PAE pmds, the direct map, free_pgtables floor/ceiling, lock hooks. */
+class ArchPgtableTest {
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void newPgdSharesTheKernelHalfAndTheDirectMapWorks(PagingMode mode) {
+        Kernel k = new Kernel(mode, KernelConfig.defaults().withRam(64L << 20));
+        Task t = k.createProcess();
+        long pgd = t.mm().pgd();
+        long swapper = k.initMm().pgd();
+        Pgtable pt = k.pgtable();
+        int eb = pt.entryBytes();
+        int boundary = k.arch().kernelPgdBoundary();
+        assertEquals(mode.index(k.layout().pageOffset(), mode.levels()), boundary);
+        for (int i = boundary; i < k.arch().ptrsPerPgd(); i++) {
+            if (!mode.isPae()) {
+                assertEquals(pt.get(swapper + (long) i * eb), pt.get(pgd + (long) i * eb), "kernel entry " + i + " cloned");
+            }
+        }
+        for (int i = 0; i < boundary; i++) {
+            assertEquals(mode.isPae(), pt.get(pgd + (long) i * eb) != 0, "user entry " + i + " (PAE: preallocated pmd)");
+        }
+        // A kernel-mode access through the process's CR3 reaches RAM via the direct map.
+        Cpu cpu = k.cpu(0);
+        k.switchTo(cpu, t);
+        WalkResult w = new WalkResult();
+        long pa = 0x123_4568L;
+        assertTrue(cpu.mmu().translate(k.layout().pageOffset() + pa, AccessType.WRITE, false, false, w), w.toString());
+        assertEquals(pa, w.pa);
+        assertTrue(w.pageSize() > 4096, "the direct map uses large pages: " + w.pageSize());
+        assertTrue(w.global, "kernel mappings are global");
+        k.switchTo(cpu, null);
+        k.exit(t);
+        k.unlazyAll();
+        k.checkNoLeaks();
+    }
+
+    @Test
+    void paeSharedKernelPmdUses32BytePgdsOffPgdList() {
+        Kernel k = new Kernel(PagingMode.X86_32_PAE, KernelConfig.defaults().withRam(64L << 20));
+        assertTrue(k.arch().sharedKernelPmd());
+        Task a = k.createProcess();
+        Task b = k.createProcess();
+        Pgtable pt = k.pgtable();
+        assertEquals(32, Math.abs(b.mm().pgd() - a.mm().pgd()), "two pgds 32 bytes apart in one slab page");
+        assertEquals(2, k.arch().pgdSlabObjects());
+        for (int i = 0; i < 4; i++) {
+            long e = pt.get(a.mm().pgd() + 8L * i);
+            assertEquals(PteBits.P, e & 0xFFF, "PDPTE " + i + ": present, nothing else (the rest is reserved)");
+        }
+        assertEquals(pt.get(k.initMm().pgd() + 24), pt.get(a.mm().pgd() + 24), "kernel pmd shared with swapper");
+        assertEquals(3, a.mm().pgtables(Pgtable.PMD), "three user pmds preallocated");
+        assertEquals(0, k.arch().pgdListLength(), "SHARED_KERNEL_PMD: nothing to sync, no pgd_list");
+        k.exit(a);
+        k.exit(b);
+        assertEquals(0, k.arch().pgdSlabPages(), "slab page returned");
+        k.checkNoLeaks();
+    }
+
+    @Test
+    void paeWithoutSharedKernelPmdCopiesItAndListsThePgd() {
+        Kernel k = new Kernel(PagingMode.X86_32_PAE, KernelConfig.defaults().withRam(64L << 20).withSharedKernelPmd(false));
+        Task a = k.createProcess();
+        Pgtable pt = k.pgtable();
+        assertEquals(0, a.mm().pgd() & 4095, "a whole page (PTI)");
+        assertEquals(4, a.mm().pgtables(Pgtable.PMD));
+        long mine = pt.table(pt.get(a.mm().pgd() + 24));
+        long swapper = pt.table(pt.get(k.initMm().pgd() + 24));
+        assertNotEquals(swapper, mine, "own copy of the kernel pmd");
+        for (int i = 0; i < 512; i++) {
+            assertEquals(pt.get(swapper + 8L * i), pt.get(mine + 8L * i));
+        }
+        k.arch().pgd_lock.lock();
+        assertEquals(List.of(a.mm()), k.arch().pgdList());
+        k.arch().pgd_lock.unlock();
+        k.exit(a);
+        assertEquals(0, k.arch().pgdListLength());
+        k.checkNoLeaks();
+    }
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void freePgtablesKeepsTablesANeighbourStillUses(PagingMode mode) {
+        Kernel k = new Kernel(mode, KernelConfig.defaults().withRam(64L << 20));
+        Cpu cpu = k.cpu(0);
+        Task t = k.createProcess();
+        k.switchTo(cpu, t);
+        long pmdSpan = k.pgtable().size(Pgtable.PMD);
+        long base = 0x2000_0000L;                                 // pmd-aligned in every mode
+        long a = k.mmap(t, base, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+        long b = k.mmap(t, base + 2 * 4096, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+        assertTrue(k.writeUserLong(cpu, a, 1));
+        assertTrue(k.writeUserLong(cpu, b, 2));
+        long ptes = t.mm().pgtables(Pgtable.PTE);
+        assertEquals(0, k.munmap(t, a, 4096));
+        assertEquals(ptes, t.mm().pgtables(Pgtable.PTE), "b still lives in that pte table (ceiling)");
+        assertEquals(2, k.readUserLong(cpu, b, -1));
+        assertEquals(0, k.munmap(t, b, 4096));
+        assertEquals(ptes - 1, t.mm().pgtables(Pgtable.PTE), "last user gone: pte table freed");
+        // A vma in the next pmd span does not keep this one's table alive.
+        long c = k.mmap(t, base + pmdSpan, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+        long d = k.mmap(t, base + pmdSpan - 4096, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+        assertTrue(k.writeUserLong(cpu, c, 3));
+        assertTrue(k.writeUserLong(cpu, d, 4));
+        long ptes2 = t.mm().pgtables(Pgtable.PTE);
+        assertEquals(0, k.munmap(t, d, 4096));
+        assertEquals(ptes2 - 1, t.mm().pgtables(Pgtable.PTE), "d's pte table covered nothing else");
+        assertEquals(3, k.readUserLong(cpu, c, -1));
+    }
+
+    @Test
+    void lockObserverSeesBalancedAcquireAndRelease() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20));
+        Cpu cpu = k.cpu(0);
+        Task t = k.createProcess();
+        k.switchTo(cpu, t);
+        long a = k.mmap(t, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        List<String> ops = new ArrayList<>();
+        LockObserver obs = new LockObserver() {
+            @Override
+            public void afterAcquire(Object lock, int mode) {
+                ops.add("+" + lock);
+            }
+
+            @Override
+            public void beforeRelease(Object lock, int mode) {
+                ops.add("-" + lock);
+            }
+        };
+        LockObserver.setGlobal(obs);
+        try {
+            assertTrue(k.writeUserLong(cpu, a, 1));
+        } finally {
+            LockObserver.setGlobal(null);
+        }
+        assertTrue(ops.get(0).contains("mmap_lock"), ops.toString());
+        assertTrue(ops.stream().anyMatch(s -> s.contains("page_table_lock")), "pud/pmd populated: " + ops);
+        assertTrue(ops.stream().anyMatch(s -> s.contains("ptl@")), "split pte lock: " + ops);
+        assertEquals(ops.stream().filter(s -> s.startsWith("+")).count(), ops.stream().filter(s -> s.startsWith("-")).count());
+        assertTrue(ops.get(ops.size() - 1).contains("mmap_lock"), ops.toString());
+    }
+}

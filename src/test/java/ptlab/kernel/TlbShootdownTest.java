@@ -1,0 +1,196 @@
+package ptlab.kernel;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static ptlab.kernel.Kernel.*;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import ptlab.hw.AccessType;
+import ptlab.hw.PagingMode;
+
+/** TLB shootdown, lazy TLB, flush-before-free, and the stale entry a skipped flush leaves. */
+class TlbShootdownTest {
+
+    @AfterEach
+    void removeObserver() {
+        MmuGather.setObserver(null);
+    }
+
+    private static Kernel boot(PagingMode mode, int cpus) {
+        return new Kernel(mode, KernelConfig.defaults().withRam(64L << 20).withCpus(cpus));
+    }
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void skippedFlushLeavesAStaleTranslation(PagingMode mode) {
+        Kernel k = boot(mode, 1);
+        Cpu cpu = k.cpu(0);
+        Task t = k.createProcess();
+        k.switchTo(cpu, t);
+        long a = k.mmap(t, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(k.writeUserLong(cpu, a, 1));
+        long pa = k.access(cpu, a, AccessType.READ);          // now cached in the TLB
+
+        k.tlb().setSkipFlushForTesting(true);                 // the broken kernel
+        assertEquals(0, k.munmap(t, a, 4096));
+        assertEquals(-1, k.lookup(t.mm(), a), "the pte is gone");
+        assertEquals(pa, k.access(cpu, a, AccessType.READ),
+                "stale: the TLB still translates to the freed frame " + Long.toHexString(pa));
+        assertEquals(FrameUse.FREE, k.allocator().useOf(pa & -4096L), "and that frame is already free");
+        k.tlb().setSkipFlushForTesting(false);
+        k.tlb().flush_tlb_mm(cpu, t.mm());                     // repair before checking the correct kernel
+
+        // The correct kernel: the same sequence faults after munmap.
+        long b = k.mmap(t, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(k.writeUserLong(cpu, b, 1));
+        k.access(cpu, b, AccessType.READ);
+        assertEquals(0, k.munmap(t, b, 4096));
+        assertEquals(SIGSEGV, k.access(cpu, b, AccessType.READ));
+    }
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void munmapFreesPagesAndTablesOnlyAfterTheFlush(PagingMode mode) {
+        Kernel k = boot(mode, 2);
+        Cpu cpu0 = k.cpu(0);
+        Cpu cpu1 = k.cpu(1);
+        Task t = k.createProcess();
+        Task thread = k.cloneThread(t);
+        k.switchTo(cpu0, t);
+        k.switchTo(cpu1, thread);
+        long len = 4L << 20;   // whole pmd spans: its pte tables go too
+        long a = k.mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        for (long off = 0; off < len; off += 4096) {
+            assertTrue(k.writeUserLong(off % 8192 == 0 ? cpu0 : cpu1, a + off, off));
+        }
+        List<String> events = new ArrayList<>();
+        FrameAllocator alloc = k.allocator();
+        long cpu1IpisBefore = cpu1.ipisReceived();
+        MmuGather.setObserver(new MmuGather.Observer() {
+            @Override
+            public void flushed(MmStruct mm, long start, long end, boolean freedTables) {
+                events.add("flush" + (freedTables ? "+tables" : ""));
+            }
+
+            @Override
+            public void pageFreed(long pa) {
+                events.add("page");
+                assertEquals(FrameUse.FREE, alloc.useOf(pa), "the last reference went with the gather");
+            }
+
+            @Override
+            public void tableFreed(long pa, int level) {
+                events.add("table");
+                assertEquals(FrameUse.FREE, alloc.useOf(pa), "freed by the gather");
+            }
+        });
+        assertEquals(0, k.munmap(t, a, len));
+        assertTrue(events.contains("table"), "pte tables were freed: " + events);
+        // Every free comes after a flush; a freed table after a flush that announced freed tables
+        // (so lazy CPUs and paging-structure caches were reached too).
+        String lastFlush = null;
+        for (int i = 0; i < events.size(); i++) {
+            String e = events.get(i);
+            if (e.startsWith("flush")) {
+                lastFlush = e;
+            } else {
+                assertNotNull(lastFlush, "free before any flush at event " + i + ": " + events);
+                if (e.equals("table")) {
+                    assertEquals("flush+tables", lastFlush, "table freed after a flush without freed_tables");
+                }
+            }
+        }
+        assertTrue(cpu1.ipisReceived() > cpu1IpisBefore, "cpu1 runs the mm: it got the shootdown");
+        assertEquals(SIGSEGV, k.access(cpu1, a, AccessType.READ), "no stale entry on cpu1");
+    }
+
+    @Test
+    void shootdownReachesExactlyTheCpusInMmCpumask() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(4));
+        Task t = k.createProcess();
+        Task other = k.createProcess();
+        Task thread = k.cloneThread(t);
+        k.switchTo(k.cpu(0), t);
+        k.switchTo(k.cpu(1), thread);
+        k.switchTo(k.cpu(2), other);
+        assertEquals(0b011, t.mm().cpumask());
+        long a = k.mmap(t, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(k.writeUserLong(k.cpu(1), a, 5));
+        assertEquals(5, k.readUserLong(k.cpu(0), a, -1));
+        long[] before = new long[4];
+        for (int i = 0; i < 4; i++) {
+            before[i] = k.cpu(i).ipisReceived();
+        }
+        assertEquals(0, k.mprotect(t, a, 4096, PROT_READ));
+        assertEquals(0, k.cpu(0).ipisReceived() - before[0], "the initiator flushes locally");
+        assertEquals(1, k.cpu(1).ipisReceived() - before[1], "cpu1 is in mm_cpumask");
+        assertEquals(0, k.cpu(2).ipisReceived() - before[2], "cpu2 runs another mm");
+        assertEquals(0, k.cpu(3).ipisReceived() - before[3], "cpu3 is idle on init_mm");
+        assertEquals(SIGSEGV, k.access(k.cpu(1), a, AccessType.WRITE), "cpu1's writable TLB entry was shot down");
+    }
+
+    @Test
+    void lazyCpuIsSkippedUnlessTablesAreFreedAndCatchesUpOnReturn() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(2));
+        Cpu cpu0 = k.cpu(0);
+        Cpu cpu1 = k.cpu(1);
+        Task t = k.createProcess();
+        Task thread = k.cloneThread(t);
+        k.switchTo(cpu0, t);
+        k.switchTo(cpu1, thread);
+        long a = k.mmap(t, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(k.writeUserLong(cpu1, a, 1));
+        k.switchTo(cpu1, null);                               // a kernel thread: lazy, mm still loaded
+        assertTrue(cpu1.isLazy());
+        assertSame(t.mm(), cpu1.loadedMm());
+        long ipis = cpu1.ipisReceived();
+        assertEquals(0, k.mprotect(t, a, 4096, PROT_READ));    // no table freed
+        assertEquals(ipis, cpu1.ipisReceived(), "lazy cpu skipped");
+        assertEquals(1, k.tlb().lazySkipped());
+        k.switchTo(cpu1, thread);                             // back: tlb_gen is behind, full flush
+        assertEquals(SIGSEGV, k.access(cpu1, a, AccessType.WRITE), "no stale writable entry after returning");
+
+        k.switchTo(cpu1, null);
+        long b = k.mmap(t, 0x4000_0000L, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+        assertTrue(k.writeUserLong(cpu0, b, 2));
+        long leaves = cpu1.leaveMms();
+        assertEquals(0, k.munmap(t, b, 4096));                // frees its pte/pmd/pud tables
+        assertEquals(leaves + 1, cpu1.leaveMms(), "freed tables: the lazy cpu got the IPI and left the mm");
+        assertSame(k.initMm(), cpu1.loadedMm());
+        assertSame(t.mm(), cpu1.activeMm(), "active_mm stays borrowed until the next switch");
+    }
+
+    @Test
+    void pcidKeepsEntriesAcrossSwitchesAndFlushesWhatWentStale() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(2).withPcid(true));
+        Cpu cpu = k.cpu(0);
+        Task a = k.createProcess();
+        Task b = k.createProcess();
+        k.switchTo(cpu, a);
+        long va = k.mmap(a, 0x1000_0000L, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+        assertTrue(k.writeUserLong(cpu, va, 1));
+        int pcidA = cpu.pcid();
+        k.switchTo(cpu, b);
+        assertNotEquals(pcidA, cpu.pcid());
+        long vb = k.mmap(b, 0x1000_0000L, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+        assertTrue(k.writeUserLong(cpu, vb, 2));
+        k.switchTo(cpu, a);
+        long misses = cpu.mmu().misses();
+        assertEquals(1, k.readUserLong(cpu, va, -1));
+        assertEquals(misses, cpu.mmu().misses(), "a's TLB entry survived the switch (CR3 no-flush)");
+        k.switchTo(cpu, b);
+        // Change a's mapping while a is not loaded anywhere: no IPI, a's tlb_gen moves on.
+        k.switchTo(k.cpu(1), a);
+        assertEquals(0, k.mprotect(a, va, 4096, PROT_READ));
+        k.switchTo(k.cpu(1), null);
+        k.unlazy(k.cpu(1));
+        k.switchTo(cpu, a);
+        assertEquals(SIGSEGV, k.access(cpu, va, AccessType.WRITE), "switching back flushed a's stale ASID");
+    }
+}
