@@ -73,8 +73,8 @@ public final class TraceCommand implements Runnable {
         String arch;
 
         @Option(names = "--page-size", defaultValue = "4K", paramLabel = "4K|2M",
-                description = "4K, or 2M for pmd-level large pages (4M pages on x86-32; 2M and 4M both "
-                        + "mean the pmd level there) (default: ${DEFAULT-VALUE})")
+                description = "4K, or 2M: the kernel's transparent huge pages at the pmd level, where a 2M "
+                        + "range fits the VMA (x86-64 and x86-64-la57) (default: ${DEFAULT-VALUE})")
         String pageSize;
 
         @Option(names = "--tlb-entries", description = "entries of the TLB array for the page size "
@@ -83,6 +83,14 @@ public final class TraceCommand implements Runnable {
 
         @Option(names = "--tlb-ways", description = "ways of that array, LRU within a set (default: 4)")
         Integer tlbWays;
+
+        @Option(names = "--ram", converter = SizeConverter.class, defaultValue = "4G",
+                description = "simulated RAM (default: ${DEFAULT-VALUE})")
+        long ram;
+
+        @Option(names = "--zero-page", description = "read faults map the shared zero page, as Linux does by "
+                + "default (then a write after a read faults again, copy-on-write)")
+        boolean zeroPage;
 
         @Option(names = "--buffer", converter = SizeConverter.class, defaultValue = "1M", hidden = true,
                 description = "read buffer size (default: ${DEFAULT-VALUE})")
@@ -98,6 +106,7 @@ public final class TraceCommand implements Runnable {
         public Integer call() throws IOException {
             TraceReplay.Config config = config();
             TraceFormat tf = parse(() -> TraceFormat.fromCliName(traceFormat));
+            TraceReplay replay = parse(() -> new TraceReplay(config));
             if (bufferBytes > (1 << 30)) {
                 throw new UsageException("--buffer of " + bufferBytes + " bytes is too large");
             }
@@ -110,7 +119,6 @@ public final class TraceCommand implements Runnable {
                 size = Files.size(Path.of(file));
             }
             TraceReader reader = tf.reader(in, (int) bufferBytes);
-            TraceReplay replay = new TraceReplay(config);
             StopOnShutdown stop = new StopOnShutdown(reader);
             TraceReplay.Result r;
             try (in; Progress progress = Progress.forFile(size)) {
@@ -127,19 +135,7 @@ public final class TraceCommand implements Runnable {
 
         private TraceReplay.Config config() {
             PagingMode mode = parse(() -> PagingMode.fromCliName(arch));
-            boolean large = switch (pageSize.toUpperCase(java.util.Locale.ROOT)) {
-                case "4K", "4KB", "4KIB", "4096" -> false;
-                case "2M", "2MB", "2MIB" -> true;
-                case "4M", "4MB", "4MIB" -> {
-                    if (mode != PagingMode.X86_32) {
-                        throw new UsageException("--page-size 4M exists only on x86-32; " + mode
-                                + " maps 2M pages at the pmd level");
-                    }
-                    yield true;
-                }
-                default -> throw new UsageException("--page-size must be 4K or 2M (4M on x86-32), not '"
-                        + pageSize + "'");
-            };
+            boolean large = largePages(mode, pageSize);
             TraceReplay.Config d = TraceReplay.Config.of(mode, large);
             int entries = tlbEntries != null ? tlbEntries : d.tlbEntries();
             int ways = tlbWays != null ? tlbWays : d.tlbWays();
@@ -147,8 +143,40 @@ public final class TraceCommand implements Runnable {
                 throw new UsageException("--tlb-entries " + entries + " in --tlb-ways " + ways
                         + " must make a power-of-two number of sets (entries a multiple of ways)");
             }
-            return new TraceReplay.Config(mode, large, entries, ways);
+            if (mode == PagingMode.X86_32 && ram > (4L << 30)) {
+                throw new UsageException("--ram " + ram + ": x86-32 without PAE addresses at most 4G");
+            }
+            if (ram < (64L << 20)) {
+                throw new UsageException("--ram must be at least 64M");
+            }
+            return d.withTlb(entries, ways).withRam(ram).withZeroPage(zeroPage);
         }
+    }
+
+    /**
+     * Whether {@code --page-size} asks for pmd-level pages. Those come from the kernel's transparent
+     * huge pages, which the kernel model has with 4/5-level paging only; a pmd-level page on x86-32
+     * would be 4 MiB (and 2 MiB with PAE), so 2M and 4M are refused there with the reason.
+     */
+    static boolean largePages(PagingMode mode, String pageSize) {
+        String size = pageSize.toUpperCase(java.util.Locale.ROOT);
+        switch (size) {
+            case "4K", "4KB", "4KIB", "4096":
+                return false;
+            case "2M", "2MB", "2MIB", "4M", "4MB", "4MIB":
+                break;
+            default:
+                throw new UsageException("--page-size must be 4K or 2M, not '" + pageSize + "'");
+        }
+        if (!mode.isLongMode()) {
+            throw new UsageException("--page-size " + pageSize + ": user pages on " + mode.cliName()
+                    + " are 4K here (the kernel model has transparent huge pages on x86-64 and x86-64-la57 only)");
+        }
+        if (size.startsWith("4")) {
+            throw new UsageException("--page-size 4M: " + mode.cliName()
+                    + " maps 2M pages at the pmd level (4M pages exist only on x86-32 without PAE)");
+        }
+        return true;
     }
 
     @Command(name = "generate", mixinStandardHelpOptions = true,
@@ -295,6 +323,7 @@ public final class TraceCommand implements Runnable {
         }
         o.put("accesses", r.accesses());
         o.put("out_of_range", r.outOfRange());
+        o.put("sigsegv", r.sigsegv());
         o.put("distinct_pages", r.distinctPages());
         ObjectNode pt = o.putObject("page_table_pages");
         for (Map.Entry<String, Long> e : r.pageTablePages().entrySet()) {
@@ -316,15 +345,19 @@ public final class TraceCommand implements Runnable {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format("trace             %s (%s, %,d bytes)%n", file.equals("-") ? "stdin" : file,
                 tf.cliName(), r.bytesRead()));
-        sb.append(String.format("machine           %s, %s pages, TLB %d entries %d-way LRU, one CPU, one process%n",
-                c.mode().cliName(), MmuCommand.sizeName(1L << c.pageShift()), c.tlbEntries(), c.tlbWays()));
+        sb.append(String.format("machine           %s, %s pages%s, TLB %d entries %d-way LRU, one CPU, RAM %s%n",
+                c.mode().cliName(), MmuCommand.sizeName(1L << c.pageShift()), c.largePages() ? " (THP)" : "",
+                c.tlbEntries(), c.tlbWays(), MmuCommand.sizeName(c.ramBytes())));
+        sb.append(String.format("process           one anonymous rwx VMA over all of user space, demand paged%s%n",
+                c.zeroPage() ? ", zero page on reads" : ""));
         sb.append(String.format("lines             %,d  (records %,d, ignored %,d, skipped %,d)%n", r.lines(),
                 r.records(), r.ignoredLines(), r.skippedLines()));
         if (r.skippedLines() > 0) {
             sb.append(String.format("                  first malformed line: %d%n", r.firstSkippedLine()));
         }
-        sb.append(String.format("accesses          %,d%s%n", r.accesses(), r.outOfRange() == 0 ? ""
-                : String.format("  (%,d more above the end of user space, not replayed)", r.outOfRange())));
+        sb.append(String.format("accesses          %,d%s%s%n", r.accesses(), r.outOfRange() == 0 ? ""
+                : String.format("  (%,d more above the end of user space, not replayed)", r.outOfRange()),
+                r.sigsegv() == 0 ? "" : String.format("  (%,d got SIGSEGV: below mmap_min_addr)", r.sigsegv())));
         sb.append(String.format("distinct pages    %,d%n", r.distinctPages()));
         StringBuilder levels = new StringBuilder();
         for (Map.Entry<String, Long> e : r.pageTablePages().entrySet()) {

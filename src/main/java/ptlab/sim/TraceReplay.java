@@ -6,44 +6,71 @@ import java.util.Map;
 import java.util.function.LongConsumer;
 
 import ptlab.hw.AccessType;
-import ptlab.hw.CpuRegisters;
 import ptlab.hw.Mmu;
-import ptlab.hw.PageFaultError;
 import ptlab.hw.PagingMode;
-import ptlab.hw.PhysicalMemory;
 import ptlab.hw.TlbConfig;
-import ptlab.hw.WalkResult;
+import ptlab.kernel.Cpu;
+import ptlab.kernel.Kernel;
+import ptlab.kernel.KernelConfig;
+import ptlab.kernel.KernelStats;
+import ptlab.kernel.Task;
 import ptlab.trace.AccessSink;
 import ptlab.trace.TraceReader;
 
 /**
  * {@code ptlab trace replay}: runs a memory-access trace through one demand-paged user process
- * on one simulated CPU, and counts what the paging hardware and the fault handler did.
+ * of the simulated kernel on one simulated CPU, and counts what the paging hardware and the
+ * kernel's fault handler did.
  *
  * <pre>
  *   trace line ─► reader ─► access(kind, va, size) ─► one translation per page touched
  *                                                      │  (an access crossing a page boundary
  *                                                      │   touches both pages)
- *                         Mmu.translate (TLB, PSCs, walk) ─ #PF not present ─► map the page,
- *                                                                               translate again
+ *      Kernel.access: Mmu.translate (TLB, PSCs, walk) ─ #PF ─► do_user_addr_fault ─► handle_mm_fault,
+ *                                                                                    translate again
  * </pre>
  *
- * Accesses at or above the end of user space (e.g. a 64-bit trace replayed as x86-32) are
- * counted as {@code out_of_range} and not translated. A page fault is taken on the first touch
- * of every page; the retried translation misses the TLB again, so
- * {@code tlb_hits + tlb_misses = accesses + page_faults}, as a CPU's counters would show.
+ * The process has one anonymous read-write-execute private VMA covering its whole user address
+ * space from {@code mmap_min_addr} (64 KiB) to TASK_SIZE, so every access faults its page in on
+ * first touch, as a program's heap, stack and (anonymous) text would. With {@code --page-size 2M}
+ * the kernel's transparent huge pages map it with pmd-level 2 MiB pages (4/5-level paging only, as
+ * in the kernel model). Accesses at or above TASK_SIZE (e.g. a 64-bit trace replayed as x86-32)
+ * are counted as {@code out_of_range} and not translated; accesses the kernel answers with
+ * SIGSEGV (below {@code mmap_min_addr}) are counted as {@code sigsegv} and the replay goes on.
+ * A faulting access is retried after the fault handler and misses the TLB again, so
+ * {@code tlb_hits + tlb_misses = accesses + page_faults} when nothing else faults.
  * Nothing here allocates per access.
  */
 public final class TraceReplay implements AccessSink {
 
-    /** What to replay on: the paging mode, the page size and the geometry of its TLB array. */
-    public record Config(PagingMode mode, boolean largePages, int tlbEntries, int tlbWays) {
+    /** Simulated RAM unless configured: enough for a trace touching a few GiB of distinct pages. */
+    public static final long DEFAULT_RAM = 4L << 30;
+
+    /**
+     * What to replay on: the paging mode, the page size, the geometry of the TLB array for that
+     * page size, RAM, and whether read faults map the shared zero page (Linux's default; off here
+     * unless asked, so that a page is allocated and faulted exactly once, on first touch).
+     */
+    public record Config(PagingMode mode, boolean largePages, int tlbEntries, int tlbWays, long ramBytes,
+                         boolean zeroPage) {
 
         /** The default TLB geometry for the page size (TlbConfig.DEFAULT: 64×4-way 4K, 32×4-way large). */
         public static Config of(PagingMode mode, boolean largePages) {
             TlbConfig d = TlbConfig.DEFAULT;
-            return largePages ? new Config(mode, true, d.entriesLarge(), d.waysLarge())
-                    : new Config(mode, false, d.entries4k(), d.ways4k());
+            return largePages ? new Config(mode, true, d.entriesLarge(), d.waysLarge(), DEFAULT_RAM, false)
+                    : new Config(mode, false, d.entries4k(), d.ways4k(), DEFAULT_RAM, false);
+        }
+
+        public Config withTlb(int entries, int ways) {
+            return new Config(mode, largePages, entries, ways, ramBytes, zeroPage);
+        }
+
+        public Config withRam(long bytes) {
+            return new Config(mode, largePages, tlbEntries, tlbWays, bytes, zeroPage);
+        }
+
+        public Config withZeroPage(boolean on) {
+            return new Config(mode, largePages, tlbEntries, tlbWays, ramBytes, on);
         }
 
         public int leafLevel() {
@@ -64,7 +91,8 @@ public final class TraceReplay implements AccessSink {
 
     /** The counts of one replay. {@code pageTablePages} maps Linux level names, top first, to pages. */
     public record Result(Config config, long lines, long records, long ignoredLines, long skippedLines,
-                         long firstSkippedLine, long bytesRead, long accesses, long outOfRange, long distinctPages,
+                         long firstSkippedLine, long bytesRead, long accesses, long outOfRange, long sigsegv,
+                         long distinctPages,
                          Map<String, Long> pageTablePages, long tlbHits, long tlbMisses, long walkMemoryRefs,
                          long pageFaults, long nanos, boolean interrupted) {
 
@@ -90,14 +118,17 @@ public final class TraceReplay implements AccessSink {
     }
 
     private final Config config;
+    private final Kernel kernel;
+    private final Cpu cpu;
+    private final Task task;
     private final Mmu mmu;
-    private final DemandPager pager;
-    private final WalkResult out = new WalkResult();
+    private final KernelStats stats;
+    private final long[] tablesAtBoot = new long[6];
     private final int pageShift;
     private final long userEnd;
     private long accesses;
     private long outOfRange;
-    private long pageFaults;
+    private long sigsegv;
 
     /*
      * Repeat-hit memo: mruPage[set] is the page this replay last translated in that set of the
@@ -112,20 +143,48 @@ public final class TraceReplay implements AccessSink {
     private final long[] mruPage;
     private final int[] mruKinds;
     private final int setMask;
+    private final boolean memo;
     private long memoHits;
 
+    /**
+     * Boots a one-CPU kernel and starts the process the trace runs in.
+     *
+     * @throws IllegalArgumentException if the kernel cannot run {@code config} (large pages outside
+     *                                  4/5-level paging, too little RAM)
+     */
     public TraceReplay(Config config) {
         this.config = config;
         PagingMode mode = config.mode();
-        this.pageShift = config.pageShift();
-        this.userEnd = userEnd(mode);
-        PhysicalMemory memory = new PhysicalMemory(physicalMemoryBytes(mode));
-        this.pager = new DemandPager(memory, mode, config.leafLevel(), userEnd);
-        CpuRegisters regs = new CpuRegisters(mode);
-        this.mmu = new Mmu(memory, regs, config.tlbConfig());
-        if (!mmu.writeCr3(pager.root())) {
-            throw new IllegalStateException("CR3 load failed for the replay process in " + mode);
+        if (config.largePages() && !mode.isLongMode()) {
+            throw new IllegalArgumentException("--page-size 2M maps user memory with transparent huge pages, which "
+                    + "the kernel model has on x86-64 and x86-64-la57 only, not " + mode);
         }
+        this.pageShift = config.pageShift();
+        this.kernel = new Kernel(mode, KernelConfig.defaults().withRam(config.ramBytes()).withCpus(1)
+                .withTlb(config.tlbConfig()).withThp(config.largePages()).withZeroPage(config.zeroPage()));
+        for (int level = 1; level <= mode.levels(); level++) {
+            tablesAtBoot[level] = kernel.pageTablePages(level);
+        }
+        this.cpu = kernel.cpu(0);
+        this.mmu = cpu.mmu();
+        this.stats = kernel.stats();
+        this.task = kernel.createProcess();
+        if (task == null) {
+            throw new IllegalArgumentException("out of simulated RAM creating the process; raise --ram");
+        }
+        this.userEnd = task.mm().taskSize();
+        long start = MMAP_MIN_ADDR;
+        long vma = kernel.mmap(task, start, userEnd - start, Kernel.PROT_READ | Kernel.PROT_WRITE | Kernel.PROT_EXEC,
+                Kernel.MAP_PRIVATE | Kernel.MAP_ANONYMOUS | Kernel.MAP_FIXED);
+        if (vma != start) {
+            throw new IllegalStateException("mmap of the replay's address space failed: " + vma);
+        }
+        kernel.switchTo(cpu, task);
+        mmu.resetStats();
+        // The memo needs every translation at one page size. Transparent huge pages fall back to
+        // 4 KiB pages where a 2 MiB range does not fit the VMA or no huge frame is free, so it is
+        // used with 4 KiB pages only.
+        this.memo = !config.largePages();
         int sets = config.tlbEntries() / config.tlbWays();
         this.setMask = sets - 1;
         this.mruPage = new long[sets];
@@ -133,30 +192,17 @@ public final class TraceReplay implements AccessSink {
         forgetMemo();
     }
 
+    /** mmap_min_addr: the kernel maps nothing below (CONFIG_DEFAULT_MMAP_MIN_ADDR on x86). */
+    public static final long MMAP_MIN_ADDR = 0x10000;
+
+    /** TASK_SIZE of the replay's process: the end of user space. */
+    public long userEnd() {
+        return userEnd;
+    }
+
     private void forgetMemo() {
         java.util.Arrays.fill(mruPage, -1L);
         java.util.Arrays.fill(mruKinds, 0);
-    }
-
-    /**
-     * The end of user space, as Linux's TASK_SIZE: 3 GiB on the 32-bit modes (the default
-     * VMSPLIT_3G), 128 TiB minus a guard page with 4-level paging, 64 PiB minus one with 5-level.
-     */
-    public static long userEnd(PagingMode mode) {
-        return switch (mode) {
-            case X86_32, X86_32_PAE -> 0xC000_0000L;
-            case X86_64 -> (1L << 47) - PhysicalMemory.PAGE_SIZE;
-            case X86_64_LA57 -> (1L << 56) - PhysicalMemory.PAGE_SIZE;
-        };
-    }
-
-    /** 4 GiB where entries hold 32-bit addresses, else enough for any trace that fits in a JVM. */
-    private static long physicalMemoryBytes(PagingMode mode) {
-        return switch (mode) {
-            case X86_32 -> 4L << 30;
-            case X86_32_PAE -> 64L << 30;
-            default -> 1L << 40;
-        };
     }
 
     /** Replays {@code reader} to its end (or until it is stopped) and returns the counts. */
@@ -171,6 +217,11 @@ public final class TraceReplay implements AccessSink {
         return replay(reader, null);
     }
 
+    /**
+     * One translation per 4 KiB page the access touches, whatever the page size: like a CPU, which
+     * splits an access at 4 KiB boundaries before it knows the size of the page (so an access
+     * crossing a 4 KiB boundary inside a 2 MiB page looks the TLB up twice).
+     */
     @Override
     public void access(int kind, long address, int size) {
         translate(kind, address);
@@ -178,11 +229,13 @@ public final class TraceReplay implements AccessSink {
         if (Long.compareUnsigned(last, address) < 0) {
             last = -1L;                                  // wraps past 2^64: stop at the top
         }
-        long lastPage = last >>> pageShift;
-        for (long page = (address >>> pageShift) + 1; page <= lastPage; page++) {
-            translate(kind, page << pageShift);          // crosses into the next page
+        long lastPage = last >>> SPLIT_SHIFT;
+        for (long page = (address >>> SPLIT_SHIFT) + 1; page <= lastPage; page++) {
+            translate(kind, page << SPLIT_SHIFT);        // crosses into the next page
         }
     }
+
+    private static final int SPLIT_SHIFT = 12;
 
     private void translate(int kind, long va) {
         if (Long.compareUnsigned(va, userEnd) >= 0) {
@@ -193,6 +246,13 @@ public final class TraceReplay implements AccessSink {
         long page = va >>> pageShift;
         int set = (int) page & setMask;
         int bit = 1 << kind;
+        if (!memo) {
+            long pa = kernel.access(cpu, va, KINDS[kind]);
+            if (pa < 0) {
+                refused(va, pa);
+            }
+            return;
+        }
         if (mruPage[set] == page) {
             if ((mruKinds[set] & bit) != 0) {
                 memoHits++;
@@ -202,36 +262,40 @@ public final class TraceReplay implements AccessSink {
             mruPage[set] = page;
             mruKinds[set] = 0;
         }
-        AccessType type = KINDS[kind];
-        if (!mmu.translate(va, type, true, false, out)) {
-            pageFault(type, va);
+        long faultsBefore = stats.pgfault.get();
+        long pa = kernel.access(cpu, va, KINDS[kind]);
+        if (stats.pgfault.get() != faultsBefore) {
+            forgetMemo();                                // fault handling may have flushed TLB entries
             mruPage[set] = page;                         // the retry made it the newest entry of its set
+        }
+        if (pa < 0) {
+            refused(va, pa);
+            mruPage[set] = -1L;
+            return;
         }
         mruKinds[set] |= bit;
     }
 
     /** Kept out of {@link #translate} so that the hot path stays small enough to inline. */
-    private void pageFault(AccessType type, long va) {
-        if (out.exception != WalkResult.EXC_PF || (out.errorCode & PageFaultError.P) != 0) {
-            throw new IllegalStateException("unexpected fault replaying " + type + " at 0x" + Long.toHexString(va)
-                    + ": " + out);
+    private void refused(long va, long result) {
+        if (result == Kernel.OOM) {
+            throw new IllegalArgumentException(String.format("out of simulated RAM (%d MiB) at va 0x%x after %,d "
+                    + "accesses; raise --ram", config.ramBytes() >> 20, va, accesses));
         }
-        pageFaults++;
-        forgetMemo();
-        pager.map(va);
-        if (!mmu.translate(va, type, true, false, out)) {
-            throw new IllegalStateException("fault after mapping 0x" + Long.toHexString(va) + ": " + out);
-        }
+        sigsegv++;                                       // a real process would die here; the replay goes on
     }
 
     private Result result(TraceReader reader, long nanos, boolean interrupted) {
         PagingMode mode = config.mode();
         Map<String, Long> tables = new LinkedHashMap<>();
-        for (int level = mode.levels(); level >= config.leafLevel(); level--) {
-            tables.put(mode.linuxName(level), pager.tables(level));
+        for (int level = mode.levels(); level >= 1; level--) {     // every level, pte too (0 when all THP)
+            tables.put(mode.linuxName(level), kernel.pageTablePages(level) - tablesAtBoot[level]);
         }
+        // every page the trace touched got one first fault: a new anonymous page, a 2 MiB THP, or
+        // (--zero-page, reads) the zero page; a later copy-on-write of that pte is the same page
+        long pages = stats.anonPages.get() + stats.thpFaultAlloc.get() + stats.zeroPageMaps.get();
         return new Result(config, reader.lines(), reader.records(), reader.ignoredLines(), reader.skippedLines(),
-                reader.firstSkippedLine(), reader.bytesRead(), accesses, outOfRange, pager.pagesMapped(), tables,
-                mmu.hits() + memoHits, mmu.misses(), mmu.walkMemoryRefs(), pageFaults, nanos, interrupted);
+                reader.firstSkippedLine(), reader.bytesRead(), accesses, outOfRange, sigsegv, pages, tables,
+                mmu.hits() + memoHits, mmu.misses(), mmu.walkMemoryRefs(), stats.pgfault.get(), nanos, interrupted);
     }
 }

@@ -76,17 +76,24 @@ class TraceCommandTest {
 
     @Test
     void cleanTraceHasNullFirstSkippedLineAndTextOutput() throws Exception {
-        Path t = write("p.trace", "# plain\nR 0x1000\nW 0x2000 8\nX 0x3000 4\n");
-        JsonNode j = json("trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-32",
-                "--page-size", "4M", "--tlb-entries", "8", "--tlb-ways", "2", "--format", "json");
+        Path t = write("p.trace", "# plain\nR 0x401000\nW 0x402000 8\nX 0x5ff000 4\n");
+        JsonNode j = json("trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64",
+                "--page-size", "2M", "--tlb-entries", "8", "--tlb-ways", "2", "--format", "json");
         assertTrue(j.get("first_skipped_line").isNull());
-        assertEquals(4L << 20, j.get("page_size").asLong());
+        assertEquals(2L << 20, j.get("page_size").asLong());
         assertEquals(8, j.get("tlb_entries").asInt());
-        assertEquals(1, j.get("distinct_pages").asLong());
+        assertEquals(1, j.get("distinct_pages").asLong());      // one THP covers 0x400000..0x5fffff
+        assertEquals(1, j.get("page_faults").asLong());
+        assertEquals(0, j.get("page_table_pages").get("pte").asLong());   // no pte table under a huge pmd
         Run r = run("trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-32-pae");
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("page-table pages  5  (pgd 1, pmd 3, pte 1)"), r.out());
+        assertTrue(r.out().contains("distinct pages    3"), r.out());
+        // PAE: the 32-byte pgd is a slab object, not a page; of the 3 user pmds that come with it
+        // (PREALLOCATED_PMDS) the top one was freed with the initial stack vma the replay replaced
+        assertTrue(r.out().contains("page-table pages  3  (pgd 0, pmd 2, pte 1)"), r.out());
         assertTrue(r.out().contains("lines/s"), r.out());
+        Run plain32 = run("trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-32");
+        assertTrue(plain32.out().contains("page-table pages  2  (pgd 1, pte 1)"), plain32.out());
     }
 
     @Test
@@ -116,6 +123,11 @@ class TraceCommandTest {
                 {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "arm64"},
                 {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64", "--page-size", "1G"},
                 {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64", "--page-size", "4M"},
+                {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-32", "--page-size", "4M"},
+                {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-32", "--page-size", "2M"},
+                {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-32-pae", "--page-size", "2M"},
+                {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64", "--ram", "1M"},
+                {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-32", "--ram", "8G"},
                 {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64", "--tlb-entries", "48"},
                 {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64", "--tlb-ways", "0"},
                 {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64", "--format", "xml"},
@@ -133,6 +145,23 @@ class TraceCommandTest {
             assertEquals("", r.out(), what);
         }
         assertTrue(run(cases[0]).err().contains("no such file"));
+        assertTrue(run(cases[5]).err().contains("4M pages exist only on x86-32"), run(cases[5]).err());
+        assertTrue(run(cases[6]).err().contains("transparent huge pages on x86-64"), run(cases[6]).err());
+    }
+
+    @Test
+    void outOfSimulatedRamIsExitTwoWithTheFix() throws Exception {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 20_000; i++) {                 // 80 MB of distinct pages
+            sb.append("W 0x").append(Long.toHexString(0x1000_0000L + (long) i * 4096)).append('\n');
+        }
+        Path t = write("big.trace", sb.toString());
+        Run r = run("trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64", "--ram", "64M");
+        assertEquals(2, r.code(), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("raise --ram"), r.err());
+        assertEquals(0, run("trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64",
+                "--ram", "256M").code());
     }
 
     @Test
