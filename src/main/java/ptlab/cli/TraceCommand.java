@@ -92,6 +92,11 @@ public final class TraceCommand implements Runnable {
                 + "default (then a write after a read faults again, copy-on-write)")
         boolean zeroPage;
 
+        @Option(names = "--threads", defaultValue = "2", paramLabel = "1|2",
+                description = "2 parses the trace on one thread while another replays it, 1 does both on one; "
+                        + "the counts are the same (default: ${DEFAULT-VALUE})")
+        int threads;
+
         @Option(names = "--buffer", converter = SizeConverter.class, defaultValue = "1M", hidden = true,
                 description = "read buffer size (default: ${DEFAULT-VALUE})")
         long bufferBytes;
@@ -149,7 +154,10 @@ public final class TraceCommand implements Runnable {
             if (ram < (64L << 20)) {
                 throw new UsageException("--ram must be at least 64M");
             }
-            return d.withTlb(entries, ways).withRam(ram).withZeroPage(zeroPage);
+            if (threads != 1 && threads != 2) {
+                throw new UsageException("--threads must be 1 or 2, not " + threads);
+            }
+            return d.withTlb(entries, ways).withRam(ram).withZeroPage(zeroPage).withPipelined(threads == 2);
         }
     }
 

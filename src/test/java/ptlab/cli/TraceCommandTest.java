@@ -130,6 +130,7 @@ class TraceCommandTest {
                 {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-32", "--ram", "8G"},
                 {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64", "--tlb-entries", "48"},
                 {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64", "--tlb-ways", "0"},
+                {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64", "--threads", "3"},
                 {"trace", "replay", t.toString(), "--trace-format", "plain", "--arch", "x86-64", "--format", "xml"},
                 {"trace", "replay", t.toString(), "--arch", "x86-64"},
                 {"trace", "replay", "--trace-format", "plain", "--arch", "x86-64"},
