@@ -338,4 +338,32 @@ class TraceReplayTest {
                     () -> new TraceReplay(TraceReplay.Config.of(mode, true)));
         }
     }
+
+    /**
+     * Memory does not grow with the trace: once every page was faulted in, replaying four times
+     * as many lines allocates (next to) nothing more on the replaying thread.
+     */
+    @Test
+    void allocationDoesNotGrowWithTraceLength() throws IOException {
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long[] allocated = new long[2];
+        int[] lines = {50_000, 200_000};
+        for (int round = 0; round < 2; round++) {
+            List<Access> trace = new ArrayList<>();
+            SplittableRandom rnd = new SplittableRandom(3);
+            for (int i = 0; i < lines[round]; i++) {
+                trace.add(new Access(rnd.nextInt(3), 0x40_0000L + rnd.nextInt(256) * 4096L + rnd.nextInt(4096), 8));
+            }
+            byte[] text = lackey(trace).getBytes(StandardCharsets.US_ASCII);
+            TraceReplay replay = new TraceReplay(TraceReplay.Config.of(PagingMode.X86_64, false).withPipelined(false));
+            TraceReader reader = TraceFormat.LACKEY.reader(Channels.newChannel(new ByteArrayInputStream(text)), 1 << 16);
+            long before = threads.getCurrentThreadAllocatedBytes();
+            TraceReplay.Result r = replay.replay(reader);
+            allocated[round] = threads.getCurrentThreadAllocatedBytes() - before;
+            assertEquals(lines[round] + 1, r.lines());
+        }
+        assertTrue(allocated[1] - allocated[0] < 64 * 1024,
+                "50,000 lines allocated " + allocated[0] + " bytes, 200,000 lines " + allocated[1]);
+    }
 }
