@@ -92,8 +92,9 @@ public final class TraceCommand implements Runnable {
                 + "default (then a write after a read faults again, copy-on-write)")
         boolean zeroPage;
 
-        @Option(names = "--threads", defaultValue = "2", paramLabel = "1|2",
-                description = "2 parses the trace on one thread while another replays it, 1 does both on one; "
+        @Option(names = "--threads", defaultValue = "1", paramLabel = "1|2",
+                description = "1 parses and replays on one thread; 2 parses on one while another replays, "
+                        + "which helps only with an idle core to spare (the JIT compiles on it early on); "
                         + "the counts are the same (default: ${DEFAULT-VALUE})")
         int threads;
 

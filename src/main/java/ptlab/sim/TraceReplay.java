@@ -60,8 +60,8 @@ public final class TraceReplay implements AccessSink {
         /** The default TLB geometry for the page size (TlbConfig.DEFAULT: 64×4-way 4K, 32×4-way large). */
         public static Config of(PagingMode mode, boolean largePages) {
             TlbConfig d = TlbConfig.DEFAULT;
-            return largePages ? new Config(mode, true, d.entriesLarge(), d.waysLarge(), DEFAULT_RAM, false, true)
-                    : new Config(mode, false, d.entries4k(), d.ways4k(), DEFAULT_RAM, false, true);
+            return largePages ? new Config(mode, true, d.entriesLarge(), d.waysLarge(), DEFAULT_RAM, false, false)
+                    : new Config(mode, false, d.entries4k(), d.ways4k(), DEFAULT_RAM, false, false);
         }
 
         public Config withTlb(int entries, int ways) {

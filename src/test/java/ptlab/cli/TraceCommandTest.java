@@ -177,6 +177,12 @@ class TraceCommandTest {
                 "--format", "json");
         assertEquals(5000, j.get("lines").asLong());
         assertEquals(0, j.get("skipped_lines").asLong());
+        JsonNode two = json("trace", "replay", a.toString(), "--trace-format", "lackey", "--arch", "x86-64",
+                "--threads", "2", "--format", "json");
+        for (String k : new String[] {"accesses", "distinct_pages", "page_table_pages", "tlb_hits", "tlb_misses",
+                "walk_memory_refs", "page_faults", "lines", "records"}) {
+            assertEquals(j.get(k), two.get(k), k + " with --threads 2");
+        }
         Path p = dir.resolve("p.trace");
         assertEquals(0, run("trace", "generate", "--lines", "3000", "--trace-format", "plain", "--arch", "x86-32",
                 "-o", p.toString()).code());

@@ -248,7 +248,7 @@ class TraceReplayTest {
                 // enough RAM that no huge page falls back to 4K pages for want of a free 2M block
                 TraceReplay.Config c = TraceReplay.Config.of(mode, large).withRam(large ? 2L << 30 : 256L << 20);
                 list.add(Arguments.of(c));
-                list.add(Arguments.of(c.withTlb(16, 2).withPipelined(false)));   // parse and replay on one thread
+                list.add(Arguments.of(c.withTlb(16, 2).withPipelined(true)));   // parse and replay on two threads
                 list.add(Arguments.of(c.withTlb(8, 8)));   // fully associative
             }
         }
@@ -325,10 +325,13 @@ class TraceReplayTest {
         for (int i = 0; i < 20_000; i++) {                 // 80 MB of distinct pages in 64 MB of RAM
             sb.append("W 0x").append(Long.toHexString(0x1000_0000L + (long) i * 4096)).append('\n');
         }
-        TraceReplay.Config c = TraceReplay.Config.of(PagingMode.X86_64, false).withRam(64L << 20);
-        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                () -> replay(c, TraceFormat.PLAIN, sb.toString()));
-        assertTrue(e.getMessage().contains("raise --ram"), e.getMessage());
+        for (boolean pipelined : new boolean[] {false, true}) {
+            TraceReplay.Config c = TraceReplay.Config.of(PagingMode.X86_64, false).withRam(64L << 20)
+                    .withPipelined(pipelined);
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    IllegalArgumentException.class, () -> replay(c, TraceFormat.PLAIN, sb.toString()));
+            assertTrue(e.getMessage().contains("raise --ram"), e.getMessage());
+        }
     }
 
     @Test
