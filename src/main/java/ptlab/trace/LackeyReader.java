@@ -73,17 +73,13 @@ final class LackeyReader extends TraceReader {
 
     /** Parses ",SIZE" onward ({@code i} just after the comma) and hands the access to the sink. */
     private int afterAddress(byte[] b, int i, int limit, byte op, long address, AccessSink sink) {
-        int size = 0;
-        int sizeDigits = 0;
-        for (; i < limit && b[i] >= '0' && b[i] <= '9' && size <= MAX_ACCESS_SIZE; i++) {
-            size = size * 10 + (b[i] - '0');
-            sizeDigits++;
-        }
-        i = skipTrailing(b, i, limit);
+        long sizeAndEnd = sizeAndEnd(b, i, limit);
+        int size = (int) sizeAndEnd;
+        i = (int) (sizeAndEnd >>> 32);
         if (i == limit) {
             return -1;
         }
-        if (b[i] != '\n' || sizeDigits == 0 || size == 0 || size > MAX_ACCESS_SIZE) {
+        if (b[i] != '\n' || size == 0) {
             return malformedLine(b, i, limit);
         }
         switch (op) {

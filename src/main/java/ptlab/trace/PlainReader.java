@@ -68,17 +68,13 @@ final class PlainReader extends TraceReader {
             if (i == afterAddress) {
                 return malformedLine(b, i, limit);       // "0x10z"
             }
-            size = 0;
-            int sizeDigits = 0;
-            for (; i < limit && b[i] >= '0' && b[i] <= '9' && size <= MAX_ACCESS_SIZE; i++) {
-                size = size * 10 + (b[i] - '0');
-                sizeDigits++;
-            }
-            i = skipTrailing(b, i, limit);
+            long sizeAndEnd = sizeAndEnd(b, i, limit);
+            size = (int) sizeAndEnd;
+            i = (int) (sizeAndEnd >>> 32);
             if (i == limit) {
                 return -1;
             }
-            if (sizeDigits == 0 || size == 0 || size > MAX_ACCESS_SIZE || (b[i] != '\n' && b[i] != '#')) {
+            if (size == 0 || (b[i] != '\n' && b[i] != '#')) {
                 return malformedLine(b, i, limit);
             }
         }

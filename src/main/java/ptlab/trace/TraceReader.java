@@ -237,6 +237,26 @@ public abstract class TraceReader {
     }
 
     /** Value of the hex digit {@code c}, or -1. */
+    /**
+     * Parses a decimal access size at {@code b[i..]} and the blanks (and CR) after it. Returns
+     * {@code end << 32 | size}: {@code end} is the index of the first byte after them ({@code limit}
+     * when the line is not complete in the buffer yet), {@code size} is 0 when there is no digit,
+     * the value is 0, or it is above {@link #MAX_ACCESS_SIZE} (digits stop being read there, so
+     * {@code end} then stops at a digit and the caller finds the line malformed).
+     */
+    protected static long sizeAndEnd(byte[] b, int i, int limit) {
+        int size = 0;
+        int digits = 0;
+        for (; i < limit && b[i] >= '0' && b[i] <= '9' && size <= MAX_ACCESS_SIZE; i++) {
+            size = size * 10 + (b[i] - '0');
+            digits++;
+        }
+        if (digits == 0 || size > MAX_ACCESS_SIZE) {
+            size = 0;
+        }
+        return (long) skipTrailing(b, i, limit) << 32 | size;
+    }
+
     protected static int hexDigit(byte c) {
         return HEX[c & 0xFF];
     }
