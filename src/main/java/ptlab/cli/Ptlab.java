@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
                 MmuCommand.class,
                 LayoutCommand.class,
                 TraceCommand.class,
+                PtdumpCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class,
         })
