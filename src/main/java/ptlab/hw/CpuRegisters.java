@@ -37,6 +37,12 @@ public final class CpuRegisters {
     /** See {@link #deniedRights()}; recomputed lazily after WP, SMEP, SMAP or AC changed. */
     private long deniedRights;
     private boolean deniedRightsStale = true;
+    /**
+     * {@link #deniedRights()} when it is up to date and protection keys are off, else -1, which
+     * no real table is (a user-mode read of a page with every right is never denied, so bit 0
+     * of a table is always 0): the translation paths test this one field.
+     */
+    private long rightsFastPath = -1;
     /** See {@link #pagingKey()}; updated by the constructor, setNxe and setPse. */
     private int pagingKey;
 
@@ -110,6 +116,7 @@ public final class CpuRegisters {
     public void setWp(boolean wp) {
         this.wp = wp;
         deniedRightsStale = true;
+        rightsFastPath = -1;
     }
 
     /** IA32_EFER.NXE; always false in 32-bit paging, which has no execute-disable bit. */
@@ -158,6 +165,7 @@ public final class CpuRegisters {
     public void setSmep(boolean smep) {
         this.smep = smep;
         deniedRightsStale = true;
+        rightsFastPath = -1;
     }
 
     public boolean smap() {
@@ -167,6 +175,7 @@ public final class CpuRegisters {
     public void setSmap(boolean smap) {
         this.smap = smap;
         deniedRightsStale = true;
+        rightsFastPath = -1;
     }
 
     /** CR4.PKE: protection keys, effective only with 4/5-level paging. */
@@ -177,6 +186,7 @@ public final class CpuRegisters {
     public void setPke(boolean pke) {
         this.pke = pke;
         this.pkeActive = pke && mode.isLongMode();
+        rightsFastPath = pkeActive || deniedRightsStale ? -1 : deniedRights;
     }
 
     public int pkru() {
@@ -195,6 +205,7 @@ public final class CpuRegisters {
     public void setAc(boolean ac) {
         this.ac = ac;
         deniedRightsStale = true;
+        rightsFastPath = -1;
     }
 
     /** PAE: the PDPTE register {@code i} (0..3) as loaded at the last CR3 write. */
@@ -221,6 +232,11 @@ public final class CpuRegisters {
             rebuildDeniedRights();
         }
         return deniedRights;
+    }
+
+    /** {@link #deniedRights()} if it is up to date and CR4.PKE is not in effect, else -1. */
+    long rightsFastPath() {
+        return rightsFastPath;
     }
 
     /**
@@ -252,5 +268,6 @@ public final class CpuRegisters {
         }
         deniedRights = table;
         deniedRightsStale = false;
+        rightsFastPath = pkeActive ? -1 : table;
     }
 }

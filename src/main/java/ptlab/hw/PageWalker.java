@@ -372,10 +372,14 @@ public final class PageWalker {
      */
     static int accessDenied(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int restr,
                             int pkey) {
-        if (regs.pke()) {
-            return checkAccess(regs, access, user, implicit, restr, pkey);
+        long table = regs.rightsFastPath();   // one load: -1 if protection keys are on or the table is stale
+        if (table == -1) {
+            if (regs.pke()) {
+                return checkAccess(regs, access, user, implicit, restr, pkey);
+            }
+            table = regs.deniedRights();
         }
-        long row = regs.deniedRights() >>> (8 * CpuRegisters.accessKind(access, user, implicit));
+        long row = table >>> (8 * CpuRegisters.accessKind(access, user, implicit));
         return (int) (row >>> restr) & PageFaultError.P;
     }
 

@@ -117,4 +117,40 @@ class PageWalkerFastPathTest {
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> w.walker.translateFrom(
                 w.regs, w.vas[0], AccessType.READ, false, false, 4, w.regs.topTableAddress() + 8, 0, w.out));
     }
+
+    /**
+     * The one-field rights test (CpuRegisters.rightsFastPath, -1 when stale or with protection
+     * keys) agrees with the rule-by-rule SDM 4.6 check through any sequence of register changes
+     * on the same registers.
+     */
+    @org.junit.jupiter.api.Test
+    void rightsTableFollowsRegisterChanges() {
+        CpuRegisters regs = new CpuRegisters(PagingMode.X86_64);
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(3);
+        for (int step = 0; step < 400; step++) {
+            switch (rnd.nextInt(6)) {
+                case 0 -> regs.setWp(rnd.nextBoolean());
+                case 1 -> regs.setSmep(rnd.nextBoolean());
+                case 2 -> regs.setSmap(rnd.nextBoolean());
+                case 3 -> regs.setAc(rnd.nextBoolean());
+                case 4 -> regs.setPke(rnd.nextBoolean());
+                default -> regs.setPkru(rnd.nextInt());
+            }
+            for (AccessType access : AccessType.values()) {
+                for (int who = 0; who < 3; who++) {
+                    boolean user = who == 0;
+                    boolean implicit = who == 2;
+                    if (implicit && access == AccessType.FETCH) {
+                        continue;
+                    }
+                    for (int restr = 0; restr < 8; restr++) {
+                        int pkey = rnd.nextInt(16);
+                        assertEquals(PageWalker.checkAccess(regs, access, user, implicit, restr, pkey),
+                                PageWalker.accessDenied(regs, access, user, implicit, restr, pkey),
+                                () -> "step with " + access + " user=" + user + " implicit=" + implicit);
+                    }
+                }
+            }
+        }
+    }
 }
