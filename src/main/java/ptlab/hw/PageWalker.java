@@ -23,20 +23,25 @@ package ptlab.hw;
  */
 public final class PageWalker {
 
-    // How the hot path is kept fast (measured: a walk of 4 levels with A/D set and tables in
-    // the CPU caches costs about 2x a plain array walk, not 5x):
-    //  - translateFrom(), walkOnce() and leaf() each stay well under HotSpot's FreqInlineSize
-    //    (325 bytecodes), so that with default JVM flags the whole walk is inlined into the
-    //    caller and the access type, user and implicit flags fold to constants. Everything
-    //    rare lives out of line: faults, the PAE PDPTE step, A/D compare-and-swap and restart,
+    // How the hot path is kept fast (measured on a loaded 2-vCPU machine, see README
+    // "Performance": a 4-level walk with A/D set costs about 2x a plain Java port, 3.5x C):
+    //  - translateFrom() and leaf() stay under HotSpot's FreqInlineSize (325 bytecodes), so
+    //    that with default JVM flags they are inlined into the caller and the access type,
+    //    user and implicit flags fold to constants; walkLevels() holds the loop, is compiled
+    //    on its own first, and is then one call per walk (its machine code is above
+    //    InlineSmallCode; forcing it inline measured within the noise). Everything rare lives out of line: faults, the PAE PDPTE step, A/D compare-and-swap and restart,
     //    protection keys, the PSE-36 address of a 4 MiB page, re-preparing the masks.
     //  - Every per-mode / per-level quantity (index shift, masks, "may this level map a page")
-    //    is precomputed into small arrays by prepare(), so the loop does no enum dispatch.
+    //    is precomputed by prepare(), checked with one compare per walk (pagingKey), so the
+    //    loop does no enum dispatch.
+    //  - Memory: the frame last read at each level is remembered, the hook is tested once per
+    //    walk, and an entry's offset comes from va alone (table bases are 4 KiB aligned), so
+    //    each level is one acquire load whose address does not wait for the level above.
     //  - A/D: the AND of every entry read tells in one test whether any lacks A; only then
     //    (or for a write to a clean leaf) does the walk take the compare-and-swap path.
-    //  - Rights: CpuRegisters keeps the SDM 4.6 decision as a 64-bit table (deniedRights());
+    //  - Rights: CpuRegisters keeps the SDM 4.6 decision as a 64-bit table (rightsFastPath());
     //    a walk tests one bit, unless protection keys are enabled.
-    //  - WalkResult: a success writes every scalar field, so no reset is needed; a fault resets.
+    //  - WalkResult: a success writes every scalar field once, so no reset is needed; a fault resets.
 
     private final PhysicalMemory memory;
     /** entryValue[level] = the entry read at that level on the current attempt. */
@@ -229,9 +234,8 @@ public final class PageWalker {
      * One attempt, down to the leaf: returns the leaf's level, or -level if the entry at
      * {@code level} is not present or sets a reserved bit ({@link #faultBits}).
      *
-     * <p>Kept under HotSpot's FreqInlineSize (325 bytecodes) so that it is inlined into
-     * translateFrom(): only loads, masks and tests here; the leaf (rights, A/D, result) is done
-     * by the caller, where the access type is a constant, and everything rare is out of line.
+     * <p>Only loads, masks and tests here; the leaf (rights, A/D, result) is done by the caller,
+     * where the access type is a constant, and everything rare is out of line.
      */
     private int walkLevels(long va, int startLevel, long tableBase, int restrictions, WalkResult out) {
         // Everything the loop uses is read into locals first: the acquire load of each entry
