@@ -29,7 +29,8 @@ public final class PageWalker {
     //    that with default JVM flags they are inlined into the caller and the access type,
     //    user and implicit flags fold to constants; walkLevels() holds the loop, is compiled
     //    on its own first, and is then one call per walk (its machine code is above
-    //    InlineSmallCode; forcing it inline measured within the noise). Everything rare lives out of line: faults, the PAE PDPTE step, A/D compare-and-swap and restart,
+    //    InlineSmallCode; forcing it inline measured within the noise). Everything rare
+    //    lives out of line: faults, the PAE PDPTE step, A/D compare-and-swap and restart,
     //    protection keys, the PSE-36 address of a 4 MiB page, re-preparing the masks.
     //  - Every per-mode / per-level quantity (index shift, masks, "may this level map a page")
     //    is precomputed by prepare(), checked with one compare per walk (pagingKey), so the
