@@ -40,7 +40,8 @@ import ptlab.kernel.vmalloc.VmallocSyncStrategy;
  *
  * <h2>Workload</h2>
  * {@code procs} processes are forked first. Then each CPU in turn draws: 40% a vmalloc-family
- * operation (vmalloc of 1..511 pages, 2% of 4..16 MiB; ioremap for 20% of allocations, of
+ * operation (vmalloc of 4 pages for half of them, as
+ * VMAP_STACK thread stacks, 1..64 pages log-uniform for most others, 0.5% of 1..4 MiB; ioremap for 20% of allocations, of
  * 1..16 pages or, 15% of those, a 2 MiB..1 GiB BAR (2..16 MiB on x86-32); the matching
  * vfree/iounmap, keeping about 256 areas live); 20% a kernel access to a live area from process
  * context and 10% from interrupt context; 15% a context switch to a process not running
@@ -325,7 +326,10 @@ public final class VmallocSyncExperiment {
                 }
                 va = v.ioremap(cpu, phys, size);
             } else {
-                long pages = rnd.nextInt(100) < 2 ? rnd.nextInt(1024, 4097) : 1 + rnd.nextInt(1 << rnd.nextInt(10)) / 2;
+                int kind = rnd.nextInt(1000);
+                long pages = kind < 500 ? 4                                     // a VMAP_STACK thread stack
+                        : kind < 995 ? 1 + rnd.nextInt(1 << rnd.nextInt(7))     // 1..64 pages, log-uniform
+                        : rnd.nextInt(256, 1025);                               // 1..4 MiB buffers
                 va = v.vmalloc(cpu, pages * KernelLayout.PAGE_SIZE);
             }
             long cycles = cost(s);

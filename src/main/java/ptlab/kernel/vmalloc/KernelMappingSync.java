@@ -31,6 +31,8 @@ public final class KernelMappingSync {
     private final Pgtable pt;
     private final int syncLevel;
     private final long span;
+    /** The Linux level whose entries live in the pgd page itself (P4D on 4-level: folded into the pgd). */
+    private final int topLevel;
     private long[] populated = new long[64];
     private int generation;
 
@@ -45,6 +47,7 @@ public final class KernelMappingSync {
         this.pt = k.pgtable();
         this.syncLevel = k.layout().syncLevelNumber();
         this.span = k.layout().syncEntrySpan();
+        this.topLevel = k.mode().levels();
     }
 
     public Kernel kernel() {
@@ -77,7 +80,11 @@ public final class KernelMappingSync {
 
     /** vmalloc_sync_one(): copy init_mm's entry for {@code va} into {@code mm} if it has none. Returns 1 if copied. */
     public int copyEntry(MmStruct mm, long va) {
-        long dst = syncEntryPtr(mm, va);
+        return copyEntryAt(mm, syncEntryPtr(mm, va), va);
+    }
+
+    /** copyEntry() with the mm's entry pointer already known. */
+    private int copyEntryAt(MmStruct mm, long dst, long va) {
         if (!pt.none(syncLevel, pt.get(dst))) {
             return 0;
         }
@@ -131,11 +138,22 @@ public final class KernelMappingSync {
         lock.lock();
         long first = start & -span;
         long n = entriesIn(start, end);
-        k.arch().forEachOnPgdList(mm -> {
-            for (long i = 0; i < n; i++) {
-                copyEntry(mm, first + i * span);
-            }
-        });
+        if (syncLevel == topLevel) {
+            // The sync level is the pgd itself: the entry sits at a fixed offset in every pgd page.
+            long off = pt.pgd_offset_pgd(0, first);
+            int eb = pt.entryBytes();
+            k.arch().forEachOnPgdList(mm -> {
+                for (long i = 0; i < n; i++) {
+                    copyEntryAt(mm, mm.pgd() + off + i * eb, first + i * span);
+                }
+            });
+        } else {
+            k.arch().forEachOnPgdList(mm -> {
+                for (long i = 0; i < n; i++) {
+                    copyEntry(mm, first + i * span);
+                }
+            });
+        }
         mmsWalked += k.arch().pgdListLength();
         fullSyncs++;
         lock.unlock();
