@@ -128,7 +128,10 @@ public final class VmallocSyncExperiment {
         final Vmalloc v;
         final KernelMappingSync sync;
         final CostMeter meter;
-        final SplittableRandom rnd;
+        /** Per-CPU workload streams and per-CPU NMI streams, so every strategy sees the same draws per CPU. */
+        final SplittableRandom[] cpuRnd;
+        final SplittableRandom[] nmiRnd;
+        SplittableRandom rnd;
         final List<Task> live = new ArrayList<>();
         final List<Long> areas = new ArrayList<>();
         final long[] clock;
@@ -163,7 +166,14 @@ public final class VmallocSyncExperiment {
             this.v = new Vmalloc(k, strategy);
             this.sync = v.sync();
             this.meter = new CostMeter(costs);
-            this.rnd = new SplittableRandom(p.seed());
+            SplittableRandom root = new SplittableRandom(p.seed());
+            this.rnd = root.split();
+            this.cpuRnd = new SplittableRandom[p.cpus()];
+            this.nmiRnd = new SplittableRandom[p.cpus()];
+            for (int c = 0; c < p.cpus(); c++) {
+                cpuRnd[c] = root.split();
+                nmiRnd[c] = root.split();
+            }
             this.clock = new long[p.cpus()];
             this.nextNmi = new long[p.cpus()];
             this.clearPage = 512 * costs.cost(Op.STORE);
@@ -203,7 +213,7 @@ public final class VmallocSyncExperiment {
                 v.switchTo(k.cpu(c), t);
             }
             for (int c = 0; c < p.cpus(); c++) {
-                nextNmi[c] = nmiGap();
+                nextNmi[c] = nmiGap(nmiRnd[c]);
             }
             while (vmallocOpsDone < p.vmallocOps()) {
                 int c = 0;
@@ -212,9 +222,11 @@ public final class VmallocSyncExperiment {
                         c = i;
                     }
                 }
+                rnd = nmiRnd[c];
                 while (nextNmi[c] <= clock[c]) {
                     nmi(c);
                 }
+                rnd = cpuRnd[c];
                 step(c);
                 events++;
             }
@@ -242,12 +254,12 @@ public final class VmallocSyncExperiment {
             return h.getTotalCount() == 0 ? 0 : h.getValueAtPercentile(q);
         }
 
-        private long nmiGap() {
+        private long nmiGap(SplittableRandom r) {
             if (p.nmiRate() <= 0) {
                 return Long.MAX_VALUE;
             }
             double mean = 1e6 / p.nmiRate();
-            return 1 + (long) (-Math.log(1 - rnd.nextDouble()) * mean);
+            return 1 + (long) (-Math.log(1 - r.nextDouble()) * mean);
         }
 
         // ---- one workload step ----------------------------------------------------------------
@@ -404,7 +416,7 @@ public final class VmallocSyncExperiment {
 
         private void nmi(int c) {
             long at = nextNmi[c];                 // NMIs that arrived during a long operation are taken after it,
-            nextNmi[c] = at + nmiGap();           // but their handler timeline starts at their arrival
+            nextNmi[c] = at + nmiGap(rnd);           // but their handler timeline starts at their arrival
             if (clock[c] < at) {
                 clock[c] = at;
             }

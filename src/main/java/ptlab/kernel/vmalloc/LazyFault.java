@@ -33,6 +33,8 @@ public final class LazyFault implements VmallocSyncStrategy {
         }
         s.vmallocFaults++;
         s.copyEntry(mm, address);
-        return s.inSync(mm, address);           // the lower levels are shared: present now, or a real bad access
+        // As vmalloc_fault() walks on down: the lower levels are shared, so the address must now
+        // be mapped in mm; if it is not (a pte not present), the fault is a real bad access.
+        return s.inSync(mm, address) && s.kernel().lookup(mm, address) != -1;
     }
 }
