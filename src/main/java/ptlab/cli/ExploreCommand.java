@@ -233,7 +233,7 @@ public final class ExploreCommand implements Callable<Integer> {
             for (Scenario sc : Scenarios.all()) {
                 out.printf("%s%n    %s%n", sc.name(), sc.description());
                 for (Scenario.Variant v : sc.variants()) {
-                    out.printf("    --variant %-18s %-8s %s%n", v.name(), v.broken() ? "broken" : "correct",
+                    out.printf("    --variant %-24s %-8s %s%n", v.name(), v.broken() ? "broken" : "correct",
                             v.description());
                 }
             }

@@ -25,10 +25,23 @@ import ptlab.hw.PhysicalMemory;
  * Frames returned are zeroed. {@link #allocFrame} returns -1 when memory is exhausted (the
  * caller turns that into VM_FAULT_OOM or -ENOMEM, as Linux's NULL page).
  *
- * <p>Concurrency: all mutating methods are {@code synchronized} (the zone lock); the refcount
- * operations are too, so a freeing put_page cannot race a get_page on another CPU.
+ * <p>Concurrency: the free lists and per-frame metadata are guarded by the monitor of this
+ * object (the zone lock, {@code zone->lock}); the refcount operations take it too, so a freeing
+ * put_page cannot race a get_page on another CPU. Invariant: nothing inside the zone lock
+ * touches {@link PhysicalMemory}. As in Linux, where {@code rmqueue()} drops {@code zone->lock}
+ * before {@code post_alloc_hook()} clears the page, a frame is taken under the lock and cleared
+ * after it. This matters to the simulator: a simulated-memory access is a scheduling point
+ * where the simulated CPU may be suspended, and a Java monitor held across that suspension
+ * would block the next simulated CPU (all run on one Java thread) forever.
  */
 public final class FrameAllocator {
+
+    /** A free of a frame that is not allocated (double free) or reserved: a kernel bug, named by address. */
+    public static final class BadFree extends IllegalStateException {
+        public BadFree(String message) {
+            super(message);
+        }
+    }
 
     public static final int ZONE_NORMAL = 0;
     public static final int ZONE_HIGHMEM = 1;
@@ -163,31 +176,52 @@ public final class FrameAllocator {
      * {@code node} if it has one, else on the next node with free memory. Returns its physical
      * address, or -1 when every node is exhausted.
      */
-    public synchronized long allocFrame(int node, FrameUse use) {
+    public long allocFrame(int node, FrameUse use) {
         if (use == FrameUse.PAGE_TABLE) {
             throw new IllegalArgumentException("page-table pages are allocated with allocPageTable(node, level)");
         }
-        return allocOrder0(node, use, 0);
+        long pa = rmqueue(node, use, 0);
+        if (pa >= 0) {
+            memory.zeroFrame(pa);
+        }
+        return pa;
     }
 
     /** pagetable_alloc(): a zeroed, backed frame for a page table of hardware level {@code level}. */
-    public synchronized long allocPageTable(int node, int level) {
+    public long allocPageTable(int node, int level) {
         if (level < 1 || level > 5) {
             throw new IllegalArgumentException("page-table level must be 1..5, got " + level);
         }
-        long pa = allocOrder0(node, FrameUse.PAGE_TABLE, level);
+        long pa = rmqueue(node, FrameUse.PAGE_TABLE, level);
         if (pa >= 0) {
+            memory.zeroFrame(pa);
             // Back the frame now: walkers on other threads may read it as soon as it is published.
             memory.storeLong(pa, 0);
         }
         return pa;
     }
 
+    /** rmqueue(): takes an order-0 frame off the free lists under the zone lock; not yet cleared. */
+    private synchronized long rmqueue(int node, FrameUse use, int level) {
+        return allocOrder0(node, use, level);
+    }
+
     /**
      * alloc_pages(GFP_TRANSHUGE, HPAGE_PMD_ORDER): 512 contiguous, 2 MiB-aligned, zeroed user
      * frames, each with refcount 1, or -1 (no compaction: the caller falls back to 4 KiB pages).
      */
-    public synchronized long allocHugeUser(int node) {
+    public long allocHugeUser(int node) {
+        long pa = rmqueueHuge(node);
+        if (pa >= 0) {
+            for (int i = 0; i < BLOCK_FRAMES; i++) {   // clear_huge_page(), after the zone lock
+                memory.zeroFrame(pa + ((long) i << PhysicalMemory.PAGE_SHIFT));
+            }
+        }
+        return pa;
+    }
+
+    /** rmqueue() of an order-9 block under the zone lock; not yet cleared. */
+    private synchronized long rmqueueHuge(int node) {
         for (int i = 0; i < nodes; i++) {
             int n = (node + i) % nodes;
             for (int zone = ZONES - 1; zone >= 0; zone--) {
@@ -251,7 +285,6 @@ public final class FrameAllocator {
             pageTablesPerLevel[level]++;
         }
         allocations++;
-        memory.zeroFrame((long) pfn << PhysicalMemory.PAGE_SHIFT);
     }
 
     // ---- freeing ------------------------------------------------------------------------------
@@ -298,10 +331,10 @@ public final class FrameAllocator {
         int pfn = (int) (pa >>> PhysicalMemory.PAGE_SHIFT);
         FrameUse u = FrameUse.VALUES[use[pfn]];
         if (u == FrameUse.FREE) {
-            throw new IllegalStateException(String.format("%s of frame 0x%x which is not allocated (double free?)", what, pa));
+            throw new BadFree(String.format("%s of frame 0x%x which is not allocated (double free?)", what, pa));
         }
         if (u == FrameUse.RESERVED || u == FrameUse.KERNEL_IMAGE) {
-            throw new IllegalStateException(String.format("%s of reserved frame 0x%x (%s)", what, pa, u));
+            throw new BadFree(String.format("%s of reserved frame 0x%x (%s)", what, pa, u));
         }
         return pfn;
     }

@@ -19,6 +19,13 @@ public interface LockObserver {
     default void beforeAcquire(Object lock, int mode) {
     }
 
+    /**
+     * Before a trylock of {@code lock} ({@code spin_trylock}, {@code down_read_trylock}), which
+     * may fail instead of waiting: a scheduler must not park the caller here.
+     */
+    default void beforeTryAcquire(Object lock, int mode) {
+    }
+
     /** After {@code lock} was taken. */
     default void afterAcquire(Object lock, int mode) {
     }

@@ -120,6 +120,9 @@ public final class MmuGather {
 
     /** tlb_flush_mmu(): flush, then free. */
     void tlb_flush_mmu() {
+        if (k.tlb().freeTablesBeforeFlushForTesting()) {
+            freeTables();                      // the deliberately broken order (TlbFlush test switch)
+        }
         tlb_flush_mmu_tlbonly();
         tlb_flush_mmu_free();
     }
@@ -146,6 +149,20 @@ public final class MmuGather {
 
     /** tlb_flush_mmu_free(): tlb_table_flush + tlb_batch_pages_flush. */
     void tlb_flush_mmu_free() {
+        freeTables();
+        Observer o = observer;
+        FrameAllocator a = k.allocator();
+        for (int i = 0; i < nrPages; i++) {
+            a.putPage(pages[i]);
+            if (o != null) {
+                o.pageFreed(pages[i]);
+            }
+        }
+        nrPages = 0;
+    }
+
+    /** tlb_table_flush(): the batched page-table pages go back to the allocator. */
+    private void freeTables() {
         Observer o = observer;
         FrameAllocator a = k.allocator();
         for (int i = 0; i < nrTables; i++) {
@@ -155,13 +172,6 @@ public final class MmuGather {
             }
         }
         nrTables = 0;
-        for (int i = 0; i < nrPages; i++) {
-            a.putPage(pages[i]);
-            if (o != null) {
-                o.pageFreed(pages[i]);
-            }
-        }
-        nrPages = 0;
     }
 
     /** tlb_finish_mmu(). */

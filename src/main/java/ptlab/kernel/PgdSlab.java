@@ -29,17 +29,39 @@ final class PgdSlab {
         this.mem = alloc.memory();
     }
 
-    /** kmem_cache_alloc(pgd_cache, GFP_PGTABLE_USER): a zeroed 32-byte pgd, or -1. */
-    synchronized long alloc(int node) {
-        if (partial.isEmpty()) {
+    /**
+     * kmem_cache_alloc(pgd_cache, GFP_PGTABLE_USER): a zeroed 32-byte pgd, or -1. The slab's
+     * monitor guards only its Java bookkeeping; the new slab page is allocated and the object
+     * cleared outside it (no simulated-memory access, i.e. no scheduling point, under a monitor).
+     */
+    long alloc(int node) {
+        long pgd = takeObject();
+        if (pgd == -2) {
             long page = alloc.allocFrame(node, FrameUse.KERNEL);
             if (page < 0) {
                 return -1;
             }
             mem.storeLong(page, 0);   // back the frame before walkers can see it
-            used.put(page, new long[2]);
-            partial.push(page);
+            pgd = addPageAndTake(page);
         }
+        for (int i = 0; i < PaePdpte.ENTRIES; i++) {
+            mem.storeLong(pgd + 8L * i, 0);
+        }
+        return pgd;
+    }
+
+    /** An object from a partial slab page, or -2 when there is none. */
+    private synchronized long takeObject() {
+        return partial.isEmpty() ? -2 : takeFromPartial();
+    }
+
+    private synchronized long addPageAndTake(long page) {
+        used.put(page, new long[2]);
+        partial.push(page);
+        return takeFromPartial();
+    }
+
+    private long takeFromPartial() {
         long page = partial.peek();
         long[] bits = used.get(page);
         int slot = bits[0] != -1L ? Long.numberOfTrailingZeros(~bits[0]) : 64 + Long.numberOfTrailingZeros(~bits[1]);
@@ -47,12 +69,8 @@ final class PgdSlab {
         if (bits[0] == -1L && bits[1] == -1L) {
             partial.pop();
         }
-        long pgd = page + (long) slot * PaePdpte.TABLE_BYTES;
-        for (int i = 0; i < PaePdpte.ENTRIES; i++) {
-            mem.storeLong(pgd + 8L * i, 0);
-        }
         objects++;
-        return pgd;
+        return page + (long) slot * PaePdpte.TABLE_BYTES;
     }
 
     /** kmem_cache_free(pgd_cache, pgd). */

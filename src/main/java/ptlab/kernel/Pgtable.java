@@ -56,6 +56,7 @@ public final class Pgtable {
     private final FrameAllocator alloc;
     private final SpinLock[] ptlocks;   // split page-table locks, by pfn of the PMD/PTE page
     private PdptChangeListener pdptListener = mm -> { };
+    private boolean plainClearForTesting;
 
     /** PAE: pud_populate() must make every CPU reload CR3, which caches the PDPTEs. */
     @FunctionalInterface
@@ -360,7 +361,21 @@ public final class Pgtable {
 
     /** ptep_get_and_clear() / pmdp_huge_get_and_clear(): atomic exchange with 0 (xchg), so no A/D update by a walker is lost. */
     public long getAndClear(long p) {
+        if (plainClearForTesting) {
+            long old = mem.loadEntry(p, eb);   // pte = *ptep; pte_clear(ptep): a walker's D can land in between
+            mem.storeEntry(p, eb, 0);
+            return old;
+        }
         return mem.exchangeEntry(p, eb, 0);
+    }
+
+    /**
+     * Test switch: when set, {@link #getAndClear} reads and then clears with a plain store instead
+     * of an exchange — the deliberately broken kernel in which a concurrent hardware D-bit update
+     * is lost (the race ptep_get_and_clear's xchg exists for).
+     */
+    public void setPlainClearForTesting(boolean plain) {
+        this.plainClearForTesting = plain;
     }
 
     /** cmpxchg on an entry. */

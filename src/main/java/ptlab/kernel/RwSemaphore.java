@@ -48,7 +48,7 @@ public final class RwSemaphore {
     /** down_read_trylock(). */
     public boolean down_read_trylock() {
         LockObserver o = observer();
-        o.beforeAcquire(this, LockObserver.READ);
+        o.beforeTryAcquire(this, LockObserver.READ);
         if (lock.tryReadLock() == 0) {
             return false;
         }

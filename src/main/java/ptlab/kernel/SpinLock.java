@@ -74,7 +74,7 @@ public final class SpinLock {
     /** spin_trylock(). */
     public boolean tryLock() {
         LockObserver o = observer();
-        o.beforeAcquire(this, LockObserver.SPIN);
+        o.beforeTryAcquire(this, LockObserver.SPIN);
         if (!OWNER.compareAndSet(this, (Thread) null, Thread.currentThread())) {
             return false;
         }

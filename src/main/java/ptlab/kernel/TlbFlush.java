@@ -27,6 +27,8 @@ public final class TlbFlush {
     private MmStruct init_mm;
     private IpiSender ipi = IpiSender.SYNCHRONOUS;
     private boolean skipFlushForTesting;
+    private boolean localFlushOnlyForTesting;
+    private boolean freeTablesBeforeFlushForTesting;
     private long flushRequests;
     private long ipisSent;
     private long lazySkipped;
@@ -50,6 +52,27 @@ public final class TlbFlush {
      */
     public void setSkipFlushForTesting(boolean skip) {
         this.skipFlushForTesting = skip;
+    }
+
+    /**
+     * Test switch: when set, flush_tlb_mm_range flushes only the calling CPU and sends no IPI —
+     * the deliberately broken munmap whose other CPUs keep stale TLB entries.
+     */
+    public void setLocalFlushOnlyForTesting(boolean localOnly) {
+        this.localFlushOnlyForTesting = localOnly;
+    }
+
+    /**
+     * Test switch read by {@link MmuGather}: when set, page-table pages are freed before the TLB
+     * flush instead of after it — the deliberately broken free_pgtables whose freed tables other
+     * CPUs' walks and paging-structure caches still use.
+     */
+    public void setFreeTablesBeforeFlushForTesting(boolean early) {
+        this.freeTablesBeforeFlushForTesting = early;
+    }
+
+    boolean freeTablesBeforeFlushForTesting() {
+        return freeTablesBeforeFlushForTesting;
     }
 
     public long flushRequests() {
@@ -201,7 +224,7 @@ public final class TlbFlush {
         if (self != null && self.loaded_mm == mm) {
             flush_tlb_func(self, info, true);
         }
-        long mask = mm.cpumask();
+        long mask = localFlushOnlyForTesting ? 0 : mm.cpumask();
         for (Cpu target : cpus) {
             if (target == self || (mask & (1L << target.id())) == 0) {
                 continue;

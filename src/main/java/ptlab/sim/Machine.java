@@ -61,6 +61,11 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
         default void note(Machine m, SimCpu cpu, String text) {
         }
+
+        /** Something the running CPU did inside its current step (a kernel free): listed after the step. */
+        default void noteInStep(Machine m, SimCpu cpu, String text) {
+            note(m, cpu, text);
+        }
     }
 
     /** Checked after every step with no CPU running; returns null or a violation. */
@@ -90,6 +95,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
     final CostTable costs;
     SimCpu[] cpus;
     private final List<SimCpu.Program> programs = new ArrayList<>();
+    private final List<ptlab.hw.Mmu> mmus = new ArrayList<>();
     private final List<CpuRegisters> registers = new ArrayList<>();
     private final List<Injection> injections = new ArrayList<>();
     private Injection[] injectionArray = new Injection[0];
@@ -107,6 +113,23 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private final BitSet freedFrames = new BitSet();
     private final Map<Long, Integer> pageTableLevel = new HashMap<>();
     private final ShadowWrites shadow = new ShadowWrites();
+    /** Simulated ownership of kernel-layer locks, for {@link KernelBridge}. */
+    final Map<Object, Object> kernelLocks = new java.util.IdentityHashMap<>();
+    /** What the kernel's frame allocator knows about a frame, when a kernel runs on this machine. */
+    private Frames frames;
+    /** Names of locks known by id, for traces (kernel locks register theirs through {@link KernelBridge}). */
+    final Map<Long, String> lockNames = new HashMap<>();
+    /** The kernel running on this machine, if any ({@link KernelBridge#install}). */
+    KernelBridge.Context kernel;
+
+    /** The frame allocator's view of physical memory, for invariants 2 and 3 and for traces. */
+    public interface Frames {
+        /** True if the frame holding {@code pa} is free (in the allocator's free lists). */
+        boolean isFree(long pa);
+
+        /** Hardware level (1 = pte) of the page-table page holding {@code pa}, or 0. */
+        int pageTableLevel(long pa);
+    }
 
     public Machine(PhysicalMemory memory, PagingMode mode, TlbConfig tlbConfig, CostTable costs) {
         Fibers.requireAvailable();
@@ -132,6 +155,18 @@ public final class Machine implements PhysicalMemory.AccessHook {
             throw new IllegalArgumentException("at most 63 CPUs");
         }
         registers.add(regs);
+        mmus.add(null);
+        programs.add(program);
+        return programs.size() - 1;
+    }
+
+    /** Adds a CPU over an existing MMU (e.g. a kernel {@code Cpu}'s, CR3 already loaded). */
+    public int addCpu(ptlab.hw.Mmu mmu, SimCpu.Program program) {
+        if (cpus != null) {
+            throw new IllegalStateException("CPUs are added before the machine starts");
+        }
+        registers.add(mmu.registers());
+        mmus.add(mmu);
         programs.add(program);
         return programs.size() - 1;
     }
@@ -160,6 +195,11 @@ public final class Machine implements PhysicalMemory.AccessHook {
         pageTableLevel.put(frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1), level);
     }
 
+    /** Lets the checker and traces ask the kernel's allocator (see {@link KernelBridge#install}). */
+    public void setFrames(Frames f) {
+        this.frames = f;
+    }
+
     public void setListener(StepListener l) {
         this.listener = l;
     }
@@ -172,10 +212,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
         cpus = new SimCpu[programs.size()];
         for (int i = 0; i < cpus.length; i++) {
             CpuRegisters regs = registers.get(i);
-            SimCpu c = new SimCpu(i, this, regs, programs.get(i));
-            memory.setAccessHook(null);   // the CR3 load (PAE PDPTEs) is not a scheduling point
-            c.mmu.writeCr3(regs.cr3());
-            memory.setAccessHook(this);
+            SimCpu c;
+            if (mmus.get(i) != null) {
+                c = new SimCpu(i, this, mmus.get(i), programs.get(i));
+            } else {
+                c = new SimCpu(i, this, regs, programs.get(i));
+                memory.setAccessHook(null);   // the CR3 load (PAE PDPTEs) is not a scheduling point
+                c.mmu.writeCr3(regs.cr3());
+                memory.setAccessHook(this);
+            }
             cpus[i] = c;
         }
         injectionArray = injections.toArray(new Injection[0]);
@@ -244,7 +289,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
                 : (op == PhysicalMemory.OP_LOAD ? Op.LOAD : op == PhysicalMemory.OP_STORE ? Op.STORE : Op.CAS);
         c.point(kind, pa, null);
         // Invariant 2, at the moment the walker's access happens: the table must not be freed.
-        if (c.inWalk && freedFrames.get((int) (pa >>> PhysicalMemory.PAGE_SHIFT))) {
+        if (c.inWalk && isFreed(pa)) {
             fail(2, String.format("CPU%d's page walker read entry 0x%x of page-table page 0x%x after it was freed",
                     c.id, pa, pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1)));
         }
@@ -281,6 +326,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public Outcome run(Strategy strategy, int[] trail, int maxSteps) {
         start();
+        Machine outer = KernelBridge.enter(this);
+        try {
+            return runLoop(strategy, trail, maxSteps);
+        } finally {
+            KernelBridge.exit(outer);
+        }
+    }
+
+    private Outcome runLoop(Strategy strategy, int[] trail, int maxSteps) {
         int n = cpus.length;
         for (;;) {
             long enabled = enabledMask();
@@ -399,6 +453,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public Outcome runTimed(int maxSteps) {
         start();
+        Machine outer = KernelBridge.enter(this);
+        try {
+            return runTimedLoop(maxSteps);
+        } finally {
+            KernelBridge.exit(outer);
+        }
+    }
+
+    private Outcome runTimedLoop(int maxSteps) {
         for (;;) {
             SimCpu next = null;
             for (SimCpu c : cpus) {
@@ -432,7 +495,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
     /** A CPU completed a user access at {@code pa} through a translation of {@code va}. */
     void userAccessDone(SimCpu c, long va, long pa, boolean write) {
-        if (freedFrames.get((int) (pa >>> PhysicalMemory.PAGE_SHIFT))) {
+        if (isFreed(pa)) {
             fail(3, String.format("CPU%d %s va 0x%x -> pa 0x%x, a page already freed: its TLB entry outlived the "
                     + "mapping", c.id, write ? "wrote" : "read", va, pa));
         }
@@ -454,6 +517,13 @@ public final class Machine implements PhysicalMemory.AccessHook {
         }
     }
 
+    /** A line in the trace (replay) about what {@code c} just did that is not a step of its own. */
+    void note(SimCpu c, String text) {
+        if (listener != null) {
+            listener.noteInStep(this, c, text);
+        }
+    }
+
     void noteInterrupt(SimCpu c, Interrupt irq) {
         if (listener != null) {
             listener.note(this, c, "takes " + irq.name());
@@ -467,15 +537,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public void freePageTable(SimCpu by, long frame) {
         by.point(Op.FREE, frame, null);
-        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
-        markFreed(by, f);
-        for (SimCpu c : cpus) {
-            int level = c.mmu.pagingStructureCaches().levelCaching(f);
-            if (level != 0) {
-                fail(2, String.format("CPU%d freed page-table page 0x%x while CPU%d's %s cache still points to it",
-                        by.id, f, c.id, mode.linuxName(level)));
-            }
-        }
+        markFreed(by, frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
+        kernelFreedPageTable(by, frame);
     }
 
     /**
@@ -484,17 +547,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public void freeUserPage(SimCpu by, long va, long frame) {
         by.point(Op.FREE, frame, null);
-        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
-        markFreed(by, f);
-        for (SimCpu c : cpus) {
-            Tlb tlb = c.mmu.tlb();
-            int slot = tlb.probe(va, c.mmu.registers().pcid());
-            if (slot >= 0 && tlb.frame(slot) == f) {
-                fail(3, String.format("CPU%d freed page 0x%x but CPU%d's TLB still maps va 0x%x -> 0x%x (%s%s)",
-                        by.id, f, c.id, va, f, (tlb.restrictions(slot) & 1) == 0 ? "RW" : "RO",
-                        tlb.dirty(slot) ? " D" : ""));
-            }
-        }
+        markFreed(by, frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
+        kernelFreedUserPage(by, va, frame);
     }
 
     private void markFreed(SimCpu by, long f) {
@@ -527,11 +581,55 @@ public final class Machine implements PhysicalMemory.AccessHook {
         return k >= cpus.length ? -1 : cpus[k].pendingAddr;
     }
 
+    /** Freed by a scenario ({@link #freePageTable}, {@link #freeUserPage}) or free in the kernel's allocator. */
     public boolean isFreed(long pa) {
-        return freedFrames.get((int) (pa >>> PhysicalMemory.PAGE_SHIFT));
+        return freedFrames.get((int) (pa >>> PhysicalMemory.PAGE_SHIFT)) || (frames != null && frames.isFree(pa));
+    }
+
+    /**
+     * The kernel freed page-table page {@code frame} (mmu_gather's table free). Invariant 2 at
+     * that instant: no CPU's paging-structure cache may still point to it. Later walker reads of
+     * it are caught by {@link #isFreed} as long as it stays free.
+     */
+    public void kernelFreedPageTable(SimCpu by, long frame) {
+        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
+        for (SimCpu c : cpus) {
+            int level = c.mmu.pagingStructureCaches().levelCaching(f);
+            if (level != 0) {
+                fail(2, String.format("CPU%d freed page-table page 0x%x while CPU%d's %s cache still points to it",
+                        by.id, f, c.id, mode.linuxName(level)));
+            }
+        }
+    }
+
+    /**
+     * The kernel freed user page {@code frame}, which {@code va} mapped. Invariant 3 at that
+     * instant: no CPU's TLB may still translate {@code va} to it.
+     */
+    public void kernelFreedUserPage(SimCpu by, long va, long frame) {
+        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
+        for (SimCpu c : cpus) {
+            Tlb tlb = c.mmu.tlb();
+            int slot = tlb.probe(va, c.mmu.registers().pcid());
+            if (slot >= 0 && tlb.frame(slot) == f) {
+                fail(3, String.format("CPU%d freed page 0x%x but CPU%d's TLB still maps va 0x%x -> 0x%x (%s%s)",
+                        by.id, f, c.id, va, f, (tlb.restrictions(slot) & 1) == 0 ? "RW" : "RO",
+                        tlb.dirty(slot) ? " D" : ""));
+            }
+        }
     }
 
     // ---- traces -----------------------------------------------------------------------------------
+
+    /** Runs {@code r} (a checker's software walk) without its memory accesses becoming scheduling points. */
+    public void unobserved(Runnable r) {
+        memory.setAccessHook(null);
+        try {
+            r.run();
+        } finally {
+            memory.setAccessHook(this);
+        }
+    }
 
     /** Reads memory without making it a scheduling point (traces and checkers). */
     public long peekLong(long pa) {
@@ -547,13 +645,23 @@ public final class Machine implements PhysicalMemory.AccessHook {
     public String describeWord(long pa) {
         long v = peekLong(pa);
         Integer level = pageTableLevel.get(pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
+        if (level == null && frames != null && frames.pageTableLevel(pa) != 0) {
+            level = frames.pageTableLevel(pa);
+        }
         if (level != null) {
             return String.format("%s 0x%x = 0x%x [%s]", mode.linuxName(level), pa, v, PteBits.describe(v));
         }
         return String.format("0x%x = 0x%x", pa, v);
     }
 
+    /** The name of lock {@code id} ("rw_semaphore mmap_lock"), or "lock ID". */
+    public String lockName(long id) {
+        String n = lockNames.get(id);
+        return n != null ? n : "lock " + id;
+    }
+
     public boolean isPageTable(long pa) {
-        return pageTableLevel.containsKey(pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
+        return pageTableLevel.containsKey(pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1))
+                || (frames != null && frames.pageTableLevel(pa) != 0);
     }
 }

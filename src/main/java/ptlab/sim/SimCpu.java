@@ -81,10 +81,15 @@ public final class SimCpu {
     private final Csd csd = new Csd();
 
     SimCpu(int id, Machine machine, CpuRegisters regs, Program program) {
+        this(id, machine, new Mmu(machine.memory(), regs, machine.tlbConfig()), program);
+    }
+
+    /** A CPU over an existing MMU (a kernel {@code Cpu}'s), whose CR3 is already loaded. */
+    SimCpu(int id, Machine machine, Mmu mmu, Program program) {
         this.id = id;
         this.machine = machine;
         this.memory = machine.memory();
-        this.mmu = new Mmu(memory, regs, machine.tlbConfig());
+        this.mmu = mmu;
         this.program = program;
         this.fiber = Fibers.create(this::body);
     }
@@ -117,6 +122,9 @@ public final class SimCpu {
         try {
             program.run(this);
         } catch (Machine.Stop s) {
+            return;
+        } catch (ptlab.kernel.FrameAllocator.BadFree bad) {
+            machine.fail(6, "CPU" + id + ": " + bad.getMessage());   // invariant 6: the allocator caught a double free
             return;
         } catch (Throwable t) {
             machine.crash(this, t);
@@ -292,6 +300,20 @@ public final class SimCpu {
         point(Op.UNLOCK, l.id(), null);
         l.owner = null;
         l.releasedAt = clock;
+    }
+
+    /**
+     * Waits (blocked, not spinning) until {@code b} lets this CPU go on: a scheduling point that
+     * depends on everything. For hand-offs between simulated CPUs (a task migrating, a
+     * completion) and for locks the simulator does not own ({@link KernelBridge}).
+     */
+    public void await(Blocker b, long tag) {
+        point(Op.LOCK, tag, b);
+    }
+
+    /** A scheduling point that publishes CPU-local Java state to the others (a flag a blocker reads). */
+    public void publish(long tag) {
+        point(Op.UNLOCK, tag, null);
     }
 
     // ---- IPIs ------------------------------------------------------------------------------

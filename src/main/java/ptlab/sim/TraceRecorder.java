@@ -23,6 +23,7 @@ public final class TraceRecorder implements Machine.StepListener {
     }
 
     private final List<Line> lines = new ArrayList<>();
+    private final List<Line> inStep = new ArrayList<>();
     private long before;
     private String lockName;
 
@@ -35,7 +36,8 @@ public final class TraceRecorder implements Machine.StepListener {
         if (Op.isMemory(op) || op == Op.CHECK) {
             before = m.peekLong(addr);
         }
-        lockName = cpu.blocker instanceof SimLock l ? l.name() : null;
+        lockName = cpu.blocker instanceof SimLock l ? l.name()
+                : cpu.blocker instanceof KernelBridge.State k ? k.describe(m, cpu) : null;
     }
 
     @Override
@@ -44,8 +46,8 @@ public final class TraceRecorder implements Machine.StepListener {
             case Op.START -> "starts its program";
             case Op.LOAD, Op.WALK_LOAD -> m.describeWord(addr);
             case Op.STORE, Op.CAS, Op.WALK_CAS -> change(m, addr);
-            case Op.LOCK -> "takes " + (lockName != null ? lockName : "lock " + addr);
-            case Op.UNLOCK -> "releases lock " + addr;
+            case Op.LOCK -> "takes " + (lockName != null ? lockName : m.lockName(addr));
+            case Op.UNLOCK -> "releases " + m.lockName(addr);
             case Op.IPI_SEND -> "sends CALL_FUNCTION IPI to CPU" + addr;
             case Op.IPI_WAIT -> "all IPIs acknowledged";
             case Op.IPI_ACK -> "acknowledges the IPI of CPU" + addr;
@@ -58,6 +60,13 @@ public final class TraceRecorder implements Machine.StepListener {
             default -> Op.name(op) + " " + addr;
         };
         lines.add(new Line(step, cpu.id(), Op.name(op), addr, text));
+        lines.addAll(inStep);
+        inStep.clear();
+    }
+
+    @Override
+    public void noteInStep(Machine m, SimCpu cpu, String text) {
+        inStep.add(new Line(-1, cpu.id(), "note", 0, text));
     }
 
     private String change(Machine m, long addr) {

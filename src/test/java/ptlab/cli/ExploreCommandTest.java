@@ -11,6 +11,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+// A stuck engine (e.g. a Java monitor held across a CPU switch) fails the test instead of hanging the build.
+@org.junit.jupiter.api.Timeout(value = 120, unit = java.util.concurrent.TimeUnit.SECONDS,
+        threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class ExploreCommandTest {
 
     static LayoutCommandTest.Run run(String... args) {

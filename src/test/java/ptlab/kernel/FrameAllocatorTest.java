@@ -51,6 +51,30 @@ class FrameAllocatorTest {
         assertEquals(0, m.loadLong(again + 8), "a reused frame must come back zeroed");
     }
 
+    /**
+     * The simulator suspends a CPU at every simulated-memory access; the zone lock (a Java
+     * monitor) must not be held there, or the next simulated CPU on the same thread blocks on it
+     * forever. So clearing a frame happens after the lock is dropped, as post_alloc_hook does.
+     */
+    @Test
+    void noMemoryAccessUnderTheZoneLock() {
+        FrameAllocator a = allocator(16L << 20, 1);
+        PhysicalMemory m = a.memory();
+        int[] accesses = {0};
+        m.setAccessHook((op, pa) -> {
+            accesses[0]++;
+            assertFalse(Thread.holdsLock(a), () -> String.format("access to 0x%x under the zone lock", pa));
+        });
+        long pt = a.allocPageTable(0, 1);
+        long user = a.allocFrame(0, FrameUse.USER);
+        long huge = a.allocHugeUser(0);
+        assertTrue(pt >= 0 && user >= 0 && huge >= 0);
+        assertTrue(accesses[0] >= 2 + 512, "frames are cleared through memory: " + accesses[0]);
+        a.freeFrame(pt);
+        a.freeFrame(user);
+        m.setAccessHook(null);
+    }
+
     @Test
     void doubleFreeAndUnallocatedFreeNameTheAddress() {
         FrameAllocator a = allocator(8L << 20, 1);

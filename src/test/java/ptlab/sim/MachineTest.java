@@ -18,6 +18,9 @@ import ptlab.hw.PagingMode;
 import ptlab.hw.PhysicalMemory;
 
 /** The engine itself: points, locks, IPIs, interrupts and the NMI/IRET rule, timed mode, exhaustive search. */
+// A stuck engine (e.g. a Java monitor held across a CPU switch) fails the test instead of hanging the build.
+@org.junit.jupiter.api.Timeout(value = 120, unit = java.util.concurrent.TimeUnit.SECONDS,
+        threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class MachineTest {
 
     static final long X = 0x1000;

@@ -14,10 +14,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /** The three scenarios of issue #5: each broken protocol is caught, each correct one passes, with fixed seeds. */
+// A stuck engine (e.g. a Java monitor held across a CPU switch) fails the test instead of hanging the build.
+@org.junit.jupiter.api.Timeout(value = 120, unit = java.util.concurrent.TimeUnit.SECONDS,
+        threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class ScenarioExploreTest {
 
-    private static Explorer.Summary explore(String scenario, String variant, String strategy, long seed, long n,
-                                            int depth) {
+    static Explorer.Summary explore(String scenario, String variant, String strategy, long seed, long n, int depth) {
         return Explorer.explore(Scenarios.byName(scenario), variant, Explorer.Settings.of(strategy, seed, n, depth),
                 () -> false, null);
     }

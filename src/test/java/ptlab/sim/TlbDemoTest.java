@@ -12,6 +12,9 @@ import org.junit.jupiter.params.provider.EnumSource;
 import ptlab.hw.PageFaultError;
 import ptlab.hw.PagingMode;
 
+// A stuck engine (e.g. a Java monitor held across a CPU switch) fails the test instead of hanging the build.
+@org.junit.jupiter.api.Timeout(value = 120, unit = java.util.concurrent.TimeUnit.SECONDS,
+        threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class TlbDemoTest {
 
     @ParameterizedTest

@@ -2,6 +2,7 @@ package ptlab.sim.scenarios;
 
 import java.util.List;
 
+import ptlab.sim.KernelBridge;
 import ptlab.sim.Machine;
 import ptlab.sim.Scenario;
 import ptlab.sim.SimLock;
@@ -14,6 +15,12 @@ import ptlab.sim.SimLock;
  * is cleared. Freeing the page before every CPU flushed is the bug mmu_gather's
  * {@code tlb_remove_table} exists to prevent; invariant 2 is checked at the free (no cache may
  * point to it) and at every walker access afterwards.
+ *
+ * <p>The {@code munmap-*} variants run the kernel layer's own {@code munmap} of the process's
+ * only mapping (zap, free_pgtables freeing the pte, pmd and pud pages into the mmu_gather,
+ * tlb_finish_mmu) while CPU0 reads the page; the broken kernel frees the gathered page-table
+ * pages before flush_tlb_mm_range instead of after it. Invariant 2 is checked at each free (no
+ * paging-structure cache may point to the page) and at every walker read of a free frame.
  */
 public final class FreePgtablesVsWalk implements Scenario {
 
@@ -33,13 +40,20 @@ public final class FreePgtablesVsWalk implements Scenario {
     @Override
     public List<Variant> variants() {
         return List.of(
+                new Variant("munmap-free-before-flush", true,
+                        "kernel munmap whose mmu_gather frees the page tables before the TLB flush (the bug)"),
+                new Variant("munmap-mmu-gather", false, "kernel munmap: tlb_finish_mmu flushes, then frees the tables"),
                 new Variant("free-before-flush", true, "pmd_clear, pte_free, then the TLB flush"),
                 new Variant("mmu-gather", false, "pmd_clear, flush every CPU by IPI, then free (tlb_remove_table)"));
     }
 
     @Override
     public Machine build(String variant) {
-        boolean gather = variant(variant).name().equals("mmu-gather");
+        String v = variant(variant).name();
+        if (v.startsWith("munmap-")) {
+            return buildKernel(v.equals("munmap-free-before-flush"));
+        }
+        boolean gather = v.equals("mmu-gather");
         X86Kit kit = new X86Kit();
         Machine m = kit.machine;
         SimLock mmapLock = new SimLock("mmap_lock", 1);
@@ -64,5 +78,14 @@ public final class FreePgtablesVsWalk implements Scenario {
             cpu.unlock(mmapLock);
         });
         return m;
+    }
+
+    private static Machine buildKernel(boolean freeBeforeFlush) {
+        KernelKit kit = new KernelKit(1);
+        kit.kernel.tlb().setFreeTablesBeforeFlushForTesting(freeBeforeFlush);
+        KernelBridge.watchUserRange(kit.machine, kit.va, 4096);
+        kit.cpu(0, KernelKit.reads(kit.va, 3));
+        kit.cpu(1, cpu -> kit.kernel.munmap(kit.other, kit.va, 4096));
+        return kit.machine;
     }
 }

@@ -4,6 +4,7 @@ import java.util.List;
 
 import ptlab.hw.PhysicalMemory;
 import ptlab.hw.PteBits;
+import ptlab.sim.KernelBridge;
 import ptlab.sim.Machine;
 import ptlab.sim.Scenario;
 import ptlab.sim.SimCpu;
@@ -23,6 +24,15 @@ import ptlab.sim.SimCpu;
  * <p>Invariant 1 is checked when CPU1 relies on the D bit — after its TLB flush finished on
  * every CPU, so no write can complete later — against the machine's shadow record of completed
  * writes, which does not look at any A/D bit.
+ *
+ * <p>The {@code mprotect-*} variants run the kernel layer's own {@code mprotect(PROT_READ)}
+ * (change_pte_range: ptep_modify_prot_start, pte_modify, ptep_modify_prot_commit, then the TLB
+ * flush) on CPU1 while CPU0 reads and writes the page through its TLB and the kernel's fault
+ * handler. The page starts mapped writable and clean, as after MADV_FREE
+ * (madvise_free_pte_range clears D so that reclaim may discard a page nobody wrote again: a
+ * lost D there is lost data). The broken kernel clears the pte with a plain load and store;
+ * the check, at the end of the run, is that a page the shadow record saw written and that is
+ * still mapped has D in its pte.
  */
 public final class PteClearVsDirty implements Scenario {
 
@@ -41,13 +51,20 @@ public final class PteClearVsDirty implements Scenario {
     @Override
     public List<Variant> variants() {
         return List.of(
+                new Variant("mprotect-plain-clear", true,
+                        "kernel mprotect whose ptep_get_and_clear is a plain load and store (the bug)"),
+                new Variant("mprotect-xchg", false, "kernel mprotect: ptep_get_and_clear is an atomic exchange"),
                 new Variant("plain-store", true, "CPU1 reads the PTE, then clears it with a plain store (the bug)"),
                 new Variant("xchg", false, "CPU1 clears with an atomic exchange, as ptep_get_and_clear"));
     }
 
     @Override
     public Machine build(String variant) {
-        boolean xchg = variant(variant).name().equals("xchg");
+        String v = variant(variant).name();
+        if (v.startsWith("mprotect-")) {
+            return buildKernel(v.equals("mprotect-plain-clear"));
+        }
+        boolean xchg = v.equals("xchg");
         X86Kit kit = new X86Kit();
         Machine m = kit.machine;
         PhysicalMemory mem = kit.memory;
@@ -87,5 +104,25 @@ public final class PteClearVsDirty implements Scenario {
         cpu.invlpg(va);
         long others = ((1L << cpu.machine().cpuCount()) - 1) & ~(1L << cpu.id());
         cpu.smpCallFunction(others, (target, addr) -> target.invlpg(addr), va);
+    }
+
+    private static Machine buildKernel(boolean plainClear) {
+        KernelKit kit = new KernelKit(1);
+        long va = kit.va;
+        // madvise_free_pte_range: the page stays mapped and writable but clean, and no TLB keeps it dirty
+        int[] level = new int[1];
+        long ptep = kit.kernel.pgtable().walk(kit.user.mm(), va, level);
+        kit.kernel.memory().storeLong(ptep, kit.kernel.memory().loadLong(ptep) & ~PteBits.D);
+        kit.kernel.cpu(0).mmu().invlpg(va);
+        kit.kernel.pgtable().setPlainClearForTesting(plainClear);
+        kit.machine.addEndCheck(KernelBridge.dirtyCheck(kit.kernel, kit.user.mm(), va, 4096));
+        kit.cpu(0, cpu -> {
+            if (KernelBridge.userAccess(cpu, false, va, 0)       // caches the translation clean
+                    && KernelBridge.userAccess(cpu, true, va, 1)) {  // clean hit: the walker sets D
+                KernelBridge.userAccess(cpu, true, va + 8, 2);
+            }
+        });
+        kit.cpu(1, cpu -> kit.kernel.mprotect(kit.other, va, 4096, ptlab.kernel.Kernel.PROT_READ));
+        return kit.machine;
     }
 }
