@@ -69,6 +69,9 @@ public final class VmallocSyncCommand implements Callable<Integer> {
     @Option(names = "--cost-table", description = "file of 'name = cycles' lines overriding the cost table")
     Path costTable;
 
+    @Option(names = "--jobs", description = "strategies run in parallel threads (default: the number of processors)")
+    Integer jobs;
+
     @Option(names = "--out", description = "directory for vmalloc-sync.csv, vmalloc-sync.json and PNG plots")
     Path out;
 
@@ -103,18 +106,49 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         if (out != null) {
             Files.createDirectories(out);
         }
+        long t0 = System.nanoTime();
         boolean progress = System.console() != null && format == OutputFormat.text;
-        List<Entry> entries = new ArrayList<>();
+        int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
+        if (threads < 1) {
+            throw new UsageException("--jobs must be at least 1, got " + threads);
+        }
+        List<Params> runs = new ArrayList<>();
+        List<String> names = new ArrayList<>();
         for (int n : procCounts) {
-            Params p = new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes);
             for (VmallocSyncStrategy s : chosen) {
+                runs.add(new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes));
+                names.add(s.name());
+            }
+        }
+        List<Entry> entries = new ArrayList<>();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            List<java.util.concurrent.Future<Entry>> futures = new ArrayList<>();
+            for (int i = 0; i < runs.size(); i++) {
+                Params p = runs.get(i);
+                String name = names.get(i);
+                // a fresh strategy per run: strategies keep state
+                futures.add(pool.submit(() -> new Entry(p.procs(),
+                        VmallocSyncExperiment.run(p, VmallocSyncStrategy.byName(name), costs))));
+            }
+            for (int i = 0; i < futures.size(); i++) {
                 if (progress) {
-                    System.err.printf("\r%-60s", "vmalloc-sync " + mode.cliName() + " procs=" + n + ": " + s.name());
+                    System.err.printf("\r%-60s", "vmalloc-sync " + mode.cliName() + " procs=" + runs.get(i).procs()
+                            + ": " + names.get(i) + " (" + (i + 1) + "/" + futures.size() + ")");
                     System.err.flush();
                 }
-                VmallocSyncStrategy fresh = VmallocSyncStrategy.byName(s.name());   // strategies keep state
-                entries.add(new Entry(n, VmallocSyncExperiment.run(p, fresh, costs)));
+                entries.add(futures.get(i).get());
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted");
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof IllegalArgumentException iae) {
+                throw iae;
+            }
+            throw new IllegalStateException(e.getCause());
+        } finally {
+            pool.shutdownNow();
         }
         if (progress) {
             System.err.printf("\r%-60s\r", "");
@@ -134,7 +168,8 @@ public final class VmallocSyncCommand implements Callable<Integer> {
                 ev += e.row().events();
                 wall += e.row().wallSeconds();
             }
-            pw.printf("simulator: %d events in %.1f s wall (%.0f events/s)%n", (long) ev, wall, wall > 0 ? ev / wall : 0);
+            pw.printf("simulator: %d events, %.1f s of run time over %d thread(s) (%.0f events/s per thread); "
+                    + "%.1f s wall%n", (long) ev, wall, threads, wall > 0 ? ev / wall : 0, (System.nanoTime() - t0) / 1e9);
         }
         if (out != null) {
             VmallocSyncReport.write(out.resolve("vmalloc-sync.csv"), VmallocSyncReport.csv(entries));
@@ -147,12 +182,16 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         }
         pw.flush();
         for (Entry e : entries) {
-            boolean caught = e.row().violations() > 0;
-            if (caught != e.row().broken()) {
+            if (unexpected(e.row().broken(), e.row().violations())) {
                 return Ptlab.EXIT_VIOLATION;
             }
         }
         return Ptlab.EXIT_OK;
+    }
+
+    /** A correct strategy that broke an invariant, or a broken one the checker missed. */
+    static boolean unexpected(boolean broken, long violations) {
+        return broken != (violations > 0);
     }
 
     private static String fmt(double d) {

@@ -111,6 +111,11 @@ public final class KernelMappingSync {
 
     /** Vmalloc code populated init_mm's sync-level entry covering {@code va}. */
     void notePopulated(long va) {
+        for (int i = generation - 1; i >= 0; i--) {
+            if (populated[i] == (va & -span)) {
+                return;                                  // two CPUs raced to populate it; one table won
+            }
+        }
         if (generation == populated.length) {
             populated = Arrays.copyOf(populated, generation * 2);
         }

@@ -60,7 +60,6 @@ public final class Vmalloc {
     private final VmapAreas areas;
     private final Map<Long, VmStruct> vms = new HashMap<>();
     private final long pageKernel;
-    private int modMask;
 
     private long allocFailures;
     private long hugeMappings;
@@ -272,52 +271,68 @@ public final class Vmalloc {
      * False on -ENOMEM for a page table.
      */
     private boolean map(Cpu cpu, long va, long bytes, long[] pages, long phys, long prot) {
-        modMask = 0;
-        boolean ok = mapEntries(PGD, pt.pgd_offset(init, va), va, va + bytes, va, pages, phys, prot, cpu == null ? 0 : cpu.node());
+        int mask = mapEntries(PGD, pt.pgd_offset(init, va), va, va + bytes, va, pages, phys, prot, cpu == null ? 0 : cpu.node());
         pagesMapped += bytes / VmapAreas.PAGE_SIZE;
-        if (ok) {
-            strategy.afterMap(sync, cpu, va, va + bytes, modMask);
+        if (mask >= 0) {
+            strategy.afterMap(sync, cpu, va, va + bytes, mask);
         }
-        return ok;
+        return mask >= 0;
+    }
+
+    /**
+     * A kernel mapping created outside vmalloc after boot, such as vmemmap_populate() or
+     * memremap_pages() for hot-added memory: {@code pages} mapped at {@code va} in init_mm with
+     * PAGE_KERNEL. Returns the pgtbl_mod_mask, or -1 on -ENOMEM. The strategy is not told:
+     * before 2025, x86-64 defined no ARCH_PAGE_TABLE_SYNC_MASK, so nothing synced such
+     * mappings; a caller that models the fix calls arch_sync_kernel_mappings itself
+     * ({@link KernelMappingSync#syncRange}).
+     */
+    public int populateOutsideVmalloc(Cpu cpu, long va, long[] pages) {
+        long bytes = pages.length * VmapAreas.PAGE_SIZE;
+        return mapEntries(PGD, pt.pgd_offset(init, va), va, va + bytes, va, pages, -1, pageKernel, cpu == null ? 0 : cpu.node());
     }
 
     /**
      * vmap_p4d_range .. vmap_pte_range in one: the level-{@code l} entries at {@code p} for
      * [addr, end). A missing table is allocated (pXd_alloc_track), setting the parent level's
-     * PGTBL_*_MODIFIED bit; a new sync-level entry is recorded in the generation list.
+     * PGTBL_*_MODIFIED bit; a new sync-level entry is recorded in the generation list. Returns
+     * the pgtbl_mod_mask (local to this call: CPUs map concurrently), or -1 on -ENOMEM.
      */
-    private boolean mapEntries(int l, long p, long addr, long end, long base, long[] pages, long phys, long prot, int node) {
+    private int mapEntries(int l, long p, long addr, long end, long base, long[] pages, long phys, long prot, int node) {
+        int mask = 0;
         do {
             long next = pt.addrEnd(l, addr, end);
             if (l == PTE) {
                 long pa = pages != null ? pages[(int) ((addr - base) / VmapAreas.PAGE_SIZE)] : phys + (addr - base);
                 pt.set(p, pt.pfn_pte(pa, prot));
-                modMask |= 1 << PTE;
+                mask |= 1 << PTE;
             } else if (pages == null && hugeAllowed(l) && next - addr == pt.size(l)
                     && ((phys + (addr - base)) & (pt.size(l) - 1)) == 0 && pt.none(l, pt.get(p))) {
                 pt.set(p, pt.pfn_pmd_huge(phys + (addr - base), prot));      // vmap_try_huge_pmd/pud
-                modMask |= 1 << l;
+                mask |= 1 << l;
                 hugeMappings++;
             } else {
                 if (pt.none(l, pt.get(p))) {
                     if (pt.allocTable(l - 1, init, p, node) != 0) {
-                        return false;
+                        return -1;
                     }
-                    modMask |= 1 << l;
+                    mask |= 1 << l;
                     if (l == sync.syncLevel()) {
                         sync.notePopulated(addr);
                     }
                 }
-                if (!mapEntries(l - 1, pt.offset(l - 1, p, addr), addr, next, base, pages, phys, prot, node)) {
-                    return false;
+                int below = mapEntries(l - 1, pt.offset(l - 1, p, addr), addr, next, base, pages, phys, prot, node);
+                if (below < 0) {
+                    return -1;
                 }
+                mask |= below;
             }
             if (!pt.folded(l)) {
                 p += eb;
             }
             addr = next;
         } while (addr != end);
-        return true;
+        return mask;
     }
 
     /** arch_vmap_pmd_supported / arch_vmap_pud_supported, restricted to levels below the sync level. */
