@@ -16,6 +16,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import ptlab.hw.PagingMode;
+import ptlab.kernel.VmSplit;
 import ptlab.kernel.vmalloc.VmallocSyncStrategy;
 import ptlab.report.VmallocSyncReport;
 import ptlab.report.VmallocSyncReport.Entry;
@@ -63,6 +64,9 @@ public final class VmallocSyncCommand implements Callable<Integer> {
             description = "simulated RAM (default: 2G on x86-64, 512M on x86-32)")
     Long ram;
 
+    @Option(names = "--vmsplit", description = "x86-32 only: 3G (default), 2G or 1G of user space")
+    String vmsplit;
+
     @Option(names = "--sweep", description = "run several process counts, e.g. procs=100,1000,10000")
     String sweep;
 
@@ -100,6 +104,13 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         if (chosen.isEmpty()) {
             chosen.addAll(VmallocSyncStrategy.all());
         }
+        VmSplit split = null;
+        if (vmsplit != null) {
+            if (mode.isLongMode()) {
+                throw new UsageException("--vmsplit applies to x86-32 and x86-32-pae only, not " + mode.cliName());
+            }
+            split = VmSplit.fromCliName(vmsplit);
+        }
         List<Integer> procCounts = sweep == null ? List.of(procs) : parseSweep(sweep);
         CostTable costs = costTable == null ? CostTable.defaults() : loadCosts(costTable);
         long ramBytes = ram != null ? ram : Params.defaultRam(mode);
@@ -116,7 +127,7 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         List<String> names = new ArrayList<>();
         for (int n : procCounts) {
             for (VmallocSyncStrategy s : chosen) {
-                runs.add(new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes));
+                runs.add(new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes, split));
                 names.add(s.name());
             }
         }
@@ -239,6 +250,7 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         params.put("cpus", cpus);
         params.put("nmi_rate", nmiRate);
         params.put("seed", seed);
+        params.put("vmsplit", vmsplit == null ? null : vmsplit);
         return fill(o, params, ramBytes, costs, entries);
     }
 

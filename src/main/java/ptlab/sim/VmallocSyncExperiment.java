@@ -15,6 +15,7 @@ import ptlab.kernel.KernelConfig;
 import ptlab.kernel.KernelLayout;
 import ptlab.kernel.MmStruct;
 import ptlab.kernel.Task;
+import ptlab.kernel.VmSplit;
 import ptlab.kernel.vmalloc.KernelMappingSync;
 import ptlab.kernel.vmalloc.Vmalloc;
 import ptlab.kernel.vmalloc.VmallocSyncStrategy;
@@ -63,8 +64,13 @@ public final class VmallocSyncExperiment {
     /** Live vm areas the workload keeps around (it allocates below half, frees above 1.5x). */
     static final int LIVE_AREAS = 256;
 
-    public record Params(PagingMode mode, int procs, int vmallocOps, int cpus, double nmiRate, long seed, long ramBytes) {
+    /** The workload; {@code split} is the x86-32 user/kernel split (null: 3G; must be null on x86-64). */
+    public record Params(PagingMode mode, int procs, int vmallocOps, int cpus, double nmiRate, long seed, long ramBytes,
+                         VmSplit split) {
         public Params {
+            if (split != null && mode.isLongMode()) {
+                throw new IllegalArgumentException("--vmsplit applies to x86-32 and x86-32-pae only, not " + mode.cliName());
+            }
             if (procs < 1) {
                 throw new IllegalArgumentException("--procs must be at least 1, got " + procs);
             }
@@ -79,13 +85,17 @@ public final class VmallocSyncExperiment {
             }
         }
 
+        public Params(PagingMode mode, int procs, int vmallocOps, int cpus, double nmiRate, long seed, long ramBytes) {
+            this(mode, procs, vmallocOps, cpus, nmiRate, seed, ramBytes, null);
+        }
+
         /** Enough RAM for 10,000 processes: 2 GiB on x86-64, 512 MiB (mail 001's machine) on x86-32. */
         public static long defaultRam(PagingMode mode) {
             return mode.isLongMode() ? 2L << 30 : 512L << 20;
         }
 
         public Params withProcs(int n) {
-            return new Params(mode, n, vmallocOps, cpus, nmiRate, seed, ramBytes);
+            return new Params(mode, n, vmallocOps, cpus, nmiRate, seed, ramBytes, split);
         }
     }
 
@@ -161,7 +171,11 @@ public final class VmallocSyncExperiment {
             this.p = p;
             this.strategy = strategy;
             this.costs = costs;
-            KernelConfig cfg = strategy.configure(p.mode(), KernelConfig.defaults().withRam(p.ramBytes()).withCpus(p.cpus()));
+            KernelConfig base = KernelConfig.defaults().withRam(p.ramBytes()).withCpus(p.cpus());
+            if (p.split() != null) {
+                base = base.withVmSplit(p.split());
+            }
+            KernelConfig cfg = strategy.configure(p.mode(), base);
             this.k = new Kernel(p.mode(), cfg);
             this.v = new Vmalloc(k, strategy);
             this.sync = v.sync();

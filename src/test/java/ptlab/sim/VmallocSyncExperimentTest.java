@@ -94,6 +94,17 @@ class VmallocSyncExperimentTest {
     }
 
     @Test
+    void preallocateOnPaeWithMail001sSplitAndRamReportsAPtePagePerVmallocPmd() {
+        Params p = new Params(PagingMode.X86_32_PAE, 50, 500, 2, 100, 7, 512L << 20, ptlab.kernel.VmSplit.VMSPLIT_1G);
+        Row r = VmallocSyncExperiment.run(p, VmallocSyncStrategy.byName("preallocate"), CostTable.defaults());
+        KernelLayout l = KernelLayout.of(PagingMode.X86_32_PAE, ptlab.kernel.VmSplit.VMSPLIT_1G, 512L << 20, null);
+        assertEquals(l.vmallocEntries() * 4096, r.bootTableBytes());
+        assertTrue(Math.abs(l.vmallocEntries() - 1272) <= 2, "mail 001's 1272 vmalloc pmds, got " + l.vmallocEntries());
+        assertEquals(0, r.fullSyncs());
+        assertEquals(0, r.violations());
+    }
+
+    @Test
     void eagerWalkSyncCostGrowsLinearlyWithProcesses() {
         long[] procs = {500, 1000, 2000, 4000};
         double[] perSync = new double[procs.length];
