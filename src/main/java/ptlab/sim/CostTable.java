@@ -24,6 +24,7 @@ import java.util.Map;
  *   tlb_hit           1    a translation served by the TLB (no scheduling point)
  *   lock             20    acquiring a free lock (waiting costs the time until release)
  *   unlock            5    releasing one
+ *   trylock          20    spin_trylock / down_read_trylock (succeeds or fails, never waits)
  *   ipi_send        300    sending one IPI (APIC ICR write)
  *   ipi_wait          0    the sender starting to wait (waiting costs the time until the last ack)
  *   ipi_ack          10    the target's acknowledgement
@@ -58,6 +59,7 @@ public final class CostTable {
         def(Op.IDLE, "idle", 0);
         def(Op.FREE, "free", 50);
         def(Op.CHECK, "check", 0);
+        def(Op.TRYLOCK, "trylock", 20);
     }
 
     private static void def(int op, String key, long cycles) {

@@ -33,7 +33,8 @@ import ptlab.kernel.MmuGather;
  * never while it holds a Java monitor. The kernel's own monitors (the frame allocator's zone
  * lock, the PAE pgd slab) guard Java bookkeeping only and are dropped before the frame is
  * cleared ({@code FrameAllocator}'s class comment); were a CPU suspended inside one, the next
- * CPU on this same Java thread would block on it forever.
+ * CPU on this same Java thread would block on it forever. A kernel machine checks this at every
+ * memory access and fails loudly, naming the CPU and the address, rather than hang.
  *
  * <h2>IPIs</h2>
  * {@link #install} sets the kernel's IPI sender to {@link SimCpu#smpCallFunction}: the flush
@@ -47,7 +48,9 @@ import ptlab.kernel.MmuGather;
  * mmu_gather's frees are checked the instant they happen ({@link MmuGather.Observer}): a freed
  * page-table page must be in no CPU's paging-structure cache (invariant 2), a freed user page in
  * no CPU's TLB for the addresses the scenario watches ({@link #watchUserRange}, invariant 3).
- * {@link #dirtyCheck} is invariant 1 against the machine's shadow record of completed writes.
+ * {@link #dirtyCheck} is invariant 1 against the machine's shadow record of completed writes,
+ * {@link #checkKernelMapping} invariant 4 at an access that may not fault, {@link #leakCheck}
+ * invariant 6 at the end (and a double free the allocator detects stops the run as invariant 6).
  * User accesses go through {@link #userAccess}: translation and data access are one instruction
  * (no interrupt in between, as on x86), a fault runs {@code do_user_addr_fault} as a #PF.
  *
@@ -93,6 +96,15 @@ public final class KernelBridge implements LockObserver {
             @Override
             public int pageTableLevel(long pa) {
                 return k.allocator().pageTableLevel(pa);
+            }
+
+            @Override
+            public void checkNoMonitorHeld(SimCpu cpu, long pa) {
+                if (Thread.holdsLock(k.allocator())) {
+                    throw new IllegalStateException(String.format("CPU%d reached a scheduling point (access to 0x%x) "
+                            + "holding the frame allocator's zone lock, a Java monitor: simulated memory must not be "
+                            + "touched under it (FrameAllocator)", cpu.id(), pa));
+                }
             }
         });
     }
@@ -262,6 +274,8 @@ public final class KernelBridge implements LockObserver {
         final int id;
         SimCpu writer;
         int readers;
+        /** Timed mode: the model time of the last release; a CPU that waited takes the lock no earlier. */
+        long releasedAt;
         /** Mode the parked CPU wants; only one CPU runs at a time, and it sets this just before parking. */
         final int[] wanted = new int[64];
 
@@ -313,7 +327,7 @@ public final class KernelBridge implements LockObserver {
     public void beforeTryAcquire(Object lock, int mode) {
         SimCpu c = running();
         if (c != null) {
-            c.publish(state(c.machine(), lock).id);   // reads the lock word: ordered against its owner, never parks
+            c.tryLockPoint(state(c.machine(), lock).id);
         }
     }
 
@@ -328,6 +342,9 @@ public final class KernelBridge implements LockObserver {
             s.readers++;
         } else {
             s.writer = c;
+        }
+        if (s.releasedAt > c.clock) {
+            c.clock = s.releasedAt;   // it waited for the holder (as SimCpu.lock)
         }
     }
 
@@ -344,6 +361,7 @@ public final class KernelBridge implements LockObserver {
         } else {
             s.writer = null;
         }
+        s.releasedAt = Math.max(s.releasedAt, c.clock);
     }
 
     private record Ipis(Machine m) implements IpiSender {

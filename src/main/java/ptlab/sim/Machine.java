@@ -129,6 +129,13 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
         /** Hardware level (1 = pte) of the page-table page holding {@code pa}, or 0. */
         int pageTableLevel(long pa);
+
+        /**
+         * Throws if {@code cpu}, about to be suspended at a scheduling point, holds one of the
+         * kernel's Java monitors: the next CPU on this thread would block on it forever.
+         */
+        default void checkNoMonitorHeld(SimCpu cpu, long pa) {
+        }
     }
 
     public Machine(PhysicalMemory memory, PagingMode mode, TlbConfig tlbConfig, CostTable costs) {
@@ -287,6 +294,9 @@ public final class Machine implements PhysicalMemory.AccessHook {
         }
         int kind = c.inWalk ? (op == PhysicalMemory.OP_LOAD ? Op.WALK_LOAD : Op.WALK_CAS)
                 : (op == PhysicalMemory.OP_LOAD ? Op.LOAD : op == PhysicalMemory.OP_STORE ? Op.STORE : Op.CAS);
+        if (frames != null) {
+            frames.checkNoMonitorHeld(c, pa);
+        }
         c.point(kind, pa, null);
         // Invariant 2, at the moment the walker's access happens: the table must not be freed.
         if (c.inWalk && isFreed(pa)) {

@@ -21,10 +21,11 @@ public final class Op {
     public static final int IDLE = 13;        // program finished; waits for interrupts
     public static final int FREE = 14;        // kernel frees a page (invariants 2, 3, 6 checked here)
     public static final int CHECK = 15;       // kernel relies on an invariant from here on (it is checked)
-    public static final int COUNT = 16;
+    public static final int TRYLOCK = 16;     // spin_trylock / down_read_trylock: addr = lock id; never waits
+    public static final int COUNT = 17;
 
     private static final String[] NAMES = {"start", "load", "store", "cas", "walk-load", "walk-cas", "lock", "unlock",
-            "ipi-send", "ipi-wait", "ipi-ack", "tlb-flush", "interrupt", "idle", "free", "check"};
+            "ipi-send", "ipi-wait", "ipi-ack", "tlb-flush", "interrupt", "idle", "free", "check", "trylock"};
 
     private Op() {
     }

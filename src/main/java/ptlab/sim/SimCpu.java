@@ -311,6 +311,11 @@ public final class SimCpu {
         point(Op.LOCK, tag, b);
     }
 
+    /** A trylock's scheduling point: reads the lock, ordered against its owner, and never waits. */
+    public void tryLockPoint(long tag) {
+        point(Op.TRYLOCK, tag, null);
+    }
+
     /** A scheduling point that publishes CPU-local Java state to the others (a flag a blocker reads). */
     public void publish(long tag) {
         point(Op.UNLOCK, tag, null);

@@ -48,6 +48,7 @@ public final class TraceRecorder implements Machine.StepListener {
             case Op.STORE, Op.CAS, Op.WALK_CAS -> change(m, addr);
             case Op.LOCK -> "takes " + (lockName != null ? lockName : m.lockName(addr));
             case Op.UNLOCK -> "releases " + m.lockName(addr);
+            case Op.TRYLOCK -> "tries " + m.lockName(addr);
             case Op.IPI_SEND -> "sends CALL_FUNCTION IPI to CPU" + addr;
             case Op.IPI_WAIT -> "all IPIs acknowledged";
             case Op.IPI_ACK -> "acknowledges the IPI of CPU" + addr;

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.List;
 
 import java.util.concurrent.TimeUnit;
 
@@ -132,5 +131,60 @@ class KernelBridgeTest {
         assertNull(s.violation(), () -> s.violation().describe());
         assertTrue(s.exhausted());
         assertTrue(trylockOutcomes[0] && trylockOutcomes[1], "trylock both failed and succeeded in some schedule");
+        TraceRecorder trace = new TraceRecorder();
+        Explorer.replay(sc, null, new int[]{0, 0, 1}, Explorer.DEFAULT_MAX_STEPS, trace);
+        assertTrue(trace.lines().stream().anyMatch(l -> l.format().endsWith("CPU1  trylock     tries spinlock test_lock")),
+                () -> trace.lines().stream().map(TraceRecorder.Line::format).reduce("", (a, b) -> a + "\n" + b));
+    }
+
+    /**
+     * Timed mode with a kernel spinlock: two CPUs each hold it across 50 loads. The second
+     * waits for the first, so its clock jumps to the release time and the makespan covers both
+     * critical sections one after the other (without the wait it would be about one).
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void timedModeChargesTheWaitForAKernelLock() {
+        PhysicalMemory mem = new PhysicalMemory(1L << 20);
+        Machine m = new Machine(mem, PagingMode.X86_64);
+        SpinLock lock = new SpinLock("timed_lock");
+        for (int i = 0; i < 2; i++) {
+            CpuRegisters regs = new CpuRegisters(PagingMode.X86_64);
+            regs.setCr3(0x1000);
+            m.addCpu(regs, c -> {
+                lock.lock();
+                for (int k = 0; k < 50; k++) {
+                    mem.loadLong(0x20000 + 8 * k);
+                }
+                lock.unlock();
+            });
+        }
+        assertEquals(Machine.Outcome.DONE, m.runTimed(10_000));
+        long section = 50 * m.costs().cost(Op.LOAD);
+        assertTrue(m.makespan() >= 2 * section, "makespan " + m.makespan() + " < two sections of " + section);
+        assertTrue(Math.abs(m.cpu(0).clock() - m.cpu(1).clock()) >= section,
+                "clocks " + m.cpu(0).clock() + " and " + m.cpu(1).clock());
+    }
+
+    /**
+     * The design rule behind the old hang, enforced: kernel code that reaches a scheduling point
+     * while holding the frame allocator's monitor fails at once, naming the CPU and address,
+     * instead of blocking the next simulated CPU forever.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void schedulingPointUnderTheZoneLockFailsLoudly() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(1));
+        Machine m = new Machine(k.memory(), PagingMode.X86_64);
+        KernelBridge.install(k, m);
+        KernelBridge.addKernelCpu(m, k.cpu(0), c -> {
+            synchronized (k.allocator()) {
+                k.memory().loadLong(0x20000);
+            }
+        });
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> m.run(new Strategies.Random(), new int[100], 100));
+        assertTrue(e.getMessage().contains("CPU0 reached a scheduling point (access to 0x20000) holding the frame "
+                + "allocator's zone lock"), e.getMessage());
     }
 }

@@ -31,6 +31,9 @@ import ptlab.sim.Strategy;
  * <li>{@link #steps}: the same, counted in scheduling steps/s;</li>
  * <li>{@link #scenario}: schedules/s of the real scenarios (pte-clear-vs-dirty xchg: a walk
  *     through 4 levels, TLB, IPIs).</li>
+ * <li>{@link #kernelScenario}: schedules/s of a kernel-level scenario (tlb-stale-after-unmap
+ *     munmap-shootdown: the kernel layer's munmap, mmu_gather and shootdown against a reading
+ *     CPU), whose cost is mostly booting a fresh Kernel per schedule.</li>
  * </ul>
  */
 @BenchmarkMode(Mode.Throughput)
@@ -48,6 +51,7 @@ public class ExploreBenchmark {
 
     Scenario bench;
     Scenario pte;
+    Scenario tlb;
     final int[] trail = new int[100_000];
     final Strategies.Random random = new Strategies.Random();
     final Strategies.Pct pct = new Strategies.Pct(3);
@@ -57,6 +61,7 @@ public class ExploreBenchmark {
     public void setup() {
         bench = Scenarios.byName("bench-2x200");
         pte = Scenarios.byName("pte-clear-vs-dirty");
+        tlb = Scenarios.byName("tlb-stale-after-unmap");
     }
 
     private Strategy strategy(Machine m, int k) {
@@ -92,5 +97,10 @@ public class ExploreBenchmark {
     @Benchmark
     public long scenario() {
         return runOne(pte, "xchg", 20);
+    }
+
+    @Benchmark
+    public long kernelScenario() {
+        return runOne(tlb, "munmap-shootdown", 30);
     }
 }
