@@ -153,6 +153,9 @@ public final class VmallocSyncExperiment {
         final long mmioWindow;
         final int maxBarShift;
         long pgdLockFreeAt;
+        /** Cycles spent inside pgd_list walks (under pgd_lock), accumulated. */
+        long walkCycles;
+        long walkStart;
 
         final Histogram vmallocLat = new Histogram(3);
         final Histogram forkLat = new Histogram(3);
@@ -179,6 +182,17 @@ public final class VmallocSyncExperiment {
             this.k = new Kernel(p.mode(), cfg);
             this.v = new Vmalloc(k, strategy);
             this.sync = v.sync();
+            this.sync.setWalkObserver(new KernelMappingSync.WalkObserver() {
+                @Override
+                public void walkBegin() {
+                    walkStart = meter.cycles();
+                }
+
+                @Override
+                public void walkEnd() {
+                    walkCycles += meter.cycles() - walkStart;
+                }
+            });
             this.meter = new CostMeter(costs);
             SplittableRandom root = new SplittableRandom(p.seed());
             this.rnd = root.split();
@@ -313,6 +327,7 @@ public final class VmallocSyncExperiment {
             final long purges = v.areas().purges();
             final long ipis = sync.ipis();
             final long syncs = sync.fullSyncs();
+            final long walked = walkCycles;
             /** Fault entry/exit cycles to add to this access. */
             long extra;
         }
@@ -360,7 +375,8 @@ public final class VmallocSyncExperiment {
             }
             long cycles = cost(s);
             if (sync.fullSyncs() != s.syncs) {
-                cycles += pgdLock(c, cycles + pgdLockCost) + pgdLockCost;   // the walk ran under pgd_lock
+                // the walk held pgd_lock for its own cycles; a fork or another walk may be holding it
+                cycles += pgdLock(c, walkCycles - s.walked + pgdLockCost) + pgdLockCost;
             }
             clock[c] += cycles;
             vmallocLat.recordValue(cycles);

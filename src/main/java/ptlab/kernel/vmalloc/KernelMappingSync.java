@@ -42,6 +42,27 @@ public final class KernelMappingSync {
     long vmallocFaults;
     long ipis;
 
+    /** Told when a pgd_list walk starts and ends (under pgd_lock), e.g. to time how long it holds the lock. */
+    public interface WalkObserver {
+        void walkBegin();
+
+        void walkEnd();
+    }
+
+    private WalkObserver walkObserver = new WalkObserver() {
+        @Override
+        public void walkBegin() {
+        }
+
+        @Override
+        public void walkEnd() {
+        }
+    };
+
+    public void setWalkObserver(WalkObserver o) {
+        this.walkObserver = o;
+    }
+
     KernelMappingSync(Kernel k) {
         this.k = k;
         this.pt = k.pgtable();
@@ -141,6 +162,7 @@ public final class KernelMappingSync {
     public void syncRange(long start, long end) {
         var lock = k.arch().pgd_lock;
         lock.lock();
+        walkObserver.walkBegin();
         long first = start & -span;
         long n = entriesIn(start, end);
         if (syncLevel == topLevel) {
@@ -161,6 +183,7 @@ public final class KernelMappingSync {
         }
         mmsWalked += k.arch().pgdListLength();
         fullSyncs++;
+        walkObserver.walkEnd();
         lock.unlock();
     }
 
@@ -173,6 +196,7 @@ public final class KernelMappingSync {
     public void syncGenerations(int from) {
         var lock = k.arch().pgd_lock;
         lock.lock();
+        walkObserver.walkBegin();
         k.arch().forEachOnPgdList(mm -> {
             for (int i = from; i < generation; i++) {
                 copyEntry(mm, populated[i]);
@@ -180,6 +204,7 @@ public final class KernelMappingSync {
         });
         mmsWalked += k.arch().pgdListLength();
         fullSyncs++;
+        walkObserver.walkEnd();
         lock.unlock();
     }
 
