@@ -53,6 +53,7 @@ public final class VmallocSyncReport {
         m.put("vmalloc_limit", r.vmallocLimit());
         m.put("vmalloc_failures", r.vmallocFailures());
         m.put("mms_walked", r.mmsWalked());
+        m.put("walk_cycles", r.walkCycles());
         m.put("violations", r.violations());
         m.put("first_violation", r.firstViolation());
         m.put("events", r.events());

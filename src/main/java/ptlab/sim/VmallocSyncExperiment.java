@@ -100,7 +100,7 @@ public final class VmallocSyncExperiment {
     }
 
     /** One strategy's results; latencies in model cycles. */
-    public record Row(String strategy, boolean broken, long fullSyncs, long entriesCopied, long mmsWalked,
+    public record Row(String strategy, boolean broken, long fullSyncs, long entriesCopied, long mmsWalked, long walkCycles,
                       long vmallocFaults, long faultsInNmi, long nestedNmiHazards, long nestedNmis,
                       long vmallocLatencyP50, long vmallocLatencyP99, long vmallocLatencyMax,
                       long forkLatencyP50, long forkLatencyP99, long switchOverhead, long pageTableBytes,
@@ -270,7 +270,7 @@ public final class VmallocSyncExperiment {
             }
             k.memory().setAccessHook(null);
             double wall = (System.nanoTime() - wall0) / 1e9;
-            return new Row(strategy.name(), strategy.broken(), sync.fullSyncs(), sync.entriesCopied(), sync.mmsWalked(),
+            return new Row(strategy.name(), strategy.broken(), sync.fullSyncs(), sync.entriesCopied(), sync.mmsWalked(), walkCycles,
                     sync.vmallocFaults(), faultsInNmi, hazards, nestedNmis,
                     pct(vmallocLat, 50), pct(vmallocLat, 99), vmallocLat.getMaxValue(),
                     pct(forkLat, 50), pct(forkLat, 99), switches == 0 ? 0 : Math.round((double) switchHookCycles / switches),
