@@ -2,7 +2,6 @@ package ptlab.kernel.vmalloc;
 
 import java.util.Arrays;
 
-import ptlab.kernel.Cpu;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelLayout;
 import ptlab.kernel.MmStruct;
@@ -229,11 +228,6 @@ public final class KernelMappingSync {
         }
         notePopulated(va);
         return 1;
-    }
-
-    /** The CPUs other than {@code self}, for an IPI to each. */
-    int otherCpus(Cpu self) {
-        return k.cpuCount() - (self == null ? 0 : 1);
     }
 
     // ---- counters -------------------------------------------------------------------------

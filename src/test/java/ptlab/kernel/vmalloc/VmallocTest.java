@@ -98,7 +98,6 @@ class VmallocTest {
     @ParameterizedTest
     @EnumSource(PagingMode.class)
     void pgtblModMaskHasTheSyncBitExactlyWhenASyncLevelEntryIsPopulated(PagingMode mode) {
-        int[] last = new int[1];
         Kernel k = kernel(mode, new TrackedMask());
         Vmalloc v = new Vmalloc(k, new TrackedMask());
         KernelMappingSync s = v.sync();
@@ -108,7 +107,22 @@ class VmallocTest {
         v.vmalloc(k.cpu(0), 4096);
         assertEquals(g0 + 1, s.generation(), "the second lands under the same entry");
         assertEquals(1, s.fullSyncs(), "tracked-mask synced once");
-        last[0] = 0;
+    }
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void populateReportsTheModifiedLevels(PagingMode mode) {
+        Kernel k = kernel(mode, new Preallocate());
+        Vmalloc v = new Vmalloc(k, new BrokenNoSync());
+        long page = k.allocator().allocFrame(0, FrameUse.KERNEL);
+        long va = k.layout().vmallocStart() + (16L << 20) & -(4L << 20);
+        int first = v.populateOutsideVmalloc(k.cpu(0), va, new long[] {page});
+        int second = v.populateOutsideVmalloc(k.cpu(0), va + 4096, new long[] {page});
+        int syncBit = v.sync().archPageTableSyncMask();
+        assertTrue((first & syncBit) != 0, "a new table under a none sync-level entry: " + first);
+        assertTrue((first & (1 << Pgtable.PTE)) != 0);
+        assertEquals(1 << Pgtable.PTE, second, "only a pte written the second time");
+        assertEquals(page, k.lookup(k.initMm(), va + 4096));
     }
 
     @ParameterizedTest
