@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
                 ExploreCommand.class,
                 ReplayCommand.class,
                 ExperimentCommand.class,
+                TraceCommand.class,
                 PtdumpCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class,
