@@ -66,6 +66,32 @@ class VmallocTest {
         assertFalse(cpu.mmu().translate(va, AccessType.READ, true, false, w), "user access to kernel memory faults");
     }
 
+    @ParameterizedTest(name = "skip flush {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void theLazyPurgeFlushKeepsAReusedRangeFromHittingAStaleGlobalTlbEntry(boolean skipFlush) {
+        Kernel k = kernel(PagingMode.X86_64, new Preallocate());
+        Vmalloc v = new Vmalloc(k, new Preallocate());
+        Cpu cpu = k.cpu(1);
+        WalkResult w = new WalkResult();
+        long a = v.vmalloc(k.cpu(0), 4096);
+        long oldFrame = v.find(a).pages()[0];
+        assertTrue(cpu.mmu().translate(a, AccessType.READ, false, false, w));   // CPU1 caches the global entry
+        v.vfree(k.cpu(0), a);
+        long reused = k.allocator().allocFrame(0, FrameUse.KERNEL);             // someone else gets the old page
+        assertEquals(oldFrame, reused);
+        k.tlb().setSkipFlushForTesting(skipFlush);
+        v.areas().purge();                                                      // the one batched flush
+        long b = v.vmalloc(k.cpu(0), 4096);
+        assertEquals(a, b, "the purged range is reused");
+        assertNotEquals(oldFrame, v.find(b).pages()[0]);
+        assertTrue(cpu.mmu().translate(b, AccessType.READ, false, false, w));
+        if (skipFlush) {
+            assertEquals(oldFrame, w.pa, "without the flush CPU1 still reads the freed page");
+        } else {
+            assertEquals(v.find(b).pages()[0], w.pa);
+        }
+    }
+
     @Test
     void ioremapUsesPudAndPmdLeavesOnX86_64() {
         Kernel k = kernel(PagingMode.X86_64, new Preallocate());
