@@ -7,6 +7,7 @@ import ptlab.sim.scenarios.FreePgtablesVsWalk;
 import ptlab.sim.scenarios.HotplugKernelMapping;
 import ptlab.sim.scenarios.PteClearVsDirty;
 import ptlab.sim.scenarios.TlbStaleAfterUnmap;
+import ptlab.sim.scenarios.VmallocFaultInNmi;
 import ptlab.sim.scenarios.VmallocSyncRace;
 
 /** The scenarios {@code ptlab explore} knows, by name. */
@@ -14,7 +15,7 @@ public final class Scenarios {
 
     private static final List<Scenario> ALL = List.of(new TlbStaleAfterUnmap(), new PteClearVsDirty(),
             new FreePgtablesVsWalk(), new Bench2x200(), new VmallocSyncRace(),
-            new HotplugKernelMapping());
+            new HotplugKernelMapping(), new VmallocFaultInNmi());
 
     private Scenarios() {
     }

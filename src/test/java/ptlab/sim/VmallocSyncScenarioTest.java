@@ -33,11 +33,21 @@ class VmallocSyncScenarioTest {
         assertTrue(s.violation().message().contains("missing kernel-mapping sync"), s.violation().message());
     }
 
+    @ParameterizedTest(name = "vmalloc-fault-in-nmi lazy-fault with {0}: a #PF inside the NMI handler")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"random", "exhaustive"})
+    void lazyFaultTakesItsFaultInsideTheNmi(String strategy) {
+        Explorer.Summary s = explore("vmalloc-fault-in-nmi", "lazy-fault", strategy, 42, 3_000, 2);
+        assertNotNull(s.violation(), "no violation in " + s.schedules() + " schedules");
+        assertEquals(5, s.violation().invariant(), s.violation().describe());
+        assertTrue(s.violation().message().contains("inside an NMI handler"), s.violation().message());
+    }
+
     @ParameterizedTest(name = "{0} {1} passes")
     @CsvSource({
             "vmalloc-sync-race,      tracked-mask+fault",
             "vmalloc-sync-race,      eager-generation",
             "hotplug-kernel-mapping, arch-sync-kernel-mappings",
+            "vmalloc-fault-in-nmi,   preallocate",
     })
     void fixPasses(String scenario, String variant) {
         Explorer.Summary r = explore(scenario, variant, "random", 7, 300, 0);
