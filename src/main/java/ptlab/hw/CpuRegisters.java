@@ -30,6 +30,22 @@ public final class CpuRegisters {
     private boolean ac;
     private final long[] pdpte = new long[PaePdpte.ENTRIES];
 
+    // Derived state read on every translation, kept up to date by the setters so that the
+    // walker and the TLB-hit path test one field instead of re-deriving it from several.
+    /** CR4.PKE in effect: set and in 4/5-level paging. */
+    private boolean pkeActive;
+    /** See {@link #deniedRights()}; recomputed lazily after WP, SMEP, SMAP or AC changed. */
+    private long deniedRights;
+    private boolean deniedRightsStale = true;
+    /**
+     * {@link #deniedRights()} when it is up to date and protection keys are off, else -1, which
+     * no real table is (a user-mode read of a page with every right is never denied, so bit 0
+     * of a table is always 0): the translation paths test this one field.
+     */
+    private long rightsFastPath = -1;
+    /** See {@link #pagingKey()}; updated by the constructor, setNxe and setPse. */
+    private int pagingKey;
+
     public CpuRegisters(PagingMode mode) {
         this(mode, mode.defaultMaxPhyAddr());
     }
@@ -42,6 +58,20 @@ public final class CpuRegisters {
         this.mode = mode;
         this.maxPhyAddr = maxPhyAddr;
         this.nxe = mode.hasNx();
+        updatePagingKey();
+    }
+
+    /**
+     * Everything a page walk's constants depend on, in one nonzero int: the mode, MAXPHYADDR,
+     * EFER.NXE and CR4.PSE. The walker recomputes its masks only when this changes, with one
+     * compare per walk.
+     */
+    int pagingKey() {
+        return pagingKey;
+    }
+
+    private void updatePagingKey() {
+        pagingKey = 1 | mode.ordinal() << 1 | maxPhyAddr << 4 | (nxe() ? 1 << 11 : 0) | (pse ? 1 << 12 : 0);
     }
 
     public PagingMode mode() {
@@ -85,6 +115,8 @@ public final class CpuRegisters {
 
     public void setWp(boolean wp) {
         this.wp = wp;
+        deniedRightsStale = true;
+        rightsFastPath = -1;
     }
 
     /** IA32_EFER.NXE; always false in 32-bit paging, which has no execute-disable bit. */
@@ -94,6 +126,7 @@ public final class CpuRegisters {
 
     public void setNxe(boolean nxe) {
         this.nxe = nxe;
+        updatePagingKey();
     }
 
     /** CR4.PSE: 4 MiB pages in 32-bit paging (PAE and 4/5-level paging ignore it). */
@@ -103,6 +136,7 @@ public final class CpuRegisters {
 
     public void setPse(boolean pse) {
         this.pse = pse;
+        updatePagingKey();
     }
 
     public boolean pge() {
@@ -130,6 +164,8 @@ public final class CpuRegisters {
 
     public void setSmep(boolean smep) {
         this.smep = smep;
+        deniedRightsStale = true;
+        rightsFastPath = -1;
     }
 
     public boolean smap() {
@@ -138,15 +174,19 @@ public final class CpuRegisters {
 
     public void setSmap(boolean smap) {
         this.smap = smap;
+        deniedRightsStale = true;
+        rightsFastPath = -1;
     }
 
     /** CR4.PKE: protection keys, effective only with 4/5-level paging. */
     public boolean pke() {
-        return pke && mode.isLongMode();
+        return pkeActive;
     }
 
     public void setPke(boolean pke) {
         this.pke = pke;
+        this.pkeActive = pke && mode.isLongMode();
+        rightsFastPath = pkeActive || deniedRightsStale ? -1 : deniedRights;
     }
 
     public int pkru() {
@@ -164,6 +204,8 @@ public final class CpuRegisters {
 
     public void setAc(boolean ac) {
         this.ac = ac;
+        deniedRightsStale = true;
+        rightsFastPath = -1;
     }
 
     /** PAE: the PDPTE register {@code i} (0..3) as loaded at the last CR3 write. */
@@ -173,5 +215,59 @@ public final class CpuRegisters {
 
     void setPdpte(int i, long value) {
         pdpte[i] = value;
+    }
+
+    // ---- the access-rights decision as a table (SDM 4.6) ---------------------------------------
+
+    /**
+     * The rights part of SDM 4.6 (everything but protection keys) for the current CR0.WP,
+     * CR4.SMEP, CR4.SMAP and EFLAGS.AC, as a 64-bit table: bit {@code 8 * kind + restrictions}
+     * is 1 when an access of that {@link #accessKind kind} to a translation with those combined
+     * {@link WalkResult} restrictions (3 bits) is denied. The walker and the TLB-hit path test
+     * one bit instead of evaluating the rules, whose inputs change rarely (a CR0/CR4 write,
+     * STAC/CLAC); the table is rebuilt on the first use after such a change.
+     */
+    long deniedRights() {
+        if (deniedRightsStale) {
+            rebuildDeniedRights();
+        }
+        return deniedRights;
+    }
+
+    /** {@link #deniedRights()} if it is up to date and CR4.PKE is not in effect, else -1. */
+    long rightsFastPath() {
+        return rightsFastPath;
+    }
+
+    /**
+     * The row of {@link #deniedRights()} for an access: 0..2 user-mode READ/WRITE/FETCH,
+     * 3..5 explicit supervisor-mode, 6..7 implicit supervisor-mode READ/WRITE (an implicit
+     * access is never a fetch; the rules for a supervisor fetch do not depend on it anyway).
+     * Callers pass constants almost always, so this folds away after inlining.
+     */
+    static int accessKind(AccessType access, boolean user, boolean implicit) {
+        int a = access.ordinal();
+        if (user && !implicit) {
+            return a;
+        }
+        return implicit && access != AccessType.FETCH ? 6 + a : 3 + a;
+    }
+
+    private void rebuildDeniedRights() {
+        long table = 0;
+        AccessType[] accesses = AccessType.values();
+        for (int kind = 0; kind < 8; kind++) {
+            AccessType access = accesses[kind % 3];
+            boolean user = kind < 3;
+            boolean implicit = kind >= 6;
+            for (int restr = 0; restr < 8; restr++) {
+                if (PageWalker.rightsViolation(this, access, user, implicit, restr)) {
+                    table |= 1L << (8 * kind + restr);
+                }
+            }
+        }
+        deniedRights = table;
+        deniedRightsStale = false;
+        rightsFastPath = pkeActive ? -1 : table;
     }
 }

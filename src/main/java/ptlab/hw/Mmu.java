@@ -23,6 +23,8 @@ public final class Mmu {
     private final PageWalker walker;
     private final Tlb tlb;
     private final PagingStructureCaches psc;
+    /** leafShift[level] = page shift of a leaf at that level in this mode (index 0 unused). */
+    private final int[] leafShift = new int[4];
 
     private long hits;
     private long misses;
@@ -36,6 +38,9 @@ public final class Mmu {
         this.walker = new PageWalker(memory);
         this.tlb = new Tlb(config, regs.mode().shift(2));
         this.psc = new PagingStructureCaches(regs.mode());
+        for (int level = 1; level < leafShift.length; level++) {
+            leafShift[level] = regs.mode().shift(level);
+        }
     }
 
     public CpuRegisters registers() {
@@ -66,39 +71,38 @@ public final class Mmu {
      * @return true when translated; false on #PF or #GP ({@code out.exception}, {@code out.errorCode})
      */
     public boolean translate(long va, AccessType access, boolean user, boolean implicit, WalkResult out) {
-        if (!regs.mode().isCanonical(va)) {
-            return walker.translate(regs, va, access, user, implicit, out);   // #GP, no TLB involved
-        }
-        int pcid = regs.pcid();
-        int slot = tlb.lookup(va, pcid);
-        if (slot < 0) {
-            misses++;
-            return walk(va, access, user, implicit, pcid, out);
+        // The #GP check for a non-canonical va can wait for a miss: such a va never hits, since
+        // the TLB holds only addresses that a walk translated (canonical ones) and a tag keeps
+        // every bit of the va above the page offset.
+        long entry = tlb.lookupEntry(va, regs.pcid());
+        if (entry < 0) {
+            return miss(va, access, user, implicit, out);
         }
         hits++;
-        int denied = PageWalker.checkAccess(regs, access, user, implicit, tlb.restrictions(slot), tlb.pkey(slot));
+        int restr = Tlb.entryRestrictions(entry);
+        int pkey = Tlb.entryPkey(entry);
+        int denied = PageWalker.accessDenied(regs, access, user, implicit, restr, pkey);
         if (denied != 0) {
-            return faultFromTlb(va, access, user, implicit, pcid, slot, denied, out);
+            return faultFromTlb(va, access, user, implicit, entry, denied, out);
         }
-        if (access == AccessType.WRITE && !tlb.dirty(slot)) {
+        if (access == AccessType.WRITE && !Tlb.entryDirty(entry)) {
             dirtyRewalks++;   // 4.8: the D flag is set in memory, so the entry is walked again
-            return walk(va, access, user, implicit, pcid, out);
+            return walk(va, access, user, implicit, regs.pcid(), out);
         }
-        fillFromTlb(va, slot, out);
+        int level = Tlb.entryLeafLevel(entry);
+        int shift = leafShift[level];
+        out.setTranslation(va, Tlb.entryFrame(entry) | (va & ((1L << shift) - 1)), shift, level, 0, 0, restr, pkey,
+                Tlb.entryGlobal(entry), 0);
+        out.restarts = 0;
         return true;
     }
 
-    private void fillFromTlb(long va, int slot, WalkResult out) {
-        out.reset(va);
-        out.restarts = 0;
-        int shift = tlb.pageShift(slot);
-        out.pa = tlb.frame(slot) | (va & ((1L << shift) - 1));
-        out.pageShift = shift;
-        out.leafLevel = leafLevel(shift);
-        out.faultLevel = out.leafLevel;
-        out.restrictions = tlb.restrictions(slot);
-        out.pkey = tlb.pkey(slot);
-        out.global = tlb.global(slot);
+    private boolean miss(long va, AccessType access, boolean user, boolean implicit, WalkResult out) {
+        if (!regs.mode().isCanonical(va)) {
+            return walker.translate(regs, va, access, user, implicit, out);   // #GP, no TLB involved
+        }
+        misses++;
+        return walk(va, access, user, implicit, regs.pcid(), out);
     }
 
     /**
@@ -106,14 +110,14 @@ public final class Mmu {
      * invalidates the TLB and paging-structure-cache entries for {@code va} (4.10.4.1), so
      * a retry after the kernel fixed the PTE walks again (Linux's spurious-fault handling).
      */
-    private boolean faultFromTlb(long va, AccessType access, boolean user, boolean implicit, int pcid, int slot,
+    private boolean faultFromTlb(long va, AccessType access, boolean user, boolean implicit, long entry,
                                  int denied, WalkResult out) {
         out.reset(va);
         out.restarts = 0;
         out.exception = WalkResult.EXC_PF;
         out.errorCode = errorCode(access, user, implicit, denied);
-        out.faultLevel = leafLevel(tlb.pageShift(slot));
-        invalidateForFault(va, pcid);
+        out.faultLevel = Tlb.entryLeafLevel(entry);
+        invalidateForFault(va, regs.pcid());
         return false;
     }
 
@@ -130,17 +134,6 @@ public final class Mmu {
             code |= PageFaultError.ID;
         }
         return code;
-    }
-
-    /** The paging level whose leaf maps pages of {@code 1 << pageShift} bytes. */
-    private int leafLevel(int pageShift) {
-        PagingMode mode = regs.mode();
-        for (int level = 1; level <= mode.levels(); level++) {
-            if (mode.shift(level) == pageShift) {
-                return level;
-            }
-        }
-        throw new IllegalStateException("no level of " + mode + " maps pages of shift " + pageShift);
     }
 
     /** TLB miss (or a write to a clean entry): walk from the deepest PSC hit, then fill. */

@@ -23,19 +23,58 @@ package ptlab.hw;
  */
 public final class PageWalker {
 
+    // How the hot path is kept fast (measured on a loaded 2-vCPU machine, see README
+    // "Performance": a 4-level walk with A/D set costs about 2x a plain Java port, 3.5x C):
+    //  - translateFrom() and leaf() stay under HotSpot's FreqInlineSize (325 bytecodes), so
+    //    that with default JVM flags they are inlined into the caller and the access type,
+    //    user and implicit flags fold to constants; walkLevels() holds the loop, is compiled
+    //    on its own first, and is then one call per walk (its machine code is above
+    //    InlineSmallCode; forcing it inline measured within the noise). Everything rare
+    //    lives out of line: faults, the PAE PDPTE step, A/D compare-and-swap and restart,
+    //    protection keys, the PSE-36 address of a 4 MiB page, re-preparing the masks.
+    //  - Every per-mode / per-level quantity (index shift, masks, "may this level map a page")
+    //    is precomputed by prepare(), checked with one compare per walk (pagingKey), so the
+    //    loop does no enum dispatch.
+    //  - Memory: the frame last read at each level is remembered, the hook is tested once per
+    //    walk, and an entry's offset comes from va alone (table bases are 4 KiB aligned), so
+    //    each level is one acquire load whose address does not wait for the level above.
+    //  - A/D: the AND of every entry read tells in one test whether any lacks A; only then
+    //    (or for a write to a clean leaf) does the walk take the compare-and-swap path.
+    //  - Rights: CpuRegisters keeps the SDM 4.6 decision as a 64-bit table (rightsFastPath());
+    //    a walk tests one bit, unless protection keys are enabled.
+    //  - WalkResult: a success writes every scalar field once, so no reset is needed; a fault resets.
+
     private final PhysicalMemory memory;
     /** entryValue[level] = the entry read at that level on the current attempt. */
     private final long[] entryValue = new long[6];
 
-    // Per-configuration constants of the walk, computed by prepare() when the mode, MAXPHYADDR
-    // or EFER.NXE differs from the previous walk's: the reserved-bit masks of every level (for
-    // a table entry and for a large-page entry) and the address mask of a next-table pointer.
-    private PagingMode preparedMode;
+    // Per-configuration constants of the walk, computed by prepare() when the mode, MAXPHYADDR,
+    // EFER.NXE or CR4.PSE differs from the previous walk's.
+    /** {@link CpuRegisters#pagingKey()} the constants below were computed for; 0: none yet. */
+    private int preparedKey;
     private int preparedMaxPhy;
-    private boolean preparedNxe;
-    private final long[] tableReserved = new long[6];
-    private final long[] largeReserved = new long[6];
+    /**
+     * Reserved bits of a present entry, plus P: [2 * level] pointing to a table, [2 * level + 1]
+     * mapping a page (PS=1). An entry is usable iff {@code (e & mask) == P} (P is never reserved).
+     */
+    private final long[] presentAndReserved = new long[12];
+    /** Bit {@code level} set if an entry at that level may map a page (PS=1). */
+    private int largeLevels;
+    /** shift[level] = lowest linear-address bit indexing that level = page shift of a leaf there. */
+    private final int[] shift = new int[6];
+    private int indexMask;          // 511, or 1023 for 32-bit paging
+    /** leafMask[level] = address bits of a page mapped at that level (not used for PSE-36 pages). */
+    private final long[] leafMask = new long[6];
     private long nextTableMask;
+    private int entryBytes;
+    private int entryShift;         // log2(entryBytes)
+    private long entryMask;         // value bits of an entry: -1, or 0xFFFF_FFFF for 32-bit paging
+    private int paeLevel;           // 3 in PAE paging (PDPTE registers), else 0 (no such level)
+    private boolean pse36;          // 32-bit paging: a 4 MiB page's address has bits above 31
+    private boolean hasPkeys;       // 4/5-level paging: bits 62:59 of a leaf are its protection key
+    private int xdRight;            // EXECUTE_DISABLE with NXE (bit 63 = XD), else 0 (bit 63 reserved)
+    private int canonicalShift;     // va >> canonicalShift is 0 (or canonicalHigh) for a canonical va
+    private long canonicalHigh;     // -1 in 4/5-level paging (upper half), 0 in 32-bit modes
 
     // The frame last read at each level: a frame's backing array never changes once created
     // (see PhysicalMemory#frameIfBacked), so a repeated walk reads each entry with one array
@@ -51,37 +90,51 @@ public final class PageWalker {
         return memory;
     }
 
-    private void prepare(PagingMode mode, int maxPhy, boolean nxe) {
-        if (mode == preparedMode && maxPhy == preparedMaxPhy && nxe == preparedNxe) {
-            return;
-        }
+    private void prepare(CpuRegisters regs) {
+        PagingMode mode = regs.mode();
+        int maxPhy = regs.maxPhyAddr();
+        boolean nxe = regs.nxe();
+        boolean pse = regs.pse();
+        int large = 0;
         for (int level = 1; level <= mode.levels(); level++) {
-            tableReserved[level] = reservedMask(mode, level, false, maxPhy, nxe);
-            largeReserved[level] = reservedMask(mode, level, true, maxPhy, nxe);
+            presentAndReserved[2 * level] = PteBits.P | reservedMask(mode, level, false, maxPhy, nxe);
+            presentAndReserved[2 * level + 1] = PteBits.P | reservedMask(mode, level, true, maxPhy, nxe);
+            if (mode.largePageAllowed(level) && (mode != PagingMode.X86_32 || pse)) {
+                large |= 1 << level;
+            }
+            shift[level] = mode.shift(level);
+            leafMask[level] = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK
+                    : Pte64.addressMask(maxPhy, mode.shift(level));
         }
+        largeLevels = large;
         nextTableMask = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK : Pte64.addressMask(maxPhy, 12);
-        preparedMode = mode;
+        indexMask = mode.entries(1) - 1;
+        entryBytes = mode.entryBytes();
+        entryShift = Integer.numberOfTrailingZeros(entryBytes);
+        entryMask = entryBytes == 8 ? -1L : 0xFFFF_FFFFL;
+        paeLevel = mode.isPae() ? 3 : 0;
+        pse36 = mode == PagingMode.X86_32;
+        hasPkeys = mode.isLongMode();
+        xdRight = nxe ? WalkResult.EXECUTE_DISABLE : 0;
+        canonicalShift = mode.isLongMode() ? mode.vaBits() - 1 : 32;
+        canonicalHigh = mode.isLongMode() ? -1 : 0;
         preparedMaxPhy = maxPhy;
-        preparedNxe = nxe;
+        preparedKey = regs.pagingKey();
     }
 
-    /** {@code memory.loadEntry(pa, bytes)}, through the frame remembered for {@code level}. */
-    private long loadEntry(long pa, int bytes, int level) {
-        long[] f = frame[level];
-        if (framePfn[level] != pa >>> PhysicalMemory.PAGE_SHIFT || f == null) {
-            return loadEntryAndRemember(pa, bytes, level);
-        }
-        return memory.loadEntry(f, pa, bytes);
-    }
-
-    private long loadEntryAndRemember(long pa, int bytes, int level) {
-        long[] f = memory.frameIfBacked(pa);
+    /**
+     * {@code memory.loadEntry(pa, bytes)} the slow way: through the access hook if one is
+     * installed, else through the directory, remembering the frame for {@code level} so that
+     * the next walk reads it in walkLevels() with one array load.
+     */
+    private long loadEntrySlow(long pa, int level) {
+        long[] f = memory.hasAccessHook() ? null : memory.frameIfBacked(pa);
         if (f == null) {
-            return memory.loadEntry(pa, bytes);   // unbacked (reads as zero) or out of range (throws)
+            return memory.loadEntry(pa, entryBytes);   // hooked, unbacked (reads as zero) or out of range (throws)
         }
         frame[level] = f;
         framePfn[level] = pa >>> PhysicalMemory.PAGE_SHIFT;
-        return memory.loadEntry(f, pa, bytes);
+        return PhysicalMemory.loadEntryUnhooked(f, (int) pa & (PhysicalMemory.PAGE_SIZE - 1), entryMask);
     }
 
     /**
@@ -120,9 +173,8 @@ public final class PageWalker {
     public boolean translate(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit,
                              WalkResult out) {
         PagingMode mode = regs.mode();
-        int top = mode.levels();
         long base = mode.isPae() ? 0 : regs.topTableAddress();
-        return translateFrom(regs, va, access, user, implicit, top, base, 0, out);
+        return translateFrom(regs, va, access, user, implicit, mode.levels(), base, 0, out);
     }
 
     /**
@@ -132,129 +184,217 @@ public final class PageWalker {
      */
     public boolean translateFrom(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit,
                                  int startLevel, long tableBase, int restrictions, WalkResult out) {
-        out.reset(va);
-        out.restarts = 0;
-        PagingMode mode = regs.mode();
-        if (!mode.isCanonical(va)) {
-            out.exception = WalkResult.EXC_GP;
-            return false;
+        if (regs.pagingKey() != preparedKey) {
+            prepare(regs);
         }
+        if ((tableBase & (PhysicalMemory.PAGE_SIZE - 1)) != 0) {   // every table is 4 KiB aligned (walkLevels relies on it)
+            throw new IllegalArgumentException(String.format("table base 0x%x is not 4 KiB aligned", tableBase));
+        }
+        long top = va >> canonicalShift;   // PagingMode.isCanonical(va), from the prepared constants
+        if (top != 0 && top != canonicalHigh) {
+            return nonCanonical(va, out);
+        }
+        out.va = va;
+        int restarts = 0;
         while (true) {
-            int r = walkOnce(regs, mode, va, access, user, implicit, startLevel, tableBase, restrictions, out);
+            int level = startLevel == paeLevel ? walkFromPdpte(regs, va, out)
+                    : walkLevels(va, startLevel, tableBase, restrictions, out);
+            int r = level < 0 ? fault(regs, access, user, implicit, faultBits, startLevel, -level, out)
+                    : leaf(regs, va, access, user, implicit, startLevel, level, out);
             if (r != RESTART) {
+                out.restarts = restarts;
                 return r == DONE;
             }
-            out.restarts++;
+            restarts++;
         }
+    }
+
+    private static boolean nonCanonical(long va, WalkResult out) {
+        out.reset(va);
+        out.restarts = 0;
+        out.exception = WalkResult.EXC_GP;
+        return false;
     }
 
     private static final int DONE = 0;
     private static final int FAULT = 1;
     private static final int RESTART = 2;
 
-    private int walkOnce(CpuRegisters regs, PagingMode mode, long va, AccessType access, boolean user,
-                         boolean implicit, int startLevel, long tableBase, int restrictions, WalkResult out) {
-        final int bytes = mode.entryBytes();
-        final int maxPhy = regs.maxPhyAddr();
-        final boolean nxe = regs.nxe();
-        prepare(mode, maxPhy, nxe);
-        int level = startLevel;
+    // What walkLevels() found, for leaf() (per-walk state in fields rather than a result object:
+    // nothing is allocated and the loop stays small).
+    private long leafEntry;
+    private long leafEntryAddress;
+    private boolean leafLarge;
+    private int leafRestrictions;
+    /** AND of every entry read: its A bit is 0 if some entry still has A=0. */
+    private long allEntries;
+    /** The error-code bits of the fault walkLevels() stopped at (0 for not present, P|RSVD). */
+    private int faultBits;
+
+    /**
+     * One attempt, down to the leaf: returns the leaf's level, or -level if the entry at
+     * {@code level} is not present or sets a reserved bit ({@link #faultBits}).
+     *
+     * <p>Only loads, masks and tests here; the leaf (rights, A/D, result) is done by the caller,
+     * where the access type is a constant, and everything rare is out of line.
+     */
+    private int walkLevels(long va, int startLevel, long tableBase, int restrictions, WalkResult out) {
+        // Everything the loop uses is read into locals first: the acquire load of each entry
+        // orders every later memory read after it, so a field read in the loop would be read
+        // again at every level. The hook is read once: it is installed between walks.
+        final boolean hooked = memory.hasAccessHook();
+        final long[] tables = out.tableAddress, entries = out.entryAddress, values = entryValue;
+        final int[] above = out.restrictionsAbove;
+        final long[] pfns = framePfn, usable = presentAndReserved;
+        final long[][] frames = frame;
+        final int large = largeLevels, indexMask = this.indexMask, entryShift = this.entryShift;
+        final long entryMask = this.entryMask;
         long base = tableBase;
         int restr = restrictions;
-        out.memoryRefs = 0;
-        long e;
-        while (true) {
-            out.restrictionsAbove[level] = restr;
-            if (mode.isPae() && level == 3) {
-                base = paeDirectory(regs, mode, va, maxPhy, out);
-                if (base < 0) {
-                    return fault(regs, access, user, implicit, 0, level, out);
-                }
-                level--;
-                continue;
+        long all = -1;
+        // A counted loop (level runs down to 1, where every walk ends) lets HotSpot check the
+        // array indices once before the loop instead of at every level.
+        for (int level = startLevel; level >= 1; level--) {
+            above[level] = restr;
+            tables[level] = base;
+            // Table bases are 4 KiB aligned, so the entry's offset in its frame comes from va alone.
+            int offset = (int) ((va >>> shift[level]) & indexMask) << entryShift;
+            long pa = base + offset;
+            entries[level] = pa;
+            // Fast path: no hook, and the frame remembered for this level is the table's
+            // (framePfn is -1 while nothing is remembered): one acquire load, no checks. Its
+            // address does not depend on the entry read at the level above, only the (predicted)
+            // frame test does, so the CPU can load every level at once.
+            long e = !hooked && pfns[level] == base >>> PhysicalMemory.PAGE_SHIFT
+                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, entryMask) : loadEntrySlow(pa, level);
+            values[level] = e;
+            int ps = (int) (e >>> 7) & (large >>> level) & 1;   // PS=1 where this level may map a page
+            if ((e & usable[2 * level + ps]) != PteBits.P) {
+                return notUsable(e, level);
             }
-            long entryAddress = base + (long) mode.index(va, level) * bytes;
-            out.tableAddress[level] = base;
-            out.entryAddress[level] = entryAddress;
-            e = loadEntry(entryAddress, bytes, level);
-            out.memoryRefs++;
-            entryValue[level] = e;
-            if (!PteBits.present(e)) {
-                return fault(regs, access, user, implicit, 0, level, out);
-            }
-            boolean large = level > 1 && PteBits.large(e) && mode.largePageAllowed(level)
-                    && (mode != PagingMode.X86_32 || regs.pse());
-            if ((e & (large ? largeReserved[level] : tableReserved[level])) != 0) {
-                return fault(regs, access, user, implicit, PageFaultError.P | PageFaultError.RSVD, level, out);
-            }
-            restr |= rightsOf(e, nxe);
-            if (level == 1 || large) {
-                return leaf(regs, mode, va, access, user, implicit, level, large, entryAddress, e, restr, startLevel, out);
+            restr |= rightsOf(e);
+            all &= e;
+            if (ps != 0 || level == 1) {
+                return foundLeaf(level, e, pa, ps != 0, restr, all);
             }
             base = e & nextTableMask;
-            level--;
         }
+        throw new AssertionError();   // level 1 always ends the walk
+    }
+
+    /** walkLevels() ends at the leaf {@code e} at {@code level}: remembers it for leaf(). */
+    private int foundLeaf(int level, long e, long pa, boolean large, int restr, long all) {
+        leafEntry = e;
+        leafEntryAddress = pa;
+        leafLarge = large;
+        leafRestrictions = restr;
+        allEntries = all;
+        return level;
+    }
+
+    /** Entry {@code e} at {@code level} is not present (#PF P=0) or sets a reserved bit (#PF P=1,RSVD=1). */
+    private int notUsable(long e, int level) {
+        faultBits = (e & PteBits.P) == 0 ? 0 : PageFaultError.P | PageFaultError.RSVD;
+        return -level;
+    }
+
+    /** PAE: the walk from the PDPTE register (level 3) down; as walkLevels(). */
+    private int walkFromPdpte(CpuRegisters regs, long va, WalkResult out) {
+        out.restrictionsAbove[3] = 0;
+        out.tableAddress[3] = regs.topTableAddress();
+        out.entryAddress[3] = -1;
+        long e = regs.pdpte((int) (va >>> 30) & (PaePdpte.ENTRIES - 1));
+        entryValue[3] = e;
+        if (!PteBits.present(e)) {
+            faultBits = 0;
+            return -3;
+        }
+        // The PDPTE's reserved bits were checked at CR3 load; it has no R/W, U/S, XD or A (SDM 4.4.1).
+        return walkLevels(va, 2, PaePdpte.address(e, preparedMaxPhy), 0, out);
+    }
+
+    /** The restrictions a single entry contributes (tiny: always inlined). */
+    private int rightsOf(long e) {
+        // R/W (bit 1) clear -> NOT_WRITABLE (1); U/S (bit 2) clear -> NOT_USER (2); XD (bit 63) -> EXECUTE_DISABLE (4).
+        return ((int) (~e >>> 1) & (WalkResult.NOT_WRITABLE | WalkResult.NOT_USER)) | ((int) (e >>> 61) & xdRight);
+    }
+
+    /** The leaf found by walkLevels() at {@code level}: rights, then A/D, then the result. */
+    private int leaf(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit, int startLevel,
+                     int level, WalkResult out) {
+        long e = leafEntry;
+        int restr = leafRestrictions;
+        int pkey = hasPkeys ? Pte64.pkey(e) : 0;
+        int denied = accessDenied(regs, access, user, implicit, restr, pkey);
+        if (denied != 0) {
+            return fault(regs, access, user, implicit, denied, startLevel, level, out);
+        }
+        // Translation is valid and permitted: A must be set on every entry used, D on the leaf for a write.
+        long want = access == AccessType.WRITE ? PteBits.A | PteBits.D : PteBits.A;
+        if ((allEntries & PteBits.A) == 0 || (e & want) != want) {
+            if (!setAccessedDirty(startLevel, level, leafEntryAddress, e, want, out)) {
+                return RESTART;
+            }
+            e |= want;
+        }
+        int s = shift[level];
+        long page = pse36 && leafLarge ? Pte32.largeAddress(e) : e & leafMask[level];
+        out.setTranslation(va, page | (va & ((1L << s) - 1)), s, level, leafEntryAddress, e, restr, pkey,
+                (e & PteBits.G) != 0, memoryRefs(startLevel, level));
+        return DONE;
+    }
+
+    /** Entries read from memory walking from {@code startLevel} down to {@code level}: PDPTE registers are not. */
+    private int memoryRefs(int startLevel, int level) {
+        int refs = startLevel - level + 1;
+        return paeLevel != 0 && startLevel >= paeLevel && level <= paeLevel ? refs - 1 : refs;
     }
 
     /**
-     * PAE level 3: the PDPTE comes from the registers loaded at CR3 time; its reserved bits were
-     * checked then, and it carries no R/W, U/S, XD or A (SDM 4.4.1). Returns the page directory's
-     * address, or -1 if the PDPTE is not present.
+     * SDM 4.8: sets A in every entry used, top down, then A and (for a write) D in the leaf
+     * {@code e}, each with a compare-and-swap against the value the walk read. Returns false
+     * if an entry changed since: the walk restarts from the top, as the hardware's locked
+     * update does.
      */
-    private long paeDirectory(CpuRegisters regs, PagingMode mode, long va, int maxPhy, WalkResult out) {
-        long e = regs.pdpte(mode.index(va, 3));
-        out.tableAddress[3] = regs.topTableAddress();
-        out.entryAddress[3] = -1;
-        entryValue[3] = e;
-        return PteBits.present(e) ? PaePdpte.address(e, maxPhy) : -1;
-    }
-
-    private int leaf(CpuRegisters regs, PagingMode mode, long va, AccessType access, boolean user, boolean implicit,
-                     int level, boolean large, long entryAddress, long e, int restr, int startLevel, WalkResult out) {
-        int pkey = mode.isLongMode() ? Pte64.pkey(e) : 0;
-        int denied = checkAccess(regs, access, user, implicit, restr, pkey);
-        if (denied != 0) {
-            return fault(regs, access, user, implicit, denied, level, out);
-        }
-        // Translation is valid and permitted: set A on every entry used, top down, then D.
+    private boolean setAccessedDirty(int startLevel, int level, long entryAddress, long e, long want, WalkResult out) {
         for (int l = startLevel; l > level; l--) {
-            if (mode.isPae() && l == 3) {
+            if (l == paeLevel) {
                 continue;
             }
             long v = entryValue[l];
-            if ((v & PteBits.A) == 0
-                    && !memory.compareAndSetEntry(out.entryAddress[l], mode.entryBytes(), v, v | PteBits.A)) {
-                return RESTART;
+            if ((v & PteBits.A) == 0 && !memory.compareAndSetEntry(out.entryAddress[l], entryBytes, v, v | PteBits.A)) {
+                return false;
             }
         }
-        long want = PteBits.A | (access == AccessType.WRITE ? PteBits.D : 0);
-        long updated = e | want;
-        if ((e & want) != want && !memory.compareAndSetEntry(entryAddress, mode.entryBytes(), e, updated)) {
-            return RESTART;
-        }
-        int shift = mode.shift(level);
-        out.pageShift = shift;
-        out.leafLevel = level;
-        out.faultLevel = level;
-        out.leafEntryAddress = entryAddress;
-        out.leafEntry = updated;
-        out.restrictions = restr;
-        out.pkey = pkey;
-        out.global = PteBits.global(e);
-        long frame = leafAddress(mode, e, level, large, regs.maxPhyAddr());
-        out.pa = frame | (va & ((1L << shift) - 1));
-        return DONE;
+        return (e & want) == want || memory.compareAndSetEntry(entryAddress, entryBytes, e, e | want);
     }
 
     /**
      * The access-rights decision of SDM 4.6 for a valid translation with combined rights
-     * {@code restr}. Returns 0 if allowed, else the error-code bits beyond W/R, U/S and I/D:
-     * {@code P} for a rights violation, {@code P|PK} for a protection-key violation.
+     * {@code restr}: 0 if allowed, else the error-code bits beyond W/R, U/S and I/D
+     * ({@code P} for a rights violation, {@code P|PK} for a protection-key violation).
+     * Without protection keys this is one bit of {@link CpuRegisters#deniedRights()}.
+     */
+    static int accessDenied(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int restr,
+                            int pkey) {
+        long table = regs.rightsFastPath();   // one load: -1 if protection keys are on or the table is stale
+        if (table == -1) {
+            if (regs.pke()) {
+                return checkAccess(regs, access, user, implicit, restr, pkey);
+            }
+            table = regs.deniedRights();
+        }
+        long row = table >>> (8 * CpuRegisters.accessKind(access, user, implicit));
+        return (int) (row >>> restr) & PageFaultError.P;
+    }
+
+    /**
+     * The access-rights decision of SDM 4.6 for a valid translation with combined rights
+     * {@code restr}, evaluated rule by rule. Returns 0 if allowed, else the error-code bits beyond
+     * W/R, U/S and I/D: {@code P} for a rights violation, {@code P|PK} for a protection-key violation.
      */
     static int checkAccess(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int restr, int pkey) {
         boolean userAddress = (restr & WalkResult.NOT_USER) == 0;
-        boolean writable = (restr & WalkResult.NOT_WRITABLE) == 0;
-        boolean xd = (restr & WalkResult.EXECUTE_DISABLE) != 0;
         boolean userAccess = user && !implicit;
         boolean write = access == AccessType.WRITE;
         boolean fetch = access == AccessType.FETCH;
@@ -271,28 +411,28 @@ public final class PageWalker {
                 pk = PageFaultError.PK;
             }
         }
-        if (userAccess) {
-            if (!userAddress || (write && !writable) || (fetch && xd)) {
-                return PageFaultError.P | pk;
-            }
-        } else if (fetch) {
-            if (xd || (userAddress && regs.smep())) {
-                return PageFaultError.P;
-            }
-        } else {
-            // SMAP: supervisor data accesses to user-mode addresses only when explicit and EFLAGS.AC=1.
-            if (userAddress && regs.smap() && (implicit || !regs.ac())) {
-                return PageFaultError.P | pk;
-            }
-            if (write && !writable && regs.wp()) {
-                return PageFaultError.P | pk;
-            }
-        }
-        return pk == 0 ? 0 : PageFaultError.P | pk;
+        return pk != 0 || rightsViolation(regs, access, user, implicit, restr) ? PageFaultError.P | pk : 0;
     }
 
-    private int fault(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int bits, int level,
-                      WalkResult out) {
+    /** SDM 4.6 without protection keys: whether the access violates R/W, U/S, XD, SMEP or SMAP. */
+    static boolean rightsViolation(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int restr) {
+        boolean userAddress = (restr & WalkResult.NOT_USER) == 0;
+        boolean writable = (restr & WalkResult.NOT_WRITABLE) == 0;
+        boolean xd = (restr & WalkResult.EXECUTE_DISABLE) != 0;
+        boolean write = access == AccessType.WRITE;
+        boolean fetch = access == AccessType.FETCH;
+        if (user && !implicit) {
+            return !userAddress || (write && !writable) || (fetch && xd);
+        }
+        if (fetch) {
+            return xd || (userAddress && regs.smep());
+        }
+        // SMAP: supervisor data accesses to user-mode addresses only when explicit and EFLAGS.AC=1.
+        return (userAddress && regs.smap() && (implicit || !regs.ac())) || (write && !writable && regs.wp());
+    }
+
+    private int fault(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int bits, int startLevel,
+                      int level, WalkResult out) {
         int code = bits;
         if (access == AccessType.WRITE) {
             code |= PageFaultError.WR;
@@ -303,17 +443,12 @@ public final class PageWalker {
         if (access == AccessType.FETCH && (regs.smep() || regs.nxe())) {
             code |= PageFaultError.ID;   // nxe() is false outside PAE/4-level paging
         }
+        out.reset(out.va);
+        out.memoryRefs = memoryRefs(startLevel, level);
         out.exception = WalkResult.EXC_PF;
         out.errorCode = code;
         out.faultLevel = level;
         return FAULT;
-    }
-
-    /** The restrictions a single entry contributes. */
-    private static int rightsOf(long e, boolean nxe) {
-        // R/W (bit 1) clear -> NOT_WRITABLE (1); U/S (bit 2) clear -> NOT_USER (2); XD (bit 63) -> EXECUTE_DISABLE (4).
-        int r = (int) (~e >>> 1) & (WalkResult.NOT_WRITABLE | WalkResult.NOT_USER);
-        return nxe ? r | ((int) (e >>> 61) & WalkResult.EXECUTE_DISABLE) : r;
     }
 
     /** Reserved bits of a present entry at {@code level} in {@code mode}. */

@@ -239,20 +239,21 @@ public final class PhysicalMemory {
     }
 
     /**
-     * {@link #loadEntry(long, int)} through {@code frame}, which must be
-     * {@link #frameIfBacked(long) frameIfBacked(pa)}: same hook call, same acquire load, but no
-     * directory lookup.
+     * {@link #loadEntry(long, int)} of the entry at byte {@code offset} of {@code frame}, which
+     * must be {@link #frameIfBacked(long) frameIfBacked(pa)} for the entry's address pa, with
+     * {@code offset = pa & 0xFFF} naturally aligned for the entry and no access hook installed
+     * ({@link #hasAccessHook()}): the same acquire load, without the directory lookup, the
+     * checks and the hook test. {@code entryMask} is -1 for 8-byte entries, 0xFFFF_FFFF for
+     * 4-byte ones (an aligned 8-byte entry has {@code offset & 4 == 0}: no shift).
      */
-    long loadEntry(long[] frame, long pa, int bytes) {
-        AccessHook h = hook;   // beforeAccess(), written out: this is the walker's innermost call
-        if (h != null) {
-            h.beforeAccess(OP_LOAD, pa);
-        }
-        if ((pa & (bytes - 1)) != 0) {
-            checkAccess(pa, bytes - 1);
-        }
-        long v = (long) LONG.getAcquire(frame, word(pa));
-        return bytes == 8 ? v : (v >>> halfShift(pa)) & 0xFFFF_FFFFL;
+    static long loadEntryUnhooked(long[] frame, int offset, long entryMask) {
+        long v = (long) LONG.getAcquire(frame, offset >>> 3);
+        return (v >>> ((offset & 4) << 3)) & entryMask;
+    }
+
+    /** Whether an access hook is installed: then every access must go through the public methods. */
+    boolean hasAccessHook() {
+        return hook != null;
     }
 
     // ---- whole frames -----------------------------------------------------------------------

@@ -10,13 +10,17 @@ package ptlab.hw;
  *   large   2/4 MiB VA >>> 21 (22 in x86-32)  PA of the 2 MiB / 4 MiB page
  *   1G      1 GiB   VA >>> 30                 PA of the 1 GiB page
  *
- *   attrs:  11    8 7   5  4   3   2   1   0
- *          +-------+-----+---+---+---+---+---+
- *          | pkey  |  0  | D | G |XD |!U |!W |     bits 2:0 = WalkResult restrictions
- *          +-------+-----+---+---+---+---+---+
+ *   attrs:  11    8 7 6   5  4   3   2   1   0
+ *          +-------+-+-------+---+---+---+---+---+
+ *          | pkey  |0| level | D | G |XD |!U |!W |     bits 2:0 = WalkResult restrictions
+ *          +-------+-+-------+---+---+---+---+---+     level = leaf level - 1: 0 4K, 1 large, 2 1G
+ *
+ *   entry (what lookupEntry() returns):  frame | attrs   (the frame is 4 KiB aligned)
  * </pre>
  * An entry caches the combined rights of the whole walk (4.10.2.2), the protection key, whether
  * the page is global, and whether the leaf's dirty flag was already 1 when it was cached.
+ * The array stores {@code frame | attrs} as its value, so that a hit is one load
+ * ({@link #lookupEntry}): the Mmu's TLB-hit path needs nothing else.
  *
  * <p>The TLB is not coherent with memory: an entry stays until it is evicted or invalidated
  * (INVLPG, INVPCID, a CR3 or CR4 write, a page fault on its address), however the PTE it
@@ -28,13 +32,19 @@ package ptlab.hw;
 public final class Tlb {
 
     static final int DIRTY = 1 << 4;
-    private static final int PKEY_SHIFT = 8;
-    private static final int RIGHTS = WalkResult.NOT_WRITABLE | WalkResult.NOT_USER | WalkResult.EXECUTE_DISABLE;
+    static final int LEVEL_SHIFT = 5;
+    static final int PKEY_SHIFT = 8;
+    static final int ATTRS = 0xFFF;
+    static final int RIGHTS = WalkResult.NOT_WRITABLE | WalkResult.NOT_USER | WalkResult.EXECUTE_DISABLE;
     private static final int SLOT_BITS = 24;
 
     private final TlbConfig config;
-    /** arrays[0] = 4K, arrays[1] = large, arrays[2] = 1G. */
+    /** arrays[0] = 4K, arrays[1] = large, arrays[2] = 1G (also as fields, for the lookup). */
     private final CacheArray[] arrays;
+    private final CacheArray small;
+    private final CacheArray large;
+    private final CacheArray huge;
+    private final int largeShift;
     private final int[] shift;
 
     /** A TLB whose large-page array holds 2 MiB pages. */
@@ -48,10 +58,11 @@ public final class Tlb {
             throw new IllegalArgumentException("large-page shift must be 21 (2 MiB) or 22 (4 MiB), got " + largeShift);
         }
         this.config = config;
-        this.arrays = new CacheArray[] {
-                new CacheArray(config.entries4k(), config.ways4k(), "4K TLB"),
-                new CacheArray(config.entriesLarge(), config.waysLarge(), "large-page TLB"),
-                new CacheArray(config.entries1g(), config.ways1g(), "1G TLB")};
+        this.small = new CacheArray(config.entries4k(), config.ways4k(), "4K TLB");
+        this.large = new CacheArray(config.entriesLarge(), config.waysLarge(), "large-page TLB");
+        this.huge = new CacheArray(config.entries1g(), config.ways1g(), "1G TLB");
+        this.arrays = new CacheArray[] {small, large, huge};
+        this.largeShift = largeShift;
         this.shift = new int[] {12, largeShift, 30};
     }
 
@@ -101,15 +112,61 @@ public final class Tlb {
     }
 
     /**
+     * {@link #lookup} for the translation path: the hit entry itself, {@code frame | attrs}
+     * (see the class comment; decode with {@link #entryFrame}, {@link #entryRestrictions},
+     * {@link #entryPkey}, {@link #entryDirty}, {@link #entryLeafLevel}), or -1 on a miss.
+     */
+    public long lookupEntry(long va, int pcid) {
+        int slot = small.lookup(va >>> 12, pcid);
+        if (slot >= 0) {
+            return small.value(slot);
+        }
+        slot = large.lookup(va >>> largeShift, pcid);
+        if (slot >= 0) {
+            return large.value(slot);
+        }
+        slot = huge.lookup(va >>> 30, pcid);
+        return slot >= 0 ? huge.value(slot) : -1;
+    }
+
+    public static long entryFrame(long entry) {
+        return entry & ~(long) ATTRS;
+    }
+
+    public static int entryRestrictions(long entry) {
+        return (int) entry & RIGHTS;
+    }
+
+    public static int entryPkey(long entry) {
+        return (int) entry >>> PKEY_SHIFT & 0xF;
+    }
+
+    public static boolean entryGlobal(long entry) {
+        return ((int) entry & CacheArray.ATTR_GLOBAL) != 0;
+    }
+
+    public static boolean entryDirty(long entry) {
+        return ((int) entry & DIRTY) != 0;
+    }
+
+    /** Paging level of the leaf: 1 (4 KiB), 2 (2/4 MiB) or 3 (1 GiB). */
+    public static int entryLeafLevel(long entry) {
+        return ((int) entry >>> LEVEL_SHIFT & 3) + 1;
+    }
+
+    /**
      * Caches a translation. {@code global} should already take CR4.PGE into account: the G flag
      * means nothing with PGE=0 (4.10.2.4). Replaces an entry for the same page and PCID.
      */
     public void insert(long va, int pcid, int pageShift, long frame, int restrictions, int pkey, boolean global,
                        boolean dirty) {
         int a = arrayFor(pageShift);
+        if ((frame & ATTRS) != 0) {
+            throw new IllegalArgumentException(String.format("frame 0x%x is not 4 KiB aligned", frame));
+        }
         int attrs = (restrictions & RIGHTS) | (global ? CacheArray.ATTR_GLOBAL : 0) | (dirty ? DIRTY : 0)
-                | (pkey & 0xF) << PKEY_SHIFT;
-        arrays[a].insert(va >>> pageShift, pcid, frame, attrs);
+                | a << LEVEL_SHIFT | (pkey & 0xF) << PKEY_SHIFT;
+        arrays[a].insert(va >>> pageShift, pcid, frame | attrs, attrs);
     }
 
     private CacheArray array(int slot) {
@@ -126,7 +183,7 @@ public final class Tlb {
 
     /** Physical base of the page. */
     public long frame(int slot) {
-        return array(slot).value(index(slot));
+        return entryFrame(array(slot).value(index(slot)));
     }
 
     /** Combined rights as {@link WalkResult} restriction bits. */

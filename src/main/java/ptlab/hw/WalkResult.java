@@ -74,6 +74,27 @@ public final class WalkResult {
         return (leafEntry & PteBits.D) != 0;
     }
 
+    /**
+     * A successful translation: writes every field but {@link #restarts} and the per-level
+     * arrays, each once (no {@link #reset} first: the TLB-hit and walk paths are hot).
+     */
+    void setTranslation(long va, long pa, int pageShift, int leafLevel, long leafEntryAddress, long leafEntry,
+                        int restrictions, int pkey, boolean global, int memoryRefs) {
+        this.va = va;
+        this.exception = EXC_NONE;
+        this.errorCode = 0;
+        this.faultLevel = leafLevel;
+        this.pa = pa;
+        this.pageShift = pageShift;
+        this.leafLevel = leafLevel;
+        this.leafEntryAddress = leafEntryAddress;
+        this.leafEntry = leafEntry;
+        this.restrictions = restrictions;
+        this.pkey = pkey;
+        this.global = global;
+        this.memoryRefs = memoryRefs;
+    }
+
     void reset(long va) {
         this.va = va;
         exception = EXC_NONE;

@@ -9,7 +9,7 @@ class DemoCommandTest {
 
     @Test
     void demoRunsEverySectionAndExitsZero() {
-        LayoutCommandTest.Run r = LayoutCommandTest.run("demo");
+        Cli.Run r = Cli.run("demo");
         assertEquals(0, r.code(), r.err());
         for (String section : new String[] {"== 1. Page walks", "== 2. TLB behaviour", "== 3. A process"}) {
             assertTrue(r.out().contains(section), section + " missing:\n" + r.out());

@@ -1,5 +1,7 @@
 package ptlab.cli;
 
+import static ptlab.cli.Cli.run;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,10 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
 @org.junit.jupiter.api.Timeout(value = 120, unit = java.util.concurrent.TimeUnit.SECONDS,
         threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class ExploreCommandTest {
-
-    static LayoutCommandTest.Run run(String... args) {
-        return LayoutCommandTest.run(args);
-    }
 
     @Test
     void violationPrintsSavesScheduleAndExitsOne(@TempDir Path dir) throws Exception {

@@ -1,7 +1,7 @@
 package ptlab.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
-import static ptlab.cli.LayoutCommandTest.run;
+import static ptlab.cli.Cli.run;
 
 import java.math.BigInteger;
 
@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import ptlab.cli.LayoutCommandTest.Run;
+import ptlab.cli.Cli.Run;
 import ptlab.sim.PtdumpScenario;
 
 class PtdumpCommandTest {

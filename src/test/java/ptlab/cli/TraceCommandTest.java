@@ -1,39 +1,27 @@
 package ptlab.cli;
 
+import static ptlab.cli.Cli.json;
+import static ptlab.cli.Cli.run;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import ptlab.cli.Cli.Run;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class TraceCommandTest {
 
-    record Run(int code, String out, String err) {
-    }
-
-    static Run run(String... args) {
-        StringWriter o = new StringWriter();
-        StringWriter e = new StringWriter();
-        int code = Ptlab.execute(args, new PrintWriter(o, true), new PrintWriter(e, true));
-        return new Run(code, o.toString(), e.toString());
-    }
-
-    static JsonNode json(String... args) throws Exception {
-        Run r = run(args);
-        assertEquals(0, r.code(), r.err());
-        return Json.MAPPER.readTree(r.out());
-    }
 
     @TempDir
     Path dir;

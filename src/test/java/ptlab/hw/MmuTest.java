@@ -251,4 +251,61 @@ class MmuTest {
         assertEquals(1, cpu.mmu.tlb().size(), "one global entry, not a copy per PCID");
         assertEquals(1, cpu.mmu.dirtyRewalks(), "the refilled entry is dirty");
     }
+
+    /** A TLB hit reports what the walk that filled the entry reported, for every page size. */
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void tlbHitReportsWhatTheWalkReported(PagingMode mode) {
+        int topLeaf = mode.isLongMode() ? 3 : 2;
+        for (int level = 1; level <= topLeaf; level++) {
+            Cpu cpu = new Cpu(mode);
+            long size = 1L << mode.shift(level);
+            long va = mode.isLongMode() ? 0x7f00_0000_0000L + 3 * size : 2 * size;
+            long pa = level == 3 ? 1L << 30 : 0x40_0000L;
+            cpu.pt.map(va, pa, level, USER_RW | PteBits.A | PteBits.D | PteBits.G);
+            cpu.mmu.setPge(true);
+            cpu.loadCr3();
+            long offset = size - 8;
+            assertTrue(cpu.read(va + offset), cpu.out::toString);
+            WalkResult walked = copy(cpu.out);
+            assertTrue(cpu.read(va + offset));
+            assertEquals(1, cpu.mmu.hits(), mode + " level " + level);
+            assertEquals(pa + offset, cpu.out.pa);
+            assertEquals(walked.va, cpu.out.va);
+            assertEquals(walked.pa, cpu.out.pa);
+            assertEquals(walked.pageShift, cpu.out.pageShift);
+            assertEquals(level, cpu.out.leafLevel);
+            assertEquals(level, cpu.out.faultLevel);
+            assertEquals(walked.restrictions, cpu.out.restrictions);
+            assertEquals(walked.pkey, cpu.out.pkey);
+            assertTrue(cpu.out.global);
+            assertEquals(WalkResult.EXC_NONE, cpu.out.exception);
+            assertEquals(0, cpu.out.errorCode);
+            assertEquals(0, cpu.out.memoryRefs);
+            assertEquals(0, cpu.out.leafEntry);
+        }
+    }
+
+    /** The #GP check waits for a TLB miss: a non-canonical alias of a cached page must still miss and #GP. */
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void nonCanonicalAliasOfACachedPageIsGp(PagingMode mode) {
+        Cpu cpu = new Cpu(mode);
+        long va = va(mode);
+        cpu.pt.map(va, 0x20_0000, 1, USER_RW);
+        cpu.loadCr3();
+        assertTrue(cpu.read(va));
+        long alias = mode.isLongMode() ? va ^ (1L << (mode.levels() == 5 ? 57 : 48)) : va | 1L << 32;
+        assertFalse(cpu.read(alias));
+        assertEquals(WalkResult.EXC_GP, cpu.out.exception);
+        assertEquals(0, cpu.mmu.hits());
+        assertEquals(1, cpu.mmu.misses(), "a #GP is neither a hit nor a miss");
+    }
+
+    private static WalkResult copy(WalkResult r) {
+        WalkResult c = new WalkResult();
+        c.setTranslation(r.va, r.pa, r.pageShift, r.leafLevel, r.leafEntryAddress, r.leafEntry, r.restrictions, r.pkey,
+                r.global, r.memoryRefs);
+        return c;
+    }
 }

@@ -74,4 +74,83 @@ class PageWalkerFastPathTest {
         }
         assertEquals(3 * w.out.memoryRefs, loads.get());
     }
+
+    /** The walker's masks follow EFER.NXE changes between walks with the same walker (CpuRegisters.pagingKey). */
+    @ParameterizedTest
+    @EnumSource(value = PagingMode.class, names = {"X86_32_PAE", "X86_64", "X86_64_LA57"})
+    void nxeChangeBetweenWalksIsSeen(PagingMode mode) {
+        WalkWorkloads.Workload w = WalkWorkloads.samePage(mode);
+        long va = w.vas[0];
+        assertTrue(w.walker.translate(w.regs, va, AccessType.READ, false, false, w.out));
+        long leafAddress = w.out.leafEntryAddress;
+        w.memory.storeEntry(leafAddress, 8, w.out.leafEntry | Pte64.NX);
+        assertTrue(w.walker.translate(w.regs, va, AccessType.READ, false, false, w.out));
+        assertTrue(w.out.executeDisabled());
+        w.regs.setNxe(false);   // bit 63 becomes reserved (SDM 4.4.2, 4.5.4)
+        assertFalse(w.walker.translate(w.regs, va, AccessType.READ, false, false, w.out));
+        assertEquals(PageFaultError.P | PageFaultError.RSVD, w.out.errorCode);
+        w.regs.setNxe(true);
+        assertTrue(w.walker.translate(w.regs, va, AccessType.READ, false, false, w.out));
+    }
+
+    /** The same walker used with registers of another mode re-prepares (a different pagingKey). */
+    @org.junit.jupiter.api.Test
+    void oneWalkerAcrossModes() {
+        WalkWorkloads.Workload w4 = WalkWorkloads.samePage(PagingMode.X86_64);
+        WalkWorkloads.Workload w5 = WalkWorkloads.samePage(PagingMode.X86_64_LA57);
+        PageWalker walker = new PageWalker(w4.memory);
+        assertTrue(walker.translate(w4.regs, w4.vas[0], AccessType.READ, false, false, w4.out));
+        long pa4 = w4.out.pa;
+        PageWalker walker5 = new PageWalker(w5.memory);
+        assertTrue(walker5.translate(w5.regs, w5.vas[0], AccessType.READ, false, false, w5.out));
+        // LA57's address is not canonical with 48-bit addresses: the 4-level walker must say #GP
+        assertFalse(walker.translate(w4.regs, w5.vas[0], AccessType.READ, false, false, w4.out));
+        assertEquals(WalkResult.EXC_GP, w4.out.exception);
+        assertTrue(walker.translate(w4.regs, w4.vas[0], AccessType.READ, false, false, w4.out));
+        assertEquals(pa4, w4.out.pa);
+    }
+
+    /** translateFrom() takes a table base, and tables are 4 KiB aligned: anything else is a caller bug. */
+    @org.junit.jupiter.api.Test
+    void unalignedTableBaseIsRejected() {
+        WalkWorkloads.Workload w = WalkWorkloads.samePage(PagingMode.X86_64);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> w.walker.translateFrom(
+                w.regs, w.vas[0], AccessType.READ, false, false, 4, w.regs.topTableAddress() + 8, 0, w.out));
+    }
+
+    /**
+     * The one-field rights test (CpuRegisters.rightsFastPath, -1 when stale or with protection
+     * keys) agrees with the rule-by-rule SDM 4.6 check through any sequence of register changes
+     * on the same registers.
+     */
+    @org.junit.jupiter.api.Test
+    void rightsTableFollowsRegisterChanges() {
+        CpuRegisters regs = new CpuRegisters(PagingMode.X86_64);
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(3);
+        for (int step = 0; step < 400; step++) {
+            switch (rnd.nextInt(6)) {
+                case 0 -> regs.setWp(rnd.nextBoolean());
+                case 1 -> regs.setSmep(rnd.nextBoolean());
+                case 2 -> regs.setSmap(rnd.nextBoolean());
+                case 3 -> regs.setAc(rnd.nextBoolean());
+                case 4 -> regs.setPke(rnd.nextBoolean());
+                default -> regs.setPkru(rnd.nextInt());
+            }
+            for (AccessType access : AccessType.values()) {
+                for (int who = 0; who < 3; who++) {
+                    boolean user = who == 0;
+                    boolean implicit = who == 2;
+                    if (implicit && access == AccessType.FETCH) {
+                        continue;
+                    }
+                    for (int restr = 0; restr < 8; restr++) {
+                        int pkey = rnd.nextInt(16);
+                        assertEquals(PageWalker.checkAccess(regs, access, user, implicit, restr, pkey),
+                                PageWalker.accessDenied(regs, access, user, implicit, restr, pkey),
+                                () -> "step with " + access + " user=" + user + " implicit=" + implicit);
+                    }
+                }
+            }
+        }
+    }
 }

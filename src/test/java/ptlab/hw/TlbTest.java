@@ -69,4 +69,33 @@ class TlbTest {
         assertTrue(e.getMessage().contains("48"), e.getMessage());
         assertFalse(e.getMessage().contains("large"), e.getMessage());
     }
+
+    /** lookupEntry() packs what the slot accessors report, for every array, and misses with -1. */
+    @Test
+    void lookupEntryDecodesLikeTheSlotAccessors() {
+        Tlb tlb = new Tlb(TlbConfig.DEFAULT);
+        long[] vas = {0x7f00_0000_3000L, 0x7f00_0040_0000L, 0x7f00_8000_0000L};
+        int[] shifts = {12, 21, 30};
+        for (int i = 0; i < 3; i++) {
+            tlb.insert(vas[i], 3, shifts[i], 0xF_FFFF_C000_0000L >>> i, i == 1 ? WalkResult.NOT_USER : 7, 5 + i,
+                    i == 2, i != 0);
+        }
+        for (int i = 0; i < 3; i++) {
+            long va = vas[i] + (1L << shifts[i]) - 1;
+            long entry = tlb.lookupEntry(va, 3);
+            int slot = tlb.lookup(va, 3);
+            assertTrue(entry >= 0 && slot >= 0);
+            assertEquals(tlb.frame(slot), Tlb.entryFrame(entry));
+            assertEquals(tlb.restrictions(slot), Tlb.entryRestrictions(entry));
+            assertEquals(tlb.pkey(slot), Tlb.entryPkey(entry));
+            assertEquals(tlb.global(slot), Tlb.entryGlobal(entry));
+            assertEquals(tlb.dirty(slot), Tlb.entryDirty(entry));
+            assertEquals(tlb.pageShift(slot), shifts[i]);
+            assertEquals(i + 1, Tlb.entryLeafLevel(entry));
+        }
+        assertEquals(-1, tlb.lookupEntry(vas[0] + 0x1000, 3));
+        assertEquals(-1, tlb.lookupEntry(vas[0], 4), "non-global: another PCID misses");
+        assertTrue(tlb.lookupEntry(vas[2], 4) >= 0, "global: any PCID hits");
+        assertThrows(IllegalArgumentException.class, () -> tlb.insert(vas[0], 3, 12, 0x1234, 0, 0, false, false));
+    }
 }
