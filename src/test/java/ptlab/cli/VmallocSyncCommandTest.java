@@ -23,7 +23,7 @@ class VmallocSyncCommandTest {
 
     @Test
     void jsonHasTheContractKeysForEveryStrategy() throws Exception {
-        LayoutCommandTest.Run r = LayoutCommandTest.run("experiment", "vmalloc-sync", "--arch", "x86-64", "--procs", "50",
+        Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-64", "--procs", "50",
                 "--vmallocs", "400", "--jobs", "1", "--format", "json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = Json.MAPPER.readTree(r.out());
@@ -42,7 +42,7 @@ class VmallocSyncCommandTest {
 
     @Test
     void textTableCsvJsonAndPlotsWithASweep(@TempDir Path dir) throws Exception {
-        LayoutCommandTest.Run r = LayoutCommandTest.run("experiment", "vmalloc-sync", "--arch", "x86-32-pae",
+        Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-32-pae",
                 "--strategies", "lazy-fault,eager-walk", "--sweep", "procs=20,40", "--vmallocs", "300",
                 "--out", dir.toString());
         assertEquals(0, r.code(), r.err());
@@ -67,7 +67,7 @@ class VmallocSyncCommandTest {
         String[] args = bad.startsWith("--arch")
                 ? new String[] {"experiment", "vmalloc-sync", bad}
                 : new String[] {"experiment", "vmalloc-sync", "--arch", "x86-64", "--vmallocs", "10", "--procs", "5", bad};
-        LayoutCommandTest.Run r = LayoutCommandTest.run(args);
+        Cli.Run r = Cli.run(args);
         assertEquals(2, r.code(), r.out() + r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertFalse(r.err().contains("Exception"), r.err());
@@ -80,7 +80,7 @@ class VmallocSyncCommandTest {
         assertFalse(VmallocSyncCommand.unexpected(true, 3));
         assertFalse(VmallocSyncCommand.unexpected(false, 0));
         // broken-no-sync alone, caught as it must be: exit 0
-        LayoutCommandTest.Run r = LayoutCommandTest.run("experiment", "vmalloc-sync", "--arch", "x86-32",
+        Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-32",
                 "--strategies", "broken-no-sync", "--procs", "20", "--vmallocs", "300");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("deliberately broken"), r.out());
