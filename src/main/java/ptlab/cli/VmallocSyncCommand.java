@@ -166,7 +166,7 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         }
         ObjectNode json = toJson(mode, chosen, procCounts, ramBytes, costs, entries);
         PrintWriter pw = spec.commandLine().getOut();
-        String syncLevel = mode.isLongMode() ? (mode == PagingMode.X86_64_LA57 ? "pgd" : "p4d") : "pmd";
+        String syncLevel = VmallocSyncReport.syncLevelName(mode);
         if (format == OutputFormat.json) {
             pw.println(Json.writePretty(json));
         } else {

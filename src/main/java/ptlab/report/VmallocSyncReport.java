@@ -66,6 +66,15 @@ public final class VmallocSyncReport {
         "NMI hazards", "nested", "vmalloc p50", "p99", "max", "fork p50", "p99", "switch +", "pt bytes", "boot pt",
         "vmalloc limit", "failed", "violations"};
 
+    /**
+     * The level whose entries the strategies copy, as the kernel names it: the pmd on both
+     * x86-32 modes (mail 001), the p4d on 4-level x86-64 (sync_global_pgds_l4() copies p4d
+     * entries, folded into the pgd), the pgd on 5-level (sync_global_pgds_l5()).
+     */
+    public static String syncLevelName(ptlab.hw.PagingMode mode) {
+        return mode.isLongMode() ? (mode == ptlab.hw.PagingMode.X86_64_LA57 ? "pgd" : "p4d") : "pmd";
+    }
+
     /** The comparison table, one line per entry; the first violation of each strategy listed below it. */
     public static String table(List<Entry> entries, String syncLevel) {
         List<String[]> rows = new ArrayList<>();
