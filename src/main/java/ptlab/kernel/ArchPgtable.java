@@ -1,6 +1,7 @@
 package ptlab.kernel;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import ptlab.hw.PagingMode;
@@ -36,8 +37,22 @@ public final class ArchPgtable {
 
     /** pgd_lock: guards pgd_list and makes pgd_ctor atomic against its walkers (vmalloc sync). */
     public final SpinLock pgd_lock = new SpinLock("pgd_lock");
-    private MmStruct pgdListHead;
+    /**
+     * pgd_list, oldest first: slot i holds an mm and its pgd's physical address, or
+     * {@link #NO_PGD} and null once pgd_list_del took that mm out. The kernel's list_head becomes
+     * an array here so that sync_global_pgds' walk over tens of thousands of pgds reads the pgd
+     * addresses in sequence rather than chasing one mm_struct after another (the simulator's
+     * cost, not the model's: every visit still reads the pgd entry from simulated memory).
+     * Deletion leaves a hole and compaction keeps the order, so walks see the list exactly as
+     * the linked list would: newest first when walked from the top slot down.
+     */
+    private long[] pgdListPgds = new long[64];
+    private MmStruct[] pgdListMms = new MmStruct[64];
+    private int pgdListSlots;
     private int pgdListLength;
+
+    /** A pgd_list slot whose mm was deleted (a physical address is never negative). */
+    public static final long NO_PGD = -1;
 
     ArchPgtable(Kernel k) {
         this.k = k;
@@ -202,7 +217,7 @@ public final class ArchPgtable {
             clone_pgd_range(pgd, k.initMm().pgd, kernelPgdBoundary, ptrsPerPgd() - kernelPgdBoundary);
         }
         if (!sharedKernelPmd) {
-            pgd_list_add(mm);
+            pgd_list_add(mm, pgd);
         }
     }
 
@@ -255,55 +270,82 @@ public final class ArchPgtable {
 
     // ---- pgd_list ----------------------------------------------------------------------------------
 
-    private void pgd_list_add(MmStruct mm) {
-        mm.pgdListNext = pgdListHead;
-        mm.pgdListPrev = null;
-        if (pgdListHead != null) {
-            pgdListHead.pgdListPrev = mm;
+    private void pgd_list_add(MmStruct mm, long pgd) {
+        if (pgdListSlots == pgdListPgds.length) {
+            compactPgdList();
+            if (pgdListSlots * 2 > pgdListPgds.length) {
+                pgdListPgds = Arrays.copyOf(pgdListPgds, pgdListPgds.length * 2);
+                pgdListMms = Arrays.copyOf(pgdListMms, pgdListMms.length * 2);
+            }
         }
-        pgdListHead = mm;
+        mm.pgdListSlot = pgdListSlots;
+        pgdListPgds[pgdListSlots] = pgd;
+        pgdListMms[pgdListSlots] = mm;
+        pgdListSlots++;
         mm.onPgdList = true;
         pgdListLength++;
     }
 
     private void pgd_list_del(MmStruct mm) {
-        if (mm.pgdListPrev != null) {
-            mm.pgdListPrev.pgdListNext = mm.pgdListNext;
-        } else {
-            pgdListHead = mm.pgdListNext;
+        int slot = mm.pgdListSlot;
+        pgdListPgds[slot] = NO_PGD;
+        pgdListMms[slot] = null;
+        while (pgdListSlots > 0 && pgdListMms[pgdListSlots - 1] == null) {
+            pgdListSlots--;                          // holes at the top are free slots again
         }
-        if (mm.pgdListNext != null) {
-            mm.pgdListNext.pgdListPrev = mm.pgdListPrev;
-        }
-        mm.pgdListNext = null;
-        mm.pgdListPrev = null;
+        mm.pgdListSlot = -1;
         mm.onPgdList = false;
         pgdListLength--;
     }
 
-    /** The mms on pgd_list, newest first; the caller must hold {@link #pgd_lock}. */
-    public List<MmStruct> pgdList() {
+    /** Squeezes out the holes pgd_list_del left, keeping the order (so walks are unchanged). */
+    private void compactPgdList() {
+        int to = 0;
+        for (int from = 0; from < pgdListSlots; from++) {
+            MmStruct mm = pgdListMms[from];
+            if (mm != null) {
+                mm.pgdListSlot = to;
+                pgdListMms[to] = mm;
+                pgdListPgds[to] = pgdListPgds[from];
+                to++;
+            }
+        }
+        Arrays.fill(pgdListMms, to, pgdListSlots, null);
+        Arrays.fill(pgdListPgds, to, pgdListSlots, NO_PGD);
+        pgdListSlots = to;
+    }
+
+    private void checkPgdLockHeld() {
         if (!pgd_lock.isHeldByCurrentThread()) {
             throw new IllegalStateException("pgd_list walked without pgd_lock");
         }
+    }
+
+    /** The mms on pgd_list, newest first; the caller must hold {@link #pgd_lock}. */
+    public List<MmStruct> pgdList() {
+        checkPgdLockHeld();
         List<MmStruct> out = new ArrayList<>(pgdListLength);
-        for (MmStruct m = pgdListHead; m != null; m = m.pgdListNext) {
-            out.add(m);
+        for (int s = pgdListSlots - 1; s >= 0; s--) {
+            if (pgdListMms[s] != null) {
+                out.add(pgdListMms[s]);
+            }
         }
         return out;
     }
 
     /**
-     * Calls {@code f} for each mm on pgd_list, newest first, without copying the list (the
-     * sync_global_pgds walk over tens of thousands of pgds); the caller must hold {@link #pgd_lock}.
+     * The pgd physical addresses on pgd_list by slot, {@link #NO_PGD} in the holes: walk slots
+     * {@link #pgdListSlots()}-1 down to 0 for the list's order, newest first. The array is
+     * pgd_list itself, valid only while the caller holds {@link #pgd_lock}; read it, never keep it.
      */
-    public void forEachOnPgdList(java.util.function.Consumer<MmStruct> f) {
-        if (!pgd_lock.isHeldByCurrentThread()) {
-            throw new IllegalStateException("pgd_list walked without pgd_lock");
-        }
-        for (MmStruct m = pgdListHead; m != null; m = m.pgdListNext) {
-            f.accept(m);
-        }
+    public long[] pgdListPgds() {
+        checkPgdLockHeld();
+        return pgdListPgds;
+    }
+
+    /** Slots in use in {@link #pgdListPgds()}: pgdListLength() plus the holes. */
+    public int pgdListSlots() {
+        return pgdListSlots;
     }
 
     public int pgdListLength() {

@@ -55,9 +55,8 @@ public final class MmStruct {
     long brk;
     long start_stack;
 
-    /** pgd_list linkage (arch/x86/mm/pgtable.c), guarded by pgd_lock. */
-    MmStruct pgdListNext;
-    MmStruct pgdListPrev;
+    /** pgd_list linkage (arch/x86/mm/pgtable.c), guarded by pgd_lock: this mm's slot in ArchPgtable's pgd_list array. */
+    int pgdListSlot = -1;
     boolean onPgdList;
 
     /**

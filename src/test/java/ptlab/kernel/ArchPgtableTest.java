@@ -95,6 +95,57 @@ class ArchPgtableTest {
         k.checkNoLeaks();
     }
 
+    /**
+     * pgd_list is an array with holes (ArchPgtable): through adds, deletes anywhere and the
+     * compactions and growths they cause, it must keep the linked list's order, newest first,
+     * and the walk's pgd addresses must be exactly the listed mms' pgds.
+     */
+    @Test
+    void pgdListKeepsNewestFirstOrderThroughExitsAndCompaction() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(256L << 20));
+        List<Task> live = new ArrayList<>();                     // oldest first
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        for (int step = 0; step < 600; step++) {
+            if (live.isEmpty() || rnd.nextInt(3) != 0) {
+                live.add(k.createProcess());
+            } else {
+                k.exit(live.remove(rnd.nextInt(live.size())));
+            }
+            if (step % 37 == 0 || step == 599) {
+                assertPgdListIs(k, live);
+            }
+        }
+        while (!live.isEmpty()) {
+            k.exit(live.remove(live.size() / 2));
+            assertPgdListIs(k, live);
+        }
+        k.arch().pgd_lock.lock();
+        assertEquals(0, k.arch().pgdListSlots(), "no holes left once empty");
+        k.arch().pgd_lock.unlock();
+        k.checkNoLeaks();
+    }
+
+    private static void assertPgdListIs(Kernel k, List<Task> oldestFirst) {
+        List<MmStruct> want = new ArrayList<>();
+        List<Long> wantPgds = new ArrayList<>();
+        for (int i = oldestFirst.size() - 1; i >= 0; i--) {
+            want.add(oldestFirst.get(i).mm());
+            wantPgds.add(oldestFirst.get(i).mm().pgd());
+        }
+        k.arch().pgd_lock.lock();
+        assertEquals(want, k.arch().pgdList());
+        assertEquals(want.size(), k.arch().pgdListLength());
+        List<Long> walked = new ArrayList<>();
+        long[] pgds = k.arch().pgdListPgds();
+        for (int s = k.arch().pgdListSlots() - 1; s >= 0; s--) {
+            if (pgds[s] != ArchPgtable.NO_PGD) {
+                walked.add(pgds[s]);
+            }
+        }
+        k.arch().pgd_lock.unlock();
+        assertEquals(wantPgds, walked);
+    }
+
     @ParameterizedTest
     @EnumSource(PagingMode.class)
     void freePgtablesKeepsTablesANeighbourStillUses(PagingMode mode) {

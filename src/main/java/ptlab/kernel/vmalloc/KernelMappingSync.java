@@ -2,6 +2,7 @@ package ptlab.kernel.vmalloc;
 
 import java.util.Arrays;
 
+import ptlab.kernel.ArchPgtable;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelLayout;
 import ptlab.kernel.MmStruct;
@@ -91,7 +92,12 @@ public final class KernelMappingSync {
 
     /** The pointer to {@code va}'s sync-level entry in {@code mm} (pgd_offset, then pXd_offset down, folding). */
     public long syncEntryPtr(MmStruct mm, long va) {
-        long p = pt.pgd_offset(mm, va);
+        return syncEntryPtrIn(mm.pgd(), va);
+    }
+
+    /** syncEntryPtr() in the pgd page at physical address {@code pgd} (pgd_offset_pgd, then pXd_offset down). */
+    private long syncEntryPtrIn(long pgd, long va) {
+        long p = pt.pgd_offset_pgd(pgd, va);
         for (int l = Pgtable.PGD; l > syncLevel; l--) {
             p = pt.offset(l - 1, p, va);
         }
@@ -100,11 +106,11 @@ public final class KernelMappingSync {
 
     /** vmalloc_sync_one(): copy init_mm's entry for {@code va} into {@code mm} if it has none. Returns 1 if copied. */
     public int copyEntry(MmStruct mm, long va) {
-        return copyEntryAt(mm, syncEntryPtr(mm, va), va);
+        return copyEntryAt(syncEntryPtr(mm, va), va);
     }
 
     /** copyEntry() with the mm's entry pointer already known. */
-    private int copyEntryAt(MmStruct mm, long dst, long va) {
+    private int copyEntryAt(long dst, long va) {
         if (!pt.none(syncLevel, pt.get(dst))) {
             return 0;
         }
@@ -159,31 +165,39 @@ public final class KernelMappingSync {
      * on pgd_list, copy each sync-level entry of [start, end) it lacks. One full sync.
      */
     public void syncRange(long start, long end) {
-        var lock = k.arch().pgd_lock;
-        lock.lock();
+        var arch = k.arch();
+        arch.pgd_lock.lock();
         walkObserver.walkBegin();
         long first = start & -span;
         long n = entriesIn(start, end);
+        long[] pgds = arch.pgdListPgds();
         if (syncLevel == topLevel) {
             // The sync level is the pgd itself: the entry sits at a fixed offset in every pgd page.
             long off = pt.pgd_offset_pgd(0, first);
             int eb = pt.entryBytes();
-            k.arch().forEachOnPgdList(mm -> {
-                for (long i = 0; i < n; i++) {
-                    copyEntryAt(mm, mm.pgd() + off + i * eb, first + i * span);
+            for (int slot = arch.pgdListSlots() - 1; slot >= 0; slot--) {       // newest first
+                long pgd = pgds[slot];
+                if (pgd != ArchPgtable.NO_PGD) {
+                    for (long i = 0; i < n; i++) {
+                        copyEntryAt(pgd + off + i * eb, first + i * span);
+                    }
                 }
-            });
+            }
         } else {
-            k.arch().forEachOnPgdList(mm -> {
-                for (long i = 0; i < n; i++) {
-                    copyEntry(mm, first + i * span);
+            for (int slot = arch.pgdListSlots() - 1; slot >= 0; slot--) {
+                long pgd = pgds[slot];
+                if (pgd != ArchPgtable.NO_PGD) {
+                    for (long i = 0; i < n; i++) {
+                        long va = first + i * span;
+                        copyEntryAt(syncEntryPtrIn(pgd, va), va);
+                    }
                 }
-            });
+            }
         }
-        mmsWalked += k.arch().pgdListLength();
+        mmsWalked += arch.pgdListLength();
         fullSyncs++;
         walkObserver.walkEnd();
-        lock.unlock();
+        arch.pgd_lock.unlock();
     }
 
     /** Sync-level entries that [start, end) touches. */
@@ -193,18 +207,22 @@ public final class KernelMappingSync {
 
     /** sync_global_pgds() for the populated entries {@code from} .. generation-1 only. */
     public void syncGenerations(int from) {
-        var lock = k.arch().pgd_lock;
-        lock.lock();
+        var arch = k.arch();
+        arch.pgd_lock.lock();
         walkObserver.walkBegin();
-        k.arch().forEachOnPgdList(mm -> {
-            for (int i = from; i < generation; i++) {
-                copyEntry(mm, populated[i]);
+        long[] pgds = arch.pgdListPgds();
+        for (int slot = arch.pgdListSlots() - 1; slot >= 0; slot--) {           // newest first
+            long pgd = pgds[slot];
+            if (pgd != ArchPgtable.NO_PGD) {
+                for (int i = from; i < generation; i++) {
+                    copyEntryAt(syncEntryPtrIn(pgd, populated[i]), populated[i]);
+                }
             }
-        });
-        mmsWalked += k.arch().pgdListLength();
+        }
+        mmsWalked += arch.pgdListLength();
         fullSyncs++;
         walkObserver.walkEnd();
-        lock.unlock();
+        arch.pgd_lock.unlock();
     }
 
     /** Brings {@code mm} up to the current generation; returns entries copied. */
