@@ -48,6 +48,20 @@ public final class PhysicalMemory {
     public interface AccessHook {
         /** {@code op} is one of {@link #OP_LOAD}, {@link #OP_STORE}, {@link #OP_CAS}. */
         void beforeAccess(int op, long pa);
+
+        /**
+         * Whether {@link #beforeAccesses} may stand for one {@link #beforeAccess} per access:
+         * true for a hook that only counts what was accessed (a cost meter), false for one that
+         * acts at each access (the engine's scheduling points).
+         */
+        default boolean onlyCounts() {
+            return false;
+        }
+
+        /** {@code n} accesses of kind {@code op} at once; called only when {@link #onlyCounts()}. */
+        default void beforeAccesses(int op, int n) {
+            throw new UnsupportedOperationException("hook does not count in bulk");
+        }
     }
 
     public static final int OP_LOAD = 0;
@@ -208,6 +222,32 @@ public final class PhysicalMemory {
         return bytes == 8 ? loadLong(pa) : Integer.toUnsignedLong(loadInt(pa));
     }
 
+    /**
+     * {@code out[i] = loadEntry(pas[i], bytes)} for i in [0, n): a gather of independent loads,
+     * e.g. one entry from each pgd on pgd_list. Each is an access as in loadEntry; when the hook
+     * {@link AccessHook#onlyCounts() only counts}, it is told of all n at once, so the loop is
+     * just the loads and the host CPU can have many of them in flight.
+     */
+    public void loadEntries(long[] pas, int n, int bytes, long[] out) {
+        AccessHook h = hook;
+        if (h != null && !h.onlyCounts()) {
+            for (int i = 0; i < n; i++) {
+                out[i] = loadEntry(pas[i], bytes);
+            }
+            return;
+        }
+        if (h != null) {
+            h.beforeAccesses(OP_LOAD, n);
+        }
+        int align = bytes - 1;
+        long entryMask = bytes == 8 ? -1L : 0xFFFF_FFFFL;
+        for (int i = 0; i < n; i++) {
+            long pa = pas[i];
+            long[] f = frameOrNull(pa, align);
+            out[i] = f == null ? 0 : ((long) LONG.getAcquire(f, word(pa)) >>> halfShift(pa)) & entryMask;
+        }
+    }
+
     public void storeEntry(long pa, int bytes, long value) {
         if (bytes == 8) {
             storeLong(pa, value);
@@ -249,6 +289,14 @@ public final class PhysicalMemory {
     static long loadEntryUnhooked(long[] frame, int offset, long entryMask) {
         long v = (long) LONG.getAcquire(frame, offset >>> 3);
         return (v >>> ((offset & 4) << 3)) & entryMask;
+    }
+
+    /**
+     * Whether no hook acts at an access (none, or one that {@link AccessHook#onlyCounts() only
+     * counts}): then the order of independent loads cannot matter to anyone but the host CPU.
+     */
+    public boolean accessesOnlyCounted() {
+        return hook == null || hook.onlyCounts();
     }
 
     /** Whether an access hook is installed: then every access must go through the public methods. */

@@ -354,6 +354,11 @@ public final class Pgtable {
         return mem.loadEntry(p, eb);
     }
 
+    /** {@code out[i] = get(ptrs[i])} for i in [0, n): READ_ONCE of n entries in different tables. */
+    public void getEach(long[] ptrs, int n, long[] out) {
+        mem.loadEntries(ptrs, n, eb, out);
+    }
+
     /** set_pte(), set_pmd(), set_pud(), set_p4d(), set_pgd(): a single atomic store. */
     public void set(long p, long e) {
         mem.storeEntry(p, eb, e);

@@ -38,6 +38,22 @@ public final class CostMeter implements PhysicalMemory.AccessHook {
         }
     }
 
+    /** Counting is all this hook does: n accesses cost n times one. */
+    @Override
+    public boolean onlyCounts() {
+        return true;
+    }
+
+    @Override
+    public void beforeAccesses(int op, int n) {
+        accesses += n;
+        if (inWalk) {
+            cycles += n * (op == PhysicalMemory.OP_LOAD ? walkLoad : walkCas);
+        } else {
+            cycles += n * (op == PhysicalMemory.OP_LOAD ? load : op == PhysicalMemory.OP_STORE ? store : cas);
+        }
+    }
+
     public void walkBegin() {
         inWalk = true;
     }

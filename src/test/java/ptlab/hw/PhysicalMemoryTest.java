@@ -70,4 +70,62 @@ class PhysicalMemoryTest {
         m.zeroFrame(0x3123);
         assertEquals(0, m.loadLong(0x3ff8));
     }
+
+    /** A hook that records each access, or (bulk) only counts them. */
+    private static final class RecordingHook implements PhysicalMemory.AccessHook {
+        final boolean bulk;
+        final java.util.List<Long> seen = new java.util.ArrayList<>();
+        long counted;
+
+        RecordingHook(boolean bulk) {
+            this.bulk = bulk;
+        }
+
+        @Override
+        public void beforeAccess(int op, long pa) {
+            assertEquals(PhysicalMemory.OP_LOAD, op);
+            seen.add(pa);
+            counted++;
+        }
+
+        @Override
+        public boolean onlyCounts() {
+            return bulk;
+        }
+
+        @Override
+        public void beforeAccesses(int op, int n) {
+            assertEquals(PhysicalMemory.OP_LOAD, op);
+            counted += n;
+        }
+    }
+
+    @Test
+    void loadEntriesIsOneLoadEntryPerAddressAndCountsEach() {
+        PhysicalMemory m = new PhysicalMemory(1 << 24);
+        m.storeLong(0x3008, 0x8000_0000_1234_5067L);
+        m.storeLong(0x9ff8, 0x0000_0000_00AB_C063L);
+        long[] pas8 = {0x3008, 0x9ff8, 0x5000, 0x3008};          // 0x5000: never written
+        long[] pas4 = {0x3008, 0x300c, 0x9ffc, 0x5004};
+        for (boolean bulk : new boolean[] {false, true}) {
+            for (long[] pas : new long[][] {pas8, pas4}) {
+                int bytes = pas == pas8 ? 8 : 4;
+                RecordingHook h = new RecordingHook(bulk);
+                m.setAccessHook(h);
+                long[] out = new long[pas.length];
+                m.loadEntries(pas, 3, bytes, out);
+                m.setAccessHook(null);
+                for (int i = 0; i < 3; i++) {
+                    assertEquals(m.loadEntry(pas[i], bytes), out[i], "entry " + i + " of " + bytes + " bytes");
+                }
+                assertEquals(0, out[3], "only n entries are read");
+                assertEquals(3, h.counted, "every load is an access");
+                assertEquals(bulk ? java.util.List.of() : java.util.List.of(pas[0], pas[1], pas[2]), h.seen,
+                        "a hook that acts sees each access, in order");
+            }
+        }
+        assertTrue(m.accessesOnlyCounted(), "no hook");
+        m.setAccessHook(new RecordingHook(false));
+        assertFalse(m.accessesOnlyCounted());
+    }
 }

@@ -111,7 +111,12 @@ public final class KernelMappingSync {
 
     /** copyEntry() with the mm's entry pointer already known. */
     private int copyEntryAt(long dst, long va) {
-        if (!pt.none(syncLevel, pt.get(dst))) {
+        return copyEntryIfNone(dst, pt.get(dst), va);
+    }
+
+    /** The rest of copyEntryAt() once the mm's entry {@code cur} at {@code dst} was read. */
+    private int copyEntryIfNone(long dst, long cur, long va) {
+        if (!pt.none(syncLevel, cur)) {
             return 0;
         }
         long e = pt.get(syncEntryPtr(k.initMm(), va));
@@ -175,11 +180,15 @@ public final class KernelMappingSync {
             // The sync level is the pgd itself: the entry sits at a fixed offset in every pgd page.
             long off = pt.pgd_offset_pgd(0, first);
             int eb = pt.entryBytes();
-            for (int slot = arch.pgdListSlots() - 1; slot >= 0; slot--) {       // newest first
-                long pgd = pgds[slot];
-                if (pgd != ArchPgtable.NO_PGD) {
-                    for (long i = 0; i < n; i++) {
-                        copyEntryAt(pgd + off + i * eb, first + i * span);
+            if (n == 1 && k.memory().accessesOnlyCounted()) {
+                syncTopEntryGathered(pgds, off, first);
+            } else {
+                for (int slot = arch.pgdListSlots() - 1; slot >= 0; slot--) {   // newest first
+                    long pgd = pgds[slot];
+                    if (pgd != ArchPgtable.NO_PGD) {
+                        for (long i = 0; i < n; i++) {
+                            copyEntryAt(pgd + off + i * eb, first + i * span);
+                        }
                     }
                 }
             }
@@ -198,6 +207,38 @@ public final class KernelMappingSync {
         fullSyncs++;
         walkObserver.walkEnd();
         arch.pgd_lock.unlock();
+    }
+
+    private static final int GATHER = 64;
+    private final long[] gatherPtrs = new long[GATHER];
+    private final long[] gatherEntries = new long[GATHER];
+
+    /**
+     * syncRange()'s walk for one top-level entry at byte {@code off} of every pgd, when no hook
+     * acts at an access (so nobody can observe the order of the reads): the same reads, charged
+     * the same, and the same copies in pgd_list order, but the entries are read GATHER pgds at a time ({@link Pgtable#getEach}), so that the host CPU can have
+     * many of these cache misses in flight instead of one per visit.
+     */
+    private void syncTopEntryGathered(long[] pgds, long off, long va) {
+        int g = 0;
+        for (int slot = k.arch().pgdListSlots() - 1; slot >= 0; slot--) {   // newest first
+            long pgd = pgds[slot];
+            if (pgd != ArchPgtable.NO_PGD) {
+                gatherPtrs[g++] = pgd + off;
+                if (g == GATHER) {
+                    copyGathered(g, va);
+                    g = 0;
+                }
+            }
+        }
+        copyGathered(g, va);
+    }
+
+    private void copyGathered(int g, long va) {
+        pt.getEach(gatherPtrs, g, gatherEntries);
+        for (int j = 0; j < g; j++) {
+            copyEntryIfNone(gatherPtrs[j], gatherEntries[j], va);
+        }
     }
 
     /** Sync-level entries that [start, end) touches. */

@@ -51,6 +51,57 @@ class VmallocTest {
         assertEquals(before, k.allocator().inUse(FrameUse.KERNEL));
     }
 
+    /**
+     * sync_global_pgds reads one entry from every pgd on pgd_list, gathered 64 at a time when no
+     * hook acts at an access, one by one when one does (the engine's scheduling points): both
+     * must visit every listed pgd, holes skipped, copy the entry into each that lacks it, and
+     * read as many entries.
+     */
+    @ParameterizedTest(name = "hook acts at each access {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void eagerWalkCopiesIntoEveryPgdOnTheListGatheredOrOneByOne(boolean actingHook) {
+        Kernel k = kernel(PagingMode.X86_64, new EagerWalk());
+        Vmalloc v = new Vmalloc(k, new EagerWalk());
+        java.util.List<Task> tasks = new java.util.ArrayList<>();
+        for (int i = 0; i < 150; i++) {
+            tasks.add(k.createProcess());
+        }
+        for (int i = 149; i >= 0; i -= 5) {
+            k.exit(tasks.remove(i));                             // holes; 120 left: 64 + 56
+        }
+        KernelMappingSync s = v.sync();
+        long va = k.layout().vmallocStart();
+        assertFalse(s.populatedInInitMm(va), "the first vmalloc populates a new sync-level entry");
+        long[] loads = new long[1];
+        k.memory().setAccessHook(new ptlab.hw.PhysicalMemory.AccessHook() {
+            @Override
+            public void beforeAccess(int op, long pa) {
+                loads[0] += op == ptlab.hw.PhysicalMemory.OP_LOAD ? 1 : 0;
+            }
+
+            @Override
+            public boolean onlyCounts() {
+                return !actingHook;
+            }
+
+            @Override
+            public void beforeAccesses(int op, int n) {
+                loads[0] += op == ptlab.hw.PhysicalMemory.OP_LOAD ? n : 0;
+            }
+        });
+        long copiedBefore = s.entriesCopied();
+        s.syncRange(va, va + 4096);                              // nothing to copy yet: init_mm has none
+        long loadsOneWalk = loads[0];
+        assertEquals(0, s.entriesCopied() - copiedBefore);
+        v.vmalloc(k.cpu(0), 4096);
+        k.memory().setAccessHook(null);
+        assertEquals(tasks.size(), s.entriesCopied() - copiedBefore, "one copy per listed pgd");
+        for (Task t : tasks) {
+            assertTrue(s.inSync(t.mm(), va));
+        }
+        assertEquals(2L * tasks.size(), loadsOneWalk, "each visit reads the pgd's entry, then init_mm's");
+    }
+
     @ParameterizedTest
     @EnumSource(PagingMode.class)
     void theHardwareWalkerSeesVmallocMemoryThroughAProcessPgd(PagingMode mode) {
