@@ -198,7 +198,7 @@ public final class PageWalker {
         int restarts = 0;
         while (true) {
             int level = startLevel == paeLevel ? walkFromPdpte(regs, va, out)
-                    : walkLevels(va, startLevel, tableBase, restrictions, out);
+                    : walkLevels(va, startLevel, tableBase, restrictions);
             int r = level < 0 ? fault(regs, access, user, implicit, faultBits, startLevel, -level, out)
                     : leaf(regs, va, access, user, implicit, startLevel, level, out);
             if (r != RESTART) {
@@ -222,14 +222,15 @@ public final class PageWalker {
 
     // What walkLevels() found, for leaf() (per-walk state in fields rather than a result object:
     // nothing is allocated and the loop stays small).
-    private long leafEntry;
-    private long leafEntryAddress;
-    private boolean leafLarge;
     private int leafRestrictions;
     /** AND of every entry read: its A bit is 0 if some entry still has A=0. */
     private long allEntries;
     /** The error-code bits of the fault walkLevels() stopped at (0 for not present, P|RSVD). */
     private int faultBits;
+    /** Where the last walkLevels() started: level, table base and rights from the levels above. */
+    private int pathLevel;
+    private long pathTable;
+    private int pathRestrictions;
 
     /**
      * One attempt, down to the leaf: returns the leaf's level, or -level if the entry at
@@ -238,58 +239,53 @@ public final class PageWalker {
      * <p>Only loads, masks and tests here; the leaf (rights, A/D, result) is done by the caller,
      * where the access type is a constant, and everything rare is out of line.
      */
-    private int walkLevels(long va, int startLevel, long tableBase, int restrictions, WalkResult out) {
+    private int walkLevels(long va, int startLevel, long tableBase, int restrictions) {
         // Everything the loop uses is read into locals first: the acquire load of each entry
         // orders every later memory read after it, so a field read in the loop would be read
         // again at every level. The hook is read once: it is installed between walks.
         final boolean hooked = memory.hasAccessHook();
-        final long[] tables = out.tableAddress, entries = out.entryAddress, values = entryValue;
-        final int[] above = out.restrictionsAbove;
+        final long[] values = entryValue;
         final long[] pfns = framePfn, usable = presentAndReserved;
         final long[][] frames = frame;
         final int large = largeLevels, indexMask = this.indexMask, entryShift = this.entryShift;
         final long entryMask = this.entryMask;
+        // The path is recorded as the entries read and where the walk started (pathLevel...):
+        // the table and rights at each level follow from them (walkedTable, restrictionsAbove),
+        // which only a PSC fill or an A/D update needs.
+        pathLevel = startLevel;
+        pathTable = tableBase;
+        pathRestrictions = restrictions;
         long base = tableBase;
-        int restr = restrictions;
-        long all = -1;
+        // SDM 4.6.1: writable iff every R/W=1, user iff every U/S=1 (AND); XD if any XD=1 (OR).
+        // `all` also tells whether some entry still has A=0.
+        long all = -1, any = 0;
         // A counted loop (level runs down to 1, where every walk ends) lets HotSpot check the
         // array indices once before the loop instead of at every level.
         for (int level = startLevel; level >= 1; level--) {
-            above[level] = restr;
-            tables[level] = base;
             // Table bases are 4 KiB aligned, so the entry's offset in its frame comes from va alone.
             int offset = (int) ((va >>> shift[level]) & indexMask) << entryShift;
-            long pa = base + offset;
-            entries[level] = pa;
             // Fast path: no hook, and the frame remembered for this level is the table's
             // (framePfn is -1 while nothing is remembered): one acquire load, no checks. Its
             // address does not depend on the entry read at the level above, only the (predicted)
             // frame test does, so the CPU can load every level at once.
             long e = !hooked && pfns[level] == base >>> PhysicalMemory.PAGE_SHIFT
-                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, entryMask) : loadEntrySlow(pa, level);
+                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, entryMask)
+                    : loadEntrySlow(base + offset, level);
             values[level] = e;
             int ps = (int) (e >>> 7) & (large >>> level) & 1;   // PS=1 where this level may map a page
             if ((e & usable[2 * level + ps]) != PteBits.P) {
                 return notUsable(e, level);
             }
-            restr |= rightsOf(e);
             all &= e;
+            any |= e;
             if (ps != 0 || level == 1) {
-                return foundLeaf(level, e, pa, ps != 0, restr, all);
+                leafRestrictions = restrictions | rightsOf(all, any);
+                allEntries = all;
+                return level;
             }
             base = e & nextTableMask;
         }
         throw new AssertionError();   // level 1 always ends the walk
-    }
-
-    /** walkLevels() ends at the leaf {@code e} at {@code level}: remembers it for leaf(). */
-    private int foundLeaf(int level, long e, long pa, boolean large, int restr, long all) {
-        leafEntry = e;
-        leafEntryAddress = pa;
-        leafLarge = large;
-        leafRestrictions = restr;
-        allEntries = all;
-        return level;
     }
 
     /** Entry {@code e} at {@code level} is not present (#PF P=0) or sets a reserved bit (#PF P=1,RSVD=1). */
@@ -300,9 +296,6 @@ public final class PageWalker {
 
     /** PAE: the walk from the PDPTE register (level 3) down; as walkLevels(). */
     private int walkFromPdpte(CpuRegisters regs, long va, WalkResult out) {
-        out.restrictionsAbove[3] = 0;
-        out.tableAddress[3] = regs.topTableAddress();
-        out.entryAddress[3] = -1;
         long e = regs.pdpte((int) (va >>> 30) & (PaePdpte.ENTRIES - 1));
         entryValue[3] = e;
         if (!PteBits.present(e)) {
@@ -310,19 +303,58 @@ public final class PageWalker {
             return -3;
         }
         // The PDPTE's reserved bits were checked at CR3 load; it has no R/W, U/S, XD or A (SDM 4.4.1).
-        return walkLevels(va, 2, PaePdpte.address(e, preparedMaxPhy), 0, out);
+        return walkLevels(va, 2, PaePdpte.address(e, preparedMaxPhy), 0);
     }
 
-    /** The restrictions a single entry contributes (tiny: always inlined). */
-    private int rightsOf(long e) {
-        // R/W (bit 1) clear -> NOT_WRITABLE (1); U/S (bit 2) clear -> NOT_USER (2); XD (bit 63) -> EXECUTE_DISABLE (4).
-        return ((int) (~e >>> 1) & (WalkResult.NOT_WRITABLE | WalkResult.NOT_USER)) | ((int) (e >>> 61) & xdRight);
+    /**
+     * The restrictions of entries whose AND is {@code all} and OR is {@code any} (tiny: always
+     * inlined): R/W (bit 1) clear -> NOT_WRITABLE (1); U/S (bit 2) clear -> NOT_USER (2);
+     * XD (bit 63) -> EXECUTE_DISABLE (4).
+     */
+    private int rightsOf(long all, long any) {
+        return ((int) (~all >>> 1) & (WalkResult.NOT_WRITABLE | WalkResult.NOT_USER)) | ((int) (any >>> 61) & xdRight);
+    }
+
+    // ---- the path of the last walk, for the paging-structure caches and the A/D update ----
+
+    /**
+     * The physical base of the table the last successful walk indexed at {@code level}, for a
+     * level from the one it started reading memory at down to the leaf's.
+     */
+    public long walkedTable(int level) {
+        checkPathLevel(level);
+        return tableAt(level);
+    }
+
+    private long tableAt(int level) {
+        return level == pathLevel ? pathTable : entryValue[level + 1] & nextTableMask;
+    }
+
+    /** The rights accumulated by the last successful walk from the levels above {@code level} (as {@link #walkedTable}). */
+    public int restrictionsAbove(int level) {
+        checkPathLevel(level);
+        int restr = pathRestrictions;
+        for (int l = pathLevel; l > level; l--) {
+            restr |= rightsOf(entryValue[l], entryValue[l]);
+        }
+        return restr;
+    }
+
+    private void checkPathLevel(int level) {
+        if (level > pathLevel || level < 1) {
+            throw new IllegalArgumentException("level " + level + " is not on the walked path (1.." + pathLevel + ")");
+        }
+    }
+
+    /** Physical address of the entry for {@code va} at {@code level} of the last walk's path. */
+    private long walkedEntryAddress(long va, int level) {
+        return tableAt(level) + (((va >>> shift[level]) & indexMask) << entryShift);
     }
 
     /** The leaf found by walkLevels() at {@code level}: rights, then A/D, then the result. */
     private int leaf(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit, int startLevel,
                      int level, WalkResult out) {
-        long e = leafEntry;
+        long e = entryValue[level];
         int restr = leafRestrictions;
         int pkey = hasPkeys ? Pte64.pkey(e) : 0;
         int denied = accessDenied(regs, access, user, implicit, restr, pkey);
@@ -332,14 +364,14 @@ public final class PageWalker {
         // Translation is valid and permitted: A must be set on every entry used, D on the leaf for a write.
         long want = access == AccessType.WRITE ? PteBits.A | PteBits.D : PteBits.A;
         if ((allEntries & PteBits.A) == 0 || (e & want) != want) {
-            if (!setAccessedDirty(startLevel, level, leafEntryAddress, e, want, out)) {
+            if (!setAccessedDirty(va, level, e, want)) {
                 return RESTART;
             }
             e |= want;
         }
         int s = shift[level];
-        long page = pse36 && leafLarge ? Pte32.largeAddress(e) : e & leafMask[level];
-        out.setTranslation(va, page | (va & ((1L << s) - 1)), s, level, leafEntryAddress, e, restr, pkey,
+        long page = pse36 && level == 2 ? Pte32.largeAddress(e) : e & leafMask[level];   // a level-2 leaf is a 4 MiB page
+        out.setTranslation(va, page | (va & ((1L << s) - 1)), s, level, walkedEntryAddress(va, level), e, restr, pkey,
                 (e & PteBits.G) != 0, memoryRefs(startLevel, level));
         return DONE;
     }
@@ -356,17 +388,15 @@ public final class PageWalker {
      * if an entry changed since: the walk restarts from the top, as the hardware's locked
      * update does.
      */
-    private boolean setAccessedDirty(int startLevel, int level, long entryAddress, long e, long want, WalkResult out) {
-        for (int l = startLevel; l > level; l--) {
-            if (l == paeLevel) {
-                continue;
-            }
+    private boolean setAccessedDirty(long va, int level, long e, long want) {
+        for (int l = pathLevel; l > level; l--) {   // the PAE PDPTE registers are not on the path: no A
             long v = entryValue[l];
-            if ((v & PteBits.A) == 0 && !memory.compareAndSetEntry(out.entryAddress[l], entryBytes, v, v | PteBits.A)) {
+            if ((v & PteBits.A) == 0
+                    && !memory.compareAndSetEntry(walkedEntryAddress(va, l), entryBytes, v, v | PteBits.A)) {
                 return false;
             }
         }
-        return (e & want) == want || memory.compareAndSetEntry(entryAddress, entryBytes, e, e | want);
+        return (e & want) == want || memory.compareAndSetEntry(walkedEntryAddress(va, level), entryBytes, e, e | want);
     }
 
     /**
