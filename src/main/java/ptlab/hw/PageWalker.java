@@ -54,15 +54,18 @@ public final class PageWalker {
     private int preparedKey;
     private int preparedMaxPhy;
     /**
-     * Reserved bits of a present entry, plus P: [2 * level] pointing to a table, [2 * level + 1]
-     * mapping a page (PS=1). An entry is usable iff {@code (e & mask) == P} (P is never reserved).
+     * Reserved bits of a present entry, plus P, by level: pointing to a table, mapping a page
+     * (PS=1). An entry is usable iff {@code (e & mask) == P} (P is never reserved).
      */
-    private final long[] presentAndReserved = new long[12];
+    private final long[] usableTable = new long[6], usablePage = new long[6];
     /** Bit {@code level} set if an entry at that level may map a page (PS=1). */
     private int largeLevels;
     /** shift[level] = lowest linear-address bit indexing that level = page shift of a leaf there. */
     private final int[] shift = new int[6];
     private int indexMask;          // 511, or 1023 for 32-bit paging
+    /** offsetShift[level] = shift[level] - entryShift: {@code (va >>> offsetShift[level]) & offsetMask} is the entry's offset. */
+    private final int[] offsetShift = new int[6];
+    private int offsetMask;         // indexMask << entryShift
     /** leafMask[level] = address bits of a page mapped at that level (not used for PSE-36 pages). */
     private final long[] leafMask = new long[6];
     private long nextTableMask;
@@ -97,8 +100,8 @@ public final class PageWalker {
         boolean pse = regs.pse();
         int large = 0;
         for (int level = 1; level <= mode.levels(); level++) {
-            presentAndReserved[2 * level] = PteBits.P | reservedMask(mode, level, false, maxPhy, nxe);
-            presentAndReserved[2 * level + 1] = PteBits.P | reservedMask(mode, level, true, maxPhy, nxe);
+            usableTable[level] = PteBits.P | reservedMask(mode, level, false, maxPhy, nxe);
+            usablePage[level] = PteBits.P | reservedMask(mode, level, true, maxPhy, nxe);
             if (mode.largePageAllowed(level) && (mode != PagingMode.X86_32 || pse)) {
                 large |= 1 << level;
             }
@@ -111,6 +114,10 @@ public final class PageWalker {
         indexMask = mode.entries(1) - 1;
         entryBytes = mode.entryBytes();
         entryShift = Integer.numberOfTrailingZeros(entryBytes);
+        offsetMask = indexMask << entryShift;
+        for (int level = 1; level <= mode.levels(); level++) {
+            offsetShift[level] = shift[level] - entryShift;
+        }
         entryMask = entryBytes == 8 ? -1L : 0xFFFF_FFFFL;
         paeLevel = mode.isPae() ? 3 : 0;
         pse36 = mode == PagingMode.X86_32;
@@ -245,9 +252,10 @@ public final class PageWalker {
         // again at every level. The hook is read once: it is installed between walks.
         final boolean hooked = memory.hasAccessHook();
         final long[] values = entryValue;
-        final long[] pfns = framePfn, usable = presentAndReserved;
+        final long[] pfns = framePfn, tableMask = usableTable, pageMask = usablePage;
         final long[][] frames = frame;
-        final int large = largeLevels, indexMask = this.indexMask, entryShift = this.entryShift;
+        final int[] offsetShift = this.offsetShift;
+        final int large = largeLevels, offsetMask = this.offsetMask;
         final long entryMask = this.entryMask;
         // The path is recorded as the entries read and where the walk started (pathLevel...):
         // the table and rights at each level follow from them (walkedTable, restrictionsAbove),
@@ -263,7 +271,7 @@ public final class PageWalker {
         // array indices once before the loop instead of at every level.
         for (int level = startLevel; level >= 1; level--) {
             // Table bases are 4 KiB aligned, so the entry's offset in its frame comes from va alone.
-            int offset = (int) ((va >>> shift[level]) & indexMask) << entryShift;
+            int offset = (int) (va >>> offsetShift[level]) & offsetMask;
             // Fast path: no hook, and the frame remembered for this level is the table's
             // (framePfn is -1 while nothing is remembered): one acquire load, no checks. Its
             // address does not depend on the entry read at the level above, only the (predicted)
@@ -273,7 +281,7 @@ public final class PageWalker {
                     : loadEntrySlow(base + offset, level);
             values[level] = e;
             int ps = (int) (e >>> 7) & (large >>> level) & 1;   // PS=1 where this level may map a page
-            if ((e & usable[2 * level + ps]) != PteBits.P) {
+            if ((e & (ps == 0 ? tableMask[level] : pageMask[level])) != PteBits.P) {
                 return notUsable(e, level);
             }
             all &= e;
