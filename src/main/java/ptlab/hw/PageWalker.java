@@ -27,7 +27,7 @@ public final class PageWalker {
     // "Performance": a 4-level walk with A/D set costs about 2x a plain Java port, 3.5x C):
     //  - translateFrom() and leaf() stay under HotSpot's FreqInlineSize (325 bytecodes), so
     //    that with default JVM flags they are inlined into the caller and the access type,
-    //    user and implicit flags fold to constants; walkLevels() holds the loop, is compiled
+    //    user and implicit flags fold to constants; walkLevels64() holds the loop, is compiled
     //    on its own first, and is then one call per walk (its machine code is above
     //    InlineSmallCode; forcing it inline measured within the noise). Everything rare
     //    lives out of line: faults, the PAE PDPTE step, A/D compare-and-swap and restart,
@@ -63,9 +63,6 @@ public final class PageWalker {
     /** shift[level] = lowest linear-address bit indexing that level = page shift of a leaf there. */
     private final int[] shift = new int[6];
     private int indexMask;          // 511, or 1023 for 32-bit paging
-    /** offsetShift[level] = shift[level] - entryShift: {@code (va >>> offsetShift[level]) & offsetMask} is the entry's offset. */
-    private final int[] offsetShift = new int[6];
-    private int offsetMask;         // indexMask << entryShift
     /** leafMask[level] = address bits of a page mapped at that level (not used for PSE-36 pages). */
     private final long[] leafMask = new long[6];
     private long nextTableMask;
@@ -114,10 +111,6 @@ public final class PageWalker {
         indexMask = mode.entries(1) - 1;
         entryBytes = mode.entryBytes();
         entryShift = Integer.numberOfTrailingZeros(entryBytes);
-        offsetMask = indexMask << entryShift;
-        for (int level = 1; level <= mode.levels(); level++) {
-            offsetShift[level] = shift[level] - entryShift;
-        }
         entryMask = entryBytes == 8 ? -1L : 0xFFFF_FFFFL;
         paeLevel = mode.isPae() ? 3 : 0;
         pse36 = mode == PagingMode.X86_32;
@@ -132,7 +125,7 @@ public final class PageWalker {
     /**
      * {@code memory.loadEntry(pa, bytes)} the slow way: through the access hook if one is
      * installed, else through the directory, remembering the frame for {@code level} so that
-     * the next walk reads it in walkLevels() with one array load.
+     * the next walk reads it in walkLevels64/32() with one array load.
      */
     private long loadEntrySlow(long pa, int level) {
         long[] f = memory.hasAccessHook() ? null : memory.frameIfBacked(pa);
@@ -205,7 +198,8 @@ public final class PageWalker {
         int restarts = 0;
         while (true) {
             int level = startLevel == paeLevel ? walkFromPdpte(regs, va, out)
-                    : walkLevels(va, startLevel, tableBase, restrictions);
+                    : entryBytes == 8 ? walkLevels64(va, startLevel, tableBase, restrictions)
+                    : walkLevels32(va, startLevel, tableBase, restrictions);
             int r = level < 0 ? fault(regs, access, user, implicit, faultBits, startLevel, -level, out)
                     : leaf(regs, va, access, user, implicit, startLevel, level, out);
             if (r != RESTART) {
@@ -227,42 +221,39 @@ public final class PageWalker {
     private static final int FAULT = 1;
     private static final int RESTART = 2;
 
-    // What walkLevels() found, for leaf() (per-walk state in fields rather than a result object:
+    // What walkLevels64/32() found, for leaf() (per-walk state in fields rather than a result object:
     // nothing is allocated and the loop stays small).
+    private long leafEntryAddress;
     private int leafRestrictions;
     /** AND of every entry read: its A bit is 0 if some entry still has A=0. */
     private long allEntries;
-    /** The error-code bits of the fault walkLevels() stopped at (0 for not present, P|RSVD). */
+    /** The error-code bits of the fault walkLevels64/32() stopped at (0 for not present, P|RSVD). */
     private int faultBits;
-    /** Where the last walkLevels() started: level, table base and rights from the levels above. */
+    /** Where the last walkLevels64/32() started: level, table base and rights from the levels above. */
     private int pathLevel;
     private long pathTable;
     private int pathRestrictions;
 
     /**
-     * One attempt, down to the leaf: returns the leaf's level, or -level if the entry at
-     * {@code level} is not present or sets a reserved bit ({@link #faultBits}).
+     * One attempt, down to the leaf, in PAE, 4-level or 5-level paging: tables of 512 8-byte
+     * entries, indexed by 9 bits of va per level (SDM 4.4.2, 4.5.4). Returns the leaf's level,
+     * or -level if the entry at {@code level} is not present or sets a reserved bit
+     * ({@link #faultBits}). {@link #walkLevels32} is the same loop for 32-bit paging.
      *
      * <p>Only loads, masks and tests here; the leaf (rights, A/D, result) is done by the caller,
-     * where the access type is a constant, and everything rare is out of line.
+     * where the access type is a constant, and everything rare is out of line. The entry size
+     * and index width are constants, so the offset is one shift and mask and the entry one load.
      */
-    private int walkLevels(long va, int startLevel, long tableBase, int restrictions) {
+    private int walkLevels64(long va, int startLevel, long tableBase, int restrictions) {
         // Everything the loop uses is read into locals first: the acquire load of each entry
         // orders every later memory read after it, so a field read in the loop would be read
         // again at every level. The hook is read once: it is installed between walks.
         final boolean hooked = memory.hasAccessHook();
-        final long[] values = entryValue;
-        final long[] pfns = framePfn, tableMask = usableTable, pageMask = usablePage;
+        final long[] values = entryValue, pfns = framePfn, tableMask = usableTable, pageMask = usablePage;
         final long[][] frames = frame;
-        final int[] offsetShift = this.offsetShift;
-        final int large = largeLevels, offsetMask = this.offsetMask;
-        final long entryMask = this.entryMask;
-        // The path is recorded as the entries read and where the walk started (pathLevel...):
-        // the table and rights at each level follow from them (walkedTable, restrictionsAbove),
-        // which only a PSC fill or an A/D update needs.
-        pathLevel = startLevel;
-        pathTable = tableBase;
-        pathRestrictions = restrictions;
+        final int large = largeLevels;
+        final long nextTableMask = this.nextTableMask;
+        startPath(startLevel, tableBase, restrictions);
         long base = tableBase;
         // SDM 4.6.1: writable iff every R/W=1, user iff every U/S=1 (AND); XD if any XD=1 (OR).
         // `all` also tells whether some entry still has A=0.
@@ -270,14 +261,15 @@ public final class PageWalker {
         // A counted loop (level runs down to 1, where every walk ends) lets HotSpot check the
         // array indices once before the loop instead of at every level.
         for (int level = startLevel; level >= 1; level--) {
-            // Table bases are 4 KiB aligned, so the entry's offset in its frame comes from va alone.
-            int offset = (int) (va >>> offsetShift[level]) & offsetMask;
+            // Table bases are 4 KiB aligned, so the entry's offset in its frame comes from va
+            // alone: index va[12 + 9 * (level - 1) + 8 : 12 + 9 * (level - 1)], times 8 bytes.
+            int offset = (int) (va >>> (9 * level)) & 0xFF8;
             // Fast path: no hook, and the frame remembered for this level is the table's
             // (framePfn is -1 while nothing is remembered): one acquire load, no checks. Its
             // address does not depend on the entry read at the level above, only the (predicted)
             // frame test does, so the CPU can load every level at once.
             long e = !hooked && pfns[level] == base >>> PhysicalMemory.PAGE_SHIFT
-                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, entryMask)
+                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, -1L)
                     : loadEntrySlow(base + offset, level);
             values[level] = e;
             int ps = (int) (e >>> 7) & (large >>> level) & 1;   // PS=1 where this level may map a page
@@ -287,13 +279,61 @@ public final class PageWalker {
             all &= e;
             any |= e;
             if (ps != 0 || level == 1) {
-                leafRestrictions = restrictions | rightsOf(all, any);
-                allEntries = all;
-                return level;
+                return foundLeaf(level, base + offset, restrictions | rightsOf(all, any), all);
             }
             base = e & nextTableMask;
         }
         throw new AssertionError();   // level 1 always ends the walk
+    }
+
+    /**
+     * {@link #walkLevels64} for 32-bit paging: two levels of 1024 4-byte entries, indexed by
+     * va[31:22] and va[21:12] (SDM 4.3); no XD.
+     */
+    private int walkLevels32(long va, int startLevel, long tableBase, int restrictions) {
+        final boolean hooked = memory.hasAccessHook();
+        final long[] values = entryValue, pfns = framePfn, tableMask = usableTable, pageMask = usablePage;
+        final long[][] frames = frame;
+        final int large = largeLevels;
+        startPath(startLevel, tableBase, restrictions);
+        long base = tableBase;
+        long all = -1;
+        for (int level = startLevel; level >= 1; level--) {
+            int offset = (int) (va >>> (10 * level)) & 0xFFC;   // va[12 + 10 * (level - 1) + 9 : ...] times 4 bytes
+            long e = !hooked && pfns[level] == base >>> PhysicalMemory.PAGE_SHIFT
+                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, 0xFFFF_FFFFL)
+                    : loadEntrySlow(base + offset, level);
+            values[level] = e;
+            int ps = (int) (e >>> 7) & (large >>> level) & 1;
+            if ((e & (ps == 0 ? tableMask[level] : pageMask[level])) != PteBits.P) {
+                return notUsable(e, level);
+            }
+            all &= e;
+            if (ps != 0 || level == 1) {
+                return foundLeaf(level, base + offset, restrictions | rightsOf(all, 0), all);
+            }
+            base = e & Pte32.TABLE_ADDR_MASK;
+        }
+        throw new AssertionError();
+    }
+
+    /**
+     * Remembers where this attempt starts: the path is recorded as the entries read
+     * ({@link #entryValue}) from here, and the table and rights at each level follow from them
+     * ({@link #walkedTable}, {@link #restrictionsAbove}), which only a PSC fill or an A/D update needs.
+     */
+    private void startPath(int startLevel, long tableBase, int restrictions) {
+        pathLevel = startLevel;
+        pathTable = tableBase;
+        pathRestrictions = restrictions;
+    }
+
+    /** The walk ends at the leaf at {@code level}, whose entry is at {@code entryAddress}: remembers it for leaf(). */
+    private int foundLeaf(int level, long entryAddress, int restrictions, long all) {
+        leafEntryAddress = entryAddress;
+        leafRestrictions = restrictions;
+        allEntries = all;
+        return level;
     }
 
     /** Entry {@code e} at {@code level} is not present (#PF P=0) or sets a reserved bit (#PF P=1,RSVD=1). */
@@ -302,7 +342,7 @@ public final class PageWalker {
         return -level;
     }
 
-    /** PAE: the walk from the PDPTE register (level 3) down; as walkLevels(). */
+    /** PAE: the walk from the PDPTE register (level 3) down; as walkLevels64(). */
     private int walkFromPdpte(CpuRegisters regs, long va, WalkResult out) {
         long e = regs.pdpte((int) (va >>> 30) & (PaePdpte.ENTRIES - 1));
         entryValue[3] = e;
@@ -311,7 +351,7 @@ public final class PageWalker {
             return -3;
         }
         // The PDPTE's reserved bits were checked at CR3 load; it has no R/W, U/S, XD or A (SDM 4.4.1).
-        return walkLevels(va, 2, PaePdpte.address(e, preparedMaxPhy), 0);
+        return walkLevels64(va, 2, PaePdpte.address(e, preparedMaxPhy), 0);
     }
 
     /**
@@ -359,7 +399,7 @@ public final class PageWalker {
         return tableAt(level) + (((va >>> shift[level]) & indexMask) << entryShift);
     }
 
-    /** The leaf found by walkLevels() at {@code level}: rights, then A/D, then the result. */
+    /** The leaf found by walkLevels64/32() at {@code level}: rights, then A/D, then the result. */
     private int leaf(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit, int startLevel,
                      int level, WalkResult out) {
         long e = entryValue[level];
@@ -379,7 +419,7 @@ public final class PageWalker {
         }
         int s = shift[level];
         long page = pse36 && level == 2 ? Pte32.largeAddress(e) : e & leafMask[level];   // a level-2 leaf is a 4 MiB page
-        out.setTranslation(va, page | (va & ((1L << s) - 1)), s, level, walkedEntryAddress(va, level), e, restr, pkey,
+        out.setTranslation(va, page | (va & ((1L << s) - 1)), s, level, leafEntryAddress, e, restr, pkey,
                 (e & PteBits.G) != 0, memoryRefs(startLevel, level));
         return DONE;
     }
@@ -404,7 +444,7 @@ public final class PageWalker {
                 return false;
             }
         }
-        return (e & want) == want || memory.compareAndSetEntry(walkedEntryAddress(va, level), entryBytes, e, e | want);
+        return (e & want) == want || memory.compareAndSetEntry(leafEntryAddress, entryBytes, e, e | want);
     }
 
     /**
