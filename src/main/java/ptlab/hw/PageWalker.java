@@ -24,7 +24,7 @@ package ptlab.hw;
 public final class PageWalker {
 
     // How the hot path is kept fast (measured on a loaded 2-vCPU machine, see README
-    // "Performance": a 4-level walk with A/D set costs about 2x a plain Java port, 3.5x C):
+    // "Performance": a 4-level walk with A/D set costs about 1.3x a plain Java port, 2x C):
     //  - translateFrom() and leaf() stay under HotSpot's FreqInlineSize (325 bytecodes), so
     //    that with default JVM flags they are inlined into the caller and the access type,
     //    user and implicit flags fold to constants; walkLevels64() holds the loop, is compiled
@@ -32,16 +32,23 @@ public final class PageWalker {
     //    InlineSmallCode; forcing it inline measured within the noise). Everything rare
     //    lives out of line: faults, the PAE PDPTE step, A/D compare-and-swap and restart,
     //    protection keys, the PSE-36 address of a 4 MiB page, re-preparing the masks.
-    //  - Every per-mode / per-level quantity (index shift, masks, "may this level map a page")
-    //    is precomputed by prepare(), checked with one compare per walk (pagingKey), so the
-    //    loop does no enum dispatch.
+    //  - Two loops, walkLevels64() for 8-byte entries (PAE, 4/5-level) and walkLevels32(): the
+    //    index width and entry size are constants, so an entry's offset is one shift and mask
+    //    and its load needs no extraction (one loop for both cost ~20% of a 4-level walk).
+    //    Every other per-mode / per-level quantity (reserved masks, "may this level map a
+    //    page") is precomputed by prepare(), checked with one compare per walk (pagingKey).
+    //  - Path: the loop stores only the entry it read at each level; the table base, entry
+    //    address and rights above each level are derived from those entries when a PSC fill
+    //    (Mmu) or an A/D update asks (walkedTable, restrictionsAbove), not written on every
+    //    walk (writing them cost ~20% of a 4-level walk).
     //  - Memory: the frame last read at each level is remembered, the hook is tested once per
     //    walk, and an entry's offset comes from va alone (table bases are 4 KiB aligned), so
     //    each level is one acquire load whose address does not wait for the level above.
     //  - A/D: the AND of every entry read tells in one test whether any lacks A; only then
     //    (or for a write to a clean leaf) does the walk take the compare-and-swap path.
-    //  - Rights: CpuRegisters keeps the SDM 4.6 decision as a 64-bit table (rightsFastPath());
-    //    a walk tests one bit, unless protection keys are enabled.
+    //  - Rights: R/W and U/S are AND-ed and XD OR-ed over the raw entries (SDM 4.6.1) and
+    //    turned into restrictions once at the leaf; CpuRegisters keeps the SDM 4.6 decision as
+    //    a 64-bit table (rightsFastPath()): a walk tests one bit, unless protection keys are on.
     //  - WalkResult: a success writes every scalar field once, so no reset is needed; a fault resets.
 
     private final PhysicalMemory memory;
