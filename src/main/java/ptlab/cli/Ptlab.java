@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
                 LayoutCommand.class,
                 ExploreCommand.class,
                 ReplayCommand.class,
+                ExperimentCommand.class,
                 TraceCommand.class,
                 PtdumpCommand.class,
                 BenchCommand.class,

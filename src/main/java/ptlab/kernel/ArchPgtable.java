@@ -293,6 +293,19 @@ public final class ArchPgtable {
         return out;
     }
 
+    /**
+     * Calls {@code f} for each mm on pgd_list, newest first, without copying the list (the
+     * sync_global_pgds walk over tens of thousands of pgds); the caller must hold {@link #pgd_lock}.
+     */
+    public void forEachOnPgdList(java.util.function.Consumer<MmStruct> f) {
+        if (!pgd_lock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("pgd_list walked without pgd_lock");
+        }
+        for (MmStruct m = pgdListHead; m != null; m = m.pgdListNext) {
+            f.accept(m);
+        }
+    }
+
     public int pgdListLength() {
         return pgdListLength;
     }

@@ -60,6 +60,13 @@ public final class MmStruct {
     MmStruct pgdListPrev;
     boolean onPgdList;
 
+    /**
+     * How many of init_mm's populated kernel sync-level entries this mm has been brought up to
+     * (the per-mm count of mail 000 that the {@code switch-check} strategy of
+     * {@code ptlab.kernel.vmalloc} compares at context switch). Unused by other strategies.
+     */
+    public long kernelSyncGen;
+
     MmStruct(boolean initMm) {
         this.id = NEXT_ID.getAndIncrement();
         this.ctx_id = id + 1L;

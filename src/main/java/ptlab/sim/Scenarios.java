@@ -4,14 +4,18 @@ import java.util.List;
 
 import ptlab.sim.scenarios.Bench2x200;
 import ptlab.sim.scenarios.FreePgtablesVsWalk;
+import ptlab.sim.scenarios.HotplugKernelMapping;
 import ptlab.sim.scenarios.PteClearVsDirty;
 import ptlab.sim.scenarios.TlbStaleAfterUnmap;
+import ptlab.sim.scenarios.VmallocFaultInNmi;
+import ptlab.sim.scenarios.VmallocSyncRace;
 
 /** The scenarios {@code ptlab explore} knows, by name. */
 public final class Scenarios {
 
     private static final List<Scenario> ALL = List.of(new TlbStaleAfterUnmap(), new PteClearVsDirty(),
-            new FreePgtablesVsWalk(), new Bench2x200());
+            new FreePgtablesVsWalk(), new Bench2x200(), new VmallocSyncRace(),
+            new HotplugKernelMapping(), new VmallocFaultInNmi());
 
     private Scenarios() {
     }

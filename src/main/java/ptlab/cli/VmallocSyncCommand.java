@@ -1,0 +1,267 @@
+package ptlab.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import ptlab.hw.PagingMode;
+import ptlab.kernel.VmSplit;
+import ptlab.kernel.vmalloc.VmallocSyncStrategy;
+import ptlab.report.VmallocSyncReport;
+import ptlab.report.VmallocSyncReport.Entry;
+import ptlab.sim.CostTable;
+import ptlab.sim.VmallocSyncExperiment;
+import ptlab.sim.VmallocSyncExperiment.Params;
+
+/**
+ * {@code ptlab experiment vmalloc-sync}: study 1, every strategy on the same workload. Exit 1
+ * when a strategy that claims to be correct broke an invariant, or when the deliberately broken
+ * one was not caught.
+ */
+@Command(name = "vmalloc-sync", mixinStandardHelpOptions = true,
+        description = "How new kernel mappings reach every process's page tables: runs the same fork/exit, "
+                + "vmalloc/vfree/ioremap, NMI and context-switch workload under each strategy and compares syncs, "
+                + "faults (in NMI too), latencies in model cycles, page-table memory and invariant violations.")
+public final class VmallocSyncCommand implements Callable<Integer> {
+
+    @Option(names = "--arch", required = true, description = "x86-32, x86-32-pae, x86-64 or x86-64-la57")
+    String arch;
+
+    @Option(names = "--strategies", split = ",",
+            description = "comma-separated subset of: lazy-fault, eager-walk, eager-generation, switch-check, "
+                    + "tracked-mask, preallocate, shared-top, broken-no-sync (default: all)")
+    List<String> strategies;
+
+    @Option(names = "--procs", defaultValue = "1000", description = "processes (default: ${DEFAULT-VALUE})")
+    int procs;
+
+    @Option(names = "--vmallocs", defaultValue = "20000",
+            description = "vmalloc/vfree/ioremap/iounmap operations per strategy (default: ${DEFAULT-VALUE})")
+    int vmallocs;
+
+    @Option(names = "--cpus", defaultValue = "4", description = "simulated CPUs (default: ${DEFAULT-VALUE})")
+    int cpus;
+
+    @Option(names = "--nmi-rate", defaultValue = "50",
+            description = "NMIs per CPU per million model cycles (default: ${DEFAULT-VALUE})")
+    double nmiRate;
+
+    @Option(names = "--seed", defaultValue = "1", description = "workload seed (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--ram", converter = SizeConverter.class,
+            description = "simulated RAM (default: 2G on x86-64, 512M on x86-32)")
+    Long ram;
+
+    @Option(names = "--vmsplit", description = "x86-32 only: 3G (default), 2G or 1G of user space")
+    String vmsplit;
+
+    @Option(names = "--sweep", description = "run several process counts, e.g. procs=100,1000,10000")
+    String sweep;
+
+    @Option(names = "--cost-table", description = "file of 'name = cycles' lines overriding the cost table")
+    Path costTable;
+
+    @Option(names = "--jobs", description = "strategies run in parallel threads (default: the number of processors)")
+    Integer jobs;
+
+    @Option(names = "--out", description = "directory for vmalloc-sync.csv, vmalloc-sync.json and PNG plots")
+    Path out;
+
+    @Option(names = "--format", defaultValue = "text", description = "text or json")
+    OutputFormat format;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        PagingMode mode;
+        try {
+            mode = PagingMode.fromCliName(arch);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        List<VmallocSyncStrategy> chosen = new ArrayList<>();
+        for (String name : strategies == null ? List.<String>of() : strategies) {
+            VmallocSyncStrategy s = VmallocSyncStrategy.byName(name.strip());
+            if (chosen.stream().anyMatch(c -> c.name().equals(s.name()))) {
+                throw new UsageException("strategy '" + s.name() + "' named twice");
+            }
+            chosen.add(s);
+        }
+        if (chosen.isEmpty()) {
+            chosen.addAll(VmallocSyncStrategy.all());
+        }
+        VmSplit split = null;
+        if (vmsplit != null) {
+            if (mode.isLongMode()) {
+                throw new UsageException("--vmsplit applies to x86-32 and x86-32-pae only, not " + mode.cliName());
+            }
+            split = VmSplit.fromCliName(vmsplit);
+        }
+        List<Integer> procCounts = sweep == null ? List.of(procs) : parseSweep(sweep);
+        CostTable costs = costTable == null ? CostTable.defaults() : loadCosts(costTable);
+        long ramBytes = ram != null ? ram : Params.defaultRam(mode);
+        if (out != null) {
+            Files.createDirectories(out);
+        }
+        long t0 = System.nanoTime();
+        boolean progress = System.console() != null && format == OutputFormat.text;
+        int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
+        if (threads < 1) {
+            throw new UsageException("--jobs must be at least 1, got " + threads);
+        }
+        List<Params> runs = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        for (int n : procCounts) {
+            for (VmallocSyncStrategy s : chosen) {
+                runs.add(new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes, split));
+                names.add(s.name());
+            }
+        }
+        List<Entry> entries = new ArrayList<>();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            List<java.util.concurrent.Future<Entry>> futures = new ArrayList<>();
+            for (int i = 0; i < runs.size(); i++) {
+                Params p = runs.get(i);
+                String name = names.get(i);
+                // a fresh strategy per run: strategies keep state
+                futures.add(pool.submit(() -> new Entry(p.procs(),
+                        VmallocSyncExperiment.run(p, VmallocSyncStrategy.byName(name), costs))));
+            }
+            for (int i = 0; i < futures.size(); i++) {
+                if (progress) {
+                    System.err.printf("\r%-60s", "vmalloc-sync " + mode.cliName() + " procs=" + runs.get(i).procs()
+                            + ": " + names.get(i) + " (" + (i + 1) + "/" + futures.size() + ")");
+                    System.err.flush();
+                }
+                entries.add(futures.get(i).get());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted");
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof IllegalArgumentException iae) {
+                throw iae;
+            }
+            throw new IllegalStateException(e.getCause());
+        } finally {
+            pool.shutdownNow();
+        }
+        if (progress) {
+            System.err.printf("\r%-60s\r", "");
+        }
+        ObjectNode json = toJson(mode, chosen, procCounts, ramBytes, costs, entries);
+        PrintWriter pw = spec.commandLine().getOut();
+        String syncLevel = VmallocSyncReport.syncLevelName(mode);
+        if (format == OutputFormat.json) {
+            pw.println(Json.writePretty(json));
+        } else {
+            pw.printf("vmalloc-sync on %s: %d vmalloc ops, %d CPUs, NMI rate %s/M cycles, seed %d; latencies in model "
+                    + "cycles, sync level %s%n", mode.cliName(), vmallocs, cpus, fmt(nmiRate), seed, syncLevel);
+            pw.print(VmallocSyncReport.table(entries, syncLevel));
+            double ev = 0;
+            double wall = 0;
+            for (Entry e : entries) {
+                ev += e.row().events();
+                wall += e.row().wallSeconds();
+            }
+            pw.printf("simulator: %d events, %.1f s of run time over %d thread(s) (%.0f events/s per thread); "
+                    + "%.1f s wall%n", (long) ev, wall, threads, wall > 0 ? ev / wall : 0, (System.nanoTime() - t0) / 1e9);
+        }
+        if (out != null) {
+            VmallocSyncReport.write(out.resolve("vmalloc-sync.csv"), VmallocSyncReport.csv(entries));
+            VmallocSyncReport.write(out.resolve("vmalloc-sync.json"), Json.writePretty(json) + "\n");
+            List<Path> pngs = VmallocSyncReport.plots(entries, out, "vmalloc-sync " + mode.cliName());
+            if (format == OutputFormat.text) {
+                pw.println("wrote " + out.resolve("vmalloc-sync.csv") + ", " + out.resolve("vmalloc-sync.json")
+                        + ", " + pngs.size() + " plots");
+            }
+        }
+        pw.flush();
+        for (Entry e : entries) {
+            if (unexpected(e.row().broken(), e.row().violations())) {
+                return Ptlab.EXIT_VIOLATION;
+            }
+        }
+        return Ptlab.EXIT_OK;
+    }
+
+    /** A correct strategy that broke an invariant, or a broken one the checker missed. */
+    static boolean unexpected(boolean broken, long violations) {
+        return broken != (violations > 0);
+    }
+
+    private static String fmt(double d) {
+        return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
+    }
+
+    static List<Integer> parseSweep(String spec) {
+        if (!spec.startsWith("procs=")) {
+            throw new UsageException("--sweep must look like procs=100,1000,10000, got '" + spec + "'");
+        }
+        List<Integer> n = new ArrayList<>();
+        for (String s : spec.substring("procs=".length()).split(",")) {
+            try {
+                int v = Integer.parseInt(s.strip());
+                if (v < 1) {
+                    throw new NumberFormatException();
+                }
+                n.add(v);
+            } catch (NumberFormatException e) {
+                throw new UsageException("--sweep: '" + s + "' is not a positive process count");
+            }
+        }
+        return n;
+    }
+
+    private static CostTable loadCosts(Path file) {
+        try {
+            return CostTable.load(file);
+        } catch (IOException e) {
+            throw new UsageException("cannot read cost table " + file + ": " + e.getMessage());
+        }
+    }
+
+    private ObjectNode toJson(PagingMode mode, List<VmallocSyncStrategy> chosen, List<Integer> procCounts,
+                                     long ramBytes, CostTable costs, List<Entry> entries) {
+        ObjectNode o = Json.object();
+        o.put("experiment", "vmalloc-sync");
+        o.put("arch", mode.cliName());
+        ObjectNode params = o.putObject("params");
+        ArrayNode st = params.putArray("strategies");
+        chosen.forEach(s -> st.add(s.name()));
+        ArrayNode pc = params.putArray("procs");
+        procCounts.forEach(pc::add);
+        params.put("vmallocs", vmallocs);
+        params.put("cpus", cpus);
+        params.put("nmi_rate", nmiRate);
+        params.put("seed", seed);
+        params.put("vmsplit", vmsplit == null ? null : vmsplit);
+        return fill(o, params, ramBytes, costs, entries);
+    }
+
+    private static ObjectNode fill(ObjectNode o, ObjectNode params, long ramBytes, CostTable costs, List<Entry> entries) {
+        params.put("ram", ramBytes);
+        ObjectNode c = params.putObject("costs");
+        costs.asMap().forEach(c::put);
+        ArrayNode rows = o.putArray("rows");
+        for (Entry e : entries) {
+            rows.add(Json.MAPPER.valueToTree(VmallocSyncReport.columns(e)));
+        }
+        return o;
+    }
+}

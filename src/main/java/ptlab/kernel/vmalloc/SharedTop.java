@@ -1,0 +1,68 @@
+package ptlab.kernel.vmalloc;
+
+import ptlab.hw.PagingMode;
+import ptlab.kernel.KernelConfig;
+import ptlab.kernel.KernelLayout;
+
+/**
+ * {@code shared-top}: all of vmalloc lives under one top-level entry, populated at boot and
+ * shared by every pgd (mail 003's first answer: "optimal, but ... on 32-bit x86, it would
+ * limit the vmalloc space to 4MB in non-PAE"). ptlab does not pretend: vmalloc is confined to
+ * the one entry's span, and allocations beyond it fail and are counted.
+ * <ul>
+ * <li>x86-64 / la57: one pgd entry, 512 GiB / 256 TiB of vmalloc (pgd_ctor's clone_pgd_range
+ *     shares it).</li>
+ * <li>x86-32 non-PAE: one pgd entry maps 4 MiB: that is the vmalloc limit.</li>
+ * <li>x86-32 PAE: the top level is the 4-entry PDPT; sharing the kernel's PDPTE means sharing
+ *     its pmd page, which is Linux's SHARED_KERNEL_PMD (no PTI; pgds are 32-byte slab
+ *     objects, pgd_list is unused). The limit is then the whole vmalloc area.</li>
+ * </ul>
+ */
+public final class SharedTop implements VmallocSyncStrategy {
+
+    private long pages;
+
+    @Override
+    public String name() {
+        return "shared-top";
+    }
+
+    @Override
+    public String description() {
+        return "one shared top-level entry for all of vmalloc (PAE: SHARED_KERNEL_PMD, no PTI)";
+    }
+
+    @Override
+    public KernelConfig configure(PagingMode mode, KernelConfig base) {
+        return mode.isPae() ? base.withSharedKernelPmd(true) : base;
+    }
+
+    @Override
+    public long[] vmallocRange(KernelLayout l) {
+        if (l.mode().isPae()) {
+            return VmallocSyncStrategy.super.vmallocRange(l);
+        }
+        long span = l.mode().entrySpan(l.mode().levels());
+        long start = (l.vmallocStart() + span - 1) & -span;
+        long end = Math.min(start + span, l.vmallocEnd() + 1);
+        if (Long.compareUnsigned(start, l.vmallocEnd()) > 0) {
+            start = l.vmallocStart();                      // the area is smaller than one entry
+            end = l.vmallocEnd() + 1;
+        }
+        return new long[] {start, end};
+    }
+
+    @Override
+    public void boot(KernelMappingSync s) {
+        if (s.kernel().mode().isPae()) {
+            return;                                        // the kernel pmds themselves are shared
+        }
+        long[] r = vmallocRange(s.kernel().layout());
+        pages += s.preallocate(r[0]);
+    }
+
+    @Override
+    public long bootTableBytes() {
+        return pages * KernelLayout.PAGE_SIZE;
+    }
+}

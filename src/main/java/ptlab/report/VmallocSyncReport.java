@@ -1,0 +1,231 @@
+package ptlab.report;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.HdrHistogram.Histogram;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+import ptlab.sim.VmallocSyncExperiment.Row;
+
+/**
+ * The vmalloc-sync study's outputs: the comparison table (text and CSV, same columns), the
+ * row values by snake_case key (for JSON), and PNG plots: each strategy's vmalloc and fork
+ * latency distribution, and with a sweep, cost versus number of processes.
+ */
+public final class VmallocSyncReport {
+
+    /** A result row of one run with the process count it ran with (a sweep has several). */
+    public record Entry(int procs, Row row) {
+    }
+
+    private VmallocSyncReport() {
+    }
+
+    /** The row's columns by JSON key, in table order. */
+    public static Map<String, Object> columns(Entry e) {
+        Row r = e.row();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("strategy", r.strategy());
+        m.put("procs", e.procs());
+        m.put("full_syncs", r.fullSyncs());
+        m.put("entries_copied", r.entriesCopied());
+        m.put("vmalloc_faults", r.vmallocFaults());
+        m.put("faults_in_nmi", r.faultsInNmi());
+        m.put("nested_nmi_hazards", r.nestedNmiHazards());
+        m.put("nested_nmis", r.nestedNmis());
+        m.put("vmalloc_latency_p50", r.vmallocLatencyP50());
+        m.put("vmalloc_latency_p99", r.vmallocLatencyP99());
+        m.put("vmalloc_latency_max", r.vmallocLatencyMax());
+        m.put("fork_latency_p50", r.forkLatencyP50());
+        m.put("fork_latency_p99", r.forkLatencyP99());
+        m.put("switch_overhead", r.switchOverhead());
+        m.put("page_table_bytes", r.pageTableBytes());
+        m.put("boot_table_bytes", r.bootTableBytes());
+        m.put("vmalloc_limit", r.vmallocLimit());
+        m.put("vmalloc_failures", r.vmallocFailures());
+        m.put("mms_walked", r.mmsWalked());
+        m.put("walk_cycles", r.walkCycles());
+        m.put("violations", r.violations());
+        m.put("first_violation", r.firstViolation());
+        m.put("events", r.events());
+        m.put("events_per_s", Math.round(r.eventsPerSecond()));
+        m.put("model_cycles", r.modelCycles());
+        return m;
+    }
+
+    private static final String[] HEADERS = {"strategy", "procs", "full syncs", "copied", "vm faults", "in NMI",
+        "NMI hazards", "nested", "vmalloc p50", "p99", "max", "fork p50", "p99", "switch +", "pt bytes", "boot pt",
+        "vmalloc limit", "failed", "violations"};
+
+    /**
+     * The level whose entries the strategies copy, as the kernel names it: the pmd on both
+     * x86-32 modes (mail 001), the p4d on 4-level x86-64 (sync_global_pgds_l4() copies p4d
+     * entries, folded into the pgd), the pgd on 5-level (sync_global_pgds_l5()).
+     */
+    public static String syncLevelName(ptlab.hw.PagingMode mode) {
+        return mode.isLongMode() ? (mode == ptlab.hw.PagingMode.X86_64_LA57 ? "pgd" : "p4d") : "pmd";
+    }
+
+    /** The comparison table, one line per entry; the first violation of each strategy listed below it. */
+    public static String table(List<Entry> entries, String syncLevel) {
+        List<String[]> rows = new ArrayList<>();
+        String[] h = HEADERS.clone();
+        h[3] = syncLevel + " copied";
+        rows.add(h);
+        for (Entry e : entries) {
+            Row r = e.row();
+            rows.add(new String[] {r.strategy(), str(e.procs()), str(r.fullSyncs()), str(r.entriesCopied()),
+                str(r.vmallocFaults()), str(r.faultsInNmi()), str(r.nestedNmiHazards()), str(r.nestedNmis()),
+                str(r.vmallocLatencyP50()), str(r.vmallocLatencyP99()), str(r.vmallocLatencyMax()),
+                str(r.forkLatencyP50()), str(r.forkLatencyP99()), str(r.switchOverhead()), str(r.pageTableBytes()),
+                str(r.bootTableBytes()), size(r.vmallocLimit()), str(r.vmallocFailures()), str(r.violations())});
+        }
+        int[] w = new int[h.length];
+        for (String[] row : rows) {
+            for (int i = 0; i < row.length; i++) {
+                w[i] = Math.max(w[i], row[i].length());
+            }
+        }
+        StringBuilder sb = new StringBuilder();
+        for (String[] row : rows) {
+            for (int i = 0; i < row.length; i++) {
+                String cell = i == 0 ? String.format("%-" + w[i] + "s", row[i]) : String.format("%" + w[i] + "s", row[i]);
+                sb.append(i == 0 ? "" : "  ").append(cell);
+            }
+            sb.append('\n');
+        }
+        for (Entry e : entries) {
+            if (e.row().firstViolation() != null) {
+                sb.append(e.row().strategy()).append(e.row().broken() ? " (deliberately broken)" : "")
+                        .append(", procs ").append(e.procs()).append(": ").append(e.row().firstViolation()).append('\n');
+            }
+        }
+        return sb.toString();
+    }
+
+    private static String str(long v) {
+        return Long.toString(v);
+    }
+
+    /** Sizes in the largest binary unit they reach: 4M, 512G, 32T, 494.0M. */
+    static String size(long bytes) {
+        String[] units = {"", "K", "M", "G", "T", "P", "E"};
+        int u = 0;
+        long whole = bytes;
+        while (u < units.length - 1 && whole >= 1024) {
+            whole /= 1024;
+            u++;
+        }
+        long unit = 1L << (10 * u);
+        return bytes % unit == 0 ? (bytes / unit) + units[u] : String.format("%.1f%s", (double) bytes / unit, units[u]);
+    }
+
+    /** CSV with the JSON keys as the header row. */
+    public static String csv(List<Entry> entries) {
+        StringBuilder sb = new StringBuilder();
+        boolean header = true;
+        for (Entry e : entries) {
+            Map<String, Object> m = columns(e);
+            if (header) {
+                sb.append(String.join(",", m.keySet())).append('\n');
+                header = false;
+            }
+            List<String> cells = new ArrayList<>();
+            for (Object v : m.values()) {
+                String s = v == null ? "" : v.toString();
+                cells.add(s.contains(",") || s.contains("\"") ? '"' + s.replace("\"", "\"\"") + '"' : s);
+            }
+            sb.append(String.join(",", cells)).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /**
+     * Writes the PNG plots into {@code dir}: vmalloc-latency.png and fork-latency.png (the
+     * distribution of each strategy at the largest process count), and with more than one
+     * process count, vmalloc-p99-vs-procs.png and fork-p99-vs-procs.png. Returns the files.
+     */
+    public static List<Path> plots(List<Entry> entries, Path dir, String title) throws IOException {
+        System.setProperty("java.awt.headless", "true");
+        List<Path> out = new ArrayList<>();
+        int maxProcs = 0;
+        for (Entry e : entries) {
+            maxProcs = Math.max(maxProcs, e.procs());
+        }
+        List<Entry> last = new ArrayList<>();
+        for (Entry e : entries) {
+            if (e.procs() == maxProcs) {
+                last.add(e);
+            }
+        }
+        out.add(distribution(last, dir.resolve("vmalloc-latency.png"), title + ": vmalloc latency", true));
+        out.add(distribution(last, dir.resolve("fork-latency.png"), title + ": fork latency", false));
+        if (entries.stream().map(Entry::procs).distinct().count() > 1) {
+            out.add(versusProcs(entries, dir.resolve("vmalloc-p99-vs-procs.png"), title + ": vmalloc p99 vs processes", true));
+            out.add(versusProcs(entries, dir.resolve("fork-p99-vs-procs.png"), title + ": fork p99 vs processes", false));
+        }
+        return out;
+    }
+
+    private static Path distribution(List<Entry> entries, Path file, String title, boolean vmalloc) throws IOException {
+        XYChart chart = new XYChartBuilder().width(900).height(560).title(title)
+                .xAxisTitle("latency (model cycles)").yAxisTitle("fraction of operations at or below").build();
+        chart.getStyler().setXAxisLogarithmic(true);
+        chart.getStyler().setMarkerSize(0);
+        for (Entry e : entries) {
+            Histogram h = vmalloc ? e.row().vmallocLatency() : e.row().forkLatency();
+            if (h.getTotalCount() == 0) {
+                continue;
+            }
+            List<Double> xs = new ArrayList<>();
+            List<Double> ys = new ArrayList<>();
+            for (double q : new double[] {1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9, 100}) {
+                xs.add((double) Math.max(1, h.getValueAtPercentile(q)));
+                ys.add(q / 100);
+            }
+            chart.addSeries(e.row().strategy(), xs, ys).setMarker(SeriesMarkers.NONE);
+        }
+        if (chart.getSeriesMap().isEmpty()) {
+            chart.addSeries("no operations", List.of(1.0), List.of(0.0));
+        }
+        BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        return file;
+    }
+
+    private static Path versusProcs(List<Entry> entries, Path file, String title, boolean vmalloc) throws IOException {
+        XYChart chart = new XYChartBuilder().width(900).height(560).title(title)
+                .xAxisTitle("processes").yAxisTitle("p99 latency (model cycles)").build();
+        chart.getStyler().setXAxisLogarithmic(true);
+        chart.getStyler().setYAxisLogarithmic(true);
+        Map<String, List<double[]>> byStrategy = new LinkedHashMap<>();
+        for (Entry e : entries) {
+            long y = vmalloc ? e.row().vmallocLatencyP99() : e.row().forkLatencyP99();
+            byStrategy.computeIfAbsent(e.row().strategy(), s -> new ArrayList<>()).add(new double[] {e.procs(), Math.max(1, y)});
+        }
+        for (Map.Entry<String, List<double[]>> s : byStrategy.entrySet()) {
+            List<Double> xs = new ArrayList<>();
+            List<Double> ys = new ArrayList<>();
+            for (double[] pt : s.getValue()) {
+                xs.add(pt[0]);
+                ys.add(pt[1]);
+            }
+            chart.addSeries(s.getKey(), xs, ys);
+        }
+        BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        return file;
+    }
+
+    /** Writes {@code text} to {@code file}. */
+    public static void write(Path file, String text) throws IOException {
+        Files.writeString(file, text);
+    }
+}

@@ -1,0 +1,88 @@
+package ptlab.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class VmallocSyncCommandTest {
+
+    static final List<String> KEYS = List.of("strategy", "full_syncs", "entries_copied", "vmalloc_faults",
+            "faults_in_nmi", "nested_nmi_hazards", "vmalloc_latency_p50", "vmalloc_latency_p99", "fork_latency_p50",
+            "fork_latency_p99", "page_table_bytes", "violations");
+
+    @Test
+    void jsonHasTheContractKeysForEveryStrategy() throws Exception {
+        Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-64", "--procs", "50",
+                "--vmallocs", "400", "--jobs", "1", "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = Json.MAPPER.readTree(r.out());
+        assertEquals("vmalloc-sync", j.get("experiment").asText());
+        assertEquals("x86-64", j.get("arch").asText());
+        assertEquals(50, j.get("params").get("procs").get(0).asInt());
+        assertEquals(8, j.get("rows").size());
+        for (JsonNode row : j.get("rows")) {
+            for (String k : KEYS) {
+                assertTrue(row.has(k), row.get("strategy") + " lacks " + k);
+            }
+        }
+        assertEquals("broken-no-sync", j.get("rows").get(7).get("strategy").asText());
+        assertTrue(j.get("rows").get(7).get("violations").asLong() > 0);
+    }
+
+    @Test
+    void textTableCsvJsonAndPlotsWithASweep(@TempDir Path dir) throws Exception {
+        Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-32-pae",
+                "--strategies", "lazy-fault,eager-walk", "--sweep", "procs=20,40", "--vmallocs", "300",
+                "--out", dir.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("lazy-fault") && r.out().contains("eager-walk") && r.out().contains("pmd copied"),
+                r.out());
+        List<String> csv = Files.readAllLines(dir.resolve("vmalloc-sync.csv"));
+        assertEquals(5, csv.size(), "header and 2 strategies x 2 process counts");
+        assertTrue(csv.get(0).startsWith("strategy,procs,full_syncs,entries_copied"));
+        JsonNode j = Json.MAPPER.readTree(dir.resolve("vmalloc-sync.json").toFile());
+        assertEquals(4, j.get("rows").size());
+        for (String png : List.of("vmalloc-latency.png", "fork-latency.png", "vmalloc-p99-vs-procs.png",
+                "fork-p99-vs-procs.png")) {
+            assertTrue(Files.size(dir.resolve(png)) > 1000, png);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"--arch=x86-99", "--strategies=lazy-fault,nope", "--procs=0", "--cpus=65",
+        "--nmi-rate=-1", "--sweep=cpus=1", "--sweep=procs=10,x", "--format=xml", "--strategies=lazy-fault,lazy-fault",
+        "--jobs=0"})
+    void badOptionsGiveOneLineAndExit2(String bad) {
+        String[] args = bad.startsWith("--arch")
+                ? new String[] {"experiment", "vmalloc-sync", bad}
+                : new String[] {"experiment", "vmalloc-sync", "--arch", "x86-64", "--vmallocs", "10", "--procs", "5", bad};
+        Cli.Run r = Cli.run(args);
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertFalse(r.err().contains("Exception"), r.err());
+    }
+
+    @Test
+    void exitCodeIsOneOnlyForACorrectStrategyThatBrokeOrABrokenOneNotCaught() {
+        assertTrue(VmallocSyncCommand.unexpected(false, 1));
+        assertTrue(VmallocSyncCommand.unexpected(true, 0));
+        assertFalse(VmallocSyncCommand.unexpected(true, 3));
+        assertFalse(VmallocSyncCommand.unexpected(false, 0));
+        // broken-no-sync alone, caught as it must be: exit 0
+        Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-32",
+                "--strategies", "broken-no-sync", "--procs", "20", "--vmallocs", "300");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("deliberately broken"), r.out());
+    }
+}

@@ -1,0 +1,216 @@
+package ptlab.kernel.vmalloc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import ptlab.hw.AccessType;
+import ptlab.hw.PagingMode;
+import ptlab.hw.PteBits;
+import ptlab.hw.WalkResult;
+import ptlab.kernel.Cpu;
+import ptlab.kernel.FrameUse;
+import ptlab.kernel.Kernel;
+import ptlab.kernel.KernelConfig;
+import ptlab.kernel.KernelLayout;
+import ptlab.kernel.Pgtable;
+import ptlab.kernel.Task;
+import ptlab.kernel.VmSplit;
+
+class VmallocTest {
+
+    static Kernel kernel(PagingMode mode, VmallocSyncStrategy s) {
+        return new Kernel(mode, s.configure(mode, KernelConfig.defaults().withRam(256L << 20)));
+    }
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void vmallocMapsEveryPageInInitMmAndVfreeUnmapsAndFreesThem(PagingMode mode) {
+        Kernel k = kernel(mode, new EagerWalk());
+        Vmalloc v = new Vmalloc(k, new EagerWalk());
+        long before = k.allocator().inUse(FrameUse.KERNEL);
+        long va = v.vmalloc(k.cpu(0), 5 * 4096 + 1);
+        assertNotEquals(0, va);
+        assertEquals(k.layout().vmallocStart() & -4096, va & -4096);
+        Vmalloc.VmStruct vm = v.find(va);
+        assertEquals(6, vm.pages().length);
+        assertEquals(before + 6, k.allocator().inUse(FrameUse.KERNEL));
+        for (int i = 0; i < 6; i++) {
+            assertEquals(vm.pages()[i], k.lookup(k.initMm(), va + i * 4096L));
+        }
+        assertEquals(-1, k.lookup(k.initMm(), va + 6 * 4096L), "the guard page stays unmapped");
+        long pte = k.leafEntry(k.initMm(), va);
+        assertTrue((pte & PteBits.G) != 0 && (pte & PteBits.US) == 0 && (pte & PteBits.RW) != 0, "PAGE_KERNEL");
+        v.vfree(k.cpu(0), va);
+        assertEquals(-1, k.lookup(k.initMm(), va));
+        assertEquals(before, k.allocator().inUse(FrameUse.KERNEL));
+    }
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void theHardwareWalkerSeesVmallocMemoryThroughAProcessPgd(PagingMode mode) {
+        Kernel k = kernel(mode, new EagerWalk());
+        Vmalloc v = new Vmalloc(k, new EagerWalk());
+        Task t = k.createProcess();
+        Cpu cpu = k.cpu(0);
+        v.switchTo(cpu, t);
+        long va = v.vmalloc(cpu, 4096);
+        WalkResult w = new WalkResult();
+        assertTrue(cpu.mmu().translate(va + 8, AccessType.WRITE, false, false, w), "supervisor write");
+        assertEquals(v.find(va).pages()[0] + 8, w.pa);
+        assertFalse(cpu.mmu().translate(va, AccessType.READ, true, false, w), "user access to kernel memory faults");
+    }
+
+    @ParameterizedTest(name = "skip flush {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void theLazyPurgeFlushKeepsAReusedRangeFromHittingAStaleGlobalTlbEntry(boolean skipFlush) {
+        Kernel k = kernel(PagingMode.X86_64, new Preallocate());
+        Vmalloc v = new Vmalloc(k, new Preallocate());
+        Cpu cpu = k.cpu(1);
+        WalkResult w = new WalkResult();
+        long a = v.vmalloc(k.cpu(0), 4096);
+        long oldFrame = v.find(a).pages()[0];
+        assertTrue(cpu.mmu().translate(a, AccessType.READ, false, false, w));   // CPU1 caches the global entry
+        v.vfree(k.cpu(0), a);
+        long reused = k.allocator().allocFrame(0, FrameUse.KERNEL);             // someone else gets the old page
+        assertEquals(oldFrame, reused);
+        k.tlb().setSkipFlushForTesting(skipFlush);
+        v.areas().purge();                                                      // the one batched flush
+        long b = v.vmalloc(k.cpu(0), 4096);
+        assertEquals(a, b, "the purged range is reused");
+        assertNotEquals(oldFrame, v.find(b).pages()[0]);
+        assertTrue(cpu.mmu().translate(b, AccessType.READ, false, false, w));
+        if (skipFlush) {
+            assertEquals(oldFrame, w.pa, "without the flush CPU1 still reads the freed page");
+        } else {
+            assertEquals(v.find(b).pages()[0], w.pa);
+        }
+    }
+
+    @Test
+    void ioremapUsesPudAndPmdLeavesOnX86_64() {
+        Kernel k = kernel(PagingMode.X86_64, new Preallocate());
+        Vmalloc v = new Vmalloc(k, new Preallocate());
+        long gib = 1L << 30;
+        long va = v.ioremap(k.cpu(0), 1L << 40, gib + (2L << 20));
+        assertEquals(0, va & (gib - 1), "aligned for a pud leaf");
+        assertEquals(2, v.hugeMappings(), "one 1 GiB and one 2 MiB leaf");
+        assertEquals((1L << 40) + 12345, k.lookup(k.initMm(), va + 12345));
+        assertEquals((1L << 40) + gib + 4096, k.lookup(k.initMm(), va + gib + 4096));
+        assertTrue((k.leafEntry(k.initMm(), va) & PteBits.PCD) != 0, "uncached");
+        v.iounmap(k.cpu(0), va);
+        assertEquals(-1, k.lookup(k.initMm(), va));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = PagingMode.class, names = {"X86_32", "X86_32_PAE"})
+    void x86_32GivesUpHugeIoremapBecauseItsPmdIsTheSyncLevel(PagingMode mode) {
+        Kernel k = kernel(mode, new TrackedMask());
+        Vmalloc v = new Vmalloc(k, new TrackedMask());
+        long va = v.ioremap(k.cpu(0), 0xC000_0000L, 8L << 20);
+        assertNotEquals(0, va);
+        assertEquals(0, v.hugeMappings());
+        int[] level = new int[1];
+        k.pgtable().walk(k.initMm(), va, level);
+        assertEquals(Pgtable.PTE, level[0]);
+        assertEquals(0xC000_0000L + (5L << 20), k.lookup(k.initMm(), va + (5L << 20)));
+    }
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void pgtblModMaskHasTheSyncBitExactlyWhenASyncLevelEntryIsPopulated(PagingMode mode) {
+        Kernel k = kernel(mode, new TrackedMask());
+        Vmalloc v = new Vmalloc(k, new TrackedMask());
+        KernelMappingSync s = v.sync();
+        int g0 = s.generation();
+        v.vmalloc(k.cpu(0), 4096);
+        assertEquals(g0 + 1, s.generation(), "the first vmalloc populates one sync-level entry");
+        v.vmalloc(k.cpu(0), 4096);
+        assertEquals(g0 + 1, s.generation(), "the second lands under the same entry");
+        assertEquals(1, s.fullSyncs(), "tracked-mask synced once");
+    }
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void populateReportsTheModifiedLevels(PagingMode mode) {
+        Kernel k = kernel(mode, new Preallocate());
+        Vmalloc v = new Vmalloc(k, new BrokenNoSync());
+        long page = k.allocator().allocFrame(0, FrameUse.KERNEL);
+        long va = k.layout().vmallocStart() + (16L << 20) & -(4L << 20);
+        int first = v.populateOutsideVmalloc(k.cpu(0), va, new long[] {page});
+        int second = v.populateOutsideVmalloc(k.cpu(0), va + 4096, new long[] {page});
+        int syncBit = v.sync().archPageTableSyncMask();
+        assertTrue((first & syncBit) != 0, "a new table under a none sync-level entry: " + first);
+        assertTrue((first & (1 << Pgtable.PTE)) != 0);
+        assertEquals(1 << Pgtable.PTE, second, "only a pte written the second time");
+        assertEquals(page, k.lookup(k.initMm(), va + 4096));
+    }
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void lazyFaultCopiesTheEntryAnOlderProcessLacks(PagingMode mode) {
+        Kernel k = kernel(mode, new LazyFault());
+        Vmalloc v = new Vmalloc(k, new LazyFault());
+        Task old = k.createProcess();
+        long va = v.vmalloc(k.cpu(0), 4096);
+        KernelMappingSync s = v.sync();
+        assertFalse(s.inSync(old.mm(), va));
+        assertTrue(v.kernelFault(old.mm(), va));
+        assertTrue(s.inSync(old.mm(), va));
+        assertEquals(1, s.vmallocFaults());
+        assertFalse(v.kernelFault(old.mm(), va + (64L << 20) * 4), "no mapping there: a real oops");
+        Task young = k.fork(old);
+        assertTrue(s.inSync(young.mm(), va), "pgd_ctor copies init_mm's entries");
+    }
+
+    @Test
+    void preallocateCostsWhatLayoutReportsOnX86_64() {
+        Kernel k = kernel(PagingMode.X86_64, new Preallocate());
+        Preallocate p = new Preallocate();
+        new Vmalloc(k, p);
+        assertEquals(256L << 10, p.bootTableBytes());
+        assertEquals(k.layout().preallocBytes(), p.bootTableBytes());
+    }
+
+    @Test
+    void preallocateOnPaeWithMail001sConfigurationCostsOnePtePagePerVmallocPmd() {
+        KernelConfig cfg = KernelConfig.defaults().withRam(512L << 20).withVmSplit(VmSplit.VMSPLIT_1G);
+        Preallocate p = new Preallocate();
+        Kernel k = new Kernel(PagingMode.X86_32_PAE, p.configure(PagingMode.X86_32_PAE, cfg));
+        new Vmalloc(k, p);
+        KernelLayout l = k.layout();
+        assertEquals(l.preallocBytes(), p.bootTableBytes());
+        assertEquals(l.vmallocEntries() * 4096, p.bootTableBytes());
+        // mail 001's 1272 uses an 8 MiB top reserve; the kernel's own derivation reserves a little more
+        assertEquals(1272, KernelLayout.of(PagingMode.X86_32_PAE, VmSplit.VMSPLIT_1G, 512L << 20, 8L << 20).preallocPages());
+        assertTrue(Math.abs(l.vmallocEntries() - 1272) <= 2, "got " + l.vmallocEntries());
+    }
+
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void sharedTopLimitsVmallocToOneTopLevelEntry(PagingMode mode) {
+        SharedTop s = new SharedTop();
+        Kernel k = kernel(mode, s);
+        Vmalloc v = new Vmalloc(k, s);
+        long limit = v.areas().end() - v.areas().start();
+        if (mode == PagingMode.X86_32) {
+            assertEquals(4L << 20, limit, "mail 003: 4 MB of vmalloc without PAE");
+            assertEquals(0, v.vmalloc(k.cpu(0), 5L << 20));
+            assertEquals(1, v.allocFailures());
+        } else if (mode.isPae()) {
+            assertTrue(k.arch().sharedKernelPmd());
+            assertEquals(k.layout().vmallocSize(), limit);
+        } else {
+            assertEquals(mode.entrySpan(mode.levels()), limit);
+        }
+        Task t = k.createProcess();
+        long va = v.vmalloc(k.cpu(0), 4096);
+        assertTrue(v.sync().inSync(t.mm(), va), "nothing to sync: the entry is shared");
+        assertEquals(k.lookup(k.initMm(), va), k.lookup(t.mm(), va));
+    }
+}
