@@ -165,7 +165,7 @@ public final class Mmu {
         for (int level = startLevel; level > out.leafLevel; level--) {
             // the entry at `level` points to the table at level-1; rights through `level` are
             // the rights above level-1
-            psc.fill(va, pcid, level, out.tableAddress[level - 1], out.restrictionsAbove[level - 1]);
+            psc.fill(va, pcid, level, walker.walkedTable(level - 1), walker.restrictionsAbove(level - 1));
         }
         long frame = out.pa & ~((1L << out.pageShift) - 1);
         tlb.insert(va, pcid, out.pageShift, frame, out.restrictions, out.pkey, out.global && regs.pge(),

@@ -24,24 +24,31 @@ package ptlab.hw;
 public final class PageWalker {
 
     // How the hot path is kept fast (measured on a loaded 2-vCPU machine, see README
-    // "Performance": a 4-level walk with A/D set costs about 2x a plain Java port, 3.5x C):
+    // "Performance": a 4-level walk with A/D set costs about 1.3x a plain Java port, 2x C):
     //  - translateFrom() and leaf() stay under HotSpot's FreqInlineSize (325 bytecodes), so
     //    that with default JVM flags they are inlined into the caller and the access type,
-    //    user and implicit flags fold to constants; walkLevels() holds the loop, is compiled
+    //    user and implicit flags fold to constants; walkLevels64() holds the loop, is compiled
     //    on its own first, and is then one call per walk (its machine code is above
     //    InlineSmallCode; forcing it inline measured within the noise). Everything rare
     //    lives out of line: faults, the PAE PDPTE step, A/D compare-and-swap and restart,
     //    protection keys, the PSE-36 address of a 4 MiB page, re-preparing the masks.
-    //  - Every per-mode / per-level quantity (index shift, masks, "may this level map a page")
-    //    is precomputed by prepare(), checked with one compare per walk (pagingKey), so the
-    //    loop does no enum dispatch.
+    //  - Two loops, walkLevels64() for 8-byte entries (PAE, 4/5-level) and walkLevels32(): the
+    //    index width and entry size are constants, so an entry's offset is one shift and mask
+    //    and its load needs no extraction (one loop for both cost ~20% of a 4-level walk).
+    //    Every other per-mode / per-level quantity (reserved masks, "may this level map a
+    //    page") is precomputed by prepare(), checked with one compare per walk (pagingKey).
+    //  - Path: the loop stores only the entry it read at each level; the table base, entry
+    //    address and rights above each level are derived from those entries when a PSC fill
+    //    (Mmu) or an A/D update asks (walkedTable, restrictionsAbove), not written on every
+    //    walk (writing them cost ~20% of a 4-level walk).
     //  - Memory: the frame last read at each level is remembered, the hook is tested once per
     //    walk, and an entry's offset comes from va alone (table bases are 4 KiB aligned), so
     //    each level is one acquire load whose address does not wait for the level above.
     //  - A/D: the AND of every entry read tells in one test whether any lacks A; only then
     //    (or for a write to a clean leaf) does the walk take the compare-and-swap path.
-    //  - Rights: CpuRegisters keeps the SDM 4.6 decision as a 64-bit table (rightsFastPath());
-    //    a walk tests one bit, unless protection keys are enabled.
+    //  - Rights: R/W and U/S are AND-ed and XD OR-ed over the raw entries (SDM 4.6.1) and
+    //    turned into restrictions once at the leaf; CpuRegisters keeps the SDM 4.6 decision as
+    //    a 64-bit table (rightsFastPath()): a walk tests one bit, unless protection keys are on.
     //  - WalkResult: a success writes every scalar field once, so no reset is needed; a fault resets.
 
     private final PhysicalMemory memory;
@@ -54,10 +61,10 @@ public final class PageWalker {
     private int preparedKey;
     private int preparedMaxPhy;
     /**
-     * Reserved bits of a present entry, plus P: [2 * level] pointing to a table, [2 * level + 1]
-     * mapping a page (PS=1). An entry is usable iff {@code (e & mask) == P} (P is never reserved).
+     * Reserved bits of a present entry, plus P, by level: pointing to a table, mapping a page
+     * (PS=1). An entry is usable iff {@code (e & mask) == P} (P is never reserved).
      */
-    private final long[] presentAndReserved = new long[12];
+    private final long[] usableTable = new long[6], usablePage = new long[6];
     /** Bit {@code level} set if an entry at that level may map a page (PS=1). */
     private int largeLevels;
     /** shift[level] = lowest linear-address bit indexing that level = page shift of a leaf there. */
@@ -97,8 +104,8 @@ public final class PageWalker {
         boolean pse = regs.pse();
         int large = 0;
         for (int level = 1; level <= mode.levels(); level++) {
-            presentAndReserved[2 * level] = PteBits.P | reservedMask(mode, level, false, maxPhy, nxe);
-            presentAndReserved[2 * level + 1] = PteBits.P | reservedMask(mode, level, true, maxPhy, nxe);
+            usableTable[level] = PteBits.P | reservedMask(mode, level, false, maxPhy, nxe);
+            usablePage[level] = PteBits.P | reservedMask(mode, level, true, maxPhy, nxe);
             if (mode.largePageAllowed(level) && (mode != PagingMode.X86_32 || pse)) {
                 large |= 1 << level;
             }
@@ -125,7 +132,7 @@ public final class PageWalker {
     /**
      * {@code memory.loadEntry(pa, bytes)} the slow way: through the access hook if one is
      * installed, else through the directory, remembering the frame for {@code level} so that
-     * the next walk reads it in walkLevels() with one array load.
+     * the next walk reads it in walkLevels64/32() with one array load.
      */
     private long loadEntrySlow(long pa, int level) {
         long[] f = memory.hasAccessHook() ? null : memory.frameIfBacked(pa);
@@ -198,7 +205,8 @@ public final class PageWalker {
         int restarts = 0;
         while (true) {
             int level = startLevel == paeLevel ? walkFromPdpte(regs, va, out)
-                    : walkLevels(va, startLevel, tableBase, restrictions, out);
+                    : entryBytes == 8 ? walkLevels64(va, startLevel, tableBase, restrictions)
+                    : walkLevels32(va, startLevel, tableBase, restrictions);
             int r = level < 0 ? fault(regs, access, user, implicit, faultBits, startLevel, -level, out)
                     : leaf(regs, va, access, user, implicit, startLevel, level, out);
             if (r != RESTART) {
@@ -220,74 +228,117 @@ public final class PageWalker {
     private static final int FAULT = 1;
     private static final int RESTART = 2;
 
-    // What walkLevels() found, for leaf() (per-walk state in fields rather than a result object:
+    // What walkLevels64/32() found, for leaf() (per-walk state in fields rather than a result object:
     // nothing is allocated and the loop stays small).
-    private long leafEntry;
     private long leafEntryAddress;
-    private boolean leafLarge;
     private int leafRestrictions;
     /** AND of every entry read: its A bit is 0 if some entry still has A=0. */
     private long allEntries;
-    /** The error-code bits of the fault walkLevels() stopped at (0 for not present, P|RSVD). */
+    /** The error-code bits of the fault walkLevels64/32() stopped at (0 for not present, P|RSVD). */
     private int faultBits;
+    /** Where the last walkLevels64/32() started: level, table base and rights from the levels above. */
+    private int pathLevel;
+    private long pathTable;
+    private int pathRestrictions;
 
     /**
-     * One attempt, down to the leaf: returns the leaf's level, or -level if the entry at
-     * {@code level} is not present or sets a reserved bit ({@link #faultBits}).
+     * One attempt, down to the leaf, in PAE, 4-level or 5-level paging: tables of 512 8-byte
+     * entries, indexed by 9 bits of va per level (SDM 4.4.2, 4.5.4). Returns the leaf's level,
+     * or -level if the entry at {@code level} is not present or sets a reserved bit
+     * ({@link #faultBits}). {@link #walkLevels32} is the same loop for 32-bit paging.
      *
      * <p>Only loads, masks and tests here; the leaf (rights, A/D, result) is done by the caller,
-     * where the access type is a constant, and everything rare is out of line.
+     * where the access type is a constant, and everything rare is out of line. The entry size
+     * and index width are constants, so the offset is one shift and mask and the entry one load.
      */
-    private int walkLevels(long va, int startLevel, long tableBase, int restrictions, WalkResult out) {
+    private int walkLevels64(long va, int startLevel, long tableBase, int restrictions) {
         // Everything the loop uses is read into locals first: the acquire load of each entry
         // orders every later memory read after it, so a field read in the loop would be read
         // again at every level. The hook is read once: it is installed between walks.
         final boolean hooked = memory.hasAccessHook();
-        final long[] tables = out.tableAddress, entries = out.entryAddress, values = entryValue;
-        final int[] above = out.restrictionsAbove;
-        final long[] pfns = framePfn, usable = presentAndReserved;
+        final long[] values = entryValue, pfns = framePfn, tableMask = usableTable, pageMask = usablePage;
         final long[][] frames = frame;
-        final int large = largeLevels, indexMask = this.indexMask, entryShift = this.entryShift;
-        final long entryMask = this.entryMask;
+        final int large = largeLevels;
+        final long nextTableMask = this.nextTableMask;
+        startPath(startLevel, tableBase, restrictions);
         long base = tableBase;
-        int restr = restrictions;
-        long all = -1;
+        // SDM 4.6.1: writable iff every R/W=1, user iff every U/S=1 (AND); XD if any XD=1 (OR).
+        // `all` also tells whether some entry still has A=0.
+        long all = -1, any = 0;
         // A counted loop (level runs down to 1, where every walk ends) lets HotSpot check the
         // array indices once before the loop instead of at every level.
         for (int level = startLevel; level >= 1; level--) {
-            above[level] = restr;
-            tables[level] = base;
-            // Table bases are 4 KiB aligned, so the entry's offset in its frame comes from va alone.
-            int offset = (int) ((va >>> shift[level]) & indexMask) << entryShift;
-            long pa = base + offset;
-            entries[level] = pa;
+            // Table bases are 4 KiB aligned, so the entry's offset in its frame comes from va
+            // alone: index va[12 + 9 * (level - 1) + 8 : 12 + 9 * (level - 1)], times 8 bytes.
+            int offset = (int) (va >>> (9 * level)) & 0xFF8;
             // Fast path: no hook, and the frame remembered for this level is the table's
             // (framePfn is -1 while nothing is remembered): one acquire load, no checks. Its
             // address does not depend on the entry read at the level above, only the (predicted)
             // frame test does, so the CPU can load every level at once.
             long e = !hooked && pfns[level] == base >>> PhysicalMemory.PAGE_SHIFT
-                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, entryMask) : loadEntrySlow(pa, level);
+                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, -1L)
+                    : loadEntrySlow(base + offset, level);
             values[level] = e;
             int ps = (int) (e >>> 7) & (large >>> level) & 1;   // PS=1 where this level may map a page
-            if ((e & usable[2 * level + ps]) != PteBits.P) {
+            if ((e & (ps == 0 ? tableMask[level] : pageMask[level])) != PteBits.P) {
                 return notUsable(e, level);
             }
-            restr |= rightsOf(e);
             all &= e;
+            any |= e;
             if (ps != 0 || level == 1) {
-                return foundLeaf(level, e, pa, ps != 0, restr, all);
+                return foundLeaf(level, base + offset, restrictions | rightsOf(all, any), all);
             }
             base = e & nextTableMask;
         }
         throw new AssertionError();   // level 1 always ends the walk
     }
 
-    /** walkLevels() ends at the leaf {@code e} at {@code level}: remembers it for leaf(). */
-    private int foundLeaf(int level, long e, long pa, boolean large, int restr, long all) {
-        leafEntry = e;
-        leafEntryAddress = pa;
-        leafLarge = large;
-        leafRestrictions = restr;
+    /**
+     * {@link #walkLevels64} for 32-bit paging: two levels of 1024 4-byte entries, indexed by
+     * va[31:22] and va[21:12] (SDM 4.3); no XD.
+     */
+    private int walkLevels32(long va, int startLevel, long tableBase, int restrictions) {
+        final boolean hooked = memory.hasAccessHook();
+        final long[] values = entryValue, pfns = framePfn, tableMask = usableTable, pageMask = usablePage;
+        final long[][] frames = frame;
+        final int large = largeLevels;
+        startPath(startLevel, tableBase, restrictions);
+        long base = tableBase;
+        long all = -1;
+        for (int level = startLevel; level >= 1; level--) {
+            int offset = (int) (va >>> (10 * level)) & 0xFFC;   // va[12 + 10 * (level - 1) + 9 : ...] times 4 bytes
+            long e = !hooked && pfns[level] == base >>> PhysicalMemory.PAGE_SHIFT
+                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, 0xFFFF_FFFFL)
+                    : loadEntrySlow(base + offset, level);
+            values[level] = e;
+            int ps = (int) (e >>> 7) & (large >>> level) & 1;
+            if ((e & (ps == 0 ? tableMask[level] : pageMask[level])) != PteBits.P) {
+                return notUsable(e, level);
+            }
+            all &= e;
+            if (ps != 0 || level == 1) {
+                return foundLeaf(level, base + offset, restrictions | rightsOf(all, 0), all);
+            }
+            base = e & Pte32.TABLE_ADDR_MASK;
+        }
+        throw new AssertionError();
+    }
+
+    /**
+     * Remembers where this attempt starts: the path is recorded as the entries read
+     * ({@link #entryValue}) from here, and the table and rights at each level follow from them
+     * ({@link #walkedTable}, {@link #restrictionsAbove}), which only a PSC fill or an A/D update needs.
+     */
+    private void startPath(int startLevel, long tableBase, int restrictions) {
+        pathLevel = startLevel;
+        pathTable = tableBase;
+        pathRestrictions = restrictions;
+    }
+
+    /** The walk ends at the leaf at {@code level}, whose entry is at {@code entryAddress}: remembers it for leaf(). */
+    private int foundLeaf(int level, long entryAddress, int restrictions, long all) {
+        leafEntryAddress = entryAddress;
+        leafRestrictions = restrictions;
         allEntries = all;
         return level;
     }
@@ -298,11 +349,8 @@ public final class PageWalker {
         return -level;
     }
 
-    /** PAE: the walk from the PDPTE register (level 3) down; as walkLevels(). */
+    /** PAE: the walk from the PDPTE register (level 3) down; as walkLevels64(). */
     private int walkFromPdpte(CpuRegisters regs, long va, WalkResult out) {
-        out.restrictionsAbove[3] = 0;
-        out.tableAddress[3] = regs.topTableAddress();
-        out.entryAddress[3] = -1;
         long e = regs.pdpte((int) (va >>> 30) & (PaePdpte.ENTRIES - 1));
         entryValue[3] = e;
         if (!PteBits.present(e)) {
@@ -310,19 +358,58 @@ public final class PageWalker {
             return -3;
         }
         // The PDPTE's reserved bits were checked at CR3 load; it has no R/W, U/S, XD or A (SDM 4.4.1).
-        return walkLevels(va, 2, PaePdpte.address(e, preparedMaxPhy), 0, out);
+        return walkLevels64(va, 2, PaePdpte.address(e, preparedMaxPhy), 0);
     }
 
-    /** The restrictions a single entry contributes (tiny: always inlined). */
-    private int rightsOf(long e) {
-        // R/W (bit 1) clear -> NOT_WRITABLE (1); U/S (bit 2) clear -> NOT_USER (2); XD (bit 63) -> EXECUTE_DISABLE (4).
-        return ((int) (~e >>> 1) & (WalkResult.NOT_WRITABLE | WalkResult.NOT_USER)) | ((int) (e >>> 61) & xdRight);
+    /**
+     * The restrictions of entries whose AND is {@code all} and OR is {@code any} (tiny: always
+     * inlined): R/W (bit 1) clear -> NOT_WRITABLE (1); U/S (bit 2) clear -> NOT_USER (2);
+     * XD (bit 63) -> EXECUTE_DISABLE (4).
+     */
+    private int rightsOf(long all, long any) {
+        return ((int) (~all >>> 1) & (WalkResult.NOT_WRITABLE | WalkResult.NOT_USER)) | ((int) (any >>> 61) & xdRight);
     }
 
-    /** The leaf found by walkLevels() at {@code level}: rights, then A/D, then the result. */
+    // ---- the path of the last walk, for the paging-structure caches and the A/D update ----
+
+    /**
+     * The physical base of the table the last successful walk indexed at {@code level}, for a
+     * level from the one it started reading memory at down to the leaf's.
+     */
+    public long walkedTable(int level) {
+        checkPathLevel(level);
+        return tableAt(level);
+    }
+
+    private long tableAt(int level) {
+        return level == pathLevel ? pathTable : entryValue[level + 1] & nextTableMask;
+    }
+
+    /** The rights accumulated by the last successful walk from the levels above {@code level} (as {@link #walkedTable}). */
+    public int restrictionsAbove(int level) {
+        checkPathLevel(level);
+        int restr = pathRestrictions;
+        for (int l = pathLevel; l > level; l--) {
+            restr |= rightsOf(entryValue[l], entryValue[l]);
+        }
+        return restr;
+    }
+
+    private void checkPathLevel(int level) {
+        if (level > pathLevel || level < 1) {
+            throw new IllegalArgumentException("level " + level + " is not on the walked path (1.." + pathLevel + ")");
+        }
+    }
+
+    /** Physical address of the entry for {@code va} at {@code level} of the last walk's path. */
+    private long walkedEntryAddress(long va, int level) {
+        return tableAt(level) + (((va >>> shift[level]) & indexMask) << entryShift);
+    }
+
+    /** The leaf found by walkLevels64/32() at {@code level}: rights, then A/D, then the result. */
     private int leaf(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit, int startLevel,
                      int level, WalkResult out) {
-        long e = leafEntry;
+        long e = entryValue[level];
         int restr = leafRestrictions;
         int pkey = hasPkeys ? Pte64.pkey(e) : 0;
         int denied = accessDenied(regs, access, user, implicit, restr, pkey);
@@ -332,13 +419,13 @@ public final class PageWalker {
         // Translation is valid and permitted: A must be set on every entry used, D on the leaf for a write.
         long want = access == AccessType.WRITE ? PteBits.A | PteBits.D : PteBits.A;
         if ((allEntries & PteBits.A) == 0 || (e & want) != want) {
-            if (!setAccessedDirty(startLevel, level, leafEntryAddress, e, want, out)) {
+            if (!setAccessedDirty(va, level, e, want)) {
                 return RESTART;
             }
             e |= want;
         }
         int s = shift[level];
-        long page = pse36 && leafLarge ? Pte32.largeAddress(e) : e & leafMask[level];
+        long page = pse36 && level == 2 ? Pte32.largeAddress(e) : e & leafMask[level];   // a level-2 leaf is a 4 MiB page
         out.setTranslation(va, page | (va & ((1L << s) - 1)), s, level, leafEntryAddress, e, restr, pkey,
                 (e & PteBits.G) != 0, memoryRefs(startLevel, level));
         return DONE;
@@ -356,17 +443,15 @@ public final class PageWalker {
      * if an entry changed since: the walk restarts from the top, as the hardware's locked
      * update does.
      */
-    private boolean setAccessedDirty(int startLevel, int level, long entryAddress, long e, long want, WalkResult out) {
-        for (int l = startLevel; l > level; l--) {
-            if (l == paeLevel) {
-                continue;
-            }
+    private boolean setAccessedDirty(long va, int level, long e, long want) {
+        for (int l = pathLevel; l > level; l--) {   // the PAE PDPTE registers are not on the path: no A
             long v = entryValue[l];
-            if ((v & PteBits.A) == 0 && !memory.compareAndSetEntry(out.entryAddress[l], entryBytes, v, v | PteBits.A)) {
+            if ((v & PteBits.A) == 0
+                    && !memory.compareAndSetEntry(walkedEntryAddress(va, l), entryBytes, v, v | PteBits.A)) {
                 return false;
             }
         }
-        return (e & want) == want || memory.compareAndSetEntry(entryAddress, entryBytes, e, e | want);
+        return (e & want) == want || memory.compareAndSetEntry(leafEntryAddress, entryBytes, e, e | want);
     }
 
     /**

@@ -7,8 +7,8 @@ package ptlab.hw;
  * <p>On success: {@link #pa}, {@link #pageShift}, {@link #leafLevel}, the leaf entry and its
  * address, the combined access rights and the protection key. On a fault: {@link #exception}
  * ({@link #EXC_PF} or {@link #EXC_GP}), {@link #errorCode} and the level where it stopped.
- * {@link #tableAddress} records the base of each table walked (index = level), which the
- * paging-structure caches and the invariant checker read.
+ * The tables walked are not copied here: {@link PageWalker#walkedTable} and
+ * {@link PageWalker#restrictionsAbove} derive them from the entries read, for the PSC fill.
  */
 public final class WalkResult {
 
@@ -43,12 +43,6 @@ public final class WalkResult {
     public int memoryRefs;
     /** Times the walk restarted because an entry changed under its A/D compare-and-swap. */
     public int restarts;
-    /** tableAddress[level] = physical base of the table the walk indexed at that level. */
-    public final long[] tableAddress = new long[6];
-    /** entryAddress[level] = physical address of the entry read at that level (-1 for PAE PDPTE registers). */
-    public final long[] entryAddress = new long[6];
-    /** restrictionsAbove[level] = rights accumulated from the levels above {@code level}. */
-    public final int[] restrictionsAbove = new int[6];
 
     public boolean faulted() {
         return exception != EXC_NONE;
@@ -75,8 +69,7 @@ public final class WalkResult {
     }
 
     /**
-     * A successful translation: writes every field but {@link #restarts} and the per-level
-     * arrays, each once (no {@link #reset} first: the TLB-hit and walk paths are hot).
+     * A successful translation: writes every field but {@link #restarts}, each once (no {@link #reset} first: the TLB-hit and walk paths are hot).
      */
     void setTranslation(long va, long pa, int pageShift, int leafLevel, long leafEntryAddress, long leafEntry,
                         int restrictions, int pkey, boolean global, int memoryRefs) {

@@ -10,36 +10,22 @@ import java.util.concurrent.locks.StampedLock;
  * <p>Built on {@link StampedLock}, whose uncontended paths allocate nothing; the writer's
  * thread is remembered for {@code mmap_assert_write_locked()}.
  */
-public final class RwSemaphore {
+public final class RwSemaphore extends KernelLock {
 
-    private final String name;
     private final StampedLock lock = new StampedLock();
     private volatile Thread writer;
     private long writeStamp;
-    private LockObserver observer;
 
     public RwSemaphore(String name) {
-        this.name = name;
+        super(name);
     }
 
-    public String name() {
-        return name;
-    }
-
-    public void setObserver(LockObserver observer) {
-        this.observer = observer;
-    }
-
-    private LockObserver observer() {
-        LockObserver o = observer;
-        return o != null ? o : LockObserver.global();
-    }
 
     public void down_read() {
         LockObserver o = observer();
         o.beforeAcquire(this, LockObserver.READ);
         if (writer == Thread.currentThread()) {
-            throw new IllegalStateException("down_read of " + name + " while holding it for write (deadlock)");
+            throw new IllegalStateException("down_read of " + name() + " while holding it for write (deadlock)");
         }
         lock.readLock();
         o.afterAcquire(this, LockObserver.READ);
@@ -59,7 +45,7 @@ public final class RwSemaphore {
     public void up_read() {
         observer().beforeRelease(this, LockObserver.READ);
         if (!lock.tryUnlockRead()) {
-            throw new IllegalStateException("up_read of " + name + " not held for read");
+            throw new IllegalStateException("up_read of " + name() + " not held for read");
         }
     }
 
@@ -67,7 +53,7 @@ public final class RwSemaphore {
         LockObserver o = observer();
         o.beforeAcquire(this, LockObserver.WRITE);
         if (writer == Thread.currentThread()) {
-            throw new IllegalStateException("recursive down_write of " + name + " (deadlock)");
+            throw new IllegalStateException("recursive down_write of " + name() + " (deadlock)");
         }
         writeStamp = lock.writeLock();
         writer = Thread.currentThread();
@@ -76,7 +62,7 @@ public final class RwSemaphore {
 
     public void up_write() {
         if (writer != Thread.currentThread()) {
-            throw new IllegalStateException("up_write of " + name + " not held for write by this thread");
+            throw new IllegalStateException("up_write of " + name() + " not held for write by this thread");
         }
         observer().beforeRelease(this, LockObserver.WRITE);
         writer = null;
@@ -86,13 +72,13 @@ public final class RwSemaphore {
     /** downgrade_write(): atomically from writer to reader. */
     public void downgrade_write() {
         if (writer != Thread.currentThread()) {
-            throw new IllegalStateException("downgrade_write of " + name + " not held for write by this thread");
+            throw new IllegalStateException("downgrade_write of " + name() + " not held for write by this thread");
         }
         LockObserver o = observer();
         o.beforeRelease(this, LockObserver.WRITE);
         writer = null;
         if (lock.tryConvertToReadLock(writeStamp) == 0) {
-            throw new IllegalStateException("downgrade_write of " + name + " failed");
+            throw new IllegalStateException("downgrade_write of " + name() + " failed");
         }
         o.afterAcquire(this, LockObserver.READ);
     }
@@ -116,6 +102,6 @@ public final class RwSemaphore {
 
     @Override
     public String toString() {
-        return "rw_semaphore " + name;
+        return "rw_semaphore " + name();
     }
 }

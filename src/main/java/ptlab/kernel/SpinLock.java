@@ -12,7 +12,7 @@ import java.lang.invoke.VarHandle;
  * allocates nothing, and detects the one deadlock a spinlock can detect cheaply: taking it again
  * on the thread that holds it (AA deadlock), which throws naming the lock.
  */
-public final class SpinLock {
+public final class SpinLock extends KernelLock {
 
     private static final VarHandle OWNER;
 
@@ -24,29 +24,15 @@ public final class SpinLock {
         }
     }
 
-    private final String name;
     @SuppressWarnings("unused")   // accessed through OWNER
     private volatile Thread owner;
-    private LockObserver observer;
     private long acquisitions;
     private long contended;
 
     public SpinLock(String name) {
-        this.name = name;
+        super(name);
     }
 
-    public String name() {
-        return name;
-    }
-
-    public void setObserver(LockObserver observer) {
-        this.observer = observer;
-    }
-
-    private LockObserver observer() {
-        LockObserver o = observer;
-        return o != null ? o : LockObserver.global();
-    }
 
     /** spin_lock(). */
     public void lock() {
@@ -55,7 +41,7 @@ public final class SpinLock {
         Thread me = Thread.currentThread();
         if (!OWNER.compareAndSet(this, (Thread) null, me)) {
             if (owner == me) {
-                throw new IllegalStateException("recursive spin_lock of " + name + " (AA deadlock)");
+                throw new IllegalStateException("recursive spin_lock of " + name() + " (AA deadlock)");
             }
             contended++;
             int spins = 0;
@@ -86,7 +72,7 @@ public final class SpinLock {
     /** spin_unlock(); unlocking a lock this thread does not hold throws. */
     public void unlock() {
         if (owner != Thread.currentThread()) {
-            throw new IllegalStateException("spin_unlock of " + name + " not held by this thread (owner " + owner + ")");
+            throw new IllegalStateException("spin_unlock of " + name() + " not held by this thread (owner " + owner + ")");
         }
         observer().beforeRelease(this, LockObserver.SPIN);
         OWNER.setRelease(this, (Thread) null);
@@ -111,6 +97,6 @@ public final class SpinLock {
 
     @Override
     public String toString() {
-        return "spinlock " + name;
+        return "spinlock " + name();
     }
 }

@@ -153,4 +153,34 @@ class PageWalkerFastPathTest {
             }
         }
     }
+
+    /**
+     * The path the PSC fill reads (walkedTable, restrictionsAbove) is derived from the entries
+     * read: it must name the tables an independent walk finds, and rights accumulated top down.
+     */
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void walkedPathNamesEveryTableAndTheRightsAbove(PagingMode mode) {
+        WalkWorkloads.Workload w = WalkWorkloads.samePage(mode);
+        long va = w.vas[0];
+        int bytes = mode.entryBytes();
+        int maxPhy = w.regs.maxPhyAddr();
+        int top = mode.isPae() ? 2 : mode.levels();   // the highest level read from memory
+        long table = mode.isPae() ? PaePdpte.address(w.regs.pdpte((int) (va >>> 30) & 3), maxPhy)
+                : w.regs.topTableAddress();
+        long topEntryAddress = table + (long) mode.index(va, top) * bytes;
+        // clear R/W in the highest entry: every level below inherits NOT_WRITABLE
+        w.memory.storeEntry(topEntryAddress, bytes, w.memory.loadEntry(topEntryAddress, bytes) & ~PteBits.RW);
+        assertTrue(w.walker.translate(w.regs, va, AccessType.READ, false, false, w.out), w.out::toString);
+        assertEquals(WalkResult.NOT_WRITABLE, w.out.restrictions);
+        for (int level = top; level >= 1; level--) {
+            assertEquals(table, w.walker.walkedTable(level), "table at level " + level + " in " + mode);
+            assertEquals(level == top ? 0 : WalkResult.NOT_WRITABLE, w.walker.restrictionsAbove(level),
+                    "rights above level " + level + " in " + mode);
+            long e = w.memory.loadEntry(table + (long) mode.index(va, level) * bytes, bytes);
+            table = PageWalker.leafAddress(mode, e, 1, false, maxPhy);   // the next table: bits M-1:12
+        }
+        assertEquals(w.out.leafEntryAddress,
+                w.walker.walkedTable(1) + (long) mode.index(va, 1) * bytes, "leaf entry address in " + mode);
+    }
 }
