@@ -79,11 +79,25 @@ final class CacheArray {
         int first = firstSlot(t);
         for (int slot = first; slot < first + ways; slot++) {
             if (matches(slot, t, p)) {
-                lastUse[slot] = ++clock;
+                markUsed(slot);
                 return slot;
             }
         }
         return -1;
+    }
+
+    /**
+     * Makes {@code slot} the most recently used entry. Only the order of the lastUse values
+     * matters (victim() takes the smallest of a set), so a slot that already holds the
+     * latest clock value, the entry used last (a run of accesses to one page), keeps it: the
+     * order is the same and a hit stores nothing.
+     */
+    private void markUsed(int slot) {
+        long now = clock;
+        if (lastUse[slot] != now) {
+            clock = now + 1;
+            lastUse[slot] = now + 1;
+        }
     }
 
     /** Like {@link #lookup} but leaves the LRU order alone: for invariant checkers, which must not perturb the model. */

@@ -18,6 +18,8 @@ public final class CpuRegisters {
     private final PagingMode mode;
     private final int maxPhyAddr;
     private long cr3;
+    /** {@link #topTableAddress()}, recomputed on each CR3 write: every walk reads it. */
+    private long topTable;
     private boolean wp = true;
     private boolean nxe;
     private boolean pse = true;
@@ -90,6 +92,7 @@ public final class CpuRegisters {
     /** Sets CR3 with no side effects; see {@link Mmu#writeCr3}. Bit 63 is never stored. */
     public void setCr3(long value) {
         this.cr3 = value & ~CR3_NOFLUSH;
+        this.topTable = tableAddressOf(cr3);
     }
 
     /**
@@ -97,6 +100,10 @@ public final class CpuRegisters {
      * bits 31:5 for PAE (the 32-byte PDPT), bits M-1:12 for 4/5-level paging.
      */
     public long topTableAddress() {
+        return topTable;
+    }
+
+    private long tableAddressOf(long cr3) {
         return switch (mode) {
             case X86_32 -> cr3 & 0xFFFF_F000L;
             case X86_32_PAE -> cr3 & 0xFFFF_FFE0L;

@@ -91,9 +91,8 @@ public final class Mmu {
         }
         int level = Tlb.entryLeafLevel(entry);
         int shift = leafShift[level];
-        out.setTranslation(va, Tlb.entryFrame(entry) | (va & ((1L << shift) - 1)), shift, level, 0, 0, restr, pkey,
-                Tlb.entryGlobal(entry), 0);
-        out.restarts = 0;
+        out.setTlbHit(va, Tlb.entryFrame(entry) | (va & ((1L << shift) - 1)), shift, level, restr, pkey,
+                Tlb.entryGlobal(entry));
         return true;
     }
 

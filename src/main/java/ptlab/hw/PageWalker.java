@@ -201,13 +201,12 @@ public final class PageWalker {
         if (top != 0 && top != canonicalHigh) {
             return nonCanonical(va, out);
         }
-        out.va = va;
         int restarts = 0;
         while (true) {
             int level = startLevel == paeLevel ? walkFromPdpte(regs, va, out)
                     : entryBytes == 8 ? walkLevels64(va, startLevel, tableBase, restrictions)
                     : walkLevels32(va, startLevel, tableBase, restrictions);
-            int r = level < 0 ? fault(regs, access, user, implicit, faultBits, startLevel, -level, out)
+            int r = level < 0 ? fault(regs, va, access, user, implicit, faultBits, startLevel, -level, out)
                     : leaf(regs, va, access, user, implicit, startLevel, level, out);
             if (r != RESTART) {
                 out.restarts = restarts;
@@ -414,7 +413,7 @@ public final class PageWalker {
         int pkey = hasPkeys ? Pte64.pkey(e) : 0;
         int denied = accessDenied(regs, access, user, implicit, restr, pkey);
         if (denied != 0) {
-            return fault(regs, access, user, implicit, denied, startLevel, level, out);
+            return fault(regs, va, access, user, implicit, denied, startLevel, level, out);
         }
         // Translation is valid and permitted: A must be set on every entry used, D on the leaf for a write.
         long want = access == AccessType.WRITE ? PteBits.A | PteBits.D : PteBits.A;
@@ -516,8 +515,8 @@ public final class PageWalker {
         return (userAddress && regs.smap() && (implicit || !regs.ac())) || (write && !writable && regs.wp());
     }
 
-    private int fault(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int bits, int startLevel,
-                      int level, WalkResult out) {
+    private int fault(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit, int bits,
+                      int startLevel, int level, WalkResult out) {
         int code = bits;
         if (access == AccessType.WRITE) {
             code |= PageFaultError.WR;
@@ -528,7 +527,7 @@ public final class PageWalker {
         if (access == AccessType.FETCH && (regs.smep() || regs.nxe())) {
             code |= PageFaultError.ID;   // nxe() is false outside PAE/4-level paging
         }
-        out.reset(out.va);
+        out.reset(va);
         out.memoryRefs = memoryRefs(startLevel, level);
         out.exception = WalkResult.EXC_PF;
         out.errorCode = code;

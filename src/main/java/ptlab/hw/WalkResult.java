@@ -44,6 +44,14 @@ public final class WalkResult {
     /** Times the walk restarted because an entry changed under its A/D compare-and-swap. */
     public int restarts;
 
+    /**
+     * Whether {@link #exception}, {@link #errorCode}, {@link #leafEntryAddress}, {@link #leafEntry},
+     * {@link #memoryRefs} and {@link #restarts} are all 0, as a TLB hit leaves them: then the next
+     * hit need not store them again ({@link #setTlbHit}). Invariant: only the methods here and the
+     * hw classes, right after one of them, write the fields; every method but setTlbHit clears it.
+     */
+    private boolean hitShape;
+
     public boolean faulted() {
         return exception != EXC_NONE;
     }
@@ -73,6 +81,7 @@ public final class WalkResult {
      */
     void setTranslation(long va, long pa, int pageShift, int leafLevel, long leafEntryAddress, long leafEntry,
                         int restrictions, int pkey, boolean global, int memoryRefs) {
+        this.hitShape = false;
         this.va = va;
         this.exception = EXC_NONE;
         this.errorCode = 0;
@@ -88,7 +97,33 @@ public final class WalkResult {
         this.memoryRefs = memoryRefs;
     }
 
+    /**
+     * A translation from a TLB hit: as {@link #setTranslation} with no leaf entry, no memory
+     * reference and no restart, but the fields that are 0 on every hit are stored only if the
+     * previous result was not a hit as well (a hit is the hot path: most of its cost was stores).
+     */
+    void setTlbHit(long va, long pa, int pageShift, int leafLevel, int restrictions, int pkey, boolean global) {
+        this.va = va;
+        this.faultLevel = leafLevel;
+        this.pa = pa;
+        this.pageShift = pageShift;
+        this.leafLevel = leafLevel;
+        this.restrictions = restrictions;
+        this.pkey = pkey;
+        this.global = global;
+        if (!hitShape) {
+            exception = EXC_NONE;
+            errorCode = 0;
+            leafEntryAddress = 0;
+            leafEntry = 0;
+            memoryRefs = 0;
+            restarts = 0;
+            hitShape = true;
+        }
+    }
+
     void reset(long va) {
+        this.hitShape = false;
         this.va = va;
         exception = EXC_NONE;
         errorCode = 0;

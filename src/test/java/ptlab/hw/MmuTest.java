@@ -286,6 +286,50 @@ class MmuTest {
         }
     }
 
+    /**
+     * A hit stores only what differs between hits (WalkResult.setTlbHit): whatever the previous
+     * result was (a walk, a #PF, a #GP, another hit), a hit leaves no field of it behind.
+     */
+    @Test
+    void tlbHitAfterAWalkAFaultOrAGpLeavesNothingStale() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        long va = 0x7f00_1234_5000L;
+        long other = va + 0x1000;
+        cpu.pt.map(va, 0x20_0000, 1, USER_RW | PteBits.A | PteBits.D);
+        cpu.pt.map(other, 0x30_0000, 1, USER_RW | PteBits.A | PteBits.D);
+        cpu.loadCr3();
+        assertTrue(cpu.read(va));
+        assertTrue(cpu.out.leafEntry != 0 && cpu.out.leafEntryAddress != 0 && cpu.out.memoryRefs == 4);
+        assertHit(cpu, va + 8, 0x20_0008);
+        assertHit(cpu, va + 16, 0x20_0010);   // a hit after a hit
+        assertFalse(cpu.read(va + 0x10_0000));   // not mapped: #PF from a walk
+        assertHit(cpu, va + 24, 0x20_0018);
+        assertFalse(cpu.read(va ^ 1L << 48));   // #GP
+        assertHit(cpu, va + 32, 0x20_0020);
+        assertTrue(cpu.read(other));   // a walk
+        assertHit(cpu, va + 40, 0x20_0028);
+        assertHit(cpu, other + 8, 0x30_0008);
+    }
+
+    private static void assertHit(Cpu cpu, long va, long pa) {
+        long hits = cpu.mmu.hits();
+        assertTrue(cpu.read(va), cpu.out::toString);
+        assertEquals(hits + 1, cpu.mmu.hits(), "a TLB hit");
+        WalkResult r = cpu.out;
+        assertEquals(va, r.va);
+        assertEquals(pa, r.pa);
+        assertEquals(WalkResult.EXC_NONE, r.exception);
+        assertEquals(0, r.errorCode);
+        assertEquals(1, r.faultLevel);
+        assertEquals(12, r.pageShift);
+        assertEquals(1, r.leafLevel);
+        assertEquals(0, r.leafEntryAddress);
+        assertEquals(0, r.leafEntry);
+        assertEquals(0, r.restrictions);
+        assertEquals(0, r.memoryRefs);
+        assertEquals(0, r.restarts);
+    }
+
     /** The #GP check waits for a TLB miss: a non-canonical alias of a cached page must still miss and #GP. */
     @ParameterizedTest
     @EnumSource(PagingMode.class)

@@ -31,6 +31,30 @@ class TlbTest {
         }
     }
 
+    /** A hit on the entry used last changes nothing (it stays the most recent); the LRU order is kept. */
+    @Test
+    void repeatedHitsOnTheMostRecentEntryKeepTheLruOrder() {
+        Tlb tlb = new Tlb(TlbConfig.of4k(4, 4));   // one set of four ways
+        for (int n = 0; n < 4; n++) {
+            tlb.insert(page(n), 0, 12, page(100 + n), 0, 0, false, false);
+        }
+        assertTrue(tlb.lookup(page(3), 0) >= 0);   // already most recently used
+        assertTrue(tlb.lookup(page(3), 0) >= 0);
+        tlb.insert(page(4), 0, 12, page(104), 0, 0, false, false);   // evicts 0; order 1,2,3,4
+        assertEquals(-1, tlb.probe(page(0), 0));
+        assertTrue(tlb.lookup(page(1), 0) >= 0);   // order 2,3,4,1
+        assertTrue(tlb.lookup(page(1), 0) >= 0);
+        assertTrue(tlb.lookup(page(2), 0) >= 0);   // order 3,4,1,2
+        tlb.insert(page(5), 0, 12, page(105), 0, 0, false, false);   // evicts 3
+        assertEquals(-1, tlb.probe(page(3), 0));
+        assertTrue(tlb.lookup(page(1), 0) >= 0);   // order 4,2,5,1
+        tlb.insert(page(6), 0, 12, page(106), 0, 0, false, false);   // evicts 4
+        assertEquals(-1, tlb.probe(page(4), 0));
+        for (int n : new int[] {1, 2, 5, 6}) {
+            assertTrue(tlb.probe(page(n), 0) >= 0, "page " + n + " should still be cached");
+        }
+    }
+
     @Test
     void pagesOnlyCompeteWithinTheirSet() {
         Tlb tlb = new Tlb(TlbConfig.of4k(4, 2));   // two sets of two ways: even and odd pages
