@@ -67,6 +67,11 @@ public final class VmallocSyncCommand implements Callable<Integer> {
     @Option(names = "--vmsplit", description = "x86-32 only: 3G (default), 2G or 1G of user space")
     String vmsplit;
 
+    @Option(names = "--top-reserve", converter = SizeConverter.class,
+            description = "x86-32 only: space kept above vmalloc for fixmap/pkmap/LDT/cpu entry area, as in "
+                    + "ptlab layout (default: the kernel's own)")
+    Long topReserve;
+
     @Option(names = "--sweep", description = "run several process counts, e.g. procs=100,1000,10000")
     String sweep;
 
@@ -111,6 +116,9 @@ public final class VmallocSyncCommand implements Callable<Integer> {
             }
             split = VmSplit.fromCliName(vmsplit);
         }
+        if (topReserve != null && mode.isLongMode()) {
+            throw new UsageException("--top-reserve applies to x86-32 and x86-32-pae only, not " + mode.cliName());
+        }
         List<Integer> procCounts = sweep == null ? List.of(procs) : parseSweep(sweep);
         CostTable costs = costTable == null ? CostTable.defaults() : loadCosts(costTable);
         long ramBytes = ram != null ? ram : Params.defaultRam(mode);
@@ -127,7 +135,7 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         List<String> names = new ArrayList<>();
         for (int n : procCounts) {
             for (VmallocSyncStrategy s : chosen) {
-                runs.add(new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes, split));
+                runs.add(new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes, split, topReserve));
                 names.add(s.name());
             }
         }

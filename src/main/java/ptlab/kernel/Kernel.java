@@ -84,7 +84,8 @@ public final class Kernel {
         this.mode = mode;
         this.cfg = cfg;
         this.memory = new PhysicalMemory(cfg.ramBytes(), cfg.nodes());
-        this.layout = KernelLayout.of(mode, mode.isLongMode() ? null : cfg.vmSplit(), cfg.ramBytes(), null);
+        this.layout = KernelLayout.of(mode, mode.isLongMode() ? null : cfg.vmSplit(), cfg.ramBytes(),
+                mode.isLongMode() ? null : cfg.topReserveBytes());
         long lowmemEnd = mode.isLongMode() ? cfg.ramBytes() : layout.directMapBytes();
         this.alloc = new FrameAllocator(memory, lowmemEnd, cfg.kernelImageBytes());
         this.pt = new Pgtable(memory, mode, mode.defaultMaxPhyAddr(), alloc);

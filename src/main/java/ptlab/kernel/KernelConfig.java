@@ -17,10 +17,12 @@ import ptlab.hw.TlbConfig;
  * @param zeroPage         read faults on anonymous memory map the shared zero page
  * @param vmSplit          x86-32 user/kernel split
  * @param kernelImageBytes size of the kernel image reserved at 16 MiB
+ * @param topReserveBytes  x86-32: the space kept above vmalloc (fixmap, pkmap, LDT, cpu entry
+ *                         area), as {@code ptlab layout --top-reserve}; null: the kernel's own
  */
 public record KernelConfig(long ramBytes, int nodes, int cpus, TlbConfig tlb, boolean pcid, boolean thp,
                            boolean gbpages, boolean sharedKernelPmd, boolean zeroPage, VmSplit vmSplit,
-                           long kernelImageBytes) {
+                           long kernelImageBytes, Long topReserveBytes) {
 
     public KernelConfig {
         if (cpus < 1 || cpus > 64) {
@@ -37,46 +39,51 @@ public record KernelConfig(long ramBytes, int nodes, int cpus, TlbConfig tlb, bo
     /** 256 MiB, one node, 2 CPUs, default TLB, no PCID, no THP, 1 GiB direct-map pages, shared PAE kernel pmd, zero page, 3G split, 4 MiB image. */
     public static KernelConfig defaults() {
         return new KernelConfig(256L << 20, 1, 2, TlbConfig.DEFAULT, false, false, true, true, true,
-                VmSplit.VMSPLIT_3G, 4L << 20);
+                VmSplit.VMSPLIT_3G, 4L << 20, null);
     }
 
     public KernelConfig withRam(long bytes) {
-        return new KernelConfig(bytes, nodes, cpus, tlb, pcid, thp, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes);
+        return new KernelConfig(bytes, nodes, cpus, tlb, pcid, thp, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes, topReserveBytes);
     }
 
     public KernelConfig withNodes(int n) {
-        return new KernelConfig(ramBytes, n, cpus, tlb, pcid, thp, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes);
+        return new KernelConfig(ramBytes, n, cpus, tlb, pcid, thp, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes, topReserveBytes);
     }
 
     public KernelConfig withCpus(int n) {
-        return new KernelConfig(ramBytes, nodes, n, tlb, pcid, thp, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes);
+        return new KernelConfig(ramBytes, nodes, n, tlb, pcid, thp, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes, topReserveBytes);
     }
 
     public KernelConfig withTlb(TlbConfig t) {
-        return new KernelConfig(ramBytes, nodes, cpus, t, pcid, thp, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes);
+        return new KernelConfig(ramBytes, nodes, cpus, t, pcid, thp, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes, topReserveBytes);
     }
 
     public KernelConfig withPcid(boolean on) {
-        return new KernelConfig(ramBytes, nodes, cpus, tlb, on, thp, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes);
+        return new KernelConfig(ramBytes, nodes, cpus, tlb, on, thp, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes, topReserveBytes);
     }
 
     public KernelConfig withThp(boolean on) {
-        return new KernelConfig(ramBytes, nodes, cpus, tlb, pcid, on, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes);
+        return new KernelConfig(ramBytes, nodes, cpus, tlb, pcid, on, gbpages, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes, topReserveBytes);
     }
 
     public KernelConfig withGbpages(boolean on) {
-        return new KernelConfig(ramBytes, nodes, cpus, tlb, pcid, thp, on, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes);
+        return new KernelConfig(ramBytes, nodes, cpus, tlb, pcid, thp, on, sharedKernelPmd, zeroPage, vmSplit, kernelImageBytes, topReserveBytes);
     }
 
     public KernelConfig withSharedKernelPmd(boolean on) {
-        return new KernelConfig(ramBytes, nodes, cpus, tlb, pcid, thp, gbpages, on, zeroPage, vmSplit, kernelImageBytes);
+        return new KernelConfig(ramBytes, nodes, cpus, tlb, pcid, thp, gbpages, on, zeroPage, vmSplit, kernelImageBytes, topReserveBytes);
     }
 
     public KernelConfig withZeroPage(boolean on) {
-        return new KernelConfig(ramBytes, nodes, cpus, tlb, pcid, thp, gbpages, sharedKernelPmd, on, vmSplit, kernelImageBytes);
+        return new KernelConfig(ramBytes, nodes, cpus, tlb, pcid, thp, gbpages, sharedKernelPmd, on, vmSplit, kernelImageBytes, topReserveBytes);
     }
 
     public KernelConfig withVmSplit(VmSplit s) {
-        return new KernelConfig(ramBytes, nodes, cpus, tlb, pcid, thp, gbpages, sharedKernelPmd, zeroPage, s, kernelImageBytes);
+        return new KernelConfig(ramBytes, nodes, cpus, tlb, pcid, thp, gbpages, sharedKernelPmd, zeroPage, s, kernelImageBytes, topReserveBytes);
+    }
+
+    public KernelConfig withTopReserve(Long bytes) {
+        return new KernelConfig(ramBytes, nodes, cpus, tlb, pcid, thp, gbpages, sharedKernelPmd, zeroPage, vmSplit,
+                kernelImageBytes, bytes);
     }
 }

@@ -64,10 +64,17 @@ public final class VmallocSyncExperiment {
     /** Live vm areas the workload keeps around (it allocates below half, frees above 1.5x). */
     static final int LIVE_AREAS = 256;
 
-    /** The workload; {@code split} is the x86-32 user/kernel split (null: 3G; must be null on x86-64). */
+    /**
+     * The workload; {@code split} is the x86-32 user/kernel split (null: 3G; must be null on
+     * x86-64) and {@code topReserve} the x86-32 space above vmalloc (null: the kernel's own).
+     */
     public record Params(PagingMode mode, int procs, int vmallocOps, int cpus, double nmiRate, long seed, long ramBytes,
-                         VmSplit split) {
+                         VmSplit split, Long topReserve) {
         public Params {
+            if (topReserve != null && mode.isLongMode()) {
+                throw new IllegalArgumentException("--top-reserve applies to x86-32 and x86-32-pae only, not "
+                        + mode.cliName());
+            }
             if (split != null && mode.isLongMode()) {
                 throw new IllegalArgumentException("--vmsplit applies to x86-32 and x86-32-pae only, not " + mode.cliName());
             }
@@ -86,7 +93,7 @@ public final class VmallocSyncExperiment {
         }
 
         public Params(PagingMode mode, int procs, int vmallocOps, int cpus, double nmiRate, long seed, long ramBytes) {
-            this(mode, procs, vmallocOps, cpus, nmiRate, seed, ramBytes, null);
+            this(mode, procs, vmallocOps, cpus, nmiRate, seed, ramBytes, null, null);
         }
 
         /** Enough RAM for 10,000 processes: 2 GiB on x86-64, 512 MiB (mail 001's machine) on x86-32. */
@@ -95,7 +102,7 @@ public final class VmallocSyncExperiment {
         }
 
         public Params withProcs(int n) {
-            return new Params(mode, n, vmallocOps, cpus, nmiRate, seed, ramBytes, split);
+            return new Params(mode, n, vmallocOps, cpus, nmiRate, seed, ramBytes, split, topReserve);
         }
     }
 
@@ -175,6 +182,7 @@ public final class VmallocSyncExperiment {
             this.strategy = strategy;
             this.costs = costs;
             KernelConfig base = KernelConfig.defaults().withRam(p.ramBytes()).withCpus(p.cpus());
+            base = base.withTopReserve(p.topReserve());
             if (p.split() != null) {
                 base = base.withVmSplit(p.split());
             }

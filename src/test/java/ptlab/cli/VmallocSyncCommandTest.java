@@ -62,7 +62,7 @@ class VmallocSyncCommandTest {
     @ParameterizedTest
     @ValueSource(strings = {"--arch=x86-99", "--strategies=lazy-fault,nope", "--procs=0", "--cpus=65",
         "--nmi-rate=-1", "--sweep=cpus=1", "--sweep=procs=10,x", "--format=xml", "--strategies=lazy-fault,lazy-fault",
-        "--jobs=0"})
+        "--jobs=0", "--top-reserve=8M"})
     void badOptionsGiveOneLineAndExit2(String bad) {
         String[] args = bad.startsWith("--arch")
                 ? new String[] {"experiment", "vmalloc-sync", bad}
@@ -84,5 +84,14 @@ class VmallocSyncCommandTest {
                 "--strategies", "broken-no-sync", "--procs", "20", "--vmallocs", "300");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("deliberately broken"), r.out());
+    }
+
+    @Test
+    void topReserveGivesMail001sPaeMachine() throws Exception {
+        var j = Cli.json("experiment", "vmalloc-sync", "--arch", "x86-32-pae", "--vmsplit", "1G", "--ram", "512M",
+                "--top-reserve", "8M", "--strategies", "preallocate", "--procs", "10", "--vmallocs", "50",
+                "--format", "json");
+        assertEquals(1272L * 4096, j.get("rows").get(0).get("boot_table_bytes").asLong(),
+                "a pte page for each of mail 001's 1272 vmalloc pmds");
     }
 }
