@@ -97,7 +97,7 @@ public final class ArchPgtable {
      * pmds can be shared (or copied) into every pgd.
      */
     MmStruct bootInitMm(int node) {
-        MmStruct init = new MmStruct(true);
+        MmStruct init = new MmStruct(0, true);
         long pgd = alloc.allocPageTable(node, mode.levels());
         if (pgd < 0) {
             throw new IllegalStateException("out of memory allocating swapper_pg_dir");

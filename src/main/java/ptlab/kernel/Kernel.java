@@ -73,6 +73,8 @@ public final class Kernel {
     private final Mmap mmap;
     private final FrameAllocator.Snapshot bootSnapshot;
     private final AtomicInteger nextPid = new AtomicInteger(1);
+    /** mm ids of this kernel; init_mm is 0. */
+    private final AtomicInteger nextMmId = new AtomicInteger(1);
 
     public Kernel(PagingMode mode, KernelConfig cfg) {
         if (mode == PagingMode.X86_32 && cfg.ramBytes() > (4L << 30)) {
@@ -198,7 +200,7 @@ public final class Kernel {
      * STACK_TOP; null when out of memory. It runs nowhere until {@link #switchTo}.
      */
     public Task createProcess() {
-        MmStruct m = new MmStruct(false);
+        MmStruct m = new MmStruct(nextMmId.getAndIncrement(), false);
         if (arch.pgd_alloc(m, 0) != 0) {
             return null;
         }
@@ -236,7 +238,7 @@ public final class Kernel {
             throw new IllegalStateException(parent + " has no mm (it exited)");
         }
         Cpu cpu = parent.cpu;
-        MmStruct m = new MmStruct(false);
+        MmStruct m = new MmStruct(nextMmId.getAndIncrement(), false);
         if (arch.pgd_alloc(m, cpu == null ? 0 : cpu.node()) != 0) {
             return null;
         }

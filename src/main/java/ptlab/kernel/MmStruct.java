@@ -21,8 +21,6 @@ import java.util.concurrent.atomic.AtomicLongArray;
  */
 public final class MmStruct {
 
-    private static final AtomicInteger NEXT_ID = new AtomicInteger();
-
     private final int id;
     private final boolean initMm;
     /** Physical address of the top-level table (32 bytes on PAE, a page otherwise). */
@@ -36,7 +34,7 @@ public final class MmStruct {
     private final AtomicLong cpumask = new AtomicLong();
     /** context.tlb_gen: bumped by every flush request (arch/x86 inc_mm_tlb_gen). */
     final AtomicLong tlb_gen = new AtomicLong(1);
-    /** context.ctx_id: unique, never reused, for the per-CPU ASID cache. */
+    /** context.ctx_id: unique within the kernel, never reused, for the per-CPU ASID cache. */
     final long ctx_id;
 
     /** mm_users: tasks using the address space. */
@@ -66,8 +64,12 @@ public final class MmStruct {
      */
     public long kernelSyncGen;
 
-    MmStruct(boolean initMm) {
-        this.id = NEXT_ID.getAndIncrement();
+    /**
+     * {@code id} is unique within one {@link Kernel} (init_mm is 0), so that names in messages
+     * and traces ("mm3.mmap_lock") depend only on the run, not on what else ran in this JVM.
+     */
+    MmStruct(int id, boolean initMm) {
+        this.id = id;
         this.ctx_id = id + 1L;
         this.initMm = initMm;
         this.mmap_lock = new RwSemaphore(initMm ? "init_mm.mmap_lock" : "mm" + id + ".mmap_lock");
