@@ -44,12 +44,7 @@ public final class LayoutCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PagingMode mode;
-        try {
-            mode = PagingMode.fromCliName(arch);
-        } catch (IllegalArgumentException e) {
-            throw new UsageException(e.getMessage());
-        }
+        PagingMode mode = PagingMode.fromCliName(arch);     // a bad name is exit 2 (Ptlab's handler)
         VmSplit split = null;
         if (vmsplit != null) {
             if (mode.isLongMode()) {

@@ -111,8 +111,8 @@ public final class TraceCommand implements Runnable {
         @Override
         public Integer call() throws IOException {
             TraceReplay.Config config = config();
-            TraceFormat tf = parse(() -> TraceFormat.fromCliName(traceFormat));
-            TraceReplay replay = parse(() -> new TraceReplay(config));
+            TraceFormat tf = TraceFormat.fromCliName(traceFormat);
+            TraceReplay replay = new TraceReplay(config);
             if (bufferBytes > (1 << 30)) {
                 throw new UsageException("--buffer of " + bufferBytes + " bytes is too large");
             }
@@ -140,7 +140,7 @@ public final class TraceCommand implements Runnable {
         }
 
         private TraceReplay.Config config() {
-            PagingMode mode = parse(() -> PagingMode.fromCliName(arch));
+            PagingMode mode = PagingMode.fromCliName(arch);
             boolean large = largePages(mode, pageSize);
             TraceReplay.Config d = TraceReplay.Config.of(mode, large);
             int entries = tlbEntries != null ? tlbEntries : d.tlbEntries();
@@ -219,8 +219,8 @@ public final class TraceCommand implements Runnable {
             if (lines < 0) {
                 throw new UsageException("--lines must be at least 0, got " + lines);
             }
-            TraceFormat tf = parse(() -> TraceFormat.fromCliName(traceFormat));
-            PagingMode mode = parse(() -> PagingMode.fromCliName(arch));
+            TraceFormat tf = TraceFormat.fromCliName(traceFormat);
+            PagingMode mode = PagingMode.fromCliName(arch);
             TraceGenerator.Layout layout = mode.isLongMode() ? TraceGenerator.Layout.X86_64
                     : TraceGenerator.Layout.X86_32;
             try (OutputStream os = output == null ? new FileOutputStream(FileDescriptor.out)
@@ -234,14 +234,6 @@ public final class TraceCommand implements Runnable {
     }
 
     // ---- helpers ----------------------------------------------------------------------------------
-
-    private static <T> T parse(java.util.function.Supplier<T> s) {
-        try {
-            return s.get();
-        } catch (IllegalArgumentException e) {
-            throw new UsageException(e.getMessage());
-        }
-    }
 
     private static FileChannel open(String file) {
         try {

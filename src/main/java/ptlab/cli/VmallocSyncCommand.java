@@ -92,12 +92,7 @@ public final class VmallocSyncCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        PagingMode mode;
-        try {
-            mode = PagingMode.fromCliName(arch);
-        } catch (IllegalArgumentException e) {
-            throw new UsageException(e.getMessage());
-        }
+        PagingMode mode = PagingMode.fromCliName(arch);     // a bad name is exit 2 (Ptlab's handler)
         List<VmallocSyncStrategy> chosen = new ArrayList<>();
         for (String name : strategies == null ? List.<String>of() : strategies) {
             VmallocSyncStrategy s = VmallocSyncStrategy.byName(name.strip());
