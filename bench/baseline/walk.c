@@ -1,6 +1,6 @@
 /*
  * C baseline for ptlab's walk benchmarks (issue 3): the same workloads as
- * ptlab.sim.WalkWorkloads, written the obvious way in C.
+ * ptlab.tools.WalkWorkloads, written the obvious way in C.
  *
  *   cc -O2 -o walk walk.c && ./walk
  *

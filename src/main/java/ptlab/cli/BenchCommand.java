@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import ptlab.hw.PagingMode;
-import ptlab.sim.WalkWorkloads;
+import ptlab.tools.WalkWorkloads;
 
 /** {@code ptlab bench …}: quick in-process measurements (the JMH suite is the reference: see README). */
 @Command(name = "bench", mixinStandardHelpOptions = true,

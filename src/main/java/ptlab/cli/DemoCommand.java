@@ -13,11 +13,11 @@ import ptlab.hw.PageFaultError;
 import ptlab.hw.PagingMode;
 import ptlab.kernel.vmalloc.VmallocSyncStrategy;
 import ptlab.report.VmallocSyncReport;
-import ptlab.sim.CostTable;
-import ptlab.sim.MmuProbe;
-import ptlab.sim.VmallocSyncExperiment;
-import ptlab.sim.ProcessDemo;
-import ptlab.sim.TlbDemo;
+import ptlab.engine.CostTable;
+import ptlab.tools.MmuProbe;
+import ptlab.study.vmallocsync.VmallocSyncExperiment;
+import ptlab.tools.ProcessDemo;
+import ptlab.tools.TlbDemo;
 
 /** {@code ptlab demo}: the tour. Grows with each study. */
 @Command(name = "demo", mixinStandardHelpOptions = true,

@@ -22,9 +22,9 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import ptlab.sim.Explorer;
-import ptlab.sim.Scenario;
-import ptlab.sim.Scenarios;
+import ptlab.engine.Explorer;
+import ptlab.engine.Scenario;
+import ptlab.tools.Scenarios;
 
 /**
  * {@code ptlab explore}: searches a scenario's interleavings for invariant violations. On the

@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 import ptlab.hw.AccessType;
 import ptlab.hw.PageFaultError;
 import ptlab.hw.PagingMode;
-import ptlab.sim.MmuProbe;
+import ptlab.tools.MmuProbe;
 
 /** {@code ptlab mmu …}: direct questions to the simulated MMU. */
 @Command(name = "mmu", mixinStandardHelpOptions = true,

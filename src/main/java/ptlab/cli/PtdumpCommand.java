@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import ptlab.hw.PagingMode;
 import ptlab.kernel.PtDump;
-import ptlab.sim.PtdumpScenario;
+import ptlab.tools.PtdumpScenario;
+import ptlab.tools.Scenarios;
 
 /** {@code ptlab ptdump}: the page tables after a named scenario, as Linux's /sys/kernel/debug/page_tables/ prints them. */
 @Command(name = "ptdump", mixinStandardHelpOptions = true,

@@ -14,12 +14,12 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import ptlab.sim.Explorer;
-import ptlab.sim.Machine;
-import ptlab.sim.Scenario;
-import ptlab.sim.Scenarios;
-import ptlab.sim.Schedule;
-import ptlab.sim.TraceRecorder;
+import ptlab.engine.Explorer;
+import ptlab.engine.Machine;
+import ptlab.engine.Scenario;
+import ptlab.tools.Scenarios;
+import ptlab.engine.Schedule;
+import ptlab.engine.TraceRecorder;
 
 /** {@code ptlab replay}: re-runs a saved schedule exactly and prints its trace, ending with the violation. */
 @Command(name = "replay", mixinStandardHelpOptions = true,

@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import ptlab.hw.PagingMode;
-import ptlab.sim.TraceReplay;
+import ptlab.tools.TraceReplay;
 import ptlab.trace.TraceFormat;
 import ptlab.trace.TraceGenerator;
 import ptlab.trace.TraceReader;

@@ -20,9 +20,9 @@ import ptlab.kernel.VmSplit;
 import ptlab.kernel.vmalloc.VmallocSyncStrategy;
 import ptlab.report.VmallocSyncReport;
 import ptlab.report.VmallocSyncReport.Entry;
-import ptlab.sim.CostTable;
-import ptlab.sim.VmallocSyncExperiment;
-import ptlab.sim.VmallocSyncExperiment.Params;
+import ptlab.engine.CostTable;
+import ptlab.study.vmallocsync.VmallocSyncExperiment;
+import ptlab.study.vmallocsync.VmallocSyncExperiment.Params;
 
 /**
  * {@code ptlab experiment vmalloc-sync}: study 1, every strategy on the same workload. Exit 1

@@ -14,7 +14,7 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
-import ptlab.sim.VmallocSyncExperiment.Row;
+import ptlab.study.vmallocsync.VmallocSyncExperiment.Row;
 
 /**
  * The vmalloc-sync study's outputs: the comparison table (text and CSV, same columns), the

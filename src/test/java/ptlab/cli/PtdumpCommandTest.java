@@ -12,7 +12,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import ptlab.cli.Cli.Run;
-import ptlab.sim.PtdumpScenario;
+import ptlab.tools.PtdumpScenario;
 
 class PtdumpCommandTest {
 

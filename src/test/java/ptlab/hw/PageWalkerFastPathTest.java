@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-import ptlab.sim.WalkWorkloads;
+import ptlab.tools.WalkWorkloads;
 
 /** The walker's remembered frames and precomputed masks must never change what a walk sees. */
 class PageWalkerFastPathTest {

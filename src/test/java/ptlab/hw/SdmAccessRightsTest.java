@@ -14,7 +14,7 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
-import ptlab.sim.MmuProbe;
+import ptlab.tools.MmuProbe;
 
 /**
  * The walker's decisions against {@link SdmOracle}, enumerating flag combinations per mode

@@ -2,7 +2,7 @@ package ptlab.hw;
 
 import java.util.List;
 
-import ptlab.sim.MmuProbe;
+import ptlab.tools.MmuProbe;
 
 /**
  * An independent model of SDM vol. 3 chapter 4 for one walk path as {@code ptlab mmu probe}

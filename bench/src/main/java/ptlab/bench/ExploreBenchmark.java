@@ -16,11 +16,11 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
-import ptlab.sim.Machine;
-import ptlab.sim.Scenario;
-import ptlab.sim.Scenarios;
-import ptlab.sim.Strategies;
-import ptlab.sim.Strategy;
+import ptlab.engine.Machine;
+import ptlab.engine.Scenario;
+import ptlab.tools.Scenarios;
+import ptlab.engine.Strategies;
+import ptlab.engine.Strategy;
 
 /**
  * The explorer's rates on {@code bench-2x200} (2 CPUs, 200 shared-memory operations each:

@@ -16,7 +16,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import ptlab.sim.Fibers;
+import ptlab.engine.Fibers;
 
 /**
  * How to switch between simulated CPUs: one round trip (scheduler → CPU → scheduler) through

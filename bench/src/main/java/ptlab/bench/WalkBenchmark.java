@@ -13,8 +13,8 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 
 import ptlab.hw.PagingMode;
-import ptlab.sim.WalkWorkloads;
-import ptlab.sim.WalkWorkloads.Workload;
+import ptlab.tools.WalkWorkloads;
+import ptlab.tools.WalkWorkloads.Workload;
 
 /**
  * Page-walk cost with A/D already set (no compare-and-swap, no allocation expected: run with

@@ -1,0 +1,265 @@
+package ptlab.engine;
+
+import java.util.Arrays;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongConsumer;
+
+/**
+ * Searches the interleavings of a {@link Scenario} for invariant violations with a
+ * {@link Strategy}; on the first one, shrinks its schedule (fewer steps, fewer preemptions).
+ *
+ * <p>Memory per schedule is constant: each schedule builds a fresh machine (garbage once the
+ * schedule ends) and records its choices into one reused trail; nothing accumulates across
+ * schedules but counters.
+ */
+public final class Explorer {
+
+    public static final int DEFAULT_MAX_STEPS = 100_000;
+
+    /** How to explore. {@code shardIndex} is 0-based; schedules i with i % shardCount == shardIndex are ours. */
+    public record Settings(String strategy, long seed, long schedules, int maxDepth, int maxSteps, int shardIndex,
+                           int shardCount) {
+        public Settings {
+            if (!strategy.equals("random") && !strategy.equals("pct") && !strategy.equals("exhaustive")) {
+                throw new IllegalArgumentException("--strategy must be random, pct or exhaustive, not '" + strategy + "'");
+            }
+            if (schedules < 1) {
+                throw new IllegalArgumentException("--schedules must be at least 1, got " + schedules);
+            }
+            if (maxDepth < 0 || (strategy.equals("pct") && maxDepth < 1)) {
+                throw new IllegalArgumentException("--max-depth must be at least " + (strategy.equals("pct") ? 1 : 0)
+                        + ", got " + maxDepth);
+            }
+            if (maxSteps < 1) {
+                throw new IllegalArgumentException("step limit must be at least 1, got " + maxSteps);
+            }
+            if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount) {
+                throw new IllegalArgumentException("--shard K/N needs 1 <= K <= N");
+            }
+            if (shardCount > 1 && strategy.equals("exhaustive")) {
+                throw new IllegalArgumentException("--shard splits the seed space of random and pct; exhaustive "
+                        + "search is one depth-first traversal");
+            }
+        }
+
+        public static Settings of(String strategy, long seed, long schedules, int maxDepth) {
+            return new Settings(strategy, seed, schedules, maxDepth, DEFAULT_MAX_STEPS, 0, 1);
+        }
+    }
+
+    /** What an exploration did. {@code schedule} is the shrunk violating schedule, or null. */
+    public record Summary(String scenario, String variant, String strategy, long seed, long schedules, long steps,
+                          double seconds, Violation violation, Schedule schedule, boolean exhausted, long pruned,
+                          long truncated, boolean interrupted) {
+        public double schedulesPerSecond() {
+            return seconds > 0 ? schedules / seconds : 0;
+        }
+
+        public double stepsPerSecond() {
+            return seconds > 0 ? steps / seconds : 0;
+        }
+    }
+
+    private Explorer() {
+    }
+
+    public static Summary explore(Scenario sc, String variantName, Settings s, BooleanSupplier stop,
+                                  LongConsumer progress) {
+        String variant = sc.variant(variantName).name();
+        int[] trail = new int[s.maxSteps()];
+        long schedules = 0;
+        long steps = 0;
+        long truncated = 0;
+        boolean exhausted = false;
+        boolean interrupted = false;
+        Violation found = null;
+        long foundIndex = -1;
+        long foundSeed = 0;
+        int foundLength = 0;
+        long t0 = System.nanoTime();
+
+        Strategies.Random random = new Strategies.Random();
+        Strategies.Pct pct = s.strategy().equals("pct") ? new Strategies.Pct(s.maxDepth()) : null;
+        Exhaustive dfs = s.strategy().equals("exhaustive") ? new Exhaustive(s.maxDepth(), s.maxSteps()) : null;
+        int k = 0;
+        if (pct != null) {   // PCT needs the run length: measure one default run
+            Machine probe = sc.build(variant);
+            probe.run(new Strategies.Replay(new int[0], 0), trail, s.maxSteps());
+            k = (int) probe.steps();
+        }
+
+        for (long i = s.shardIndex(); i < s.schedules(); i += s.shardCount()) {
+            if (stop.getAsBoolean()) {
+                interrupted = true;
+                break;
+            }
+            Machine m = sc.build(variant);
+            long seed = Strategies.scheduleSeed(s.seed(), i);
+            Strategy strategy;
+            if (dfs != null) {
+                dfs.begin(m);
+                strategy = dfs;
+            } else if (pct != null) {
+                pct.reset(seed, m.choiceCount(), k);
+                strategy = pct;
+            } else {
+                random.reset(seed);
+                strategy = random;
+            }
+            Machine.Outcome o = m.run(strategy, trail, s.maxSteps());
+            schedules++;
+            steps += m.steps();
+            if (pct != null && m.steps() > k) {
+                k = (int) m.steps();
+            }
+            if (o == Machine.Outcome.STEP_LIMIT) {
+                truncated++;
+            } else if (o == Machine.Outcome.PRUNED) {
+                dfs.notePruned();
+            } else if (o == Machine.Outcome.VIOLATION) {
+                found = m.violation();
+                foundIndex = i;
+                foundSeed = seed;
+                foundLength = (int) m.steps();
+                break;
+            }
+            if (progress != null && (schedules & 63) == 0) {
+                progress.accept(schedules);
+            }
+            if (dfs != null && !dfs.advance()) {
+                exhausted = true;
+                break;
+            }
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Schedule schedule = null;
+        if (found != null) {
+            schedule = shrink(sc, variant, Arrays.copyOf(trail, foundLength), found, s.maxSteps(),
+                    s.strategy(), s.seed(), foundSeed, foundIndex);
+            found = replay(sc, variant, schedule.choices(), s.maxSteps(), null).violation();
+        }
+        return new Summary(sc.name(), variant, s.strategy(), s.seed(), schedules, steps, seconds, found,
+                schedule, exhausted, dfs == null ? 0 : dfs.pruned(), truncated, interrupted);
+    }
+
+    // ---- replay ------------------------------------------------------------------------------
+
+    /** Re-runs {@code choices} (then the default rule) on a fresh machine; returns the machine after the run. */
+    public static Machine replay(Scenario sc, String variant, int[] choices, int maxSteps, Machine.StepListener l) {
+        Machine m = sc.build(variant);
+        m.setListener(l);
+        m.run(new Strategies.Replay(choices, choices.length), new int[maxSteps], maxSteps);
+        return m;
+    }
+
+    // ---- shrinking -----------------------------------------------------------------------------
+
+    /**
+     * Shrinks a violating trail. First, fewest preemptions: iterative context bounding (exhaustive
+     * search with bound 0, 1, … below the trail's count, each with a bounded effort) for a
+     * schedule that breaks the same invariant. Then the shortest prefix after which the default
+     * rule (no more preemptions) still reaches the violation, and each remaining context switch
+     * undone in turn when the violation survives it; repeated until nothing changes.
+     */
+    static Schedule shrink(Scenario sc, String variant, int[] trail, Violation v, int maxSteps, String strategy,
+                           long seed, long scheduleSeed, long index) {
+        int[] best = trail;
+        int[] buf = new int[maxSteps];
+        int had = preemptions(sc, variant, trail, maxSteps);
+        for (int bound = 0; bound < had; bound++) {
+            int[] fewer = boundedSearch(sc, variant, v, bound, maxSteps, buf, 5_000);
+            if (fewer != null) {
+                best = fewer;
+                break;
+            }
+        }
+        boolean changed = true;
+        int budget = 2000;   // replays
+        while (changed && budget > 0) {
+            changed = false;
+            // 1. shortest reproducing prefix
+            for (int p = 0; p < best.length && budget > 0; p++) {
+                budget--;
+                Machine m = runOn(sc, variant, best, p, buf, maxSteps);
+                if (sameViolation(m, v)) {
+                    if (p < best.length) {
+                        best = Arrays.copyOf(best, p);
+                        changed = true;
+                    }
+                    break;
+                }
+            }
+            // 2. undo context switches, latest first
+            for (int i = best.length - 1; i >= 1 && budget > 0; i--) {
+                if (best[i] == best[i - 1]) {
+                    continue;
+                }
+                int[] trial = best.clone();
+                trial[i] = best[i - 1];
+                budget--;
+                Machine m = runOn(sc, variant, trial, trial.length, buf, maxSteps);
+                if (sameViolation(m, v)) {
+                    best = Arrays.copyOf(buf, Math.min(trial.length, (int) m.steps()));   // as executed
+                    changed = true;
+                }
+            }
+        }
+        // the saved list is what the final run executed, up to its last listed step
+        Machine m = runOn(sc, variant, best, best.length, buf, maxSteps);
+        int[] choices = Arrays.copyOf(buf, Math.min(best.length, (int) m.steps()));
+        if (!sameViolation(m, v)) {   // cannot happen for a deterministic scenario; keep the original then
+            m = runOn(sc, variant, trail, trail.length, buf, maxSteps);
+            choices = trail;
+        }
+        return new Schedule(sc.name(), variant, strategy, seed, scheduleSeed, index, choices, m.steps(),
+                preemptions(sc, variant, choices, maxSteps), m.violation() == null ? null : m.violation().describe());
+    }
+
+    /** A trail breaking {@code v}'s invariant with at most {@code bound} preemptions, or null within {@code runs}. */
+    private static int[] boundedSearch(Scenario sc, String variant, Violation v, int bound, int maxSteps, int[] buf,
+                                       int runs) {
+        Exhaustive dfs = new Exhaustive(bound, maxSteps);
+        for (int r = 0; r < runs; r++) {
+            Machine m = sc.build(variant);
+            dfs.begin(m);
+            if (m.run(dfs, buf, maxSteps) == Machine.Outcome.VIOLATION && sameViolation(m, v)) {
+                return Arrays.copyOf(buf, (int) m.steps());
+            }
+            if (!dfs.advance()) {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    private static Machine runOn(Scenario sc, String variant, int[] list, int length, int[] buf, int maxSteps) {
+        Machine m = sc.build(variant);
+        m.run(new Strategies.Replay(list, length), buf, maxSteps);
+        return m;
+    }
+
+    private static boolean sameViolation(Machine m, Violation v) {
+        return m.violation() != null && m.violation().invariant() == v.invariant();
+    }
+
+    /** Context switches away from a CPU that could have gone on, in a replay of {@code choices}. */
+    public static int preemptions(Scenario sc, String variant, int[] choices, int maxSteps) {
+        int[] count = {0};
+        Strategies.Replay replay = new Strategies.Replay(choices, choices.length);
+        Strategy counting = new Strategy() {
+            int prev = -1;
+
+            @Override
+            public int choose(Machine m, long enabled, int step) {
+                int c = replay.choose(m, enabled, step);
+                if (prev >= 0 && c != prev && (c >= m.cpuCount() || (prev < m.cpuCount() && (enabled & (1L << prev)) != 0))) {
+                    count[0]++;
+                }
+                prev = c;
+                return c;
+            }
+        };
+        sc.build(variant).run(counting, new int[maxSteps], maxSteps);
+        return count[0];
+    }
+}

@@ -1,0 +1,378 @@
+package ptlab.engine;
+
+import java.util.Map;
+
+import ptlab.hw.PhysicalMemory;
+import ptlab.hw.PteBits;
+import ptlab.kernel.Cpu;
+import ptlab.kernel.FlushTlbInfo;
+import ptlab.kernel.FrameUse;
+import ptlab.kernel.IpiSender;
+import ptlab.kernel.Kernel;
+import ptlab.kernel.LockObserver;
+import ptlab.kernel.MmStruct;
+import ptlab.kernel.MmuGather;
+
+/**
+ * Runs the kernel layer's own code under the engine: its locks ({@code SpinLock},
+ * {@code RwSemaphore}, through {@link LockObserver}) and its TLB-flush IPIs (through
+ * {@link IpiSender}) become scheduling points and events of the running {@link Machine}.
+ *
+ * <h2>Locks</h2>
+ * The kernel's locks are Java locks owned by the Java thread, and every simulated CPU runs on
+ * the same thread, so they cannot tell two simulated CPUs apart. The bridge keeps the
+ * simulated ownership itself and parks a CPU before {@code lock()} while another simulated CPU
+ * holds the lock (readers share an rwsem, writers and spinlock holders exclude); by the time
+ * the Java lock is tried it is free, so it never spins or blocks the thread. A trylock is a
+ * scheduling point that never parks: it fails, as in the kernel, when another simulated CPU
+ * holds the lock (the Java lock is then held too). The observer is global in the kernel layer;
+ * the bridge forwards to the machine running on this thread and does nothing otherwise.
+ *
+ * <p>Rule for the kernel layer (why the engine cannot hang): a simulated CPU is suspended only
+ * at scheduling points, i.e. at simulated-memory accesses and at these lock operations, and
+ * never while it holds a Java monitor. The kernel's own monitors (the frame allocator's zone
+ * lock, the PAE pgd slab) guard Java bookkeeping only and are dropped before the frame is
+ * cleared ({@code FrameAllocator}'s class comment); were a CPU suspended inside one, the next
+ * CPU on this same Java thread would block on it forever. A kernel machine checks this at every
+ * memory access and fails loudly, naming the CPU and the address, rather than hang.
+ *
+ * <h2>IPIs</h2>
+ * {@link #install} sets the kernel's IPI sender to {@link SimCpu#smpCallFunction}: the flush
+ * request is a CALL_FUNCTION interrupt taken by the target at one of its points, and the
+ * sender waits for the acknowledgement, as native_flush_tlb_multi() does.
+ *
+ * <h2>Invariants</h2>
+ * {@link #install} also gives the checker the kernel's view of frames: a walker read of a
+ * frame the allocator holds free is invariant 2, a user access completing on one invariant 3
+ * (Machine's {@code isFreed}), and traces decode every page-table page the kernel allocated.
+ * mmu_gather's frees are checked the instant they happen ({@link MmuGather.Observer}): a freed
+ * page-table page must be in no CPU's paging-structure cache (invariant 2), a freed user page in
+ * no CPU's TLB for the addresses the scenario watches ({@link #watchUserRange}, invariant 3).
+ * {@link #dirtyCheck} is invariant 1 against the machine's shadow record of completed writes,
+ * {@link #checkKernelMapping} invariant 4 at an access that may not fault, {@link #leakCheck}
+ * invariant 6 at the end (and a double free the allocator detects stops the run as invariant 6).
+ * User accesses go through {@link #userAccess}: translation and data access are one instruction
+ * (no interrupt in between, as on x86), a fault runs {@code do_user_addr_fault} as a #PF.
+ *
+ * <p>Kernel CPU i must be the machine's CPU i ({@link #addKernelCpu}).
+ */
+public final class KernelBridge implements LockObserver {
+
+    private static final ThreadLocal<Machine> ACTIVE = new ThreadLocal<>();
+    private static final KernelBridge INSTANCE = new KernelBridge();
+
+    static {
+        LockObserver.setGlobal(INSTANCE);
+    }
+
+    private KernelBridge() {
+    }
+
+    static Machine enter(Machine m) {
+        Machine outer = ACTIVE.get();
+        ACTIVE.set(m);
+        return outer;
+    }
+
+    static void exit(Machine outer) {
+        ACTIVE.set(outer);
+    }
+
+    /**
+     * Runs {@code k} on machine {@code m} (whose CPU i is kernel CPU i): its locks and flush IPIs
+     * become the machine's, its frees and frames are checked (class comment).
+     */
+    public static void install(Kernel k, Machine m) {
+        LockObserver.setGlobal(INSTANCE);
+        MmuGather.setObserver(GATHER);
+        k.tlb().setIpiSender(new Ipis(m));
+        m.kernel = new Context(k);
+        m.setFrames(new Machine.Frames() {
+            @Override
+            public boolean isFree(long pa) {
+                return k.allocator().useOf(pa) == FrameUse.FREE;
+            }
+
+            @Override
+            public int pageTableLevel(long pa) {
+                return k.allocator().pageTableLevel(pa);
+            }
+
+            @Override
+            public void checkNoMonitorHeld(SimCpu cpu, long pa) {
+                if (Thread.holdsLock(k.allocator())) {
+                    throw new IllegalStateException(String.format("CPU%d reached a scheduling point (access to 0x%x) "
+                            + "holding the frame allocator's zone lock, a Java monitor: simulated memory must not be "
+                            + "touched under it (FrameAllocator)", cpu.id(), pa));
+                }
+            }
+        });
+    }
+
+    /** What the bridge keeps per machine. */
+    static final class Context {
+        final Kernel kernel;
+        long[] watched = new long[0];   // pairs: start, length
+
+        Context(Kernel kernel) {
+            this.kernel = kernel;
+        }
+    }
+
+    /** Invariant 3 at every freed user page is checked for the pages of [start, start+len). */
+    public static void watchUserRange(Machine m, long start, long len) {
+        long[] w = java.util.Arrays.copyOf(m.kernel.watched, m.kernel.watched.length + 2);
+        w[w.length - 2] = start;
+        w[w.length - 1] = len;
+        m.kernel.watched = w;
+    }
+
+    /** Names of Pgtable's levels (PTE = 1 .. PGD = 5). */
+    private static final String[] LINUX_LEVELS = {"", "pte", "pmd", "pud", "p4d", "pgd"};
+
+    /** mmu_gather's frees, checked on the machine running on this thread. */
+    private static final MmuGather.Observer GATHER = new MmuGather.Observer() {
+        @Override
+        public void tableFreed(long pa, int level) {
+            Machine m = ACTIVE.get();
+            if (m != null && m.current() != null) {
+                m.note(m.current(), String.format("frees %s page 0x%x (mmu_gather)", LINUX_LEVELS[level], pa));
+                m.kernelFreedPageTable(m.current(), pa);
+            }
+        }
+
+        @Override
+        public void pageFreed(long pa) {
+            Machine m = ACTIVE.get();
+            if (m == null || m.current() == null || m.kernel.kernel.allocator().useOf(pa) != FrameUse.FREE) {
+                return;   // not on a simulated CPU, or put_page left other references
+            }
+            m.note(m.current(), String.format("frees page 0x%x (mmu_gather)", pa));
+            long[] w = m.kernel.watched;
+            for (int i = 0; i < w.length; i += 2) {
+                for (long va = w[i]; va < w[i] + w[i + 1]; va += PhysicalMemory.PAGE_SIZE) {
+                    m.kernelFreedUserPage(m.current(), va, pa);
+                }
+            }
+        }
+    };
+
+    /**
+     * A user-mode 8-byte access by the task current on kernel CPU {@code cpu.id()}: the MMU's
+     * translation and the data access as one instruction ({@link SimCpu#userRead}), and on a
+     * page fault the kernel's {@code do_user_addr_fault} as the #PF handler, then the retry (as
+     * the kernel's {@code Kernel.access} does outside the engine). False on a signal.
+     */
+    public static boolean userAccess(SimCpu cpu, boolean write, long va, long value) {
+        Kernel k = cpu.machine().kernel.kernel;
+        Cpu kcpu = k.cpu(cpu.id());
+        for (int attempt = 0; attempt < 16; attempt++) {
+            if (write ? cpu.userWrite(va, value) : cpu.userRead(va)) {
+                return true;
+            }
+            if (cpu.lastWalk().exception != ptlab.hw.WalkResult.EXC_PF) {
+                return false;                                     // #GP: SIGSEGV
+            }
+            int errorCode = cpu.lastErrorCode();
+            int[] fault = new int[1];
+            cpu.exception("#PF", va, () -> {
+                cpu.localIrqEnable();   // do_user_addr_fault: a user fault runs with interrupts on (IPIs get in)
+                fault[0] = k.do_user_addr_fault(kcpu, kcpu.current(), errorCode, va);
+                cpu.localIrqDisable();
+            });
+            if ((fault[0] & (ptlab.kernel.VmFault.VM_FAULT_SIGSEGV | ptlab.kernel.VmFault.VM_FAULT_SIGBUS
+                    | ptlab.kernel.VmFault.VM_FAULT_OOM)) != 0) {
+                return false;
+            }
+        }
+        throw new IllegalStateException(String.format("CPU%d: fault loop at va 0x%x", cpu.id(), va));
+    }
+
+    /**
+     * Invariant 4 at a kernel access the running code may not fault on (an NMI handler, a
+     * context the strategy under test promises is synchronized): {@code va} must translate in
+     * {@code mm}'s page tables exactly as in init_mm's — mapped where init_mm maps it (else the
+     * access would fault: a missing sync), and not mapped where init_mm no longer does (a
+     * removed mapping still visible). The comparison is a software walk, not a scheduling point.
+     * Returns true when the invariant holds; otherwise reports the violation (the run stops).
+     */
+    public static boolean checkKernelMapping(SimCpu cpu, MmStruct mm, long va, String context) {
+        Machine m = cpu.machine();
+        Kernel k = m.kernel.kernel;
+        long[] r = new long[4];
+        m.unobserved(() -> {
+            r[0] = k.lookup(k.initMm(), va);
+            r[1] = k.lookup(mm, va);
+            r[2] = k.leafEntry(k.initMm(), va);
+            r[3] = k.memory().loadLong(k.pgtable().pgd_offset(mm, va));
+        });
+        if (r[0] >= 0 && r[1] != r[0]) {
+            m.fail(4, String.format("CPU%d (%s) uses kernel va 0x%x: init_mm maps it (-> 0x%x, leaf 0x%x [%s]) but "
+                            + "mm %d's page tables %s (its top-level entry 0x%x [%s]): a missing kernel-mapping sync",
+                    cpu.id(), context, va, r[0], r[2], PteBits.describe(r[2]), mm.id(),
+                    r[1] < 0 ? "do not" : String.format("map it to 0x%x", r[1]), r[3], PteBits.describe(r[3])));
+            return false;
+        }
+        if (r[0] < 0 && r[1] >= 0) {
+            m.fail(4, String.format("CPU%d (%s) uses kernel va 0x%x: removed from init_mm but mm %d still maps it "
+                    + "-> 0x%x (its top-level entry 0x%x [%s])", cpu.id(), context, va, mm.id(), r[1], r[3],
+                    PteBits.describe(r[3])));
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * Invariant 6 as an end check: every frame the kernel allocated since {@code since} (page
+     * tables included) is free again, e.g. after every process exited. Double frees are
+     * reported as invariant 6 when the allocator detects them (SimCpu).
+     */
+    public static Machine.StepCheck leakCheck(Kernel k, ptlab.kernel.FrameAllocator.Snapshot since) {
+        return m -> {
+            java.util.List<String> leaks = k.allocator().leaks(since, 8);
+            return leaks.isEmpty() ? null : new Violation(6, m.steps(), "frames leaked (allocated and never freed): "
+                    + String.join("; ", leaks));
+        };
+    }
+
+    /**
+     * Invariant 1 for the pages of [start, start+len) of {@code mm}, as an end check: every page
+     * the machine's shadow record says was written through a translation and is still mapped
+     * has D set in its pte. The shadow record is kept by the machine from completed user
+     * writes, independent of any A/D bit, so this check does not trust the mechanism under test.
+     */
+    public static Machine.StepCheck dirtyCheck(Kernel k, MmStruct mm, long start, long len) {
+        return m -> {
+            for (long va = start; va < start + len; va += PhysicalMemory.PAGE_SIZE) {
+                long pte = k.leafEntry(mm, va);
+                if ((pte & PteBits.P) == 0) {
+                    continue;                                    // unmapped: nothing relies on D any more
+                }
+                long pa = k.lookup(mm, va) & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
+                long writes = m.shadow().writes(pa);
+                if (writes > 0 && !PteBits.dirty(pte)) {
+                    return new Violation(1, m.steps(), String.format("CPU%d completed %d write(s) to page 0x%x "
+                                    + "(va 0x%x, last at step %d) but its pte is 0x%x [%s], without D: the dirty bit "
+                                    + "was lost and the page would be treated as clean", m.shadow().lastWriter(pa),
+                            writes, pa, va, m.shadow().lastWriteStep(pa), pte, PteBits.describe(pte)));
+                }
+            }
+            return null;
+        };
+    }
+
+    /** Adds kernel CPU {@code cpu} to {@code m} as the machine CPU of the same number. */
+    public static void addKernelCpu(Machine m, Cpu cpu, SimCpu.Program program) {
+        int id = m.addCpu(cpu.mmu(), program);
+        if (id != cpu.id()) {
+            throw new IllegalArgumentException("kernel " + cpu + " must be machine CPU" + cpu.id() + ", not CPU" + id);
+        }
+    }
+
+    /** The simulated ownership of one kernel lock. Invariant: writer != null implies readers == 0. */
+    static final class State implements Blocker {
+        final int id;
+        SimCpu writer;
+        int readers;
+        /** Timed mode: the model time of the last release; a CPU that waited takes the lock no earlier. */
+        long releasedAt;
+        /** Mode the parked CPU wants; only one CPU runs at a time, and it sets this just before parking. */
+        final int[] wanted = new int[64];
+
+        State(int id) {
+            this.id = id;
+        }
+
+        @Override
+        public boolean blocks(SimCpu cpu) {
+            return wanted[cpu.id()] == READ ? writer != null : writer != null || readers > 0;
+        }
+
+        /** "rw_semaphore mmap_lock for read", for traces. */
+        String describe(Machine m, SimCpu cpu) {
+            int w = wanted[cpu.id()];
+            return m.lockName(id) + (w == READ ? " for read" : w == WRITE ? " for write" : "");
+        }
+    }
+
+    /** The lock's simulated state, kept by the machine (so it goes away with it). */
+    private static State state(Machine m, Object lock) {
+        Map<Object, Object> locks = m.kernelLocks;
+        State s = (State) locks.get(lock);
+        if (s == null) {
+            s = new State(1000 + locks.size());
+            locks.put(lock, s);
+            m.lockNames.put((long) s.id, lock.toString());
+        }
+        return s;
+    }
+
+    /** The simulated CPU running kernel code on this thread, or null (setup, checkers, no machine). */
+    private static SimCpu running() {
+        Machine m = ACTIVE.get();
+        return m == null ? null : m.current();
+    }
+
+    @Override
+    public void beforeAcquire(Object lock, int mode) {
+        SimCpu c = running();
+        if (c != null) {
+            State s = state(c.machine(), lock);
+            s.wanted[c.id()] = mode;
+            c.await(s, s.id);
+        }
+    }
+
+    @Override
+    public void beforeTryAcquire(Object lock, int mode) {
+        SimCpu c = running();
+        if (c != null) {
+            c.tryLockPoint(state(c.machine(), lock).id);
+        }
+    }
+
+    @Override
+    public void afterAcquire(Object lock, int mode) {
+        SimCpu c = running();
+        if (c == null) {
+            return;
+        }
+        State s = state(c.machine(), lock);
+        if (mode == READ) {
+            s.readers++;
+        } else {
+            s.writer = c;
+        }
+        if (s.releasedAt > c.clock) {
+            c.clock = s.releasedAt;   // it waited for the holder (as SimCpu.lock)
+        }
+    }
+
+    @Override
+    public void beforeRelease(Object lock, int mode) {
+        SimCpu c = running();
+        if (c == null) {
+            return;
+        }
+        State s = state(c.machine(), lock);
+        c.publish(s.id);
+        if (mode == READ) {
+            s.readers--;
+        } else {
+            s.writer = null;
+        }
+        s.releasedAt = Math.max(s.releasedAt, c.clock);
+    }
+
+    private record Ipis(Machine m) implements IpiSender {
+        @Override
+        public void sendFlushTlb(Cpu from, Cpu target, FlushTlbInfo info) {
+            SimCpu sender = m.current();
+            if (sender == null) {
+                target.flush_tlb_func(info, false);   // outside a run (setup): synchronous
+                return;
+            }
+            sender.smpCallFunction(1L << target.id(), (t, arg) -> target.flush_tlb_func(info, false), 0);
+        }
+    }
+}

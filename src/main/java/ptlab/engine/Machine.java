@@ -1,0 +1,677 @@
+package ptlab.engine;
+
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import ptlab.hw.CpuRegisters;
+import ptlab.hw.PagingMode;
+import ptlab.hw.PhysicalMemory;
+import ptlab.hw.PteBits;
+import ptlab.hw.Tlb;
+import ptlab.hw.TlbConfig;
+
+/**
+ * N simulated CPUs over one {@link PhysicalMemory}, run by one deterministic scheduler on the
+ * calling Java thread.
+ *
+ * <h2>How a step works</h2>
+ * <pre>
+ *   scheduler (this thread)                      CPU fiber
+ *   ───────────────────────                      ─────────
+ *   enabled = CPUs not blocked, or with a deliverable interrupt (+ injectable events)
+ *   choice  = strategy.choose(enabled)   ◄──┐
+ *   current = cpu; resume(cpu.fiber)  ──────┼──► returns from its last point():
+ *                                           │      takes deliverable interrupts,
+ *                                           │      performs the pending operation,
+ *                                           │      runs plain Java up to the next operation
+ *                                           │      on shared state: point(op, addr) records it
+ *   current = null; steps++   ◄─────────────┴───── and yields
+ * </pre>
+ * Memory accesses become points through {@link PhysicalMemory.AccessHook}: the machine installs
+ * itself as the hook, so the kernel code and every CPU's page walker are interleaved at each
+ * load, store and compare-and-swap without knowing it. Accesses made outside any CPU (scenario
+ * setup, invariant checkers) are not points. Nothing on this path allocates.
+ *
+ * <p>Two ways to run: {@link #run(Strategy, int[], int)} asks a {@link Strategy} at every point
+ * (explore), {@link #runTimed} picks the runnable CPU with the smallest model clock (timed,
+ * costs from a {@link CostTable}).
+ *
+ * <p>Determinism: the whole state is a function of the scenario and the sequence of choices;
+ * the machine reads no clock, no hash of an identity and no other thread.
+ */
+public final class Machine implements PhysicalMemory.AccessHook {
+
+    public enum Outcome { DONE, VIOLATION, STEP_LIMIT, PRUNED }
+
+    /** Thrown nowhere in normal runs; reserved to unwind a CPU program on purpose. */
+    static final class Stop extends RuntimeException {
+        Stop() {
+            super(null, null, false, false);
+        }
+    }
+
+    /** Sees every step; used by replay to print the trace. May allocate: not on the explore path. */
+    public interface StepListener {
+        void beforeStep(Machine m, long step, int choice, SimCpu cpu, int op, long addr);
+
+        void afterStep(Machine m, long step, SimCpu cpu, int op, long addr);
+
+        default void note(Machine m, SimCpu cpu, String text) {
+        }
+
+        /** Something the running CPU did inside its current step (a kernel free): listed after the step. */
+        default void noteInStep(Machine m, SimCpu cpu, String text) {
+            note(m, cpu, text);
+        }
+    }
+
+    /** Checked after every step with no CPU running; returns null or a violation. */
+    @FunctionalInterface
+    public interface StepCheck {
+        Violation check(Machine m);
+    }
+
+    /** An event the explorer may inject: interrupt {@code irq} on CPU {@code cpu}, at most {@code budget} times. */
+    public static final class Injection {
+        final int cpu;
+        final Interrupt irq;
+        final int budget;
+        int remaining;
+
+        public Injection(int cpu, Interrupt irq, int budget) {
+            this.cpu = cpu;
+            this.irq = irq;
+            this.budget = budget;
+            this.remaining = budget;
+        }
+    }
+
+    private final PhysicalMemory memory;
+    private final PagingMode mode;
+    private final TlbConfig tlbConfig;
+    final CostTable costs;
+    SimCpu[] cpus;
+    private final List<SimCpu.Program> programs = new ArrayList<>();
+    private final List<ptlab.hw.Mmu> mmus = new ArrayList<>();
+    private final List<CpuRegisters> registers = new ArrayList<>();
+    private final List<Injection> injections = new ArrayList<>();
+    private Injection[] injectionArray = new Injection[0];
+    private final List<StepCheck> stepChecks = new ArrayList<>();
+    private final List<StepCheck> endChecks = new ArrayList<>();
+
+    private SimCpu current;
+    private long steps;
+    private Violation violation;
+    private Throwable crash;
+    private StepListener listener;
+    private boolean tolerateNmiFaults;
+
+    // ---- invariant bookkeeping ----
+    private final BitSet freedFrames = new BitSet();
+    private final Map<Long, Integer> pageTableLevel = new HashMap<>();
+    private final ShadowWrites shadow = new ShadowWrites();
+    /** Simulated ownership of kernel-layer locks, for {@link KernelBridge}. */
+    final Map<Object, Object> kernelLocks = new java.util.IdentityHashMap<>();
+    /** What the kernel's frame allocator knows about a frame, when a kernel runs on this machine. */
+    private Frames frames;
+    /** Names of locks known by id, for traces (kernel locks register theirs through {@link KernelBridge}). */
+    final Map<Long, String> lockNames = new HashMap<>();
+    /** The kernel running on this machine, if any ({@link KernelBridge#install}). */
+    KernelBridge.Context kernel;
+
+    /** The frame allocator's view of physical memory, for invariants 2 and 3 and for traces. */
+    public interface Frames {
+        /** True if the frame holding {@code pa} is free (in the allocator's free lists). */
+        boolean isFree(long pa);
+
+        /** Hardware level (1 = pte) of the page-table page holding {@code pa}, or 0. */
+        int pageTableLevel(long pa);
+
+        /**
+         * Throws if {@code cpu}, about to be suspended at a scheduling point, holds one of the
+         * kernel's Java monitors: the next CPU on this thread would block on it forever.
+         */
+        default void checkNoMonitorHeld(SimCpu cpu, long pa) {
+        }
+    }
+
+    public Machine(PhysicalMemory memory, PagingMode mode, TlbConfig tlbConfig, CostTable costs) {
+        Fibers.requireAvailable();
+        this.memory = memory;
+        this.mode = mode;
+        this.tlbConfig = tlbConfig;
+        this.costs = costs;
+        memory.setAccessHook(this);
+    }
+
+    public Machine(PhysicalMemory memory, PagingMode mode) {
+        this(memory, mode, TlbConfig.DEFAULT, CostTable.defaults());
+    }
+
+    // ---- building --------------------------------------------------------------------------
+
+    /** Adds a CPU that will run {@code program} with {@code regs} (CR3 already pointing at its tables). */
+    public int addCpu(CpuRegisters regs, SimCpu.Program program) {
+        if (cpus != null) {
+            throw new IllegalStateException("CPUs are added before the machine starts");
+        }
+        if (programs.size() == 63) {
+            throw new IllegalArgumentException("at most 63 CPUs");
+        }
+        registers.add(regs);
+        mmus.add(null);
+        programs.add(program);
+        return programs.size() - 1;
+    }
+
+    /** Adds a CPU over an existing MMU (e.g. a kernel {@code Cpu}'s, CR3 already loaded). */
+    public int addCpu(ptlab.hw.Mmu mmu, SimCpu.Program program) {
+        if (cpus != null) {
+            throw new IllegalStateException("CPUs are added before the machine starts");
+        }
+        registers.add(mmu.registers());
+        mmus.add(mmu);
+        programs.add(program);
+        return programs.size() - 1;
+    }
+
+    /** Lets the explorer inject {@code irq} on {@code cpu} at any point, up to {@code budget} times. */
+    public void addInjection(int cpu, Interrupt irq, int budget) {
+        injections.add(new Injection(cpu, irq, budget));
+    }
+
+    public void addStepCheck(StepCheck c) {
+        stepChecks.add(c);
+    }
+
+    /** Checked once when every CPU has finished its program. */
+    public void addEndCheck(StepCheck c) {
+        endChecks.add(c);
+    }
+
+    /** Invariant 5 off: a fault in an NMI is counted, not reported (strategies that tolerate it). */
+    public void tolerateNmiFaults(boolean tolerate) {
+        this.tolerateNmiFaults = tolerate;
+    }
+
+    /** Names a page-table page so traces decode its entries and invariant 2 can watch it. */
+    public void registerPageTable(long frame, int level) {
+        pageTableLevel.put(frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1), level);
+    }
+
+    /** Lets the checker and traces ask the kernel's allocator (see {@link KernelBridge#install}). */
+    public void setFrames(Frames f) {
+        this.frames = f;
+    }
+
+    public void setListener(StepListener l) {
+        this.listener = l;
+    }
+
+    /** Creates the CPUs' fibers and MMUs (each loads CR3 from its registers). Called by run if needed. */
+    public void start() {
+        if (cpus != null) {
+            return;
+        }
+        cpus = new SimCpu[programs.size()];
+        for (int i = 0; i < cpus.length; i++) {
+            CpuRegisters regs = registers.get(i);
+            SimCpu c;
+            if (mmus.get(i) != null) {
+                c = new SimCpu(i, this, mmus.get(i), programs.get(i));
+            } else {
+                c = new SimCpu(i, this, regs, programs.get(i));
+                memory.setAccessHook(null);   // the CR3 load (PAE PDPTEs) is not a scheduling point
+                c.mmu.writeCr3(regs.cr3());
+                memory.setAccessHook(this);
+            }
+            cpus[i] = c;
+        }
+        injectionArray = injections.toArray(new Injection[0]);
+        if (cpus.length + injectionArray.length > 64) {
+            throw new IllegalArgumentException("at most 64 CPUs plus injectable events");
+        }
+    }
+
+    // ---- accessors ----------------------------------------------------------------------------
+
+    public PhysicalMemory memory() {
+        return memory;
+    }
+
+    public PagingMode mode() {
+        return mode;
+    }
+
+    TlbConfig tlbConfig() {
+        return tlbConfig;
+    }
+
+    public CostTable costs() {
+        return costs;
+    }
+
+    public SimCpu cpu(int i) {
+        return cpus[i];
+    }
+
+    public int cpuCount() {
+        return cpus == null ? programs.size() : cpus.length;
+    }
+
+    /** Choices at each point: the CPUs, then the injectable events. */
+    public int choiceCount() {
+        return cpuCount() + injections.size();
+    }
+
+    public long steps() {
+        return steps;
+    }
+
+    public Violation violation() {
+        return violation;
+    }
+
+    /** The CPU whose step is running, or null between steps. */
+    public SimCpu current() {
+        return current;
+    }
+
+    public ShadowWrites shadow() {
+        return shadow;
+    }
+
+    // ---- the hook: memory accesses are scheduling points -------------------------------------
+
+    @Override
+    public void beforeAccess(int op, long pa) {
+        SimCpu c = current;
+        if (c == null) {
+            return;   // setup or a checker: not a CPU's operation
+        }
+        int kind = c.inWalk ? (op == PhysicalMemory.OP_LOAD ? Op.WALK_LOAD : Op.WALK_CAS)
+                : (op == PhysicalMemory.OP_LOAD ? Op.LOAD : op == PhysicalMemory.OP_STORE ? Op.STORE : Op.CAS);
+        if (frames != null) {
+            frames.checkNoMonitorHeld(c, pa);
+        }
+        c.point(kind, pa, null);
+        // Invariant 2, at the moment the walker's access happens: the table must not be freed.
+        if (c.inWalk && isFreed(pa)) {
+            fail(2, String.format("CPU%d's page walker read entry 0x%x of page-table page 0x%x after it was freed",
+                    c.id, pa, pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1)));
+        }
+    }
+
+    /** Parks {@code c} (the running CPU) and returns to the scheduler. */
+    void yieldCpu(SimCpu c) {
+        Fibers.yieldFiber();
+    }
+
+    /** Reports a violation from inside a CPU's step: the run stops at the end of this step. */
+    public void fail(int invariant, String message) {
+        if (violation == null) {
+            violation = new Violation(invariant, steps, message);
+        }
+        if (current != null) {
+            // Never resumed: the CPU's fiber is dropped with the machine.
+            for (;;) {
+                Fibers.yieldFiber();
+            }
+        }
+    }
+
+    void crash(SimCpu c, Throwable t) {
+        crash = t;
+    }
+
+    // ---- explore mode ----------------------------------------------------------------------
+
+    /**
+     * Runs until every CPU finished, a violation, {@code maxSteps} steps, or the strategy prunes
+     * the run (returns -1). The choice made at each step is written to {@code trail[step]}
+     * ({@code trail} must hold {@code maxSteps}).
+     */
+    public Outcome run(Strategy strategy, int[] trail, int maxSteps) {
+        start();
+        Machine outer = KernelBridge.enter(this);
+        try {
+            return runLoop(strategy, trail, maxSteps);
+        } finally {
+            KernelBridge.exit(outer);
+        }
+    }
+
+    private Outcome runLoop(Strategy strategy, int[] trail, int maxSteps) {
+        int n = cpus.length;
+        for (;;) {
+            long enabled = enabledMask();
+            if (enabled == 0) {
+                return finish();
+            }
+            if (steps >= maxSteps) {
+                return Outcome.STEP_LIMIT;
+            }
+            int choice = strategy.choose(this, enabled, (int) steps);
+            if (choice < 0) {
+                return Outcome.PRUNED;
+            }
+            if ((enabled & (1L << choice)) == 0) {
+                throw new IllegalStateException("strategy chose " + choice + ", which is not enabled");
+            }
+            trail[(int) steps] = choice;
+            SimCpu cpu;
+            if (choice >= n) {
+                Injection inj = injectionArray[choice - n];
+                inj.remaining--;
+                cpu = cpus[inj.cpu];
+                cpu.raise(inj.irq);
+                if (listener != null) {
+                    listener.note(this, cpu, "inject " + inj.irq.name());
+                }
+                if (!cpu.runnable()) {
+                    steps++;
+                    continue;
+                }
+            } else {
+                cpu = cpus[choice];
+            }
+            step(cpu, choice);
+            if (violation != null) {
+                return Outcome.VIOLATION;
+            }
+        }
+    }
+
+    /** Bit i set: choice i can be taken now. */
+    public long enabledMask() {
+        long m = 0;
+        SimCpu[] cs = cpus;
+        for (int i = 0; i < cs.length; i++) {
+            if (cs[i].runnable()) {
+                m |= 1L << i;
+            }
+        }
+        Injection[] inj = injectionArray;
+        for (int k = 0; k < inj.length; k++) {
+            if (inj[k].remaining > 0 && !cs[inj[k].cpu].finished) {
+                m |= 1L << (cs.length + k);
+            }
+        }
+        return m;
+    }
+
+    private void step(SimCpu cpu, int choice) {
+        int op = cpu.deliverable() ? Op.INTERRUPT : cpu.pendingOp;
+        long addr = cpu.pendingAddr;
+        if (listener != null) {
+            listener.beforeStep(this, steps, choice, cpu, op, addr);
+        }
+        current = cpu;
+        Fibers.resume(cpu.fiber);
+        current = null;
+        if (crash != null) {
+            Throwable t = crash;
+            crash = null;
+            throw new IllegalStateException("CPU" + cpu.id + " crashed at step " + steps + ": " + t, t);
+        }
+        if (listener != null) {
+            listener.afterStep(this, steps, cpu, op, addr);
+        }
+        steps++;
+        if (violation == null) {
+            for (int i = 0; i < stepChecks.size(); i++) {
+                Violation v = stepChecks.get(i).check(this);
+                if (v != null) {
+                    violation = v;
+                    break;
+                }
+            }
+        }
+    }
+
+    private Outcome finish() {
+        for (SimCpu c : cpus) {
+            if (!c.finished) {
+                StringBuilder sb = new StringBuilder("no CPU can run:");
+                for (SimCpu d : cpus) {
+                    sb.append(' ').append(d).append(d.finished ? " idle" : " waits at " + Op.name(d.pendingOp)
+                            + (d.blocker instanceof SimLock l ? " " + l.name() : ""));
+                    sb.append(';');
+                }
+                violation = new Violation(Violation.DEADLOCK, steps, sb.substring(0, sb.length() - 1));
+                return Outcome.VIOLATION;
+            }
+        }
+        for (StepCheck c : endChecks) {
+            Violation v = c.check(this);
+            if (v != null) {
+                violation = v;
+                return Outcome.VIOLATION;
+            }
+        }
+        return Outcome.DONE;
+    }
+
+    // ---- timed mode ----------------------------------------------------------------------------
+
+    /**
+     * Discrete-event run: at each point the runnable CPU with the smallest clock goes next
+     * (ties to the lower CPU number); each operation advances its CPU's clock by its cost.
+     */
+    public Outcome runTimed(int maxSteps) {
+        start();
+        Machine outer = KernelBridge.enter(this);
+        try {
+            return runTimedLoop(maxSteps);
+        } finally {
+            KernelBridge.exit(outer);
+        }
+    }
+
+    private Outcome runTimedLoop(int maxSteps) {
+        for (;;) {
+            SimCpu next = null;
+            for (SimCpu c : cpus) {
+                if (c.runnable() && (next == null || c.clock < next.clock)) {
+                    next = c;
+                }
+            }
+            if (next == null) {
+                return finish();
+            }
+            if (steps >= maxSteps) {
+                return Outcome.STEP_LIMIT;
+            }
+            step(next, next.id);
+            if (violation != null) {
+                return Outcome.VIOLATION;
+            }
+        }
+    }
+
+    /** The largest CPU clock: the model time the run took. */
+    public long makespan() {
+        long t = 0;
+        for (SimCpu c : cpus) {
+            t = Math.max(t, c.clock);
+        }
+        return t;
+    }
+
+    // ---- what scheduling points and invariants need to know ------------------------------------
+
+    /** A CPU completed a user access at {@code pa} through a translation of {@code va}. */
+    void userAccessDone(SimCpu c, long va, long pa, boolean write) {
+        if (isFreed(pa)) {
+            fail(3, String.format("CPU%d %s va 0x%x -> pa 0x%x, a page already freed: its TLB entry outlived the "
+                    + "mapping", c.id, write ? "wrote" : "read", va, pa));
+        }
+        if (write) {
+            shadow.record(pa, c.id, steps);
+        }
+    }
+
+    void nestedNmi(SimCpu c, Interrupt irq) {
+        if (!tolerateNmiFaults) {
+            fail(5, String.format("CPU%d took %s inside an NMI handler: an IRET (from a fault in the handler) "
+                    + "re-enabled NMIs, so the nested NMI would clobber the NMI stack", c.id, irq.name()));
+        }
+    }
+
+    void faultInNmi(SimCpu c, long address) {
+        if (!tolerateNmiFaults) {
+            fail(5, String.format("CPU%d took a page fault at 0x%x inside an NMI handler", c.id, address));
+        }
+    }
+
+    /** A line in the trace (replay) about what {@code c} just did that is not a step of its own. */
+    void note(SimCpu c, String text) {
+        if (listener != null) {
+            listener.noteInStep(this, c, text);
+        }
+    }
+
+    void noteInterrupt(SimCpu c, Interrupt irq) {
+        if (listener != null) {
+            listener.note(this, c, "takes " + irq.name());
+        }
+    }
+
+    /**
+     * The kernel frees a page-table page. Invariant 2 at this point: no CPU's paging-structure
+     * cache may still point to it (a later walk would start inside the freed page), and from now
+     * on every walker access to it is reported.
+     */
+    public void freePageTable(SimCpu by, long frame) {
+        by.point(Op.FREE, frame, null);
+        markFreed(by, frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
+        kernelFreedPageTable(by, frame);
+    }
+
+    /**
+     * The kernel frees a data page that {@code va} mapped. Invariant 3 at this point: no CPU may
+     * still hold a TLB entry translating {@code va} to it.
+     */
+    public void freeUserPage(SimCpu by, long va, long frame) {
+        by.point(Op.FREE, frame, null);
+        markFreed(by, frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
+        kernelFreedUserPage(by, va, frame);
+    }
+
+    private void markFreed(SimCpu by, long f) {
+        int pfn = (int) (f >>> PhysicalMemory.PAGE_SHIFT);
+        if (freedFrames.get(pfn)) {
+            fail(6, String.format("CPU%d frees page 0x%x twice", by.id, f));
+        }
+        freedFrames.set(pfn);
+    }
+
+    /**
+     * A point where the running kernel code starts relying on an invariant; the check that
+     * follows reads state of other CPUs (shadow writes, TLBs), so it must be ordered against
+     * every other CPU's steps — which a point of its own, dependent on everything, does.
+     */
+    public void relyPoint(SimCpu by, long addr) {
+        by.point(Op.CHECK, addr, null);
+    }
+
+    /** What choice {@code k} would do next, for partial-order reduction: {@link Op} of its pending operation. */
+    public int nextOp(int k) {
+        if (k >= cpus.length) {
+            return Op.INTERRUPT;
+        }
+        SimCpu c = cpus[k];
+        return c.deliverable() ? Op.INTERRUPT : c.pendingOp;
+    }
+
+    public long nextAddr(int k) {
+        return k >= cpus.length ? -1 : cpus[k].pendingAddr;
+    }
+
+    /** Freed by a scenario ({@link #freePageTable}, {@link #freeUserPage}) or free in the kernel's allocator. */
+    public boolean isFreed(long pa) {
+        return freedFrames.get((int) (pa >>> PhysicalMemory.PAGE_SHIFT)) || (frames != null && frames.isFree(pa));
+    }
+
+    /**
+     * The kernel freed page-table page {@code frame} (mmu_gather's table free). Invariant 2 at
+     * that instant: no CPU's paging-structure cache may still point to it. Later walker reads of
+     * it are caught by {@link #isFreed} as long as it stays free.
+     */
+    public void kernelFreedPageTable(SimCpu by, long frame) {
+        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
+        for (SimCpu c : cpus) {
+            int level = c.mmu.pagingStructureCaches().levelCaching(f);
+            if (level != 0) {
+                fail(2, String.format("CPU%d freed page-table page 0x%x while CPU%d's %s cache still points to it",
+                        by.id, f, c.id, mode.linuxName(level)));
+            }
+        }
+    }
+
+    /**
+     * The kernel freed user page {@code frame}, which {@code va} mapped. Invariant 3 at that
+     * instant: no CPU's TLB may still translate {@code va} to it.
+     */
+    public void kernelFreedUserPage(SimCpu by, long va, long frame) {
+        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
+        for (SimCpu c : cpus) {
+            Tlb tlb = c.mmu.tlb();
+            int slot = tlb.probe(va, c.mmu.registers().pcid());
+            if (slot >= 0 && tlb.frame(slot) == f) {
+                fail(3, String.format("CPU%d freed page 0x%x but CPU%d's TLB still maps va 0x%x -> 0x%x (%s%s)",
+                        by.id, f, c.id, va, f, (tlb.restrictions(slot) & 1) == 0 ? "RW" : "RO",
+                        tlb.dirty(slot) ? " D" : ""));
+            }
+        }
+    }
+
+    // ---- traces -----------------------------------------------------------------------------------
+
+    /** Runs {@code r} (a checker's software walk) without its memory accesses becoming scheduling points. */
+    public void unobserved(Runnable r) {
+        memory.setAccessHook(null);
+        try {
+            r.run();
+        } finally {
+            memory.setAccessHook(this);
+        }
+    }
+
+    /** Reads memory without making it a scheduling point (traces and checkers). */
+    public long peekLong(long pa) {
+        memory.setAccessHook(null);
+        try {
+            return memory.loadLong(pa & ~7L);
+        } finally {
+            memory.setAccessHook(this);
+        }
+    }
+
+    /** "pte 0x2008 = 0x400025 [P RW US A]" for a page-table entry, "0x400000 = 0x1" otherwise. */
+    public String describeWord(long pa) {
+        long v = peekLong(pa);
+        Integer level = pageTableLevel.get(pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
+        if (level == null && frames != null && frames.pageTableLevel(pa) != 0) {
+            level = frames.pageTableLevel(pa);
+        }
+        if (level != null) {
+            return String.format("%s 0x%x = 0x%x [%s]", mode.linuxName(level), pa, v, PteBits.describe(v));
+        }
+        return String.format("0x%x = 0x%x", pa, v);
+    }
+
+    /** The name of lock {@code id} ("rw_semaphore mmap_lock"), or "lock ID". */
+    public String lockName(long id) {
+        String n = lockNames.get(id);
+        return n != null ? n : "lock " + id;
+    }
+
+    public boolean isPageTable(long pa) {
+        return pageTableLevel.containsKey(pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1))
+                || (frames != null && frames.pageTableLevel(pa) != 0);
+    }
+}

@@ -1,0 +1,463 @@
+package ptlab.engine;
+
+import ptlab.hw.AccessType;
+import ptlab.hw.CpuRegisters;
+import ptlab.hw.Mmu;
+import ptlab.hw.PhysicalMemory;
+import ptlab.hw.WalkResult;
+
+/**
+ * One simulated CPU: its {@link Mmu} (registers, walker, TLB, paging-structure caches), the
+ * program it runs as a fiber, its interrupt state, and its clock in timed mode.
+ *
+ * <h2>Scheduling points</h2>
+ * Every operation on shared state calls {@link #point}: the CPU records what it is about to
+ * do (op, address, and what could block it) and yields to the {@link Machine}. When the
+ * scheduler picks it again, it first takes any deliverable interrupt (the handler runs nested,
+ * on this CPU's stack), then performs the operation and runs on, uninterrupted, up to its
+ * next point. So one step = one shared operation plus the CPU-local code after it.
+ *
+ * <h2>Interrupts</h2>
+ * Maskable interrupts (device IRQs, IPIs) are taken at a point when {@link #irqsDisabled()} is
+ * false; NMIs when no NMI is being handled — more precisely, as on x86, until the next IRET:
+ * an exception taken inside an NMI handler returns with IRET, which unblocks NMIs although the
+ * NMI handler has not finished, opening the nested-NMI window Linux's entry code guards
+ * against. Nothing is delivered in the middle of an instruction (a user access's walk and
+ * data access), since x86 recognizes interrupts only at instruction boundaries.
+ */
+public final class SimCpu {
+
+    /** What a simulated CPU runs: ordinary Java calling this CPU's operations. */
+    @FunctionalInterface
+    public interface Program {
+        void run(SimCpu cpu);
+    }
+
+    /** A function run on a target CPU by {@link #smpCallFunction}: the csd's func(info). */
+    @FunctionalInterface
+    public interface IpiFunction {
+        void call(SimCpu target, long arg);
+    }
+
+    private static final Blocker IDLE = cpu -> true;
+    private static final int QUEUE = 16;
+
+    final int id;
+    final Machine machine;
+    final PhysicalMemory memory;
+    final Mmu mmu;
+    final WalkResult walk = new WalkResult();
+    private final Program program;
+    Object fiber;
+
+    // ---- the point this CPU is parked at (read by the scheduler) ----
+    int pendingOp = Op.START;
+    long pendingAddr;
+    Blocker blocker;
+    boolean finished;
+
+    /** Inside a page walk: memory accesses are the walker's. */
+    boolean inWalk;
+    /** Inside one instruction (walk + data access): no interrupt is recognized. */
+    private boolean inInstruction;
+
+    // ---- interrupt state ----
+    private final Interrupt[] queue = new Interrupt[QUEUE];
+    private int queued;
+    private int irqOff;
+    private boolean nmiBlocked;
+    private int nmiDepth;
+    private long nestedNmis;
+    private long faultsInNmi;
+
+    // ---- timed mode ----
+    long clock;
+
+    // ---- results of the last user access ----
+    private long lastValue;
+    private int lastErrorCode;
+
+    /** smp_call_function's call-single-data of this CPU as a sender: one call in flight at a time. */
+    private final Csd csd = new Csd();
+
+    SimCpu(int id, Machine machine, CpuRegisters regs, Program program) {
+        this(id, machine, new Mmu(machine.memory(), regs, machine.tlbConfig()), program);
+    }
+
+    /** A CPU over an existing MMU (a kernel {@code Cpu}'s), whose CR3 is already loaded. */
+    SimCpu(int id, Machine machine, Mmu mmu, Program program) {
+        this.id = id;
+        this.machine = machine;
+        this.memory = machine.memory();
+        this.mmu = mmu;
+        this.program = program;
+        this.fiber = Fibers.create(this::body);
+    }
+
+    public int id() {
+        return id;
+    }
+
+    public Machine machine() {
+        return machine;
+    }
+
+    public Mmu mmu() {
+        return mmu;
+    }
+
+    public PhysicalMemory memory() {
+        return memory;
+    }
+
+    public long clock() {
+        return clock;
+    }
+
+    public boolean finished() {
+        return finished;
+    }
+
+    private void body() {
+        try {
+            program.run(this);
+        } catch (Machine.Stop s) {
+            return;
+        } catch (ptlab.kernel.FrameAllocator.BadFree bad) {
+            machine.fail(6, "CPU" + id + ": " + bad.getMessage());   // invariant 6: the allocator caught a double free
+            return;
+        } catch (Throwable t) {
+            machine.crash(this, t);
+            return;
+        }
+        finished = true;
+        for (;;) {
+            point(Op.IDLE, 0, IDLE);   // the idle loop: only interrupts wake it
+        }
+    }
+
+    // ---- scheduling points ----------------------------------------------------------------
+
+    /**
+     * Parks this CPU before {@code op} on {@code addr} and returns when the scheduler has picked
+     * it and {@code blocker} (may be null) no longer blocks it; interrupts that became
+     * deliverable are taken first. Allocates nothing.
+     */
+    void point(int op, long addr, Blocker b) {
+        pendingOp = op;
+        pendingAddr = addr;
+        blocker = b;
+        machine.yieldCpu(this);
+        for (;;) {
+            while (deliverable()) {
+                takeInterrupt();
+            }
+            if (b == null || !b.blocks(this)) {
+                break;
+            }
+            // woken only to take an interrupt: park again at the same point
+            pendingOp = op;
+            pendingAddr = addr;
+            blocker = b;
+            machine.yieldCpu(this);
+        }
+        blocker = null;
+        clock += machine.costs.perOp[op];
+    }
+
+    /** True if resuming this CPU now would deliver an interrupt before anything else. */
+    boolean deliverable() {
+        if (queued == 0 || inInstruction) {
+            return false;
+        }
+        for (int i = 0; i < queued; i++) {
+            if (queue[i].kind() == Interrupt.Kind.NMI ? !nmiBlocked : irqOff == 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Can the scheduler pick this CPU? */
+    boolean runnable() {
+        return blocker == null || !blocker.blocks(this) || deliverable();
+    }
+
+    // ---- interrupts, NMIs, exceptions ----------------------------------------------------------
+
+    /** Makes {@code irq} pending on this CPU; it is taken at the first point where it is deliverable. */
+    public void raise(Interrupt irq) {
+        if (queued == QUEUE) {
+            throw new IllegalStateException("CPU" + id + ": more than " + QUEUE + " interrupts pending");
+        }
+        queue[queued++] = irq;
+    }
+
+    private void takeInterrupt() {
+        int pick = -1;
+        for (int i = 0; i < queued && pick < 0; i++) {
+            if (queue[i].kind() == Interrupt.Kind.NMI && !nmiBlocked) {
+                pick = i;   // NMIs first
+            }
+        }
+        for (int i = 0; i < queued && pick < 0; i++) {
+            if (queue[i].kind() == Interrupt.Kind.IRQ && irqOff == 0) {
+                pick = i;
+            }
+        }
+        Interrupt irq = queue[pick];
+        System.arraycopy(queue, pick + 1, queue, pick, queued - pick - 1);
+        queue[--queued] = null;
+        int savedOp = pendingOp;
+        long savedAddr = pendingAddr;
+        Blocker savedBlocker = blocker;
+        boolean nmi = irq.kind() == Interrupt.Kind.NMI;
+        if (nmi) {
+            if (nmiDepth > 0) {
+                nestedNmis++;   // an NMI inside an NMI handler: only possible after an IRET reopened the window
+                machine.nestedNmi(this, irq);
+            }
+            nmiDepth++;
+            nmiBlocked = true;
+        }
+        irqOff++;   // interrupt gate: IF cleared
+        clock += machine.costs.perOp[Op.INTERRUPT];
+        machine.noteInterrupt(this, irq);
+        irq.handle(this);
+        // IRET: restores IF and unblocks NMIs (even when this was not the NMI handler)
+        irqOff--;
+        nmiBlocked = false;
+        if (nmi) {
+            nmiDepth--;
+        }
+        pendingOp = savedOp;
+        pendingAddr = savedAddr;
+        blocker = savedBlocker;
+    }
+
+    /**
+     * An exception (e.g. a page fault) taken by the running code: {@code handler} runs, then
+     * IRET — which, as on x86, unblocks NMIs even inside an NMI handler. A page fault inside an
+     * NMI handler is counted and reported to the machine (invariant 5).
+     */
+    public void exception(String name, long address, Runnable handler) {
+        boolean pageFault = "#PF".equals(name);
+        if (pageFault && nmiDepth > 0) {
+            faultsInNmi++;
+            machine.faultInNmi(this, address);
+        }
+        irqOff++;
+        handler.run();
+        irqOff--;
+        nmiBlocked = false;   // IRET
+    }
+
+    public void localIrqDisable() {
+        irqOff++;
+    }
+
+    public void localIrqEnable() {
+        if (irqOff == 0) {
+            throw new IllegalStateException("CPU" + id + ": local_irq_enable without disable");
+        }
+        irqOff--;
+    }
+
+    public boolean irqsDisabled() {
+        return irqOff > 0;
+    }
+
+    public boolean inNmi() {
+        return nmiDepth > 0;
+    }
+
+    public long nestedNmis() {
+        return nestedNmis;
+    }
+
+    public long faultsInNmi() {
+        return faultsInNmi;
+    }
+
+    // ---- locks -----------------------------------------------------------------------------
+
+    /** spin_lock / down_write: a scheduling point; waits (blocked, not spinning) while held. */
+    public void lock(SimLock l) {
+        point(Op.LOCK, l.id(), l);
+        if (l.owner == this) {
+            throw new IllegalStateException("CPU" + id + " takes " + l + " recursively");
+        }
+        l.owner = this;
+        if (l.releasedAt > clock) {
+            clock = l.releasedAt;
+        }
+    }
+
+    public void unlock(SimLock l) {
+        if (l.owner != this) {
+            throw new IllegalStateException("CPU" + id + " releases " + l + " it does not hold");
+        }
+        point(Op.UNLOCK, l.id(), null);
+        l.owner = null;
+        l.releasedAt = clock;
+    }
+
+    /**
+     * Waits (blocked, not spinning) until {@code b} lets this CPU go on: a scheduling point that
+     * depends on everything. For hand-offs between simulated CPUs (a task migrating, a
+     * completion) and for locks the simulator does not own ({@link KernelBridge}).
+     */
+    public void await(Blocker b, long tag) {
+        point(Op.LOCK, tag, b);
+    }
+
+    /** A trylock's scheduling point: reads the lock, ordered against its owner, and never waits. */
+    public void tryLockPoint(long tag) {
+        point(Op.TRYLOCK, tag, null);
+    }
+
+    /** A scheduling point that publishes CPU-local Java state to the others (a flag a blocker reads). */
+    public void publish(long tag) {
+        point(Op.UNLOCK, tag, null);
+    }
+
+    // ---- IPIs ------------------------------------------------------------------------------
+
+    /**
+     * smp_call_function_many(mask, func, arg, wait=1): sends CALL_FUNCTION IPIs to the CPUs in
+     * {@code mask} (this CPU excluded) and waits until every one ran {@code fn} and acknowledged.
+     * Sending and waiting are scheduling points; so is each target's acknowledgement.
+     */
+    public void smpCallFunction(long mask, IpiFunction fn, long arg) {
+        if (csd.pending != 0) {
+            throw new IllegalStateException("CPU" + id + ": smp_call_function while a call is in flight");
+        }
+        csd.fn = fn;
+        csd.arg = arg;
+        SimCpu[] cpus = machine.cpus;
+        for (int t = 0; t < cpus.length; t++) {
+            if (t != id && (mask & (1L << t)) != 0) {
+                point(Op.IPI_SEND, t, null);
+                csd.pending++;
+                cpus[t].raise(csd);
+                csd.sentAt = clock;
+            }
+        }
+        point(Op.IPI_WAIT, 0, csd);
+        if (csd.ackedAt > clock) {
+            clock = csd.ackedAt;
+        }
+    }
+
+    private final class Csd implements Interrupt, Blocker {
+        IpiFunction fn;
+        long arg;
+        int pending;
+        long sentAt;
+        long ackedAt;
+
+        @Override
+        public Kind kind() {
+            return Kind.IRQ;
+        }
+
+        @Override
+        public String name() {
+            return "CALL_FUNCTION from CPU" + id;
+        }
+
+        @Override
+        public void handle(SimCpu target) {
+            if (sentAt > target.clock) {
+                target.clock = sentAt;
+            }
+            fn.call(target, arg);
+            target.point(Op.IPI_ACK, id, null);   // csd_unlock: the sender may go on
+            pending--;
+            if (target.clock > ackedAt) {
+                ackedAt = target.clock;
+            }
+        }
+
+        @Override
+        public boolean blocks(SimCpu cpu) {
+            return pending > 0;
+        }
+    }
+
+    // ---- TLB maintenance on this CPU -----------------------------------------------------------
+
+    /** INVLPG on this CPU (a scheduling point: the kernel's flush is an ordering event). */
+    public void invlpg(long va) {
+        point(Op.TLB_FLUSH, va, null);
+        mmu.invlpg(va);
+    }
+
+    /** Flushes this CPU's whole TLB and paging-structure caches (a CR3 reload with PGE toggled). */
+    public void flushTlbAll() {
+        point(Op.TLB_FLUSH, -1, null);
+        mmu.flushAll();
+        clock += machine.costs.tlbFlushAll - machine.costs.perOp[Op.TLB_FLUSH];
+    }
+
+    // ---- user accesses -----------------------------------------------------------------------
+
+    /** A user-mode 8-byte load at {@code va}; false on a fault (see {@link #lastErrorCode()}). */
+    public boolean userRead(long va) {
+        return access(va, AccessType.READ, false, 0);
+    }
+
+    /** A user-mode 8-byte store of {@code value} at {@code va}; false on a fault. */
+    public boolean userWrite(long va, long value) {
+        return access(va, AccessType.WRITE, true, value);
+    }
+
+    private boolean access(long va, AccessType type, boolean write, long value) {
+        // an instruction boundary: interrupts raised since the last point are recognized here
+        while (deliverable()) {
+            takeInterrupt();
+        }
+        inInstruction = true;
+        long walksBefore = mmu.walks();
+        inWalk = true;
+        boolean ok = mmu.translate(va, type, true, false, walk);
+        inWalk = false;
+        if (mmu.walks() == walksBefore) {
+            clock += machine.costs.tlbHit;
+        }
+        if (!ok) {
+            inInstruction = false;
+            lastErrorCode = walk.errorCode;
+            return false;
+        }
+        long pa = walk.pa & ~7L;
+        if (write) {
+            memory.storeLong(pa, value);
+        } else {
+            lastValue = memory.loadLong(pa);
+        }
+        inInstruction = false;
+        machine.userAccessDone(this, va, pa, write);
+        return true;
+    }
+
+    /** The value of the last successful {@link #userRead}. */
+    public long lastValue() {
+        return lastValue;
+    }
+
+    /** The page-fault error code of the last failed access. */
+    public int lastErrorCode() {
+        return lastErrorCode;
+    }
+
+    /** The result of this CPU's last translation (for scenarios and the checker). */
+    public WalkResult lastWalk() {
+        return walk;
+    }
+
+    @Override
+    public String toString() {
+        return "CPU" + id;
+    }
+}

@@ -1,0 +1,29 @@
+package ptlab.engine;
+
+/**
+ * A broken invariant: its number in DESIGN.md ("Invariants the checker knows", 0 for engine
+ * errors such as a deadlock), the step it was found at, and a message naming the CPU, the
+ * address and the entry.
+ */
+public record Violation(int invariant, long step, String message) {
+
+    public static final int DEADLOCK = 0;
+
+    /** "invariant 1 (no lost dirty bit) violated at step 17: …" */
+    public String describe() {
+        return (invariant == DEADLOCK ? "deadlock" : "invariant " + invariant + " (" + title(invariant) + ")")
+                + " violated at step " + step + ": " + message;
+    }
+
+    public static String title(int invariant) {
+        return switch (invariant) {
+            case 1 -> "no lost dirty bit";
+            case 2 -> "no use of a freed page-table page";
+            case 3 -> "no stale TLB entry past the point the kernel relies on it";
+            case 4 -> "kernel mappings visible where they may not fault";
+            case 5 -> "no page fault inside an NMI handler";
+            case 6 -> "page-table pages neither leaked nor double-freed";
+            default -> "engine";
+        };
+    }
+}

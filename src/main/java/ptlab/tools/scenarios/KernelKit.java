@@ -1,0 +1,57 @@
+package ptlab.tools.scenarios;
+
+import ptlab.hw.AccessType;
+import ptlab.hw.PagingMode;
+import ptlab.kernel.Kernel;
+import ptlab.kernel.KernelConfig;
+import ptlab.kernel.Task;
+import ptlab.engine.KernelBridge;
+import ptlab.engine.Machine;
+import ptlab.engine.SimCpu;
+
+/**
+ * The kernel-level scenarios' setting: the kernel layer's own code (fault handler, munmap,
+ * mprotect, mmu_gather, flush_tlb_mm_range) on two simulated CPUs of one {@link Machine}. One
+ * process, two threads (CPU0 runs {@code user}, CPU1 runs {@code other}, same mm), an anonymous
+ * mapping of {@code pages} pages at {@link #va} that CPU0 faulted in before the run, so its TLB
+ * and paging-structure caches hold the translation when the run starts.
+ */
+final class KernelKit {
+
+    final Kernel kernel;
+    final Machine machine;
+    final Task user;
+    final Task other;
+    final long va;
+
+    KernelKit(int pages) {
+        kernel = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2));
+        machine = new Machine(kernel.memory(), PagingMode.X86_64);
+        KernelBridge.install(kernel, machine);
+        user = kernel.createProcess();
+        other = kernel.cloneThread(user);
+        kernel.switchTo(kernel.cpu(0), user);
+        kernel.switchTo(kernel.cpu(1), other);
+        va = kernel.mmap(user, 0, pages * 4096L, Kernel.PROT_READ | Kernel.PROT_WRITE,
+                Kernel.MAP_PRIVATE | Kernel.MAP_ANONYMOUS);
+        for (int p = 0; p < pages; p++) {
+            if (kernel.access(kernel.cpu(0), va + p * 4096L, AccessType.WRITE) < 0) {   // before the run: no points
+                throw new IllegalStateException("setup fault failed");
+            }
+        }
+    }
+
+    /** Adds CPU i running {@code program}. */
+    void cpu(int i, SimCpu.Program program) {
+        KernelBridge.addKernelCpu(machine, kernel.cpu(i), program);
+    }
+
+    /** CPU0's user loop: {@code n} reads of {@code va}, stopping at the first signal (the page is gone). */
+    static SimCpu.Program reads(long va, int n) {
+        return cpu -> {
+            for (int i = 0; i < n && KernelBridge.userAccess(cpu, false, va, 0); i++) {
+                // each read is one instruction; a fault runs the kernel's handler
+            }
+        };
+    }
+}
