@@ -108,6 +108,10 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private Throwable crash;
     private StepListener listener;
     private boolean tolerateNmiFaults;
+    /** Invariant 1's shadow record of completed writes (a handful of pages: off for runs at scale). */
+    private boolean shadowWrites = true;
+    /** Timed runs: cache-line ownership costs of memory accesses and kernel lock words (null: off). */
+    private CacheLines lines;
 
     // ---- invariant bookkeeping ----
     private final BitSet freedFrames = new BitSet();
@@ -207,6 +211,27 @@ public final class Machine implements PhysicalMemory.AccessHook {
         this.frames = f;
     }
 
+    /** Charges every memory access and kernel lock operation by cache-line ownership ({@link CacheLines}). */
+    public void setCacheLines(CacheLines l) {
+        this.lines = l;
+    }
+
+    /** Turns invariant 1's shadow record off: for timed runs writing more than its 64 pages, which check no D bits. */
+    public void recordShadowWrites(boolean on) {
+        this.shadowWrites = on;
+    }
+
+    public CacheLines cacheLines() {
+        return lines;
+    }
+
+    /** A kernel lock word's RMW (KernelBridge): its line moves to {@code c} if another CPU holds it. */
+    void chargeLockLine(SimCpu c, long lockId) {
+        if (lines != null) {
+            c.clock += lines.access(c.id, -1 - lockId, true);
+        }
+    }
+
     public void setListener(StepListener l) {
         this.listener = l;
     }
@@ -298,6 +323,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
             frames.checkNoMonitorHeld(c, pa);
         }
         c.point(kind, pa, null);
+        if (lines != null) {
+            c.clock += lines.access(c.id, pa >>> CacheLines.LINE_SHIFT, op != PhysicalMemory.OP_LOAD);
+        }
+        // Invariant 2: the kernel never stores into a frame its allocator holds free.
+        if (!c.inWalk && op != PhysicalMemory.OP_LOAD && frames != null && frames.isFree(pa)) {
+            fail(2, String.format("CPU%d's kernel code %s 0x%x in page 0x%x, which is free (a table it was "
+                            + "installing into was freed)", c.id, op == PhysicalMemory.OP_STORE ? "stored to" : "updated",
+                    pa, pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1)));
+        }
         // Invariant 2, at the moment the walker's access happens: the table must not be freed.
         if (c.inWalk && isFreed(pa)) {
             fail(2, String.format("CPU%d's page walker read entry 0x%x of page-table page 0x%x after it was freed",
@@ -509,7 +543,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
             fail(3, String.format("CPU%d %s va 0x%x -> pa 0x%x, a page already freed: its TLB entry outlived the "
                     + "mapping", c.id, write ? "wrote" : "read", va, pa));
         }
-        if (write) {
+        if (write && shadowWrites) {
             shadow.record(pa, c.id, steps);
         }
     }

@@ -114,6 +114,11 @@ public final class SimCpu {
         return clock;
     }
 
+    /** Timed mode: adds {@code cycles} of work that is no scheduling point (a page clear, exception entry). */
+    public void charge(long cycles) {
+        clock += cycles;
+    }
+
     public boolean finished() {
         return finished;
     }

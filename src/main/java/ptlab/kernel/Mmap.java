@@ -92,7 +92,7 @@ final class Mmap {
         if (len == 0 || Long.compareUnsigned(len, mm.task_size) > 0) {
             return -Errno.ENOMEM;
         }
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             if ((flags & MAP_FIXED_NOREPLACE) != 0) {
                 if (mm.mm_mt.find_vma_intersection(addr, addr + len) != null) {
@@ -113,7 +113,7 @@ final class Mmap {
             }
             return mmap_region(cpu, mm, addr, len, vmFlags);
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
@@ -122,7 +122,9 @@ final class Mmap {
         if (mm.mm_mt.find_vma_intersection(addr, addr + len) != null) {
             do_vmi_munmap(cpu, mm, addr, len);
         }
-        mm.mm_mt.insert(new VmArea(mm, addr, addr + len, vmFlags, vm_get_page_prot(vmFlags)));
+        VmArea vma = new VmArea(mm, addr, addr + len, vmFlags, vm_get_page_prot(vmFlags));
+        k.vmaLocks().vma_start_write(vma);                                   // mmap_region(): vma_start_write(vma)
+        mm.mm_mt.insert(vma);
         return addr;
     }
 
@@ -187,11 +189,11 @@ final class Mmap {
 
     /** __vm_munmap(): 0 or -errno. */
     int do_munmap(Cpu cpu, MmStruct mm, long start, long len) {
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             return do_vmi_munmap(cpu, mm, start, len);
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
@@ -233,6 +235,7 @@ final class Mmap {
             out.add(t.get(i));
         }
         for (VmArea d : out) {
+            k.vmaLocks().vma_mark_detached(d);                               // vma_start_write + detached
             t.remove(d);
         }
         return out;
@@ -240,8 +243,10 @@ final class Mmap {
 
     /** __split_vma(): {@code v} keeps [vm_start, addr); a new vma gets [addr, vm_end). */
     VmArea split_vma(MmStruct mm, VmArea v, long addr) {
+        k.vmaLocks().vma_start_write(v);
         VmArea tail = new VmArea(mm, addr, v.vm_end, v.vm_flags, v.vm_page_prot);
         tail.anon_vma = v.anon_vma;
+        k.vmaLocks().vma_start_write(tail);                                  // a new vma is published write-locked
         v.vm_end = addr;
         mm.mm_mt.insert(tail);
         return tail;
@@ -277,7 +282,7 @@ final class Mmap {
         if (len == 0) {
             return 0;
         }
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             VmaTree t = mm.mm_mt;
             // The whole range must be mapped, without holes.
@@ -303,7 +308,7 @@ final class Mmap {
             }
             return 0;
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
@@ -312,6 +317,7 @@ final class Mmap {
         if (newFlags == v.vm_flags) {
             return;
         }
+        k.vmaLocks().vma_start_write(v);
         if (Long.compareUnsigned(v.vm_start, start) < 0) {
             v = split_vma(mm, v, start);
         }
@@ -333,12 +339,15 @@ final class Mmap {
         int i = t.indexOf(v.vm_start);
         VmArea next = i + 1 < t.size() ? t.get(i + 1) : null;
         if (next != null && next.vm_start == v.vm_end && v.mergeableWith(next)) {
+            k.vmaLocks().vma_mark_detached(next);
             t.remove(next);
             v.vm_end = next.vm_end;
             v.anon_vma = v.anon_vma != 0 ? v.anon_vma : next.anon_vma;
         }
         VmArea prev = t.prev(i);
         if (prev != null && prev.vm_end == v.vm_start && prev.mergeableWith(v)) {
+            k.vmaLocks().vma_start_write(prev);
+            k.vmaLocks().vma_mark_detached(v);
             t.remove(v);
             prev.vm_end = v.vm_end;
             prev.anon_vma = prev.anon_vma != 0 ? prev.anon_vma : v.anon_vma;
@@ -420,7 +429,7 @@ final class Mmap {
 
     /** sys_brk(): the new break, or the old one if it cannot move. */
     long brk(Cpu cpu, MmStruct mm, long brk) {
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             if (Long.compareUnsigned(brk, mm.start_brk) < 0) {
                 return mm.brk;
@@ -447,7 +456,7 @@ final class Mmap {
             mm.brk = brk;
             return brk;
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
@@ -458,6 +467,7 @@ final class Mmap {
         VmaTree t = mm.mm_mt;
         VmArea prev = t.prev(t.indexOf(addr));
         if (prev != null && prev.vm_end == addr && prev.vm_flags == flags) {
+            k.vmaLocks().vma_start_write(prev);
             prev.vm_end = addr + len;                                        // vma_expand()
             return;
         }
@@ -479,6 +489,7 @@ final class Mmap {
         if (vma.vm_end - addr > RLIMIT_STACK) {
             return -Errno.ENOMEM;
         }
+        k.vmaLocks().vma_start_write(vma);
         vma.vm_start = addr;
         mm.mm_mt.startChanged(vma);
         k.stats().stackExpansions.incrementAndGet();
@@ -493,8 +504,8 @@ final class Mmap {
      * writable ptes became read-only. 0 or -ENOMEM (the caller tears the child down).
      */
     int dup_mmap(Cpu cpu, MmStruct mm, MmStruct oldmm) {
-        oldmm.mmap_lock.down_write();
-        mm.mmap_lock.down_write();                                           // mmap_write_lock_nested()
+        k.vmaLocks().mmap_write_lock(oldmm);
+        k.vmaLocks().mmap_write_lock(mm);                                           // mmap_write_lock_nested()
         int r = 0;
         try {
             mm.task_size = oldmm.task_size;
@@ -508,6 +519,11 @@ final class Mmap {
                 if ((src.vm_flags & VmArea.VM_DONTCOPY) != 0) {
                     continue;
                 }
+                // "fork: lock VMAs of the parent process when forking" (v6.5, fb49c455323f): no fault
+                // under a vma lock may run while its ptes are write-protected and the flush is pending.
+                if (k.faultLocking() != FaultLocking.PER_VMA_FORK_UNLOCKED) {
+                    k.vmaLocks().vma_start_write(src);
+                }
                 VmArea dst = new VmArea(mm, src.vm_start, src.vm_end, src.vm_flags, src.vm_page_prot);
                 dst.anon_vma = src.anon_vma;
                 mm.mm_mt.insert(dst);
@@ -517,9 +533,9 @@ final class Mmap {
                 }
             }
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
             k.tlb().flush_tlb_mm(cpu, oldmm);
-            oldmm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(oldmm);
         }
         return r;
     }
@@ -529,7 +545,7 @@ final class Mmap {
      * FIRST_USER_ADDRESS = 0, ceiling USER_PGTABLES_CEILING = 0), with a full-mm gather.
      */
     void exit_mmap(Cpu cpu, MmStruct mm) {
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             VmaTree t = mm.mm_mt;
             List<VmArea> all = new ArrayList<>(t.size());
@@ -542,7 +558,7 @@ final class Mmap {
             tlb.tlb_finish_mmu();
             t.clear();
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 }

@@ -43,6 +43,20 @@ public final class VmArea {
         }
     }
 
+    /** Address of this vma's lock words in simulated memory ({@link VmaLocks}), 0 until first used. */
+    long slot;
+    /** vma->vm_lock (a separate allocation since 6.4: its count must not bounce the fault path's line). */
+    private RwSemaphore vm_lock;
+    /** vma->detached: removed from the tree; a lockless reader that still found it must not use it. */
+    boolean detached;
+
+    RwSemaphore vmLock() {
+        if (vm_lock == null) {
+            vm_lock = new RwSemaphore(vm_mm + ".vma@" + Long.toHexString(vm_start) + ".vm_lock");
+        }
+        return vm_lock;
+    }
+
     VmArea(MmStruct mm, long start, long end, long flags, long pageProt) {
         this.vm_mm = mm;
         this.vm_start = start;

@@ -10,13 +10,17 @@ import ptlab.tools.scenarios.TlbStaleAfterUnmap;
 import ptlab.study.vmallocsync.VmallocFaultInNmi;
 import ptlab.study.vmallocsync.VmallocSyncRace;
 import ptlab.engine.Scenario;
+import ptlab.study.faultlocking.ForkVsVmaFault;
+import ptlab.study.faultlocking.PteReclaimVsFault;
+import ptlab.study.faultlocking.SpeculativeVsMunmap;
 
 /** The scenarios {@code ptlab explore} knows, by name. */
 public final class Scenarios {
 
     private static final List<Scenario> ALL = List.of(new TlbStaleAfterUnmap(), new PteClearVsDirty(),
             new FreePgtablesVsWalk(), new Bench2x200(), new VmallocSyncRace(),
-            new HotplugKernelMapping(), new VmallocFaultInNmi());
+            new HotplugKernelMapping(), new VmallocFaultInNmi(), new SpeculativeVsMunmap(), new ForkVsVmaFault(),
+            new PteReclaimVsFault());
 
     private Scenarios() {
     }
