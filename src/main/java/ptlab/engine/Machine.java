@@ -108,10 +108,13 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private Throwable crash;
     private StepListener listener;
     private boolean tolerateNmiFaults;
-    /** Invariant 1's shadow record of completed writes (a handful of pages: off for runs at scale). */
-    private boolean shadowWrites = true;
     /** Timed runs: cache-line ownership costs of memory accesses and kernel lock words (null: off). */
     private CacheLines lines;
+    /** Completed user writes go to the shadow record (invariant 1); off for large timed runs. */
+    private boolean recordWrites = true;
+    /** Timed mode: node distances, or null (every access local). */
+    NodeDistance numa;
+    private int[] cpuNodes;
 
     // ---- invariant bookkeeping ----
     private final BitSet freedFrames = new BitSet();
@@ -201,6 +204,31 @@ public final class Machine implements PhysicalMemory.AccessHook {
         this.tolerateNmiFaults = tolerate;
     }
 
+    /**
+     * Timed mode on a NUMA machine: CPU i is on node {@code cpuNodes[i]}, and every memory
+     * access (the kernel's, the user's and the page walker's) is charged its cost times
+     * {@code distance(cpu node, frame node) / 10} (SimCpu's point). Explore mode ignores it.
+     */
+    public void setNuma(int[] cpuNodes, NodeDistance distance) {
+        for (int n : cpuNodes) {
+            if (n < 0 || n >= distance.nodes()) {
+                throw new IllegalArgumentException("CPU node " + n + " outside the distance table of "
+                        + distance.nodes() + " nodes");
+            }
+        }
+        this.cpuNodes = cpuNodes.clone();
+        this.numa = distance;
+    }
+
+    /**
+     * Whether completed user writes are recorded for invariant 1 (default on). The record holds
+     * a scenario's handful of pages; a timed workload writing thousands turns it off (and then
+     * must not rely on {@link KernelBridge#dirtyCheck}).
+     */
+    public void setRecordWrites(boolean on) {
+        this.recordWrites = on;
+    }
+
     /** Names a page-table page so traces decode its entries and invariant 2 can watch it. */
     public void registerPageTable(long frame, int level) {
         pageTableLevel.put(frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1), level);
@@ -214,11 +242,6 @@ public final class Machine implements PhysicalMemory.AccessHook {
     /** Charges every memory access and kernel lock operation by cache-line ownership ({@link CacheLines}). */
     public void setCacheLines(CacheLines l) {
         this.lines = l;
-    }
-
-    /** Turns invariant 1's shadow record off: for timed runs writing more than its 64 pages, which check no D bits. */
-    public void recordShadowWrites(boolean on) {
-        this.shadowWrites = on;
     }
 
     public CacheLines cacheLines() {
@@ -254,6 +277,9 @@ public final class Machine implements PhysicalMemory.AccessHook {
                 memory.setAccessHook(this);
             }
             cpus[i] = c;
+            if (cpuNodes != null && i < cpuNodes.length) {
+                c.node = cpuNodes[i];
+            }
         }
         injectionArray = injections.toArray(new Injection[0]);
         if (cpus.length + injectionArray.length > 64) {
@@ -543,7 +569,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
             fail(3, String.format("CPU%d %s va 0x%x -> pa 0x%x, a page already freed: its TLB entry outlived the "
                     + "mapping", c.id, write ? "wrote" : "read", va, pa));
         }
-        if (write && shadowWrites) {
+        if (write && recordWrites) {
             shadow.record(pa, c.id, steps);
         }
     }
@@ -558,6 +584,13 @@ public final class Machine implements PhysicalMemory.AccessHook {
     void faultInNmi(SimCpu c, long address) {
         if (!tolerateNmiFaults) {
             fail(5, String.format("CPU%d took a page fault at 0x%x inside an NMI handler", c.id, address));
+        }
+    }
+
+    /** A line in the trace (replay) about what the running CPU is doing; nothing outside a step. */
+    public void annotate(String text) {
+        if (current != null && listener != null) {
+            listener.noteInStep(this, current, text);
         }
     }
 

@@ -91,7 +91,7 @@ public final class FaultLockingExperiment {
         KernelBridge.install(k, m);
         CacheLines lines = new CacheLines(p.lineTransfer());
         m.setCacheLines(lines);
-        m.recordShadowWrites(false);                          // thousands of pages; invariant 1 is not studied here
+        m.setRecordWrites(false);                          // thousands of pages; invariant 1 is not studied here
         Task[] threads = new Task[cpus];
         threads[0] = k.createProcess();
         for (int i = 1; i < cpus; i++) {
@@ -143,7 +143,7 @@ public final class FaultLockingExperiment {
         Machine m = new Machine(k.memory(), mode, cfg.tlb(), CostTable.defaults());
         KernelBridge.install(k, m);
         m.setCacheLines(new CacheLines(lineTransfer));
-        m.recordShadowWrites(false);
+        m.setRecordWrites(false);
         Task t = k.createProcess();
         k.switchTo(k.cpu(0), t);
         premap(k, t, vmas);
