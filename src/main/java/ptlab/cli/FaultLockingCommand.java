@@ -74,6 +74,11 @@ public final class FaultLockingCommand implements Callable<Integer> {
     @Option(names = "--clear-page", defaultValue = "400", description = "cycles to clear a new page (default: ${DEFAULT-VALUE})")
     long clearPage;
 
+    @Option(names = "--fork-cost", split = ",",
+            description = "instead of the runs: fork latency with and without dup_mmap's vma_start_write for these "
+                    + "numbers of vmas, e.g. 10,100,1000,10000")
+    List<Integer> forkCost;
+
     @Option(names = "--explore", description = "also search each path's explore scenarios: random, pct or exhaustive")
     String explore;
 
@@ -131,6 +136,9 @@ public final class FaultLockingCommand implements Callable<Integer> {
         }
         if (out != null) {
             Files.createDirectories(out);
+        }
+        if (forkCost != null) {
+            return forkCost(mode);
         }
         List<Params> ps = new ArrayList<>();
         List<FaultLocking> fs = new ArrayList<>();
@@ -213,6 +221,46 @@ public final class FaultLockingCommand implements Callable<Integer> {
                 return Ptlab.EXIT_VIOLATION;
             }
         }
+        return Ptlab.EXIT_OK;
+    }
+
+    /**
+     * The cost of "fork: lock VMAs of the parent process when forking": one fork on one CPU of a
+     * process with N one-page vmas, per-vma (fixed) against per-vma-fork-unlocked (6.4.0).
+     */
+    private int forkCost(PagingMode mode) {
+        ArrayNode rows = Json.MAPPER.createArrayNode();
+        PrintWriter pw = spec.commandLine().getOut();
+        if (format == OutputFormat.text) {
+            pw.printf("fork with N vmas on %s, one CPU, model cycles: vma_start_write on every parent vma (the fix) "
+                    + "against none (6.4.0)%n", mode.cliName());
+            pw.printf("%8s  %14s  %14s  %8s%n", "vmas", "fork (fixed)", "fork (6.4.0)", "cost");
+        }
+        for (int n : forkCost) {
+            if (n < 0) {
+                throw new UsageException("--fork-cost: vma counts must not be negative, got " + n);
+            }
+            long fixed = FaultLockingExperiment.forkCycles(mode, FaultLocking.PER_VMA, n, lineTransfer);
+            long unlocked = FaultLockingExperiment.forkCycles(mode, FaultLocking.PER_VMA_FORK_UNLOCKED, n, lineTransfer);
+            double pct = 100.0 * (fixed - unlocked) / unlocked;
+            if (format == OutputFormat.text) {
+                pw.printf("%8d  %14d  %14d  %+7.1f%%%n", n, fixed, unlocked, pct);
+            }
+            ObjectNode r = rows.addObject();
+            r.put("vmas", n);
+            r.put("fork_cycles_fixed", fixed);
+            r.put("fork_cycles_unlocked", unlocked);
+            r.put("cost_percent", Math.round(pct * 10) / 10.0);
+        }
+        if (format == OutputFormat.json) {
+            ObjectNode o = Json.object();
+            o.put("experiment", "fault-locking");
+            o.put("arch", mode.cliName());
+            o.putObject("params").put("line_transfer", lineTransfer);
+            o.set("fork_cost", rows);
+            pw.println(Json.writePretty(o));
+        }
+        pw.flush();
         return Ptlab.EXIT_OK;
     }
 

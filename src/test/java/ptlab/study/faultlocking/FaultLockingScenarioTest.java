@@ -120,4 +120,17 @@ class FaultLockingScenarioTest {
         assertNull(p.violation(), () -> p.violation().describe());
         assertTrue(reclaim.readBacks() >= 4_000, "CPU0's read-back check ran in every schedule: " + reclaim.readBacks());
     }
+
+    /** Four CPUs, every kind of vma change: the correct paths pass random and PCT search, and the checks ran. */
+    @ParameterizedTest(name = "faults-vs-writers {0}: random and pct find nothing on 4 CPUs")
+    @CsvSource({"per-vma", "speculative", "speculative-retry", "mmap-lock"})
+    void correctPathsPassOnFourCpus(String variant) {
+        FaultsVsWriters sc = new FaultsVsWriters();
+        Explorer.Summary r = explore(sc, variant, "random", 7, 1_000, 0);
+        assertNull(r.violation(), () -> r.violation().describe());
+        Explorer.Summary p = explore(sc, variant, "pct", 7, 1_000, 3);
+        assertNull(p.violation(), () -> p.violation().describe());
+        assertTrue(sc.endChecks() >= 2_000, "end check in every schedule: " + sc.endChecks());
+        assertTrue(sc.readBacks() >= 4_000, "both faulting CPUs read back in every schedule: " + sc.readBacks());
+    }
 }
