@@ -128,12 +128,17 @@ public final class KernelBridge implements Interleaving {
     /**
      * Binds this bridge to {@code k} (which must have been built with it) and {@code m} (whose
      * CPU i will be kernel CPU i): its locks, shared variables and flush IPIs become the
-     * machine's, its frees and frames are checked (class comment). Once only.
+     * machine's, its frees and frames are checked (class comment). A kernel runs on one
+     * machine at a time: installing it on another between runs moves it there.
      */
     public void install(Kernel k, Machine m) {
         if (k.interleaving() != this) {
             throw new IllegalArgumentException("kernel was built with another interleaving; pass this bridge to its "
                     + "constructor");
+        }
+        if (machine != null && kernel == k && machine.current() == null) {
+            machine.bridge = null;        // the kernel moves on to the next machine (a timed run's next phase)
+            machine = null;
         }
         bind(m);
         this.kernel = k;
@@ -458,6 +463,10 @@ public final class KernelBridge implements Interleaving {
             SimCpu sender = m.current();
             if (sender == null) {
                 target.flush_tlb_func(info, false);   // outside a run (setup): synchronous
+                return;
+            }
+            if (sender.id() == target.id()) {
+                target.flush_tlb_func(info, true);   // a flush "by IPI" to oneself (self unknown to the caller) is local
                 return;
             }
             sender.smpCallFunction(1L << target.id(), (t, arg) -> target.flush_tlb_func(info, false), 0);
