@@ -135,10 +135,10 @@ public final class FaultPaths {
         }
         int r = FAIL;
         if ((errorCode & PageFaultError.P) == 0) {
-            if ((vma.vm_flags & VmArea.VM_SHARED) == 0 && (flags & VmFault.FAULT_FLAG_WRITE) != 0) {
+            if ((vma.vm_flags() & VmArea.VM_SHARED) == 0 && (flags & VmFault.FAULT_FLAG_WRITE) != 0) {
                 vma.anon_vma_prepare();                        // under mmap_lock: allowed here
             }
-            r = anonFault(cpu, vma, address, flags, -1, vma.vm_flags, vma.vm_page_prot);
+            r = anonFault(cpu, vma, address, flags, -1, vma.vm_flags(), vma.vm_page_prot());
         }
         if (r == FAIL) {
             r = k.handle_mm_fault(cpu, vma, address, flags);
@@ -151,13 +151,13 @@ public final class FaultPaths {
 
     /** lock_vma_under_rcu(): the vma containing address, read-locked, or null. */
     public VmArea lock_vma_under_rcu(MmStruct mm, long address) {
-        VmArea vma = mm.mm_mt.vma_lookup(address);            // mas_walk() under rcu_read_lock()
+        VmArea vma = mm.mm_mt.find_vma_rcu(address);          // mas_walk() under rcu_read_lock()
         if (vma == null || !vl.vma_start_read(vma)) {
             return null;
         }
         // The vma may have been detached, or its bounds changed, before we locked it.
         if (vl.detached(vma) || !vma.contains(address)
-                || ((vma.vm_flags & VmArea.VM_SHARED) == 0 && vma.anon_vma == 0)) {
+                || ((vma.vm_flags() & VmArea.VM_SHARED) == 0 && vma.anon_vma.get() == 0)) {
             vl.vma_end_read(vma);                              // anon_vma_prepare() needs mmap_lock (6.4)
             return null;
         }
@@ -173,7 +173,7 @@ public final class FaultPaths {
         if (Kernel.access_error(errorCode, vma)) {
             r = VmFault.VM_FAULT_SIGSEGV;
         } else if ((errorCode & PageFaultError.P) == 0) {
-            r = anonFault(cpu, vma, address, flags, -1, vma.vm_flags, vma.vm_page_prot);
+            r = anonFault(cpu, vma, address, flags, -1, vma.vm_flags(), vma.vm_page_prot());
             if (r == FAIL) {
                 r = k.handle_mm_fault(cpu, vma, address, flags);   // a huge pmd: the generic path
             }
@@ -191,12 +191,28 @@ public final class FaultPaths {
         if ((seq & 1) != 0) {
             return FAIL;
         }
-        VmArea vma = mm.mm_mt.vma_lookup(address);            // under rcu_read_lock(): copied below
-        if (vma == null || (errorCode & PageFaultError.P) != 0 || Kernel.access_error(errorCode, vma)
-                || ((vma.vm_flags & VmArea.VM_SHARED) == 0 && vma.anon_vma == 0)) {
+        VmArea vma = mm.mm_mt.find_vma_rcu(address);          // under rcu_read_lock(): copied below
+        if (vma == null || Long.compareUnsigned(vma.vm_start.get(), address) > 0
+                || (errorCode & PageFaultError.P) != 0) {
             return FAIL;                                       // not handled speculatively
         }
-        return anonFault(cpu, vma, address, flags, seq, vma.vm_flags, vma.vm_page_prot);
+        long vmFlags = vma.vm_flags.get();                     // the copy; the seq re-checks validate it
+        long prot = vma.vm_page_prot();
+        if (accessError(errorCode, vmFlags) || ((vmFlags & VmArea.VM_SHARED) == 0 && vma.anon_vma.get() == 0)) {
+            return FAIL;
+        }
+        return anonFault(cpu, vma, address, flags, seq, vmFlags, prot);
+    }
+
+    /** access_error() on the copied flags (arch/x86/mm/fault.c) for a not-present fault. */
+    private static boolean accessError(int errorCode, long vmFlags) {
+        if ((errorCode & (PageFaultError.PK | PageFaultError.P)) != 0) {
+            return true;
+        }
+        if ((errorCode & PageFaultError.WR) != 0) {
+            return (vmFlags & VmArea.VM_WRITE) == 0;
+        }
+        return (vmFlags & (VmArea.VM_READ | VmArea.VM_WRITE | VmArea.VM_EXEC)) == 0;
     }
 
     // ---- the lockless walk and pte install, shared by both -----------------------------------

@@ -35,7 +35,7 @@ final class PtReclaim {
         mm.mmap_lock.down_read();
         try {
             VmArea vma = mm.mm_mt.vma_lookup(start);
-            if (vma == null || Long.compareUnsigned(end, vma.vm_end) > 0) {
+            if (vma == null || Long.compareUnsigned(end, vma.vm_end()) > 0) {
                 return -Errno.ENOMEM;
             }
             MmuGather tlb = new MmuGather(k, cpu, mm, false);

@@ -8,6 +8,7 @@ import ptlab.hw.PagingMode;
 import ptlab.kernel.FaultLocking;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelConfig;
+import ptlab.kernel.KernelVariant;
 import ptlab.kernel.Task;
 
 /**
@@ -23,9 +24,11 @@ final class FaultKit {
     final Task[] threads;
 
     FaultKit(FaultLocking path, int cpus) {
-        kernel = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(cpus), path);
+        KernelBridge bridge = new KernelBridge();
+        kernel = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(cpus), bridge,
+                KernelVariant.CORRECT, path);
         machine = new Machine(kernel.memory(), PagingMode.X86_64);
-        KernelBridge.install(kernel, machine);
+        bridge.install(kernel, machine);
         threads = new Task[cpus];
         threads[0] = kernel.createProcess();
         for (int i = 1; i < cpus; i++) {

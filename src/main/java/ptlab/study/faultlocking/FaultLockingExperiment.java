@@ -15,6 +15,7 @@ import ptlab.kernel.Cpu;
 import ptlab.kernel.FaultLocking;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelConfig;
+import ptlab.kernel.KernelVariant;
 import ptlab.kernel.MmStruct;
 import ptlab.kernel.Task;
 
@@ -85,10 +86,11 @@ public final class FaultLockingExperiment {
             throw new IllegalArgumentException("--cpus: 1..63 per run (the engine's limit), got " + cpus);
         }
         KernelConfig cfg = KernelConfig.defaults().withCpus(cpus).withRam(ramFor(p, cpus));
-        Kernel k = new Kernel(p.mode(), cfg, path);
+        KernelBridge bridge = new KernelBridge();
+        Kernel k = new Kernel(p.mode(), cfg, bridge, KernelVariant.CORRECT, path);
         CostTable costs = CostTable.defaults();
         Machine m = new Machine(k.memory(), p.mode(), cfg.tlb(), costs);
-        KernelBridge.install(k, m);
+        bridge.install(k, m);
         CacheLines lines = new CacheLines(p.lineTransfer());
         m.setCacheLines(lines);
         m.setRecordWrites(false);                          // thousands of pages; invariant 1 is not studied here
@@ -139,9 +141,10 @@ public final class FaultLockingExperiment {
     public static long forkCycles(PagingMode mode, FaultLocking path, int vmas, long lineTransfer) {
         Params p = new Params(mode, Mix.READ_MOSTLY, 1, lineTransfer, 400, vmas, 1);
         KernelConfig cfg = KernelConfig.defaults().withCpus(1).withRam(ramFor(p, 1));
-        Kernel k = new Kernel(mode, cfg, path);
+        KernelBridge bridge = new KernelBridge();
+        Kernel k = new Kernel(mode, cfg, bridge, KernelVariant.CORRECT, path);
         Machine m = new Machine(k.memory(), mode, cfg.tlb(), CostTable.defaults());
-        KernelBridge.install(k, m);
+        bridge.install(k, m);
         m.setCacheLines(new CacheLines(lineTransfer));
         m.setRecordWrites(false);
         Task t = k.createProcess();
