@@ -228,7 +228,14 @@ public final class FaultPaths {
         boolean spec = seq >= 0;
         boolean write = (flags & VmFault.FAULT_FLAG_WRITE) != 0;
         boolean shared = (vmFlags & VmArea.VM_SHARED) != 0;
-        cpu.local_irq_disable();                              // speculative_page_walk_begin() / rcu_read_lock()
+        // speculative_page_walk_begin(): interrupts off, so free_pgtables() cannot free a table we
+        // walk (its flush IPI waits for us); every lock below is then a trylock, since a CPU
+        // holding it may be waiting for that IPI. Under a vma lock (or mmap_lock) the walk may
+        // block on locks, so interrupts stay on (rcu_read_lock in Linux): a reclaimed pte table
+        // is caught by the pmd re-check instead.
+        if (spec) {
+            cpu.local_irq_disable();
+        }
         try {
             long p = pt.pgd_offset(mm, address);
             for (int l = P4D; l >= PMD; l--) {
@@ -306,7 +313,9 @@ public final class FaultPaths {
             k.stats().pgfault.incrementAndGet();
             return 0;
         } finally {
-            cpu.local_irq_enable();
+            if (spec) {
+                cpu.local_irq_enable();
+            }
         }
     }
 

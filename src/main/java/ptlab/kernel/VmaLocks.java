@@ -11,7 +11,8 @@ import ptlab.hw.PhysicalMemory;
  * <pre>
  *   mm page (FrameUse.KERNEL, one per mm, more as vmas are created; freed at __mmdrop)
  *   +0    mm_seq        line 0: mmap_seq / mm_lock_seq (odd while mmap_lock is held for write)
- *   +128  vma slot 0    +0 vm_lock_seq   +8 detached      (line of the vma lock)
+ *   +128  vma slot 0    +0 vm_lock_seq+1 +8 detached      (line of the vma lock; 0 = never
+ *                                                          write-locked, Linux's initial -1)
  *                       +64 fault-path fields (unused: the model keeps vm_flags in Java)
  *   +256  vma slot 1 ...
  * </pre>
@@ -52,11 +53,39 @@ public final class VmaLocks {
 
     /** What one mm keeps in simulated memory: its pages and the next free vma slot. */
     static final class MmShared {
+        final FrameAllocator alloc;
         long[] pages = new long[4];
         int npages;
-        long next;      // next free slot address, or 0 (page full)
+        long next;      // next free slot address
         long limit;
         long seqAddr;
+
+        MmShared(FrameAllocator alloc) {
+            this.alloc = alloc;
+        }
+
+        /** The next vma slot (vm_area_alloc); a new kernel page when this one is full. */
+        long allocSlot() {
+            if (next + VMA_SLOT > limit) {
+                newPage();
+            }
+            long a = next;
+            next += VMA_SLOT;
+            return a;
+        }
+
+        void newPage() {
+            long pa = alloc.allocFrame(0, FrameUse.KERNEL);
+            if (pa < 0) {
+                throw new IllegalStateException("out of memory for vm_area_struct slab pages");
+            }
+            if (npages == pages.length) {
+                pages = java.util.Arrays.copyOf(pages, npages * 2);
+            }
+            pages[npages++] = pa;
+            next = pa;
+            limit = pa + PhysicalMemory.PAGE_SIZE;
+        }
     }
 
     /** mm_init(): the mm's first kernel page, with mm_seq = 0. */
@@ -64,24 +93,9 @@ public final class VmaLocks {
         if (!enabled) {
             return;
         }
-        MmShared s = new MmShared();
+        MmShared s = new MmShared(alloc);
         mm.shared = s;
-        newPage(s);
-        s.seqAddr = s.next;
-        s.next += VMA_SLOT;
-    }
-
-    private void newPage(MmShared s) {
-        long pa = alloc.allocFrame(0, FrameUse.KERNEL);
-        if (pa < 0) {
-            throw new IllegalStateException("out of memory for vm_area_struct slab pages");
-        }
-        if (s.npages == s.pages.length) {
-            s.pages = java.util.Arrays.copyOf(s.pages, s.npages * 2);
-        }
-        s.pages[s.npages++] = pa;
-        s.next = pa;
-        s.limit = pa + PhysicalMemory.PAGE_SIZE;
+        s.seqAddr = s.allocSlot();
     }
 
     /** __mmdrop(): the mm's kernel pages go back (vmas are gone: their slots with them). */
@@ -96,16 +110,8 @@ public final class VmaLocks {
         mm.shared = null;
     }
 
-    /** The vma's slot (vm_area_alloc: taken at first use, never reused within the mm). */
+    /** The vma's slot (taken by its constructor, never reused within the mm). */
     long slot(VmArea v) {
-        if (v.slot == 0) {
-            MmShared s = v.vm_mm.shared;
-            if (s.next + VMA_SLOT > s.limit) {
-                newPage(s);
-            }
-            v.slot = s.next;
-            s.next += VMA_SLOT;
-        }
         return v.slot;
     }
 
@@ -158,12 +164,12 @@ public final class VmaLocks {
         }
         long seq = mm_seq(v.vm_mm);
         long a = slot(v) + VM_LOCK_SEQ;
-        if (mem.loadLong(a) == seq) {
+        if (mem.loadLong(a) - 1 == seq) {
             return;                                            // __is_vma_write_locked()
         }
         RwSemaphore l = v.vmLock();
         l.down_write();
-        mem.storeLong(a, seq);                                 // WRITE_ONCE(vma->vm_lock_seq, mm_lock_seq)
+        mem.storeLong(a, seq + 1);                             // WRITE_ONCE(vma->vm_lock_seq, mm_lock_seq)
         l.up_write();
     }
 
@@ -173,7 +179,7 @@ public final class VmaLocks {
      */
     public boolean vma_start_read(VmArea v) {
         long a = slot(v) + VM_LOCK_SEQ;
-        if (mem.loadLong(a) == mm_seq(v.vm_mm)) {
+        if (mem.loadLong(a) - 1 == mm_seq(v.vm_mm)) {
             return false;                                      // write-locked: do not even try
         }
         RwSemaphore l = v.vmLock();
@@ -182,7 +188,7 @@ public final class VmaLocks {
         }
         // "Overflow might produce false locked result" aside, a writer that took vm_lock and
         // set vm_lock_seq between our first check and the trylock is seen here.
-        if (mem.loadLong(a) == mm_seq(v.vm_mm)) {
+        if (mem.loadLong(a) - 1 == mm_seq(v.vm_mm)) {
             l.up_read();
             return false;
         }
