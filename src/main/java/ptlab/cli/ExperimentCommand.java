@@ -3,7 +3,11 @@ package ptlab.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** {@code ptlab experiment STUDY}: the studies of DESIGN.md. */
+/**
+ * {@code ptlab experiment STUDY}: the studies of DESIGN.md. Like every command group ({@code mmu},
+ * {@code trace}, {@code bench}, {@code ptlab} itself), without a subcommand it prints its help and
+ * exits 0.
+ */
 @Command(name = "experiment", mixinStandardHelpOptions = true,
         description = "Runs one of the studies and prints its comparison table.",
         subcommands = {VmallocSyncCommand.class})
@@ -14,6 +18,6 @@ public final class ExperimentCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a study: vmalloc-sync");
+        spec.commandLine().usage(spec.commandLine().getOut());
     }
 }

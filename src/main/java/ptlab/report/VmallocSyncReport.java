@@ -67,12 +67,11 @@ public final class VmallocSyncReport {
         "vmalloc limit", "failed", "violations"};
 
     /**
-     * The level whose entries the strategies copy, as the kernel names it: the pmd on both
-     * x86-32 modes (mail 001), the p4d on 4-level x86-64 (sync_global_pgds_l4() copies p4d
-     * entries, folded into the pgd), the pgd on 5-level (sync_global_pgds_l5()).
+     * The level whose entries the strategies copy, in the one vocabulary of ptlab layout
+     * ({@link ptlab.kernel.KernelLayout#syncLevel()}): the table that holds the entry.
      */
     public static String syncLevelName(ptlab.hw.PagingMode mode) {
-        return mode.isLongMode() ? (mode == ptlab.hw.PagingMode.X86_64_LA57 ? "pgd" : "p4d") : "pmd";
+        return ptlab.kernel.KernelLayout.of(mode, null, ptlab.kernel.KernelLayout.PAGE_SIZE << 17, null).syncLevel();
     }
 
     /** The comparison table, one line per entry; the first violation of each strategy listed below it. */
