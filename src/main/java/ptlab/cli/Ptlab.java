@@ -185,8 +185,8 @@ public final class Ptlab implements Runnable {
                     + (debug ? "" : " and the stack trace from --debug");
         }
         err.println(who + ": " + String.valueOf(msg).replace('\n', ' ').strip());
-        if (debug) {
-            ex.printStackTrace(err);
+        if (debug && !(t instanceof UsageException || t instanceof CommandLine.ParameterException)) {
+            ex.printStackTrace(err);   // a user error's trace shows nothing of use
         }
         err.flush();
         return code;
