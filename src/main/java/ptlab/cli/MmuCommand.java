@@ -26,6 +26,7 @@ import ptlab.tools.MmuProbe;
 /** {@code ptlab mmu …}: direct questions to the simulated MMU. */
 @Command(name = "mmu", mixinStandardHelpOptions = true,
         description = "Ask the simulated MMU directly.",
+        footer = {"", "Example:", "  ptlab mmu probe < requests.jsonl"},
         subcommands = {MmuCommand.Probe.class})
 public final class MmuCommand implements Runnable {
 

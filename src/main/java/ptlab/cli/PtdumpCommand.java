@@ -28,7 +28,10 @@ import ptlab.tools.Scenarios;
                 "  process   text, data, heap, mmap and stack touched in part [process, kernel]",
                 "  fork-cow  parent after fork: its anonymous pages read-only [parent, child, kernel]",
                 "  thp       x86-64/la57: 2 MiB THP pmds, one split by mprotect [process, kernel]",
-                "'ptlab ptdump --list' describes them in full."})
+                "'ptlab ptdump --list' describes them in full."},
+        footer = {"", "Examples:", "  ptlab ptdump --arch x86-64 --scenario thp",
+                "  ptlab ptdump --arch x86-32-pae --scenario fork-cow --mm child --format json",
+                "  ptlab ptdump --list"})
 public final class PtdumpCommand implements Callable<Integer> {
 
     @Option(names = "--arch", description = "x86-32, x86-32-pae, x86-64 or x86-64-la57")

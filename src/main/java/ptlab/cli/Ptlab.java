@@ -33,6 +33,9 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "A laboratory for kernel page-table algorithms on a bit-accurate x86 MMU model.",
+        footer = {"", "Examples:", "  ptlab demo", "  ptlab help explore",
+                "  ptlab layout --arch x86-32-pae --vmsplit 1G --ram 512M",
+                "Full reference: docs/cli.md (exit codes, files, JSON keys, trace grammar)."},
         subcommands = {
                 DemoCommand.class,
                 MmuCommand.class,
@@ -44,6 +47,7 @@ import picocli.CommandLine.Command;
                 PtdumpCommand.class,
                 BenchCommand.class,
                 HelpCommand.class,
+                GenDocsCommand.class,
         })
 public final class Ptlab implements Runnable {
 

@@ -35,6 +35,8 @@ import ptlab.trace.TraceReader;
 @Command(name = "trace", mixinStandardHelpOptions = true,
         description = "Replay a memory-access trace (valgrind lackey or plain) through the simulated MMU, "
                 + "or generate a synthetic one.",
+        footer = {"", "Examples:", "  ptlab trace generate --lines 1000000 --out /tmp/t.lackey",
+                "  ptlab trace replay /tmp/t.lackey --trace-format lackey --arch x86-64"},
         subcommands = {TraceCommand.Replay.class, TraceCommand.Generate.class})
 public final class TraceCommand implements Runnable {
 

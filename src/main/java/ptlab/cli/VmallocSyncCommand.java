@@ -248,7 +248,10 @@ public final class VmallocSyncCommand implements Callable<Integer>, Ptlab.SizesT
         if (out != null) {
             VmallocSyncReport.write(out.resolve("vmalloc-sync.csv"), VmallocSyncReport.csv(entries));
             VmallocSyncReport.write(out.resolve("vmalloc-sync.json"), Json.writePretty(json) + "\n");
-            List<Path> pngs = VmallocSyncReport.plots(entries, out, "vmalloc-sync " + mode.cliName());
+            // every plot names the parameters it shows
+            String title = "vmalloc-sync " + mode.cliName() + ", " + vmallocs + " vmallocs, " + cpus + " CPUs, NMI "
+                    + fmt(nmiRate) + "/M cycles, seed " + seed;
+            List<Path> pngs = VmallocSyncReport.plots(entries, out, title);
             if (format == OutputFormat.text) {
                 pw.println("wrote " + out.resolve("vmalloc-sync.csv") + ", " + out.resolve("vmalloc-sync.json")
                         + ", " + pngs.size() + " plots");
