@@ -139,12 +139,19 @@ public final class TraceCommand implements Runnable {
                 in = open(file);
                 size = Files.size(Path.of(file));
             }
-            TraceReplay replay = new TraceReplay(config);
+            TraceReplay replay;
+            try {
+                replay = new TraceReplay(config);
+            } catch (TraceReplay.OutOfSimulatedRam e) {
+                throw new UsageException(e.getMessage());
+            }
             TraceReader reader = tf.reader(in, (int) bufferBytes);
             StopOnShutdown stop = new StopOnShutdown(reader);
             TraceReplay.Result r;
             try (in; Progress progress = Progress.forFile(size)) {
                 r = replay.replay(reader, progress == null ? null : progress::stepTo);
+            } catch (TraceReplay.OutOfSimulatedRam e) {
+                throw new UsageException(e.getMessage());
             } catch (IOException e) {   // e.g. /proc/self/mem: opens, then the read fails
                 throw new UsageException("cannot read " + (file.equals("-") ? "stdin" : file) + ": "
                         + CliFiles.describe(e));

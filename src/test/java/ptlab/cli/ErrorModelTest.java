@@ -157,4 +157,16 @@ class ErrorModelTest {
         assertTrue(list.isArray() && list.size() >= 4);
         assertEquals("boot", list.get(0).get("scenario").asText());
     }
+
+    /** Issue 11, item 19: one rule for output files: missing parent directories are created. */
+    @Test
+    void outputFilesGetTheirParentDirectoriesEverywhere(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path trace = dir.resolve("a/b/t.lackey");
+        assertEquals(0, Cli.run("trace", "generate", "--lines", "10", "--out", trace.toString()).code());
+        assertEquals(10, java.nio.file.Files.readAllLines(trace).size());
+        java.nio.file.Path sched = dir.resolve("c/d/s.json");
+        assertEquals(1, Cli.run("explore", "pte-clear-vs-dirty", "--seed", "1", "--out", sched.toString()).code());
+        assertTrue(java.nio.file.Files.exists(sched));
+    }
 }

@@ -124,7 +124,8 @@ class TraceCommandTest {
                 {"trace", "replay", "--trace-format", "plain", "--arch", "x86-64"},
                 {"trace", "generate", "--lines", "-1"},
                 {"trace", "generate", "--lines", "10", "--format", "json"},
-                {"trace", "generate", "--lines", "10", "-o", dir.resolve("no/such/dir/x").toString()},
+                {"trace", "generate", "--lines", "10", "-o", dir.toString()},
+                {"trace", "generate", "--lines", "10", "--out", ""},
         };
         for (String[] args : cases) {
             Run r = run(args);
