@@ -178,12 +178,14 @@ env -u CI PTLAB_PROGRESS=1 "$PTLAB" experiment vmalloc-sync --arch x86-64 --proc
   --strategies lazy-fault,eager-walk >out 2>err &
 pid=$!
 for _ in $(seq 1 600); do [[ -s err ]] && break; sleep 0.1; done   # the progress line: the run has begun
+progress_seen=$([[ -s err ]] && echo yes || echo no)   # item 20: on stderr although stdout is a file
 kill -TERM "$pid"
 wait "$pid"
 code=$?
 tr '\r' '\n' <err | grep -v '^ *$' | grep -v 'vmalloc-sync x86-64 procs=' >err2
 mv err2 err
-verdict 143 "$code" "interrupted: [0-9]+ of 2 runs finished" "SIGTERM during the runs (Ctrl-C: 130)"
+[[ "$progress_seen" == yes ]] || echo "no progress on stderr with stdout redirected" >>err
+verdict 143 "$code" "interrupted: [0-9]+ of 2 runs finished" "SIGTERM during the runs (Ctrl-C: 130), progress on stderr"
 
 echo "== 19. ignored or inconsistent options"
 expect 2 "max-depth" "--max-depth with random" -- explore pte-clear-vs-dirty --max-depth 3
