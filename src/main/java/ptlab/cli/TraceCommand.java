@@ -113,7 +113,7 @@ public final class TraceCommand implements Runnable {
                 description = "read buffer size (default: ${DEFAULT-VALUE})")
         long bufferBytes;
 
-        @Option(names = "--format", defaultValue = "text", description = "text or json")
+        @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
         OutputFormat format;
 
         @Spec
@@ -251,7 +251,7 @@ public final class TraceCommand implements Runnable {
         @Option(names = "--seed", defaultValue = "1", description = "random seed (default: ${DEFAULT-VALUE})")
         long seed;
 
-        @Option(names = {"--trace-format", "--format"}, defaultValue = "lackey", paramLabel = "lackey|plain",
+        @Option(names = "--trace-format", defaultValue = "lackey", paramLabel = "lackey|plain",
                 description = "lackey or plain (default: ${DEFAULT-VALUE})")
         String traceFormat;
 

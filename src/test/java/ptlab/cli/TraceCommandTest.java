@@ -159,7 +159,7 @@ class TraceCommandTest {
         Path a = dir.resolve("a.trace");
         Path b = dir.resolve("b.trace");
         assertEquals(0, run("trace", "generate", "--lines", "5000", "--seed", "9", "-o", a.toString()).code());
-        assertEquals(0, run("trace", "generate", "--lines", "5000", "--seed", "9", "--format", "lackey", "-o",
+        assertEquals(0, run("trace", "generate", "--lines", "5000", "--seed", "9", "--trace-format", "lackey", "--out",
                 b.toString()).code());
         assertArrayEquals(Files.readAllBytes(a), Files.readAllBytes(b));
         JsonNode j = json("trace", "replay", a.toString(), "--trace-format", "lackey", "--arch", "x86-64",
