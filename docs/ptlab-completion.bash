@@ -166,6 +166,7 @@ function _complete_ptlab() {
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} help" ];    then _picocli_ptlab; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} mmu probe" ];    then _picocli_ptlab_mmu; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} experiment vmalloc-sync" ];    then _picocli_ptlab_experiment; return $?; fi
+  if [ "${COMP_LINE}" = "${COMP_WORDS[0]} experiment relocation" ];    then _picocli_ptlab_experiment; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} trace replay" ];    then _picocli_ptlab_trace; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} trace generate" ];    then _picocli_ptlab_trace; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} bench walk" ];    then _picocli_ptlab_bench; return $?; fi
@@ -183,13 +184,15 @@ function _complete_ptlab() {
   local cmds9=(help)
   local cmds10=(mmu probe)
   local cmds11=(experiment vmalloc-sync)
-  local cmds12=(trace replay)
-  local cmds13=(trace generate)
-  local cmds14=(bench walk)
+  local cmds12=(experiment relocation)
+  local cmds13=(trace replay)
+  local cmds14=(trace generate)
+  local cmds15=(bench walk)
 
-  if CompWordsContainsArray "${cmds14[@]}"; then _picocli_ptlab_bench_walk; return $?; fi
-  if CompWordsContainsArray "${cmds13[@]}"; then _picocli_ptlab_trace_generate; return $?; fi
-  if CompWordsContainsArray "${cmds12[@]}"; then _picocli_ptlab_trace_replay; return $?; fi
+  if CompWordsContainsArray "${cmds15[@]}"; then _picocli_ptlab_bench_walk; return $?; fi
+  if CompWordsContainsArray "${cmds14[@]}"; then _picocli_ptlab_trace_generate; return $?; fi
+  if CompWordsContainsArray "${cmds13[@]}"; then _picocli_ptlab_trace_replay; return $?; fi
+  if CompWordsContainsArray "${cmds12[@]}"; then _picocli_ptlab_experiment_relocation; return $?; fi
   if CompWordsContainsArray "${cmds11[@]}"; then _picocli_ptlab_experiment_vmallocsync; return $?; fi
   if CompWordsContainsArray "${cmds10[@]}"; then _picocli_ptlab_mmu_probe; return $?; fi
   if CompWordsContainsArray "${cmds9[@]}"; then _picocli_ptlab_help; return $?; fi
@@ -410,7 +413,7 @@ function _picocli_ptlab_experiment() {
   # Get completion data
   local curr_word=${COMP_WORDS[COMP_CWORD]}
 
-  local commands="vmalloc-sync"
+  local commands="vmalloc-sync relocation"
   local flag_opts="-h --help -V --version --debug"
   local arg_opts=""
 
@@ -624,6 +627,81 @@ function _picocli_ptlab_experiment_vmallocsync() {
   fi
 }
 
+# Generates completions for the options and subcommands of the `relocation` subcommand.
+function _picocli_ptlab_experiment_relocation() {
+  # Get completion data
+  local curr_word=${COMP_WORDS[COMP_CWORD]}
+  local prev_word=${COMP_WORDS[COMP_CWORD-1]}
+
+  local commands=""
+  local flag_opts="-h --help -V --version --debug"
+  local arg_opts="--arch --protocols --cpus --nodes --workload --pages --accesses --remote-distance --explore --schedules --seed --cost-table --out --format"
+  local format_option_args=("text" "json") # --format values
+
+  type compopt &>/dev/null && compopt +o default
+
+  case ${prev_word} in
+    --arch)
+      return
+      ;;
+    --protocols)
+      return
+      ;;
+    --cpus)
+      return
+      ;;
+    --nodes)
+      return
+      ;;
+    --workload)
+      return
+      ;;
+    --pages)
+      return
+      ;;
+    --accesses)
+      return
+      ;;
+    --remote-distance)
+      return
+      ;;
+    --explore)
+      return
+      ;;
+    --schedules)
+      return
+      ;;
+    --seed)
+      return
+      ;;
+    --cost-table)
+      local IFS=$'\n'
+      type compopt &>/dev/null && compopt -o filenames
+      COMPREPLY=( $( compgen -f -- "${curr_word}" ) ) # files
+      return $?
+      ;;
+    --out)
+      local IFS=$'\n'
+      type compopt &>/dev/null && compopt -o filenames
+      COMPREPLY=( $( compgen -f -- "${curr_word}" ) ) # files
+      return $?
+      ;;
+    --format)
+      local IFS=$'\n'
+      COMPREPLY=( $( compReplyArray "${format_option_args[@]}" ) )
+      return $?
+      ;;
+  esac
+
+  if [[ "${curr_word}" == -* ]]; then
+    COMPREPLY=( $(compgen -W "${flag_opts} ${arg_opts}" -- "${curr_word}") )
+  else
+    local positionals=""
+    local IFS=$'\n'
+    COMPREPLY=( $(compgen -W "${commands// /$'\n'}${IFS}${positionals}" -- "${curr_word}") )
+  fi
+}
+
 # Generates completions for the options and subcommands of the `replay` subcommand.
 function _picocli_ptlab_trace_replay() {
   # Get completion data
@@ -683,7 +761,7 @@ function _picocli_ptlab_trace_generate() {
 
   local commands=""
   local flag_opts="-h --help -V --version --debug"
-  local arg_opts="--lines --seed --trace-format --format --arch --out -o --output"
+  local arg_opts="--lines --seed --trace-format --arch --out -o --output"
 
   type compopt &>/dev/null && compopt +o default
 
@@ -694,7 +772,7 @@ function _picocli_ptlab_trace_generate() {
     --seed)
       return
       ;;
-    --trace-format|--format)
+    --trace-format)
       return
       ;;
     --arch)
