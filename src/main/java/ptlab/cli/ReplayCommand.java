@@ -56,6 +56,12 @@ public final class ReplayCommand implements Callable<Integer> {
             throw new UsageException("--max-steps must be at least 1, got " + maxSteps);
         }
         String text = CliFiles.readText(file, 64 << 20);
+        try {
+            Json.MAPPER.readTree(text);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {   // our words, not the parser's
+            throw new UsageException(file + " is not JSON (line " + e.getLocation().getLineNr()
+                    + "); expected a schedule written by ptlab explore --out");
+        }
         Schedule sch = UsageException.userInput(() -> {
             try {
                 return Schedule.load(Path.of(file));

@@ -195,5 +195,10 @@ class ExploreCommandTest {
         assertTrue(r.out().contains("step limit"), r.out());
         assertEquals(2, run("replay", file.toString(), "--max-steps", "0").code());
         assertEquals(1, run("replay", file.toString()).code(), "the untouched file reproduces");
+
+        Path notJson = Files.writeString(dir.resolve("garbage.json"), "{\"format\": ptlab");
+        r = run("replay", notJson.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("is not JSON") && !r.err().contains("Unexpected character"), r.err());
     }
 }
