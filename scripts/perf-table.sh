@@ -14,6 +14,11 @@
 #   --no-big       skip the large trace
 #   --no-real      skip the real trace (valgrind's lackey tracing gzip; needs valgrind)
 #   --work DIR     scratch directory (default: a new one under ${TMPDIR:-/tmp})
+#   --table-only   print the table again from DIR/measurements.txt of an earlier run (--work DIR)
+#
+# Whole-process figures are wall seconds; the CPU seconds (user + system, all threads) of the
+# same runs are recorded too, as "<metric>_cpu": on a loaded machine wall time mostly measures
+# the others, CPU time much less so.
 #
 # Traces are generated here (`ptlab trace generate`, valgrind), never committed.
 set -euo pipefail
@@ -25,6 +30,7 @@ BIG_LINES=200000000
 BIG=1
 REAL=1
 WORK=""
+TABLE_ONLY=0
 while (( $# )); do
   case "$1" in
     --before) BEFORE="$2"; shift 2 ;;
@@ -33,19 +39,24 @@ while (( $# )); do
     --no-big) BIG=0; shift ;;
     --no-real) REAL=0; shift ;;
     --work) WORK="$2"; shift 2 ;;
+    --table-only) TABLE_ONLY=1; shift ;;
     *) echo "perf-table.sh: unknown option '$1' (see the comment at the top)" >&2; exit 2 ;;
   esac
 done
 [[ -n "$WORK" ]] || WORK="$(mktemp -d "${TMPDIR:-/tmp}/ptlab-perf.XXXXXX")"
 mkdir -p "$WORK"
 LOG="$WORK/measurements.txt"     # one line per measurement: metric variant value
-: >"$LOG"
+INFO="$WORK/run-info.txt"        # when, load at start and end, commits
 
 say() { echo "perf-table: $*" >&2; }
 record() { echo "$1 $2 $3" >>"$LOG"; }
+load() { uptime | sed 's/.*load average: //'; }
 
+if (( ! TABLE_ONLY )); then
+: >"$LOG"
 say "load at start: $(uptime)"
-START_LOAD="$(uptime | sed 's/.*load average: //')"
+{ echo "start $(date -u '+%Y-%m-%d %H:%M UTC')"; echo "start_load $(load)"; echo "before $BEFORE";
+  echo "after $(git -C "$ROOT" rev-parse --short HEAD)"; echo "rounds $ROUNDS"; } >"$INFO"
 
 # ---- builds -----------------------------------------------------------------------------------
 AFTER="$ROOT/ptlab"
@@ -85,13 +96,20 @@ fi
 # ---- measurements -------------------------------------------------------------------------------
 json_field() { grep -o "\"$1\" *: *[0-9.]*" | head -n1 | sed 's/.*: *//'; }
 
-# wall seconds of a whole process (JVM start included)
+# Runs a whole process (JVM start included) and prints "wall cpu" seconds (cpu = user + system).
+TIMES="$WORK/time.out"
 wall() {
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$@" >/dev/null
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc -l
+  /usr/bin/time -f "%e %U %S" -o "$TIMES" "$@" >/dev/null
+  awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$TIMES"
+}
+
+# record_wall METRIC VARIANT COMMAND...: METRIC_s and METRIC_cpu
+record_wall() {
+  local m="$1" v="$2" t
+  shift 2
+  t=($(wall "$@"))
+  record "${m}_s" "$v" "${t[0]}"
+  record "${m}_cpu" "$v" "${t[1]}"
 }
 
 walk_round() {
@@ -108,26 +126,25 @@ walk_round() {
 
 replay_args=(--trace-format lackey --arch x86-64 --format json)
 
-replay_round() {   # $1 trace, $2 metric name, $3 lines
-  local s
-  s=$(wall "$BEFORE_PTLAB" trace replay "$1" "${replay_args[@]}"); record "$2_s" before "$s"
-  s=$(wall "$AFTER" trace replay "$1" "${replay_args[@]}"); record "$2_s" after "$s"
-  s=$(wall "$AFTER" trace replay "$1" "${replay_args[@]}" --threads 2); record "$2_s" after-threads2 "$s"
-  s=$(wall "$WORK/lackey_replay" "$1"); record "$2_s" C "$s"
+replay_round() {   # $1 trace, $2 metric name
+  record_wall "$2" before "$BEFORE_PTLAB" trace replay "$1" "${replay_args[@]}"
+  record_wall "$2" after "$AFTER" trace replay "$1" "${replay_args[@]}"
+  record_wall "$2" after-threads2 "$AFTER" trace replay "$1" "${replay_args[@]}" --threads 2
+  record_wall "$2" C "$WORK/lackey_replay" "$1"
 }
 
 startup_round() {
-  local s
-  s=$(wall "$BEFORE_PTLAB" --version); record version_s before "$s"
-  s=$(PTLAB_AOT=0 wall "$AFTER" --version); record version_s after-no-cache "$s"
-  s=$(wall "$AFTER" --version); record version_s after "$s"
-  s=$(wall "$BEFORE_PTLAB" trace replay "$TSMALL" "${replay_args[@]}"); record replay200k_s before "$s"
-  s=$(PTLAB_AOT=0 wall "$AFTER" trace replay "$TSMALL" "${replay_args[@]}"); record replay200k_s after-no-cache "$s"
-  s=$(wall "$AFTER" trace replay "$TSMALL" "${replay_args[@]}"); record replay200k_s after "$s"
+  record_wall version before "$BEFORE_PTLAB" --version
+  PTLAB_AOT=0 record_wall version after-no-cache "$AFTER" --version
+  record_wall version after "$AFTER" --version
+  record_wall replay200k before "$BEFORE_PTLAB" trace replay "$TSMALL" "${replay_args[@]}"
+  PTLAB_AOT=0 record_wall replay200k after-no-cache "$AFTER" trace replay "$TSMALL" "${replay_args[@]}"
+  record_wall replay200k after "$AFTER" trace replay "$TSMALL" "${replay_args[@]}"
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
-  say "round $r of $ROUNDS (load $(uptime | sed 's/.*load average: //'))"
+  say "round $r of $ROUNDS (load $(load))"
+  echo "round_load $(load)" >>"$INFO"
   startup_round
   walk_round
   replay_round "$T20" replay20M
@@ -143,11 +160,13 @@ if (( BIG )); then   # long: two rounds, in-process rate (steady state) and whol
       record replaybig_rate "$v" "$rate"
       record replaybig_s "$v" "$(echo "$t1 - $t0" | bc -l)"
     done
-    record replaybig_s C "$(wall "$WORK/lackey_replay" "$TBIG")"
+    record_wall replaybig C "$WORK/lackey_replay" "$TBIG"
   done
 fi
-END_LOAD="$(uptime | sed 's/.*load average: //')"
+echo "end_load $(load)" >>"$INFO"
 say "load at end: $(uptime)"
+if (( BIG )); then rm -f "$TBIG"; fi
+fi   # TABLE_ONLY
 
 # ---- table ----------------------------------------------------------------------------------
 best() {   # best (min, or max for rates) and median of metric $1 variant $2
@@ -162,9 +181,12 @@ rate() {   # lines / best seconds, in M lines/s, for metric $1 variant $2, trace
     END { if (!n) print "–"; else printf "%.1f", lines / b / 1e6 }' "$LOG"
 }
 
+info() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$INFO"; }
 echo
-echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs, load average at start $START_LOAD, at end $END_LOAD;"
-echo "$ROUNDS rounds interleaved; each cell: best (median). before = $BEFORE, after = $(git -C "$ROOT" rev-parse --short HEAD)."
+echo "Measured $(info start) on $(nproc) CPUs; load average (1, 5, 15 min) at start $(info start_load),"
+echo "at the start of each round: $(awk '$1 == "round_load" { printf "%s%s", sep, $2 " " $3 " " $4; sep = "; " }' "$INFO"),"
+echo "at end $(info end_load). $(info rounds) rounds interleaved; each cell: best (median)."
+echo "before = $(info before), after = $(info after)."
 echo
 echo "| ns per translation (ptlab bench walk / walk.c) | before | after | C walk.c | after / C |"
 echo "|---|--:|--:|--:|--:|"
@@ -174,23 +196,31 @@ for m in tlb_hit walk4 walk5 random_1g; do
   echo "| $m | $(best "${m}_ns" before) | $a | $c | $ratio |"
 done
 echo
-L20=$(lines_of "$T20")
-echo "| trace replay, whole process (s; M lines/s of the best) | before | after | after --threads 2 | C lackey_replay |"
+L20=$(lines_of "$WORK/t20.lackey")
+echo "| trace replay, whole process: wall s, CPU s (user+sys); M lines/s of the best wall | before | after | after --threads 2 | C lackey_replay |"
 echo "|---|--:|--:|--:|--:|"
-echo "| 20M synthetic lines | $(best replay20M_s before); $(rate replay20M_s before "$L20") | $(best replay20M_s after); $(rate replay20M_s after "$L20") | $(best replay20M_s after-threads2); $(rate replay20M_s after-threads2 "$L20") | $(best replay20M_s C); $(rate replay20M_s C "$L20") |"
-if (( REAL )); then
-  LR=$(lines_of "$TREAL")
-  echo "| real trace, gzip under valgrind ($LR lines) | $(best replayreal_s before); $(rate replayreal_s before "$LR") | $(best replayreal_s after); $(rate replayreal_s after "$LR") | $(best replayreal_s after-threads2); $(rate replayreal_s after-threads2 "$LR") | $(best replayreal_s C); $(rate replayreal_s C "$LR") |"
+replay_row() {   # $1 label, $2 metric, $3 lines
+  local row="| $1 |" v
+  for v in before after after-threads2 C; do
+    row+=" $(best "$2_s" "$v"); cpu $(best "$2_cpu" "$v"); $(rate "$2_s" "$v" "$3") |"
+  done
+  echo "$row"
+}
+replay_row "20M synthetic lines" replay20M "$L20"
+if [[ -f "$WORK/real.lackey" ]] && grep -q '^replayreal_s' "$LOG"; then
+  LR=$(lines_of "$WORK/real.lackey")
+  replay_row "real trace: gzip under valgrind lackey, $LR lines" replayreal "$LR"
 fi
-if (( BIG )); then
-  echo "| $BIG_LINES synthetic lines, whole process | $(best replaybig_s before) | $(best replaybig_s after) | | $(best replaybig_s C) |"
+if grep -q '^replaybig_rate' "$LOG"; then
+  echo "| $BIG_LINES synthetic lines, whole process (wall s) | $(best replaybig_s before) | $(best replaybig_s after) | | $(best replaybig_s C) |"
   echo "| same, in-process rate (lines/s, steady state) | $(best replaybig_rate before 1) | $(best replaybig_rate after 1) | | |"
 fi
 echo
-echo "| start-up (s, whole process) | before | after, PTLAB_AOT=0 | after (AOT cache) |"
+echo "| start-up, whole process: wall s; CPU s | before | after, PTLAB_AOT=0 | after (AOT cache) |"
 echo "|---|--:|--:|--:|"
-echo "| ptlab --version | $(best version_s before) | $(best version_s after-no-cache) | $(best version_s after) |"
-echo "| trace replay, 200k lines | $(best replay200k_s before) | $(best replay200k_s after-no-cache) | $(best replay200k_s after) |"
+for m in version replay200k; do
+  label="ptlab --version"; [[ $m == replay200k ]] && label="trace replay, 200k lines"
+  echo "| $label | $(best ${m}_s before); cpu $(best ${m}_cpu before) | $(best ${m}_s after-no-cache); cpu $(best ${m}_cpu after-no-cache) | $(best ${m}_s after); cpu $(best ${m}_cpu after) |"
+done
 echo
 echo "raw measurements: $LOG"
-if (( BIG )); then rm -f "$TBIG"; fi
