@@ -70,6 +70,8 @@ if [[ ! -x "$BEFORE_DIR/ptlab" ]]; then
 fi
 BEFORE_PTLAB="$BEFORE_DIR/ptlab"
 cc -O2 -o "$WORK/walk" "$ROOT/bench/baseline/walk.c"
+git -C "$ROOT" show "$BEFORE:bench/baseline/walk.c" >"$WORK/walk-before.c"   # the C baseline before issue 15
+cc -O2 -o "$WORK/walk-before" "$WORK/walk-before.c"
 cc -O2 -o "$WORK/lackey_replay" "$ROOT/bench/c/lackey_replay.c"
 "$WORK/walk" selftest >/dev/null
 
@@ -118,9 +120,11 @@ walk_round() {
     if [[ $v == before ]]; then out="$("$BEFORE_PTLAB" bench walk --format json)"; else out="$("$AFTER" bench walk --format json)"; fi
     for m in tlb_hit walk4 walk5 random_1g; do record "${m}_ns" "$v" "$(json_field "${m}_ns" <<<"$out")"; done
   done
-  out="$("$WORK/walk")"
-  for m in tlb_hit walk4 walk5 random_1g; do
-    record "${m}_ns" C "$(awk -v m="$m" '$1 == m { print $3 }' <<<"$out")"
+  for v in C C-before; do
+    if [[ $v == C ]]; then out="$("$WORK/walk")"; else out="$("$WORK/walk-before")"; fi
+    for m in tlb_hit walk4 walk5 random_1g; do
+      record "${m}_ns" "$v" "$(awk -v m="$m" '$1 == m { print $3 }' <<<"$out")"
+    done
   done
 }
 
@@ -188,12 +192,12 @@ echo "at the start of each round: $(awk '$1 == "round_load" { printf "%s%s", sep
 echo "at end $(info end_load). $(info rounds) rounds interleaved; each cell: best (median)."
 echo "before = $(info before), after = $(info after)."
 echo
-echo "| ns per translation (ptlab bench walk / walk.c) | before | after | C walk.c | after / C |"
-echo "|---|--:|--:|--:|--:|"
+echo "| ns per translation (ptlab bench walk; C walk.c) | ptlab before | ptlab after | C walk.c before | C walk.c after | after / C after |"
+echo "|---|--:|--:|--:|--:|--:|"
 for m in tlb_hit walk4 walk5 random_1g; do
   a=$(best "${m}_ns" after); c=$(best "${m}_ns" C)
   ratio=$(awk -v a="${a%% *}" -v c="${c%% *}" 'BEGIN { if (c > 0) printf "%.2f", a / c }')
-  echo "| $m | $(best "${m}_ns" before) | $a | $c | $ratio |"
+  echo "| $m | $(best "${m}_ns" before) | $a | $(best "${m}_ns" C-before) | $c | $ratio |"
 done
 echo
 L20=$(lines_of "$WORK/t20.lackey")
