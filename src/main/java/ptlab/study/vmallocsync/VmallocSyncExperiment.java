@@ -13,6 +13,7 @@ import ptlab.kernel.Cpu;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelConfig;
 import ptlab.kernel.KernelLayout;
+import ptlab.kernel.LockObserver;
 import ptlab.kernel.MmStruct;
 import ptlab.kernel.Task;
 import ptlab.kernel.VmSplit;
@@ -36,11 +37,15 @@ import ptlab.engine.Op;
  * unlock of pgd_lock, clear_page for each allocated frame (512 stores), {@code free} per freed
  * frame, an IPI send per remote CPU plus a full flush for each batched kernel TLB flush,
  * {@code interrupt} per NMI and per page fault, {@code tlb_flush_all} per CR3 load. pgd_lock is
- * a resource in model time: a pgd_list walk or a fork/exit that wants it while another CPU holds
- * it waits until that CPU's release time. (This loop is used rather than the engine's
- * fiber-based timed mode because 10,000 processes and 100,000 vmalloc operations per strategy
- * must run in seconds; operations do not interleave inside one another, which the explorer
- * covers separately.)
+ * a resource in model time ({@link PgdLockTimeline}): every hold - pgd_ctor in fork, pgd_dtor in
+ * exit, each pgd_list walk of a sync (one per sync-level entry, as Linux drops pgd_lock between
+ * entries) - is measured in meter cycles, charged spin_lock/spin_unlock plus each mm's
+ * page_table_lock taken inside it, and placed on the CPU's timeline; a hold that finds another
+ * CPU's in progress waits for its end. (This loop is used rather than the engine's fiber-based
+ * timed mode because 10,000 processes and 100,000 vmalloc operations per strategy must run in
+ * seconds; operations do not interleave inside one another, which the explorer covers
+ * separately.) A vmalloc that fails is counted ({@code vmalloc_failures}), not recorded as a
+ * latency.
  *
  * <h2>Workload</h2>
  * {@code procs} processes are forked first. Then each CPU in turn draws: 40% a vmalloc-family
@@ -60,7 +65,9 @@ import ptlab.engine.Op;
  * end every live process's sync-level entries are compared with init_mm's (except for
  * lazy-fault, which fills them on demand). A fault taken inside an NMI is counted; its IRET
  * re-enables NMIs before the handler finished, opening the nested-NMI window of mail 003
- * (counted as a hazard; an NMI that really arrives in that window is counted as nested).
+ * (each handler that ran with NMIs open is a hazard); an NMI of the same CPU that arrives in
+ * that window, or was latched before it opened, is delivered there and its handler runs on top
+ * of the first: counted as nested from that real nesting ({@code nmiHandler}).
  */
 public final class VmallocSyncExperiment {
 
@@ -158,11 +165,14 @@ public final class VmallocSyncExperiment {
         final long[] nextNmi;
         final long clearPage;
         final long pgdLockCost;
-        final long forkLockHold;
         final long mmioBase;
         final long mmioWindow;
         final int maxBarShift;
-        long pgdLockFreeAt;
+        /** pgd_lock in model time; the current operation's holds (meter cycles at acquire, length) until placed on it. */
+        final PgdLockTimeline pgdLock = new PgdLockTimeline();
+        long[] holdAt = new long[16];
+        long[] holdLen = new long[16];
+        int holds;
         /** Cycles spent inside pgd_list walks (under pgd_lock), accumulated. */
         long walkCycles;
         long walkStart;
@@ -174,10 +184,13 @@ public final class VmallocSyncExperiment {
         long faultsInNmi;
         long hazards;
         long nestedNmis;
+        /** Set by access() when a #PF inside an NMI returned: its IRET's offset in the access's cycles, else -1. */
+        long iretOffset = -1;
         long violations;
         String firstViolation;
         long events;
         long vmallocOpsDone;
+        long failedVmallocCycles;
         final WalkResult walk = new WalkResult();
 
         Run(Params p, VmallocSyncStrategy strategy, CostTable costs) {
@@ -217,11 +230,7 @@ public final class VmallocSyncExperiment {
             this.nextNmi = new long[p.cpus()];
             this.clearPage = 512 * costs.cost(Op.STORE);
             this.pgdLockCost = costs.cost(Op.LOCK) + costs.cost(Op.UNLOCK);
-            // pgd_ctor under pgd_lock: clone_pgd_range of the kernel's top-level entries (and, with
-            // PAE and unshared kernel pmds, a copy of each kernel pmd page's 512 entries).
-            long kernelTop = k.arch().ptrsPerPgd() - k.arch().kernelPgdBoundary();
-            long copied = kernelTop + (p.mode().isPae() && !k.arch().sharedKernelPmd() ? kernelTop * 512 : 0);
-            this.forkLockHold = pgdLockCost + copied * (costs.cost(Op.LOAD) + costs.cost(Op.STORE));
+            k.arch().pgd_lock.setObserver(new PgdLockMeter());
             if (p.mode().isLongMode()) {
                 mmioBase = 1L << 40;
                 mmioWindow = 1L << 39;
@@ -231,6 +240,49 @@ public final class VmallocSyncExperiment {
                 mmioWindow = 512L << 20;
                 maxBarShift = 24;
             }
+        }
+
+        /**
+         * Measures every pgd_lock hold (pgd_ctor in fork, pgd_dtor in exit, each pgd_list walk of
+         * a sync) in meter cycles, charges spin_lock/spin_unlock and the page_table_locks the
+         * sync took inside the hold, and records the hold for {@link #placeHolds}.
+         */
+        private final class PgdLockMeter implements LockObserver {
+            long acquiredAt;
+            long pgtPairsAt;
+
+            @Override
+            public void afterAcquire(Object lock, int mode) {
+                meter.charge(costs.cost(Op.LOCK));
+                acquiredAt = meter.cycles();
+                pgtPairsAt = sync.lockPairs() - sync.listWalks();
+            }
+
+            @Override
+            public void beforeRelease(Object lock, int mode) {
+                meter.charge((sync.lockPairs() - sync.listWalks() - pgtPairsAt) * pgdLockCost);
+                if (holds == holdAt.length) {
+                    holdAt = java.util.Arrays.copyOf(holdAt, holds * 2);
+                    holdLen = java.util.Arrays.copyOf(holdLen, holds * 2);
+                }
+                holdAt[holds] = acquiredAt;
+                holdLen[holds++] = meter.cycles() - acquiredAt;
+                meter.charge(costs.cost(Op.UNLOCK));
+            }
+        }
+
+        /**
+         * Places the pgd_lock holds of the operation that started at meter cycles {@code s} on
+         * CPU c's clock onto the pgd_lock timeline, in order; returns the cycles CPU c waited.
+         */
+        private long placeHolds(int c, Snap s) {
+            long wait = 0;
+            for (int i = 0; i < holds; i++) {
+                long want = clock[c] + wait + (holdAt[i] - s.cycles);
+                wait += pgdLock.acquire(want, holdLen[i]) - want;
+            }
+            holds = 0;
+            return wait;
         }
 
         Row go() {
@@ -261,6 +313,7 @@ public final class VmallocSyncExperiment {
                         c = i;
                     }
                 }
+                pgdLock.forgetBefore(clock[c]);               // c has the smallest clock
                 rnd = nmiRnd[c];
                 while (nextNmi[c] <= clock[c]) {
                     nmi(c);
@@ -337,17 +390,12 @@ public final class VmallocSyncExperiment {
             final long frees = k.allocator().frees();
             final long purges = v.areas().purges();
             final long ipis = sync.ipis();
-            final long syncs = sync.fullSyncs();
-            final long walked = walkCycles;
+
+            Snap() {
+                holds = 0;                                        // holds belong to the operation that starts here
+            }
             /** Fault entry/exit cycles to add to this access. */
             long extra;
-        }
-
-        /** Waits for pgd_lock in model time and holds it for {@code hold} cycles; returns the wait. */
-        private long pgdLock(int c, long hold) {
-            long wait = Math.max(0, pgdLockFreeAt - clock[c]);
-            pgdLockFreeAt = clock[c] + wait + hold;
-            return wait;
         }
 
         private void vmallocFamily(int c) {
@@ -362,7 +410,7 @@ public final class VmallocSyncExperiment {
                 } else {
                     v.vfree(cpu, va);
                 }
-                clock[c] += cost(s);
+                clock[c] += cost(s) + placeHolds(c, s);
                 return;
             }
             long va;
@@ -384,15 +432,13 @@ public final class VmallocSyncExperiment {
                         : rnd.nextInt(256, 1025);                               // 1..4 MiB buffers
                 va = v.vmalloc(cpu, pages * KernelLayout.PAGE_SIZE);
             }
-            long cycles = cost(s);
-            if (sync.fullSyncs() != s.syncs) {
-                // the walk held pgd_lock for its own cycles; a fork or another walk may be holding it
-                cycles += pgdLock(c, walkCycles - s.walked + pgdLockCost) + pgdLockCost;
-            }
+            long cycles = cost(s) + placeHolds(c, s);             // each walk's pgd_lock hold may wait for a fork's
             clock[c] += cycles;
-            vmallocLat.recordValue(cycles);
             if (va != 0) {
+                vmallocLat.recordValue(cycles);
                 areas.add(va);
+            } else {
+                failedVmallocCycles += cycles;                    // counted in vmalloc_failures, not as a latency
             }
         }
 
@@ -422,8 +468,7 @@ public final class VmallocSyncExperiment {
             v.forked(child);
             live.add(child);
             if (timed) {
-                long cycles = cost(s);
-                cycles += pgdLock(c, forkLockHold) + pgdLockCost;
+                long cycles = cost(s) + placeHolds(c, s);         // pgd_alloc's pgd_ctor hold, measured
                 forkLat.recordValue(cycles);
                 clock[c] += cycles;
             }
@@ -437,7 +482,7 @@ public final class VmallocSyncExperiment {
             live.remove(live.size() - 1);
             Snap s = new Snap();
             k.exit(t);
-            long cycles = cost(s) + pgdLock(c, pgdLockCost) + pgdLockCost;   // pgd_dtor: pgd_list_del under pgd_lock
+            long cycles = cost(s) + placeHolds(c, s);             // pgd_dtor: pgd_list_del under pgd_lock
             clock[c] += cycles;
             if (live.isEmpty()) {
                 fork(c, true);
@@ -461,6 +506,18 @@ public final class VmallocSyncExperiment {
             if (clock[c] < at) {
                 clock[c] = at;
             }
+            clock[c] += nmiHandler(c, at);
+        }
+
+        /**
+         * The perf NMI handler entered at model time {@code at} on CPU c; returns its cycles up
+         * to its own IRET. NMIs are blocked while it runs, until an IRET: a #PF taken inside it
+         * returns with IRET, which unblocks NMIs ("there is no dedicated 'nmiret'", mail 003), so
+         * the next NMI of CPU c that arrives before this handler's end - or arrived while NMIs
+         * were blocked and was latched - is taken then, on top of this handler: a real nested
+         * NMI, counted, whose own handler runs (and delays this one's end).
+         */
+        private long nmiHandler(int c, long at) {
             events++;
             long cycles = costs.cost(Op.INTERRUPT);
             long va = 0;
@@ -470,16 +527,24 @@ public final class VmallocSyncExperiment {
                     va = a;                                       // perf's ring buffer is vmalloc'ed
                 }
             }
-            if (va != 0) {
-                long before = hazards;
-                cycles += access(c, va, "an NMI handler", true);
-                if (hazards != before && nextNmi[c] <= at + cycles + costs.cost(Op.INTERRUPT) / 2) {
-                    // The fault's IRET unblocked NMIs while this handler (started at 'at') still runs
-                    // until its own exit; the next NMI arrives inside that window: it nests.
-                    nestedNmis++;
-                }
+            if (va == 0) {
+                return cycles;
             }
-            clock[c] += cycles;
+            iretOffset = -1;
+            long start = cycles;
+            cycles += access(c, va, "an NMI handler", true);
+            if (iretOffset < 0) {
+                return cycles;                                    // no fault: NMIs stayed blocked to the end
+            }
+            hazards++;                                            // this handler ran with NMIs open after the fault's IRET
+            long open = at + start + iretOffset;
+            while (nextNmi[c] < at + cycles) {
+                long nestedAt = Math.max(nextNmi[c], open);       // a latched NMI is delivered at the IRET
+                nextNmi[c] = nextNmi[c] + nmiGap(rnd);
+                nestedNmis++;
+                cycles += nmiHandler(c, nestedAt);
+            }
+            return cycles;
         }
 
         /**
@@ -508,7 +573,7 @@ public final class VmallocSyncExperiment {
                 }
                 if (inNmi) {
                     faultsInNmi++;
-                    hazards++;
+                    iretOffset = cost(s) + cycles;                // the fault handler's IRET: NMIs unblocked from here
                 }
                 if (!translate(cpu, addr)) {
                     return cycles + violation(String.format("CPU%d: vmalloc_fault() at 0x%x returned but the access "
