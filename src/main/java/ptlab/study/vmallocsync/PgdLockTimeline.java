@@ -25,16 +25,12 @@ final class PgdLockTimeline {
      * {@code hold} cycles; returns the time it was taken.
      */
     long acquire(long t, long hold) {
-        long s = t;
-        for (;;) {
-            Map.Entry<Long, Long> e = busy.floorEntry(s);
-            if (e == null || e.getValue() <= s) {
-                break;
-            }
-            s = e.getValue();
-        }
+        Map.Entry<Long, Long> in = busy.floorEntry(t);
+        long s = in != null && in.getValue() > t ? in.getValue() : t;
         long end = s + Math.max(hold, 1);
-        // Keep the intervals disjoint: holds placed earlier that start inside this one merge with it.
+        // Keep the intervals disjoint: holds placed earlier that start inside this one merge with
+        // it. One that merely starts where this one's predecessor ended is another CPU's hold
+        // queued behind the same release: this CPU waited for one hold, not for a chain.
         for (Map.Entry<Long, Long> e; (e = busy.ceilingEntry(s)) != null && e.getKey() < end; ) {
             end = Math.max(end, e.getValue());
             busy.remove(e.getKey());

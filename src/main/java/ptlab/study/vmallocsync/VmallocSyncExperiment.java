@@ -123,7 +123,8 @@ public final class VmallocSyncExperiment {
                       long forkLatencyP50, long forkLatencyP99, long switchOverhead, long pageTableBytes,
                       long bootTableBytes, long vmallocLimit, long vmallocFailures, long violations,
                       String firstViolation, long events, double wallSeconds, long modelCycles,
-                      Histogram vmallocLatency, Histogram forkLatency) {
+                      Histogram vmallocLatency, Histogram forkLatency,
+                      long vmallocAttempts, long pgdListWalks, long pgdLockWaitCycles) {
 
         public double eventsPerSecond() {
             return wallSeconds > 0 ? events / wallSeconds : 0;
@@ -184,6 +185,7 @@ public final class VmallocSyncExperiment {
         long faultsInNmi;
         long hazards;
         long nestedNmis;
+        static final int MAX_NMI_NESTING = 8;
         /** Set by access() when a #PF inside an NMI returned: its IRET's offset in the access's cycles, else -1. */
         long iretOffset = -1;
         long violations;
@@ -191,6 +193,10 @@ public final class VmallocSyncExperiment {
         long events;
         long vmallocOpsDone;
         long failedVmallocCycles;
+        /** vmalloc and ioremap calls (vfree/iounmap not counted): recorded latencies plus failures. */
+        long vmallocAttempts;
+        /** Cycles CPUs waited for pgd_lock, all operations. */
+        long pgdLockWait;
         final WalkResult walk = new WalkResult();
 
         Run(Params p, VmallocSyncStrategy strategy, CostTable costs) {
@@ -282,6 +288,7 @@ public final class VmallocSyncExperiment {
                 wait += pgdLock.acquire(want, holdLen[i]) - want;
             }
             holds = 0;
+            pgdLockWait += wait;
             return wait;
         }
 
@@ -339,7 +346,8 @@ public final class VmallocSyncExperiment {
                     pct(vmallocLat, 50), pct(vmallocLat, 99), vmallocLat.getMaxValue(),
                     pct(forkLat, 50), pct(forkLat, 99), switches == 0 ? 0 : Math.round((double) switchHookCycles / switches),
                     ptBytes, strategy.bootTableBytes(), v.areas().end() - v.areas().start(), v.allocFailures(),
-                    violations, firstViolation, events, wall, makespan, vmallocLat, forkLat);
+                    violations, firstViolation, events, wall, makespan, vmallocLat, forkLat,
+                    vmallocAttempts, sync.listWalks(), pgdLockWait);
         }
 
         private static long pct(Histogram h, double q) {
@@ -414,6 +422,7 @@ public final class VmallocSyncExperiment {
                 return;
             }
             long va;
+            vmallocAttempts++;
             if (rnd.nextInt(5) == 0) {
                 long size;
                 long phys;
@@ -506,7 +515,7 @@ public final class VmallocSyncExperiment {
             if (clock[c] < at) {
                 clock[c] = at;
             }
-            clock[c] += nmiHandler(c, at);
+            clock[c] += nmiHandler(c, at, 0);
         }
 
         /**
@@ -515,9 +524,11 @@ public final class VmallocSyncExperiment {
          * returns with IRET, which unblocks NMIs ("there is no dedicated 'nmiret'", mail 003), so
          * the next NMI of CPU c that arrives before this handler's end - or arrived while NMIs
          * were blocked and was latched - is taken then, on top of this handler: a real nested
-         * NMI, counted, whose own handler runs (and delays this one's end).
+         * NMI, counted, whose own handler runs (and delays this one's end). Nesting stops at
+         * depth {@link #MAX_NMI_NESTING}: at an NMI rate above what a handler can serve the CPU
+         * would livelock in NMIs (and the real NMI stack is long gone by then).
          */
-        private long nmiHandler(int c, long at) {
+        private long nmiHandler(int c, long at, int depth) {
             events++;
             long cycles = costs.cost(Op.INTERRUPT);
             long va = 0;
@@ -538,11 +549,11 @@ public final class VmallocSyncExperiment {
             }
             hazards++;                                            // this handler ran with NMIs open after the fault's IRET
             long open = at + start + iretOffset;
-            while (nextNmi[c] < at + cycles) {
+            while (nextNmi[c] < at + cycles && depth < MAX_NMI_NESTING) {
                 long nestedAt = Math.max(nextNmi[c], open);       // a latched NMI is delivered at the IRET
                 nextNmi[c] = nextNmi[c] + nmiGap(rnd);
                 nestedNmis++;
-                cycles += nmiHandler(c, nestedAt);
+                cycles += nmiHandler(c, nestedAt, depth + 1);
             }
             return cycles;
         }
