@@ -69,6 +69,7 @@ public final class PhysicalMemory {
     public static final int OP_CAS = 2;
 
     private final long sizeBytes;
+    private final long frameCount;           // sizeBytes >>> PAGE_SHIFT
     private final long[] nodeStart;          // nodeStart[n] = first physical address of node n
     private final long[][][] directory;
     private long framesTouched;
@@ -87,6 +88,7 @@ public final class PhysicalMemory {
             throw new IllegalArgumentException("each of " + nodes + " nodes needs at least one frame");
         }
         this.sizeBytes = sizeBytes;
+        this.frameCount = frames;
         this.nodeStart = new long[nodes];
         long framesPerNode = frames / nodes;
         for (int n = 0; n < nodes; n++) {
@@ -279,6 +281,19 @@ public final class PhysicalMemory {
     }
 
     /**
+     * {@link #frameIfBacked} by frame number, small enough to inline into the walk loop: null
+     * when the frame is unbacked or outside memory (the caller then takes the checked path,
+     * which reads zero or throws). Not an access.
+     */
+    long[] frameOfPfn(long pfn) {
+        long[][] chunk;
+        if (pfn >= frameCount || (chunk = directory[(int) (pfn >>> CHUNK_SHIFT)]) == null) {
+            return null;
+        }
+        return chunk[(int) pfn & (CHUNK_FRAMES - 1)];
+    }
+
+    /**
      * {@link #loadEntry(long, int)} of the entry at byte {@code offset} of {@code frame}, which
      * must be {@link #frameIfBacked(long) frameIfBacked(pa)} for the entry's address pa, with
      * {@code offset = pa & 0xFFF} naturally aligned for the entry and no access hook installed
@@ -334,6 +349,23 @@ public final class PhysicalMemory {
             return;
         }
         System.arraycopy(src, 0, frameForWrite(toPa, 0), 0, WORDS);
+    }
+
+    /**
+     * Reads the whole 4 KiB frame containing {@code pa} into {@code out} (512 words) as one
+     * access, as a kernel loop over a page's entries that no other CPU's step is ordered
+     * inside of (copy_page's reads; a scan merging A/D bits).
+     */
+    public void readFrame(long pa, long[] out) {
+        beforeAccess(OP_LOAD, pa & ~(long) (PAGE_SIZE - 1));
+        long[] src = frameOrNull(pa, 0);
+        if (src == null) {
+            java.util.Arrays.fill(out, 0, WORDS, 0L);
+        } else {
+            for (int i = 0; i < WORDS; i++) {
+                out[i] = (long) LONG.getAcquire(src, i);
+            }
+        }
     }
 
     // ---- internals ----------------------------------------------------------------------------
