@@ -3,6 +3,7 @@ package ptlab.kernel.vmalloc;
 import java.util.Arrays;
 
 import ptlab.kernel.ArchPgtable;
+import ptlab.kernel.Cpu;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelLayout;
 import ptlab.kernel.MmStruct;
@@ -65,6 +66,28 @@ public final class KernelMappingSync {
 
     public void setWalkObserver(WalkObserver o) {
         this.walkObserver = o;
+    }
+
+    /**
+     * smp_call_function_single(target, fn, wait=1) for the sync strategies: runs {@code fn} as
+     * {@code target}'s IPI handler. The default runs it at once on the caller's thread (no
+     * engine: nothing can run in between); a timed run installs one that charges the handler
+     * to the target CPU's time and makes the sender wait for its acknowledgement.
+     */
+    public interface CrossCall {
+        void call(Cpu target, Runnable fn);
+    }
+
+    private CrossCall crossCall = (target, fn) -> fn.run();
+
+    public void setCrossCall(CrossCall c) {
+        this.crossCall = c;
+    }
+
+    /** Sends {@code fn} to {@code target} as an IPI ({@link CrossCall}) and counts it. */
+    public void smpCallFunctionSingle(Cpu target, Runnable fn) {
+        ipis++;
+        crossCall.call(target, fn);
     }
 
     KernelMappingSync(Kernel k) {

@@ -174,6 +174,11 @@ public final class VmallocSyncExperiment {
         long[] holdAt = new long[16];
         long[] holdLen = new long[16];
         int holds;
+        /** IPIs the current operation sent (switch-check): target CPU and its handler's cycles. */
+        int[] ipiTarget = new int[8];
+        long[] ipiCycles = new long[8];
+        int ipis;
+        long ipiHandlerCycles;
         /** Cycles spent inside pgd_list walks (under pgd_lock), accumulated. */
         long walkCycles;
         long walkStart;
@@ -237,6 +242,18 @@ public final class VmallocSyncExperiment {
             this.clearPage = 512 * costs.cost(Op.STORE);
             this.pgdLockCost = costs.cost(Op.LOCK) + costs.cost(Op.UNLOCK);
             k.arch().pgd_lock.setObserver(new PgdLockMeter());
+            sync.setCrossCall((target, fn) -> {
+                long before = meter.cycles();
+                fn.run();                                          // the handler's memory accesses, metered
+                long handler = meter.cycles() - before;
+                ipiHandlerCycles += handler;                       // the target's time, not the sender's
+                if (ipis == ipiTarget.length) {
+                    ipiTarget = java.util.Arrays.copyOf(ipiTarget, ipis * 2);
+                    ipiCycles = java.util.Arrays.copyOf(ipiCycles, ipis * 2);
+                }
+                ipiTarget[ipis] = target.id();
+                ipiCycles[ipis++] = handler;
+            });
             if (p.mode().isLongMode()) {
                 mmioBase = 1L << 40;
                 mmioWindow = 1L << 39;
@@ -275,6 +292,32 @@ public final class VmallocSyncExperiment {
                 holdLen[holds++] = meter.cycles() - acquiredAt;
                 meter.charge(costs.cost(Op.UNLOCK));
             }
+        }
+
+        /**
+         * Delivers the IPIs the operation on CPU c sent at its end ({@code sentAfter} cycles
+         * into it), as smp_call_function_single with wait: one IPI send each, then each target
+         * takes the interrupt when it arrives or, if it is inside an operation then, at that
+         * operation's end (interrupts are taken between operations), runs the handler (its
+         * cycles, measured when the handler ran, go to the target's clock) and acknowledges;
+         * the sender waits for the last acknowledgement. Returns the sender's extra cycles.
+         */
+        private long deliverIpis(int c, long sentAfter) {
+            if (ipis == 0) {
+                return 0;
+            }
+            long sentAt = clock[c] + sentAfter;
+            long done = sentAt;
+            for (int i = 0; i < ipis; i++) {
+                int t = ipiTarget[i];
+                long arrive = sentAt + (i + 1) * costs.cost(Op.IPI_SEND);
+                long handled = costs.cost(Op.INTERRUPT) + ipiCycles[i] + costs.cost(Op.IPI_ACK);
+                long ack = Math.max(clock[t], arrive) + handled;
+                clock[t] += handled;                              // the target's work, wherever it falls
+                done = Math.max(done, Math.max(ack, arrive));
+            }
+            ipis = 0;
+            return done - sentAt;
         }
 
         /**
@@ -388,7 +431,7 @@ public final class VmallocSyncExperiment {
             c += (k.allocator().frees() - s.frees) * costs.cost(Op.FREE);
             long purges = v.areas().purges() - s.purges;
             c += purges * ((p.cpus() - 1) * (costs.cost(Op.IPI_SEND) + costs.cost(Op.IPI_ACK)) + costs.tlbFlushAll());
-            c += (sync.ipis() - s.ipis) * (costs.cost(Op.IPI_SEND) + costs.cost(Op.IPI_ACK));
+            c -= ipiHandlerCycles - s.ipiHandler;                  // run on the targets ({@link #deliverIpis})
             return c;
         }
 
@@ -397,10 +440,11 @@ public final class VmallocSyncExperiment {
             final long allocs = k.allocator().allocations();
             final long frees = k.allocator().frees();
             final long purges = v.areas().purges();
-            final long ipis = sync.ipis();
+            final long ipiHandler = ipiHandlerCycles;
 
             Snap() {
-                holds = 0;                                        // holds belong to the operation that starts here
+                holds = 0;                                        // holds and IPIs belong to the operation that starts here
+                ipis = 0;
             }
             /** Fault entry/exit cycles to add to this access. */
             long extra;
@@ -442,6 +486,7 @@ public final class VmallocSyncExperiment {
                 va = v.vmalloc(cpu, pages * KernelLayout.PAGE_SIZE);
             }
             long cycles = cost(s) + placeHolds(c, s);             // each walk's pgd_lock hold may wait for a fork's
+            cycles += deliverIpis(c, cycles);
             clock[c] += cycles;
             if (va != 0) {
                 vmallocLat.recordValue(cycles);

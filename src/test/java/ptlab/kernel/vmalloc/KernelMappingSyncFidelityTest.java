@@ -101,4 +101,32 @@ class KernelMappingSyncFidelityTest {
         assertTrue(s.inSync(old.mm(), s.populatedEntry(0)));
         assertFalse(s.populatedInInitMm(s.populatedEntry(0) + s.span()));
     }
+
+    /**
+     * switch-check's update of the mms loaded on other CPUs is an IPI to each of them whose
+     * handler catches up the mm that CPU has loaded - not the sender rewriting them - so a timed
+     * run can charge the handler to the target and make the sender wait (issue 10).
+     */
+    @Test
+    void switchCheckUpdatesOtherCpusLoadedMmsFromTheirOwnIpiHandler() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(256L << 20).withCpus(3));
+        Vmalloc v = new Vmalloc(k, new SwitchCheck());
+        List<Task> tasks = processes(k, 3);
+        for (int c = 0; c < 3; c++) {
+            v.switchTo(k.cpu(c), tasks.get(c));
+        }
+        KernelMappingSync s = v.sync();
+        List<Integer> targets = new ArrayList<>();
+        long[] va = new long[1];
+        s.setCrossCall((target, fn) -> {
+            targets.add(target.id());
+            assertFalse(s.inSync(target.loadedMm(), k.layout().vmallocStart()), "not yet: the handler does it");
+            fn.run();
+            assertTrue(s.inSync(target.loadedMm(), k.layout().vmallocStart()), "the target's own loaded mm");
+        });
+        va[0] = v.vmalloc(k.cpu(0), 4096);
+        assertEquals(List.of(1, 2), targets, "one IPI to each other CPU");
+        assertEquals(2, s.ipis());
+        assertTrue(s.inSync(tasks.get(0).mm(), va[0]), "the sender's own mm directly");
+    }
 }
