@@ -13,7 +13,9 @@ import ptlab.kernel.Cpu;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelConfig;
 import ptlab.kernel.KernelLayout;
-import ptlab.kernel.LockObserver;
+import ptlab.kernel.Interleaving;
+import ptlab.kernel.KernelLock;
+import ptlab.kernel.KernelVariant;
 import ptlab.kernel.MmStruct;
 import ptlab.kernel.Task;
 import ptlab.kernel.VmSplit;
@@ -171,6 +173,8 @@ public final class VmallocSyncExperiment {
         final int maxBarShift;
         /** pgd_lock in model time; the current operation's holds (meter cycles at acquire, length) until placed on it. */
         final PgdLockTimeline pgdLock = new PgdLockTimeline();
+        /** The kernel's interleaving: it times pgd_lock (the kernel is built with it, issue 10's injected hooks). */
+        final PgdLockMeter pgdLockMeter = new PgdLockMeter();
         long[] holdAt = new long[16];
         long[] holdLen = new long[16];
         int holds;
@@ -214,7 +218,7 @@ public final class VmallocSyncExperiment {
                 base = base.withVmSplit(p.split());
             }
             KernelConfig cfg = strategy.configure(p.mode(), base);
-            this.k = new Kernel(p.mode(), cfg);
+            this.k = new Kernel(p.mode(), cfg, pgdLockMeter, KernelVariant.CORRECT);
             this.v = new Vmalloc(k, strategy);
             this.sync = v.sync();
             this.sync.setWalkObserver(new KernelMappingSync.WalkObserver() {
@@ -241,7 +245,7 @@ public final class VmallocSyncExperiment {
             this.nextNmi = new long[p.cpus()];
             this.clearPage = 512 * costs.cost(Op.STORE);
             this.pgdLockCost = costs.cost(Op.LOCK) + costs.cost(Op.UNLOCK);
-            k.arch().pgd_lock.setObserver(new PgdLockMeter());
+            pgdLockMeter.pgdLock = k.arch().pgd_lock;
             sync.setCrossCall((target, fn) -> {
                 long before = meter.cycles();
                 fn.run();                                          // the handler's memory accesses, metered
@@ -270,19 +274,27 @@ public final class VmallocSyncExperiment {
          * a sync) in meter cycles, charges spin_lock/spin_unlock and the page_table_locks the
          * sync took inside the hold, and records the hold for {@link #placeHolds}.
          */
-        private final class PgdLockMeter implements LockObserver {
+        private final class PgdLockMeter implements Interleaving {
+            /** The kernel's pgd_lock, once the kernel exists; the other locks are not timed here. */
+            KernelLock pgdLock;
             long acquiredAt;
             long pgtPairsAt;
 
             @Override
-            public void afterAcquire(Object lock, int mode) {
+            public void afterAcquire(KernelLock lock, int mode) {
+                if (lock != pgdLock) {
+                    return;
+                }
                 meter.charge(costs.cost(Op.LOCK));
                 acquiredAt = meter.cycles();
                 pgtPairsAt = sync.lockPairs() - sync.listWalks();
             }
 
             @Override
-            public void beforeRelease(Object lock, int mode) {
+            public void beforeRelease(KernelLock lock, int mode) {
+                if (lock != pgdLock) {
+                    return;
+                }
                 meter.charge((sync.lockPairs() - sync.listWalks() - pgtPairsAt) * pgdLockCost);
                 if (holds == holdAt.length) {
                     holdAt = java.util.Arrays.copyOf(holdAt, holds * 2);
@@ -337,7 +349,7 @@ public final class VmallocSyncExperiment {
 
         Row go() {
             long wall0 = System.nanoTime();
-            k.memory().setAccessHook(meter);
+            k.memory().setMeter(meter);
             Task first = k.createProcess();
             if (first == null) {
                 throw new IllegalStateException("out of memory creating the first process");
@@ -382,7 +394,7 @@ public final class VmallocSyncExperiment {
             for (long t : clock) {
                 makespan = Math.max(makespan, t);
             }
-            k.memory().setAccessHook(null);
+            k.memory().setMeter(null);
             double wall = (System.nanoTime() - wall0) / 1e9;
             return new Row(strategy.name(), strategy.broken(), sync.fullSyncs(), sync.entriesCopied(), sync.mmsWalked(), walkCycles,
                     sync.vmallocFaults(), faultsInNmi, hazards, nestedNmis,
@@ -671,7 +683,7 @@ public final class VmallocSyncExperiment {
             if (strategy.toleratesFaults()) {
                 return;
             }
-            k.memory().setAccessHook(null);
+            k.memory().setMeter(null);
             List<MmStruct> mms = new ArrayList<>();
             for (int c = 0; c < p.cpus(); c++) {
                 MmStruct loaded = k.cpu(c).loadedMm();

@@ -106,6 +106,7 @@ class VmallocSyncScenarioTest {
     @CsvSource({
             "vmalloc-sync-race,      tracked-mask,        random,     4",
             "vmalloc-sync-race,      tracked-mask,        pct,        4",
+            "vmalloc-sync-race,      eager-generation,    pct,        4",
             "hotplug-kernel-mapping, sync-after-populate, random,     4",
             "hotplug-kernel-mapping, sync-after-populate, exhaustive, 4",
             "vmalloc-fault-in-nmi,   lazy-fault,          random,     5",
@@ -126,7 +127,6 @@ class VmallocSyncScenarioTest {
     @ParameterizedTest(name = "{0} {1} passes, its access checked in every schedule")
     @CsvSource({
             "vmalloc-sync-race,      tracked-mask+fault",
-            "vmalloc-sync-race,      eager-generation",
             "hotplug-kernel-mapping, arch-sync-kernel-mappings",
             "vmalloc-fault-in-nmi,   preallocate",
     })
