@@ -318,6 +318,68 @@ public final class KernelBridge implements Interleaving {
         throw new IllegalStateException(String.format("CPU%d: fault loop at va 0x%x", cpu.id(), va));
     }
 
+    /** do_kern_addr_fault() of the kernel under test: a #PF on a kernel address in supervisor mode. */
+    @FunctionalInterface
+    public interface KernelFaultHandler {
+        /**
+         * Handles the fault at {@code address} with hardware {@code errorCode} on {@code cpu};
+         * true if fixed (vmalloc_fault() copied the entry: the access is retried), false if the
+         * kernel would oops.
+         */
+        boolean fault(Cpu cpu, int errorCode, long address);
+    }
+
+    /**
+     * A supervisor-mode 8-byte access by kernel code running on {@code cpu} to kernel address
+     * {@code va}: translated by the CPU's MMU with its current CR3 ({@link SimCpu#kernelRead}),
+     * and on a #PF from the walker the kernel's {@code handler} runs as the exception (inside an
+     * NMI handler too, where invariant 5 sees it); then the access is retried. A fault the
+     * handler cannot fix is the kernel's oops: invariant 4, naming the error code, the mm whose
+     * pgd CR3 holds and what init_mm maps there. Returns true when the access completed; the
+     * value read is {@link SimCpu#lastValue()}.
+     */
+    public static boolean kernelAccess(SimCpu cpu, boolean write, long va, long value, String context,
+                                       KernelFaultHandler handler) {
+        Machine m = cpu.machine();
+        Kernel k = m.bridge.kernel;
+        Cpu kcpu = k.cpu(cpu.id());
+        for (int attempt = 0; attempt < 4; attempt++) {
+            if (write ? cpu.kernelWrite(va, value) : cpu.kernelRead(va)) {
+                m.countKernelAccess();
+                return true;
+            }
+            int errorCode = cpu.lastErrorCode();
+            if (cpu.lastWalk().exception != ptlab.hw.WalkResult.EXC_PF) {
+                m.fail(4, String.format("CPU%d (%s): #GP on kernel address 0x%x", cpu.id(), context, va));
+                return false;
+            }
+            boolean[] fixed = new boolean[1];
+            cpu.exception("#PF", va, () -> fixed[0] = handler.fault(kcpu, errorCode, va));
+            if (!fixed[0]) {
+                oops(cpu, k, kcpu, va, errorCode, context);
+                return false;
+            }
+        }
+        throw new IllegalStateException(String.format("CPU%d: kernel fault loop at va 0x%x", cpu.id(), va));
+    }
+
+    /** The oops of a kernel #PF nobody fixed, reported as invariant 4 (Linux: "BUG: unable to handle page fault"). */
+    private static void oops(SimCpu cpu, Kernel k, Cpu kcpu, long va, int errorCode, String context) {
+        Machine m = cpu.machine();
+        MmStruct mm = kcpu.loadedMm();
+        long[] r = new long[2];
+        m.unobserved(() -> {
+            r[0] = k.lookup(k.initMm(), va);
+            r[1] = mm == null ? 0 : k.memory().loadLong(k.pgtable().pgd_offset(mm, va));
+        });
+        m.fail(4, String.format("CPU%d (%s) with %s loaded: kernel page fault at 0x%x, error code 0x%x (%s), %s: oops",
+                cpu.id(), context, mm == null ? "no mm" : "mm " + mm.id(), va, errorCode,
+                ptlab.hw.PageFaultError.describe(errorCode),
+                r[0] >= 0 ? String.format("although init_mm maps it (-> 0x%x): its top-level entry 0x%x [%s] lacks "
+                        + "the kernel mapping (a missing sync)", r[0], r[1], PteBits.describe(r[1]))
+                        : "init_mm does not map it either"));
+    }
+
     /**
      * Invariant 4 at a kernel access the running code may not fault on (an NMI handler, a
      * context the strategy under test promises is synchronized): {@code va} must translate in

@@ -110,12 +110,19 @@ public final class Machine implements PhysicalMemory.AccessHook {
         final Interrupt irq;
         final int budget;
         int remaining;
+        /** Null, or when the event can happen at all (e.g. a PMU NMI only once the counter is armed). */
+        final java.util.function.BooleanSupplier armed;
 
         public Injection(int cpu, Interrupt irq, int budget) {
+            this(cpu, irq, budget, null);
+        }
+
+        public Injection(int cpu, Interrupt irq, int budget, java.util.function.BooleanSupplier armed) {
             this.cpu = cpu;
             this.irq = irq;
             this.budget = budget;
             this.remaining = budget;
+            this.armed = armed;
         }
     }
 
@@ -220,6 +227,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
     /** Lets the explorer inject {@code irq} on {@code cpu} at any point, up to {@code budget} times. */
     public void addInjection(int cpu, Interrupt irq, int budget) {
         injections.add(new Injection(cpu, irq, budget));
+    }
+
+    /**
+     * {@link #addInjection(int, Interrupt, int)} for an event possible only while {@code armed}
+     * says so; {@code armed} must read state that changes only at a scheduling point of the CPU
+     * that changes it (a flag set before a {@link SimCpu#publish}).
+     */
+    public void addInjection(int cpu, Interrupt irq, int budget, java.util.function.BooleanSupplier armed) {
+        injections.add(new Injection(cpu, irq, budget, armed));
     }
 
     public void addStepCheck(StepCheck c) {
@@ -483,7 +499,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
         }
         Injection[] inj = injectionArray;
         for (int k = 0; k < inj.length; k++) {
-            if (inj[k].remaining > 0 && !cs[inj[k].cpu].finished) {
+            if (inj[k].remaining > 0 && !cs[inj[k].cpu].finished && (inj[k].armed == null || inj[k].armed.getAsBoolean())) {
                 m |= 1L << (cs.length + k);
             }
         }
@@ -584,6 +600,21 @@ public final class Machine implements PhysicalMemory.AccessHook {
     }
 
     // ---- what scheduling points and invariants need to know ------------------------------------
+
+    private long kernelAccesses;
+
+    /** A supervisor access through the MMU completed ({@link KernelBridge#kernelAccess}). */
+    void countKernelAccess() {
+        kernelAccesses++;
+    }
+
+    /**
+     * Supervisor accesses through the MMU that completed in this run: a scenario whose check is
+     * such an access proves with it that the check ran (a correct variant's pass is not vacuous).
+     */
+    public long kernelAccesses() {
+        return kernelAccesses;
+    }
 
     /** A CPU completed a user access at {@code pa} through a translation of {@code va}. */
     void userAccessDone(SimCpu c, long va, long pa, boolean write) {

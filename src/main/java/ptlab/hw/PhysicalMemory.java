@@ -370,10 +370,19 @@ public final class PhysicalMemory {
         }
     }
 
-    /** Copies a whole frame (copy_page). */
+    /**
+     * Copies a whole frame (copy_page). One scheduling point per frame for a hook that acts at
+     * accesses; a hook that only counts is told of all 512 loads and 512 stores (a cost meter
+     * charges a page copy as what it is, e.g. PAE's pgd_prepopulate_pmd under pgd_lock).
+     */
     public void copyFrame(long fromPa, long toPa) {
         beforeAccess(OP_LOAD, fromPa & ~(long) (PAGE_SIZE - 1));
         beforeAccess(OP_STORE, toPa & ~(long) (PAGE_SIZE - 1));
+        AccessHook h = hook;
+        if (h != null && h.onlyCounts()) {
+            h.beforeAccesses(OP_LOAD, WORDS - 1);
+            h.beforeAccesses(OP_STORE, WORDS - 1);
+        }
         long[] src = frameOrNull(fromPa, 0);
         if (src == null) {
             zeroFrame(toPa);

@@ -52,6 +52,9 @@ public final class VmallocSyncReport {
         m.put("boot_table_bytes", r.bootTableBytes());
         m.put("vmalloc_limit", r.vmallocLimit());
         m.put("vmalloc_failures", r.vmallocFailures());
+        m.put("vmalloc_attempts", r.vmallocAttempts());
+        m.put("pgd_list_walks", r.pgdListWalks());
+        m.put("pgd_lock_wait_cycles", r.pgdLockWaitCycles());
         m.put("mms_walked", r.mmsWalked());
         m.put("walk_cycles", r.walkCycles());
         m.put("violations", r.violations());
