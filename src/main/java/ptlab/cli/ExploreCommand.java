@@ -252,6 +252,12 @@ public final class ExploreCommand implements Callable<Integer> {
         o.put("pruned", s.pruned());
         o.put("truncated", s.truncated());
         o.put("interrupted", s.interrupted());
+        var checks = o.putObject("checks");                   // evaluations of each invariant's check
+        var checked = o.putObject("checked_schedules");       // schedules in which it ran at least once
+        for (int inv = 1; inv <= ptlab.engine.Violation.INVARIANTS; inv++) {
+            checks.put(ptlab.engine.Violation.key(inv), s.checks(inv));
+            checked.put(ptlab.engine.Violation.key(inv), s.checkedSchedules(inv));
+        }
         if (s.violation() == null) {
             o.putNull("violation");
             o.putNull("schedule");

@@ -207,6 +207,7 @@ public final class KernelBridge implements Interleaving {
     public void tableFreed(long pa, int level) {
         SimCpu c = running();
         if (c != null) {
+            machine.checked(6);   // the allocator refused a double free before this (BadFree)
             machine.note(c, String.format("frees %s page 0x%x (mmu_gather)", LINUX_LEVELS[level], pa));
             machine.kernelFreedPageTable(c, pa);
             if (kernel != null && kernel.faultLocking() != null) {
@@ -250,6 +251,7 @@ public final class KernelBridge implements Interleaving {
         if (c == null || kernel == null || kernel.allocator().useOf(pa) != FrameUse.FREE) {
             return;   // not on a simulated CPU, or put_page left other references
         }
+        machine.checked(6);
         machine.note(c, String.format("frees page 0x%x (mmu_gather)", pa));
         long[] w = watched;
         for (int i = 0; i < w.length; i += 2) {
@@ -391,6 +393,7 @@ public final class KernelBridge implements Interleaving {
     public static boolean checkKernelMapping(SimCpu cpu, MmStruct mm, long va, String context) {
         Machine m = cpu.machine();
         Kernel k = m.bridge.kernel;
+        m.checked(4);
         long[] r = new long[4];
         m.unobserved(() -> {
             r[0] = k.lookup(k.initMm(), va);
@@ -421,6 +424,7 @@ public final class KernelBridge implements Interleaving {
      */
     public static Machine.StepCheck leakCheck(Kernel k, ptlab.kernel.FrameAllocator.Snapshot since) {
         return m -> {
+            m.checked(6);
             java.util.List<String> leaks = k.allocator().leaks(since, 8);
             return leaks.isEmpty() ? null : new Violation(6, m.steps(), "frames leaked (allocated and never freed): "
                     + String.join("; ", leaks));
@@ -435,6 +439,7 @@ public final class KernelBridge implements Interleaving {
      */
     public static Machine.StepCheck dirtyCheck(Kernel k, MmStruct mm, long start, long len) {
         return m -> {
+            m.checked(1);
             for (long va = start; va < start + len; va += PhysicalMemory.PAGE_SIZE) {
                 long pte = k.leafEntry(mm, va);
                 if ((pte & PteBits.P) == 0) {

@@ -149,6 +149,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private CacheLines lines;
     /** Depth of {@link #unobserved} calls. */
     private int unobserved;
+    /** Evaluations of each invariant's check in this run (index = invariant number). */
+    private final long[] checkRuns = new long[Violation.INVARIANTS + 1];
     /** Completed user writes go to the shadow record (invariant 1); off for large timed runs. */
     private boolean recordWrites = true;
     /** Timed mode: node distances, or null (every access local). */
@@ -383,6 +385,18 @@ public final class Machine implements PhysicalMemory.AccessHook {
         return shadow;
     }
 
+    // ---- checks that prove they ran -----------------------------------------------------------
+
+    /** Invariant {@code invariant}'s check was evaluated once (whatever its result). */
+    public void checked(int invariant) {
+        checkRuns[invariant]++;
+    }
+
+    /** How often invariant {@code invariant}'s check was evaluated in this run. */
+    public long checkRuns(int invariant) {
+        return checkRuns[invariant];
+    }
+
     // ---- the hook: memory accesses are scheduling points -------------------------------------
 
     @Override
@@ -407,7 +421,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
                     pa, pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1)));
         }
         // Invariant 2, at the moment the walker's access happens: the table must not be freed.
-        if (c.inWalk && isFreed(pa)) {
+        if (c.inWalk && checkFreedTable(pa)) {
             fail(2, String.format("CPU%d's page walker read entry 0x%x of page-table page 0x%x after it was freed",
                     c.id, pa, pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1)));
         }
@@ -616,8 +630,14 @@ public final class Machine implements PhysicalMemory.AccessHook {
         return kernelAccesses;
     }
 
+    private boolean checkFreedTable(long pa) {
+        checkRuns[2]++;
+        return isFreed(pa);
+    }
+
     /** A CPU completed a user access at {@code pa} through a translation of {@code va}. */
     void userAccessDone(SimCpu c, long va, long pa, boolean write) {
+        checkRuns[3]++;
         if (isFreed(pa)) {
             fail(3, String.format("CPU%d %s va 0x%x -> pa 0x%x, a page already freed: its TLB entry outlived the "
                     + "mapping", c.id, write ? "wrote" : "read", va, pa));
@@ -682,6 +702,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
     }
 
     private void markFreed(SimCpu by, long f) {
+        checkRuns[6]++;
         int pfn = (int) (f >>> PhysicalMemory.PAGE_SHIFT);
         if (freedFrames.get(pfn)) {
             fail(6, String.format("CPU%d frees page 0x%x twice", by.id, f));
@@ -722,6 +743,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
      * it are caught by {@link #isFreed} as long as it stays free.
      */
     public void kernelFreedPageTable(SimCpu by, long frame) {
+        checkRuns[2]++;
         long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
         for (SimCpu c : cpus) {
             int level = c.mmu.pagingStructureCaches().levelCaching(f);
@@ -737,6 +759,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
      * instant: no CPU's TLB may still translate {@code va} to it.
      */
     public void kernelFreedUserPage(SimCpu by, long va, long frame) {
+        checkRuns[3]++;
         long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
         for (SimCpu c : cpus) {
             Tlb tlb = c.mmu.tlb();

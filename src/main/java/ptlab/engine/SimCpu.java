@@ -245,6 +245,7 @@ public final class SimCpu {
         Blocker savedBlocker = blocker;
         boolean nmi = irq.kind() == Interrupt.Kind.NMI;
         if (nmi) {
+            machine.checked(5);   // an NMI handler runs: a #PF or nested NMI in it is reported (invariant 5)
             if (nmiDepth > 0) {
                 nestedNmis++;   // an NMI inside an NMI handler: only possible after an IRET reopened the window
                 machine.nestedNmi(this, irq);

@@ -15,6 +15,24 @@ public record Violation(int invariant, long step, String message) {
                 + " violated at step " + step + ": " + message;
     }
 
+    /** Invariants 1..8 of DESIGN.md. */
+    public static final int INVARIANTS = 8;
+
+    /** The JSON key of an invariant's check count: "1_lost_dirty", "2_freed_table", ... */
+    public static String key(int invariant) {
+        return switch (invariant) {
+            case 1 -> "1_lost_dirty";
+            case 2 -> "2_freed_table";
+            case 3 -> "3_stale_tlb";
+            case 4 -> "4_kernel_mapping";
+            case 5 -> "5_fault_in_nmi";
+            case 6 -> "6_leak_double_free";
+            case 7 -> "7_cow";
+            case 8 -> "8_pte_outside_vma";
+            default -> "0_engine";
+        };
+    }
+
     public static String title(int invariant) {
         return switch (invariant) {
             case 1 -> "no lost dirty bit";

@@ -7,6 +7,7 @@ import ptlab.tools.scenarios.FreePgtablesVsWalk;
 import ptlab.study.relocation.RelocationDirty;
 import ptlab.study.vmallocsync.HotplugKernelMapping;
 import ptlab.tools.scenarios.PteClearVsDirty;
+import ptlab.tools.scenarios.TlbGenVsCpumask;
 import ptlab.tools.scenarios.TlbStaleAfterUnmap;
 import ptlab.study.vmallocsync.VmallocFaultInNmi;
 import ptlab.study.vmallocsync.VmallocSyncRace;
@@ -23,7 +24,7 @@ public final class Scenarios {
             new FreePgtablesVsWalk(), new Bench2x200(), new VmallocSyncRace(),
             new HotplugKernelMapping(), new VmallocFaultInNmi(),
             new RelocationDirty(), new SpeculativeVsMunmap(), new ForkVsVmaFault(), new PteReclaimVsFault(),
-            new FaultsVsWriters());
+            new FaultsVsWriters(), new TlbGenVsCpumask());
 
     private Scenarios() {
     }

@@ -64,6 +64,7 @@ public final class FreePgtablesVsWalk implements Scenario {
                     return;
                 }
             }
+            cpu.flushTlbAll();   // switched to another process: the CR3 write drops this one's entries
         });
         m.addCpu(X86Kit.registers(), cpu -> {
             cpu.lock(mmapLock);
@@ -85,7 +86,7 @@ public final class FreePgtablesVsWalk implements Scenario {
         KernelKit kit = new KernelKit(1, freeBeforeFlush
                 ? KernelVariant.of(KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH) : KernelVariant.CORRECT);
         KernelBridge.watchUserRange(kit.machine, kit.va, 4096);
-        kit.cpu(0, KernelKit.reads(kit.va, 3));
+        kit.cpu(0, kit.readsThenSwitchAway(3));
         kit.cpu(1, cpu -> kit.kernel.munmap(kit.other, kit.va, 4096));
         return kit.machine;
     }
