@@ -64,6 +64,17 @@ public final class PhysicalMemory {
         }
     }
 
+    /**
+     * Checks plain stores and exchanges before they happen (a validating hypervisor: writes to
+     * pinned page tables are rejected). Locked compare-and-swaps are not checked: they are the
+     * page walker's A/D updates, which hardware makes whatever the guest's mapping of the page.
+     */
+    @FunctionalInterface
+    public interface WriteGuard {
+        /** False: the write is rejected and does not happen (an exchange then returns the current value). */
+        boolean allowWrite(long pa);
+    }
+
     public static final int OP_LOAD = 0;
     public static final int OP_STORE = 1;
     public static final int OP_CAS = 2;
@@ -74,6 +85,7 @@ public final class PhysicalMemory {
     private final long[][][] directory;
     private long framesTouched;
     private AccessHook hook;
+    private WriteGuard guard;
 
     /** Memory of {@code sizeBytes} split into {@code nodes} equal NUMA nodes. */
     public PhysicalMemory(long sizeBytes, int nodes) {
@@ -138,6 +150,11 @@ public final class PhysicalMemory {
         return framesTouched;
     }
 
+    /** Installs (or with null removes) the guard of plain stores. */
+    public void setWriteGuard(WriteGuard g) {
+        this.guard = g;
+    }
+
     public void setAccessHook(AccessHook hook) {
         this.hook = hook;
     }
@@ -152,6 +169,9 @@ public final class PhysicalMemory {
 
     public void storeLong(long pa, long value) {
         beforeAccess(OP_STORE, pa);
+        if (guard != null && !guard.allowWrite(pa)) {
+            return;
+        }
         LONG.setRelease(frameForWrite(pa, 7), word(pa), value);
     }
 
@@ -163,6 +183,10 @@ public final class PhysicalMemory {
     /** Atomic exchange, as the kernel's {@code xchg}-based {@code ptep_get_and_clear}. */
     public long exchangeLong(long pa, long value) {
         beforeAccess(OP_CAS, pa);
+        if (guard != null && !guard.allowWrite(pa)) {
+            long[] f = frameOrNull(pa, 7);
+            return f == null ? 0 : (long) LONG.getAcquire(f, word(pa));
+        }
         return (long) LONG.getAndSet(frameForWrite(pa, 7), word(pa), value);
     }
 
@@ -176,6 +200,9 @@ public final class PhysicalMemory {
 
     public void storeInt(long pa, int value) {
         beforeAccess(OP_STORE, pa);
+        if (guard != null && !guard.allowWrite(pa)) {
+            return;
+        }
         long[] f = frameForWrite(pa, 3);
         int i = word(pa);
         int shift = halfShift(pa);
@@ -206,6 +233,10 @@ public final class PhysicalMemory {
 
     public int exchangeInt(long pa, int value) {
         beforeAccess(OP_CAS, pa);
+        if (guard != null && !guard.allowWrite(pa)) {
+            long[] f = frameOrNull(pa, 3);
+            return f == null ? 0 : (int) ((long) LONG.getAcquire(f, word(pa)) >>> halfShift(pa));
+        }
         long[] f = frameForWrite(pa, 3);
         int i = word(pa);
         int shift = halfShift(pa);
@@ -334,6 +365,9 @@ public final class PhysicalMemory {
     public void copyFrame(long fromPa, long toPa) {
         beforeAccess(OP_LOAD, fromPa & ~(long) (PAGE_SIZE - 1));
         beforeAccess(OP_STORE, toPa & ~(long) (PAGE_SIZE - 1));
+        if (guard != null && !guard.allowWrite(toPa)) {
+            return;
+        }
         long[] src = frameOrNull(fromPa, 0);
         if (src == null) {
             zeroFrame(toPa);
