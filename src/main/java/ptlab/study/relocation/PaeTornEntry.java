@@ -57,9 +57,10 @@ public final class PaeTornEntry implements Scenario {
     @Override
     public Machine build(String variant) {
         boolean locked = variant(variant).name().equals("ptl");
-        Kernel k = new Kernel(PagingMode.X86_32_PAE, KernelConfig.defaults().withRam(32L << 20).withCpus(2).withNodes(2));
-        Machine m = new Machine(k.memory(), PagingMode.X86_32_PAE);
-        KernelBridge.install(k, m);
+        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_32_PAE,
+                KernelConfig.defaults().withRam(32L << 20).withCpus(2).withNodes(2), ptlab.kernel.KernelVariant.CORRECT);
+        Kernel k = b.kernel();
+        Machine m = b.machine();
         Pgtable pt = k.pgtable();
         Task t = k.createProcess();
         k.switchTo(k.cpu(0), t);

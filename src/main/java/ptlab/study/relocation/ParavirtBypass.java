@@ -50,9 +50,10 @@ public final class ParavirtBypass implements Scenario {
     public Machine build(String variant) {
         boolean bypass = variant(variant).name().equals("bypass");
         PagingMode mode = PagingMode.X86_64;
-        Kernel k = new Kernel(mode, KernelConfig.defaults().withRam(32L << 20).withCpus(2).withNodes(2));
-        Machine m = new Machine(k.memory(), mode);
-        KernelBridge.install(k, m);
+        KernelBridge.Booted b = KernelBridge.boot(mode,
+                KernelConfig.defaults().withRam(32L << 20).withCpus(2).withNodes(2), ptlab.kernel.KernelVariant.CORRECT);
+        Kernel k = b.kernel();
+        Machine m = b.machine();
         Task t = k.createProcess();
         k.switchTo(k.cpu(0), t);
         long va = k.mmap(t, 0, 4096L, Kernel.PROT_READ | Kernel.PROT_WRITE, Kernel.MAP_PRIVATE | Kernel.MAP_ANONYMOUS);

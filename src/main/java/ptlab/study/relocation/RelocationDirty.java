@@ -93,9 +93,10 @@ public final class RelocationDirty implements Scenario {
      */
     public static Machine build(RelocationProtocol protocol, PagingMode mode, int cpus,
                                 java.util.concurrent.atomic.LongAdder checkRuns) {
-        Kernel k = new Kernel(mode, KernelConfig.defaults().withRam(32L << 20).withCpus(cpus).withNodes(2));
-        Machine m = new Machine(k.memory(), mode);
-        KernelBridge.install(k, m);
+        KernelBridge.Booted b = KernelBridge.boot(mode,
+                KernelConfig.defaults().withRam(32L << 20).withCpus(cpus).withNodes(2), ptlab.kernel.KernelVariant.CORRECT);
+        Kernel k = b.kernel();
+        Machine m = b.machine();
         int writers = cpus - 1;
         Task main = k.createProcess();
         Task[] threads = new Task[writers];
