@@ -12,9 +12,9 @@ OUT=docs/relocation
 mkdir -p "$OUT"
 for w in gups scan; do
   echo "## x86-64 $w"
-  $PTLAB experiment relocation --arch x86-64 --workload $w --explore random --schedules 10000 --out "$OUT/x86-64-$w"
+  $PTLAB experiment relocation --arch x86-64 --workload $w --explore random --schedules 1000 --out "$OUT/x86-64-$w"
 done
 for arch in x86-32 x86-32-pae x86-64-la57; do
   echo "## $arch gups"
-  $PTLAB experiment relocation --arch $arch --workload gups --explore random --schedules 10000 --out "$OUT/$arch-gups"
+  $PTLAB experiment relocation --arch $arch --workload gups --explore random --schedules 1000 --out "$OUT/$arch-gups"
 done
