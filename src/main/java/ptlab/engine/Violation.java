@@ -41,6 +41,8 @@ public record Violation(int invariant, long step, String message) {
             case 4 -> "kernel mappings visible where they may not fault";
             case 5 -> "no page fault inside an NMI handler";
             case 6 -> "page-table pages neither leaked nor double-freed";
+            case 9 -> "a moved page table maps what the original mapped";
+            case 10 -> "no direct write to a pinned page table (paravirt)";
             default -> "engine";
         };
     }

@@ -4,6 +4,8 @@ import java.util.List;
 
 import ptlab.tools.scenarios.Bench2x200;
 import ptlab.tools.scenarios.FreePgtablesVsWalk;
+import ptlab.study.relocation.PaeTornEntry;
+import ptlab.study.relocation.ParavirtBypass;
 import ptlab.study.relocation.RelocationDirty;
 import ptlab.study.vmallocsync.HotplugKernelMapping;
 import ptlab.tools.scenarios.PteClearVsDirty;
@@ -24,7 +26,7 @@ public final class Scenarios {
             new FreePgtablesVsWalk(), new Bench2x200(), new VmallocSyncRace(),
             new HotplugKernelMapping(), new VmallocFaultInNmi(),
             new RelocationDirty(), new SpeculativeVsMunmap(), new ForkVsVmaFault(), new PteReclaimVsFault(),
-            new FaultsVsWriters(), new TlbGenVsCpumask());
+            new FaultsVsWriters(), new TlbGenVsCpumask(), new PaeTornEntry(), new ParavirtBypass());
 
     private Scenarios() {
     }
