@@ -74,7 +74,8 @@ public final class ExploreCommand implements Callable<Integer> {
     @Option(names = "--out", description = "where to save a violating schedule (default: ptlab-schedule-<scenario>-<seed>.json)")
     Path outFile;
 
-    @Option(names = "--shard", description = "K/N: run only schedules i with i mod N = K-1")
+    @Option(names = "--shard", description = "K/N: run only schedules i with i mod N = K-1; env/N or env: K from "
+            + "JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)")
     String shard;
 
     @Option(names = "--format", defaultValue = "text", description = "text or json")
@@ -97,20 +98,9 @@ public final class ExploreCommand implements Callable<Integer> {
         }
         Scenario sc = Scenarios.byName(args.get(0));
         Scenario.Variant v = sc.variant(variant);
-        int k = 0;
-        int n = 1;
-        if (shard != null) {
-            String[] p = shard.split("/");
-            try {
-                k = Integer.parseInt(p[0]) - 1;
-                n = Integer.parseInt(p[1]);
-            } catch (RuntimeException e) {
-                throw new UsageException("--shard must be K/N, e.g. 3/8, got '" + shard + "'");
-            }
-            if (p.length != 2 || n < 1 || k < 0 || k >= n) {
-                throw new UsageException("--shard K/N needs 1 <= K <= N, got '" + shard + "'");
-            }
-        }
+        ShardSpec part = ShardSpec.parse(shard, System.getenv());
+        int k = part.index();
+        int n = part.count();
         int depth = maxDepth != null ? maxDepth : strategy.equals("pct") ? 3 : 2;
         Explorer.Settings settings = new Explorer.Settings(strategy, seed, schedules, depth, maxSteps, k, n);
 
@@ -149,10 +139,10 @@ public final class ExploreCommand implements Callable<Integer> {
             Path saved = null;
             if (s.schedule() != null) {
                 saved = outFile != null ? outFile : Path.of("ptlab-schedule-" + sc.name() + "-" + seed + ".json");
-                s.schedule().save(saved);
+                s.schedule().save(saved, meta(part));
             }
             if (format == OutputFormat.json) {
-                out.println(Json.writePretty(toJson(s, shard, saved)));
+                out.println(Json.writePretty(toJson(s, part.label(), saved).set("meta", meta(part))));
             } else {
                 printText(out, s, v, saved);
             }
@@ -187,6 +177,13 @@ public final class ExploreCommand implements Callable<Integer> {
                 s.schedule().choices().length, s.schedule().steps(), s.schedule().preemptions(),
                 s.schedule().index(), s.schedule().scheduleSeed());
         out.println("schedule: " + saved);
+    }
+
+    /** Provenance of what this run writes: its command line, seed, ptlab version and shard. */
+    private ObjectNode meta(ShardSpec part) {
+        var pr = spec.root().commandLine().getParseResult();
+        return ptlab.report.Provenance.of(ptlab.report.Provenance.commandLine(pr == null ? List.of() : pr.originalArgs()),
+                seed).withShard(part.label()).toJson(Json.MAPPER);
     }
 
     static ObjectNode toJson(Explorer.Summary s, String shard, Path saved) {

@@ -18,6 +18,7 @@ import picocli.CommandLine.Spec;
 import ptlab.hw.PagingMode;
 import ptlab.kernel.VmSplit;
 import ptlab.kernel.vmalloc.VmallocSyncStrategy;
+import ptlab.report.Provenance;
 import ptlab.report.VmallocSyncReport;
 import ptlab.report.VmallocSyncReport.Entry;
 import ptlab.engine.CostTable;
@@ -35,7 +36,7 @@ import ptlab.study.vmallocsync.VmallocSyncExperiment.Params;
                 + "faults (in NMI too), latencies in model cycles, page-table memory and invariant violations.")
 public final class VmallocSyncCommand implements Callable<Integer> {
 
-    @Option(names = "--arch", required = true, description = "x86-32, x86-32-pae, x86-64 or x86-64-la57")
+    @Option(names = "--arch", description = "x86-32, x86-32-pae, x86-64 or x86-64-la57 (required unless --merge)")
     String arch;
 
     @Option(names = "--strategies", split = ",",
@@ -87,12 +88,28 @@ public final class VmallocSyncCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "text", description = "text or json")
     OutputFormat format;
 
+    @Option(names = "--shard", description = "K/N: run only the runs i (procs x strategy) with i mod N = K-1; "
+            + "env/N or env: K from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)")
+    String shard;
+
+    @Option(names = "--merge", arity = "1..*", paramLabel = "DIR|FILE",
+            description = "merges the --out directories (or JSON files) of all shards of one sweep into the table, "
+                    + "JSON, CSV and plots the unsharded run gives")
+    List<Path> merge;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
+        if (merge != null) {
+            return VmallocSyncMerge.run(this);
+        }
+        if (arch == null) {
+            throw new UsageException("--arch is required (x86-32, x86-32-pae, x86-64 or x86-64-la57)");
+        }
         PagingMode mode = PagingMode.fromCliName(arch);     // a bad name is exit 2 (Ptlab's handler)
+        ShardSpec part = ShardSpec.parse(shard, System.getenv());
         List<VmallocSyncStrategy> chosen = new ArrayList<>();
         for (String name : strategies == null ? List.<String>of() : strategies) {
             VmallocSyncStrategy s = VmallocSyncStrategy.byName(name.strip());
@@ -128,10 +145,16 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         }
         List<Params> runs = new ArrayList<>();
         List<String> names = new ArrayList<>();
+        List<Integer> runNumbers = new ArrayList<>();   // the run's place in the whole sweep (for --merge)
+        int total = 0;
         for (int n : procCounts) {
             for (VmallocSyncStrategy s : chosen) {
-                runs.add(new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes, split, topReserve));
-                names.add(s.name());
+                if (part.owns(total)) {
+                    runs.add(new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes, split, topReserve));
+                    names.add(s.name());
+                    runNumbers.add(total);
+                }
+                total++;
             }
         }
         List<Entry> entries = new ArrayList<>();
@@ -168,11 +191,20 @@ public final class VmallocSyncCommand implements Callable<Integer> {
             System.err.printf("\r%-60s\r", "");
         }
         ObjectNode json = toJson(mode, chosen, procCounts, ramBytes, costs, entries);
+        ObjectNode meta = Provenance.of(Provenance.commandLine(originalArgs()), seed).withShard(part.label())
+                .toJson(Json.MAPPER);
+        meta.put("total_runs", total);
+        runNumbers.forEach(meta.putArray("runs")::add);
+        json.set("meta", meta);
         PrintWriter pw = spec.commandLine().getOut();
         String syncLevel = VmallocSyncReport.syncLevelName(mode);
         if (format == OutputFormat.json) {
             pw.println(Json.writePretty(json));
         } else {
+            if (part.count() > 1) {
+                pw.printf("shard %s: %d of the sweep's %d runs; merge the shards with --merge%n", part.label(),
+                        runs.size(), total);
+            }
             pw.printf("vmalloc-sync on %s: %d vmalloc ops, %d CPUs, NMI rate %s/M cycles, seed %d; latencies in model "
                     + "cycles, sync level %s%n", mode.cliName(), vmallocs, cpus, fmt(nmiRate), seed, syncLevel);
             pw.print(VmallocSyncReport.table(entries, syncLevel));
@@ -186,21 +218,39 @@ public final class VmallocSyncCommand implements Callable<Integer> {
                     + "%.1f s wall%n", (long) ev, wall, threads, wall > 0 ? ev / wall : 0, (System.nanoTime() - t0) / 1e9);
         }
         if (out != null) {
-            VmallocSyncReport.write(out.resolve("vmalloc-sync.csv"), VmallocSyncReport.csv(entries));
-            VmallocSyncReport.write(out.resolve("vmalloc-sync.json"), Json.writePretty(json) + "\n");
-            List<Path> pngs = VmallocSyncReport.plots(entries, out, "vmalloc-sync " + mode.cliName());
-            if (format == OutputFormat.text) {
-                pw.println("wrote " + out.resolve("vmalloc-sync.csv") + ", " + out.resolve("vmalloc-sync.json")
-                        + ", " + pngs.size() + " plots");
-            }
+            writeOut(out, json, entries, pw);
         }
         pw.flush();
+        return exitCode(entries);
+    }
+
+    /** Writes vmalloc-sync.csv, vmalloc-sync.json and the plots (all from {@code json}'s rows). */
+    void writeOut(Path dir, ObjectNode json, List<Entry> entries, PrintWriter pw) throws IOException {
+        Files.createDirectories(dir);
+        VmallocSyncReport.write(dir.resolve("vmalloc-sync.csv"), VmallocSyncReport.csv(entries));
+        VmallocSyncReport.write(dir.resolve("vmalloc-sync.json"), Json.writePretty(json) + "\n");
+        List<com.fasterxml.jackson.databind.JsonNode> rows = new ArrayList<>();
+        json.path("rows").forEach(rows::add);
+        List<Path> pngs = VmallocSyncReport.plots(rows, dir, "vmalloc-sync " + json.path("arch").asText());
+        if (format == OutputFormat.text) {
+            pw.println("wrote " + dir.resolve("vmalloc-sync.csv") + ", " + dir.resolve("vmalloc-sync.json")
+                    + ", " + pngs.size() + " plots");
+        }
+    }
+
+    static int exitCode(List<Entry> entries) {
         for (Entry e : entries) {
             if (unexpected(e.row().broken(), e.row().violations())) {
                 return Ptlab.EXIT_VIOLATION;
             }
         }
         return Ptlab.EXIT_OK;
+    }
+
+    /** The arguments ptlab was started with (for the {@code meta.command} of results). */
+    List<String> originalArgs() {
+        var pr = spec.root().commandLine().getParseResult();
+        return pr == null ? List.of() : pr.originalArgs();
     }
 
     /** A correct strategy that broke an invariant, or a broken one the checker missed. */
@@ -263,7 +313,7 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         costs.asMap().forEach(c::put);
         ArrayNode rows = o.putArray("rows");
         for (Entry e : entries) {
-            rows.add(Json.MAPPER.valueToTree(VmallocSyncReport.columns(e)));
+            rows.add(Json.MAPPER.valueToTree(VmallocSyncReport.jsonRow(e)));
         }
         return o;
     }
