@@ -30,6 +30,7 @@ public final class ShardMerge {
         int n = -1;
         long total = -1;
         boolean[] seen = null;
+        JsonNode firstMeta = null;      // shard 1/N's: its command line, without --shard, is the unsharded run
         TreeMap<Long, JsonNode> rows = new TreeMap<>();
         for (StudyResult s : shards) {
             String where = s.file().toString();
@@ -59,6 +60,9 @@ public final class ShardMerge {
                 throw new IllegalArgumentException(where + ": shard " + label + " given twice");
             }
             seen[k - 1] = true;
+            if (k == 1) {
+                firstMeta = meta;
+            }
             JsonNode runs = meta.path("runs");
             if (runs.size() != s.json().path("rows").size()) {
                 throw new IllegalArgumentException(where + ": " + runs.size() + " run numbers for "
@@ -89,7 +93,7 @@ public final class ShardMerge {
         out.set("params", first.params().deepCopy());
         ArrayNode rs = out.putArray("rows");
         rows.values().forEach(rs::add);
-        ObjectNode meta = first.json().path("meta").deepCopy();
+        ObjectNode meta = firstMeta.deepCopy();
         meta.put("command", withoutShard(meta.path("command").asText("")));
         meta.put("shard", "1/1");
         meta.put("merged_shards", n);
