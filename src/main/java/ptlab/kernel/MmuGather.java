@@ -57,6 +57,14 @@ public final class MmuGather {
     private final int[] tableLevels = new int[MAX_GATHER_BATCH];
     private int nrTables;
 
+    /**
+     * tlb_gather_mmu(tlb, mm) for code outside mm/ that unlinks page-table pages (a page-table
+     * migrator): queue them with {@link #free_table_tlb} and end with {@link #tlb_finish_mmu}.
+     */
+    public static MmuGather tlb_gather_mmu(Kernel k, Cpu cpu, MmStruct mm) {
+        return new MmuGather(k, cpu, mm, false);
+    }
+
     /** tlb_gather_mmu() / tlb_gather_mmu_fullmm(). */
     MmuGather(Kernel k, Cpu cpu, MmStruct mm, boolean fullmm) {
         this.k = k;
@@ -104,7 +112,7 @@ public final class MmuGather {
     }
 
     /** pte_free_tlb / pmd_free_tlb / pud_free_tlb / p4d_free_tlb → tlb_remove_table(). */
-    void free_table_tlb(int level, long table, long address) {
+    public void free_table_tlb(int level, long table, long address) {
         adjustRange(address, 4096);
         freed_tables = true;
         if (k.mode().isPae() && level == Pgtable.PMD) {
@@ -175,7 +183,7 @@ public final class MmuGather {
     }
 
     /** tlb_finish_mmu(). */
-    void tlb_finish_mmu() {
+    public void tlb_finish_mmu() {
         tlb_flush_mmu();
     }
 }
