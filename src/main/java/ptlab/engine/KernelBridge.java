@@ -372,6 +372,10 @@ public final class KernelBridge implements LockObserver {
                 target.flush_tlb_func(info, false);   // outside a run (setup): synchronous
                 return;
             }
+            if (sender.id() == target.id()) {
+                target.flush_tlb_func(info, true);   // a flush "by IPI" to oneself (self unknown to the caller) is local
+                return;
+            }
             sender.smpCallFunction(1L << target.id(), (t, arg) -> target.flush_tlb_func(info, false), 0);
         }
     }
