@@ -181,9 +181,7 @@ public final class ExploreCommand implements Callable<Integer> {
 
     /** Provenance of what this run writes: its command line, seed, ptlab version and shard. */
     private ObjectNode meta(ShardSpec part) {
-        var pr = spec.root().commandLine().getParseResult();
-        return ptlab.report.Provenance.of(ptlab.report.Provenance.commandLine(pr == null ? List.of() : pr.originalArgs()),
-                seed).withShard(part.label()).toJson(Json.MAPPER);
+        return Meta.provenance(spec, seed).withShard(part.label()).toJson(Json.MAPPER);
     }
 
     static ObjectNode toJson(Explorer.Summary s, String shard, Path saved) {

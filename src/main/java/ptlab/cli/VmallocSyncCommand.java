@@ -18,7 +18,6 @@ import picocli.CommandLine.Spec;
 import ptlab.hw.PagingMode;
 import ptlab.kernel.VmSplit;
 import ptlab.kernel.vmalloc.VmallocSyncStrategy;
-import ptlab.report.Provenance;
 import ptlab.report.VmallocSyncReport;
 import ptlab.report.VmallocSyncReport.Entry;
 import ptlab.engine.CostTable;
@@ -191,8 +190,7 @@ public final class VmallocSyncCommand implements Callable<Integer> {
             System.err.printf("\r%-60s\r", "");
         }
         ObjectNode json = toJson(mode, chosen, procCounts, ramBytes, costs, entries);
-        ObjectNode meta = Provenance.of(Provenance.commandLine(originalArgs()), seed).withShard(part.label())
-                .toJson(Json.MAPPER);
+        ObjectNode meta = Meta.provenance(spec, seed).withShard(part.label()).toJson(Json.MAPPER);
         meta.put("total_runs", total);
         runNumbers.forEach(meta.putArray("runs")::add);
         json.set("meta", meta);
@@ -245,12 +243,6 @@ public final class VmallocSyncCommand implements Callable<Integer> {
             }
         }
         return Ptlab.EXIT_OK;
-    }
-
-    /** The arguments ptlab was started with (for the {@code meta.command} of results). */
-    List<String> originalArgs() {
-        var pr = spec.root().commandLine().getParseResult();
-        return pr == null ? List.of() : pr.originalArgs();
     }
 
     /** A correct strategy that broke an invariant, or a broken one the checker missed. */
