@@ -49,12 +49,14 @@ public final class ServeCommand implements Callable<Integer> {
             throw new UsageException("cannot listen on 127.0.0.1:" + port + ": " + e.getMessage());
         }
         CountDownLatch stopped = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {     // Ctrl-C: stop serving, then let the JVM exit
+        PrintWriter out = spec.commandLine().getOut();
+        Thread hook = new Thread(() -> {     // Ctrl-C: stop serving, say so, then let the JVM exit (130)
             v.close();
+            out.println("stopped");
+            out.flush();
             stopped.countDown();
         });
         Runtime.getRuntime().addShutdownHook(hook);
-        PrintWriter out = spec.commandLine().getOut();
         out.println("serving " + v.url() + " (data: " + data.toAbsolutePath().normalize() + "); Ctrl-C stops");
         out.flush();
         stopped.await();
