@@ -23,25 +23,6 @@ public final class MmuGather {
     /** MAX_GATHER_BATCH for one 4 KiB batch page: (PAGE_SIZE - header) / sizeof(void *). */
     public static final int MAX_GATHER_BATCH = 510;
 
-    /** Observes the gather's steps, in order (tests, tracing). */
-    public interface Observer {
-        default void flushed(MmStruct mm, long start, long end, boolean freedTables) {
-        }
-
-        default void pageFreed(long pa) {
-        }
-
-        default void tableFreed(long pa, int level) {
-        }
-    }
-
-    private static volatile Observer observer;
-
-    /** Installs a global observer of every gather (null to remove). */
-    public static void setObserver(Observer o) {
-        observer = o;
-    }
-
     private final Kernel k;
     final MmStruct mm;
     final Cpu cpu;
@@ -65,9 +46,13 @@ public final class MmuGather {
         return new MmuGather(k, cpu, mm, false);
     }
 
+    /** KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH: the broken free_pgtables order. */
+    private final boolean freeTablesFirst;
+
     /** tlb_gather_mmu() / tlb_gather_mmu_fullmm(). */
     MmuGather(Kernel k, Cpu cpu, MmStruct mm, boolean fullmm) {
         this.k = k;
+        this.freeTablesFirst = k.variant().has(KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH);
         this.cpu = cpu;
         this.mm = mm;
         this.fullmm = fullmm;
@@ -128,8 +113,8 @@ public final class MmuGather {
 
     /** tlb_flush_mmu(): flush, then free. */
     void tlb_flush_mmu() {
-        if (k.tlb().freeTablesBeforeFlushForTesting()) {
-            freeTables();                      // the deliberately broken order (TlbFlush test switch)
+        if (freeTablesFirst) {
+            freeTables();                      // the deliberately broken order (KernelVariant)
         }
         tlb_flush_mmu_tlbonly();
         tlb_flush_mmu_free();
@@ -148,36 +133,29 @@ public final class MmuGather {
             e = FlushTlbInfo.TLB_FLUSH_ALL;
         }
         k.tlb().flush_tlb_mm_range(cpu, mm, s, e, stride_shift, freed_tables);
-        Observer o = observer;
-        if (o != null) {
-            o.flushed(mm, s, e, freed_tables);
-        }
+        k.interleaving().gatherFlushed(mm, s, e, freed_tables);
         resetRange();
     }
 
     /** tlb_flush_mmu_free(): tlb_table_flush + tlb_batch_pages_flush. */
     void tlb_flush_mmu_free() {
         freeTables();
-        Observer o = observer;
+        Interleaving o = k.interleaving();
         FrameAllocator a = k.allocator();
         for (int i = 0; i < nrPages; i++) {
             a.putPage(pages[i]);
-            if (o != null) {
-                o.pageFreed(pages[i]);
-            }
+            o.pageFreed(pages[i]);
         }
         nrPages = 0;
     }
 
     /** tlb_table_flush(): the batched page-table pages go back to the allocator. */
     private void freeTables() {
-        Observer o = observer;
+        Interleaving o = k.interleaving();
         FrameAllocator a = k.allocator();
         for (int i = 0; i < nrTables; i++) {
             a.freeFrame(tables[i]);
-            if (o != null) {
-                o.tableFreed(tables[i], tableLevels[i]);
-            }
+            o.tableFreed(tables[i], tableLevels[i]);
         }
         nrTables = 0;
     }
