@@ -31,10 +31,13 @@ import ptlab.tools.TlbDemo;
 
 /** {@code ptlab demo}: the tour. Grows with each study. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Runs each part of ptlab at a small scale and prints what it shows.")
+        description = "Runs each part of ptlab at a small scale and prints what it shows (about a minute).",
+        footer = {"", "Example:", "  ptlab demo"})
 public final class DemoCommand implements Callable<Integer> {
 
-    @Option(names = "--format", defaultValue = "text", description = "text or json")
+    @Option(names = "--format", defaultValue = "text", description = "text only: the tour is for reading; each "
+            + "part's own command prints JSON (mmu probe, layout, explore, experiment vmalloc-sync --format json) "
+            + "(default: ${DEFAULT-VALUE})")
     OutputFormat format;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "ptlab-demo",
@@ -49,12 +52,12 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        PrintWriter out = spec.commandLine().getOut();
-        try {
-            Files.createDirectories(outDir);
-        } catch (IOException e) {
-            throw new UsageException("cannot create --out directory " + outDir + ": " + e);
+        if (format != OutputFormat.text) {
+            throw new UsageException("demo prints a text tour only; for JSON run its parts: mmu probe, layout, "
+                    + "explore, experiment vmalloc-sync --format json");
         }
+        PrintWriter out = spec.commandLine().getOut();
+        CliFiles.writableDir(outDir, "--out");   // before the tour: the report must have a place to go
         out.println("== 1. Page walks in the four x86 paging modes (SDM vol. 3, ch. 4)");
         out.println("   One user page mapped read-write; each row is one access through a fresh walk.");
         out.println();
@@ -104,8 +107,8 @@ public final class DemoCommand implements Callable<Integer> {
         Scenario sc = Scenarios.byName(DEMO_SCENARIO);
         Scenario.Variant v = sc.variant(null);
         out.println("   " + sc.description());
-        Explorer.Summary s = Explorer.explore(sc, v.name(),
-                new Explorer.Settings("random", 1, 1000, 2, 100_000, 0, 1), () -> false, null);
+        Explorer.Settings settings = new Explorer.Settings("random", 1, 1000, 2, 100_000, 0, 1);
+        Explorer.Summary s = Explorer.explore(sc, v.name(), settings, () -> false, null);
         out.printf("   variant %s: %d schedules, %d steps%n", v.name(), s.schedules(), s.steps());
         ObjectNode meta = Provenance.of("ptlab explore " + DEMO_SCENARIO + " --variant " + v.name()
                 + " --schedules 1000 --seed 1", 1).producedBy("ptlab demo").toJson(Json.MAPPER);
@@ -119,7 +122,7 @@ public final class DemoCommand implements Callable<Integer> {
         } else {
             out.println("   no violation found");
         }
-        ObjectNode summary = ExploreCommand.toJson(s, "1/1", saved);
+        ObjectNode summary = ExploreCommand.toJson(s, settings, saved);
         summary.set("meta", meta);
         Files.writeString(outDir.resolve("explore-" + DEMO_SCENARIO + ".json"), Json.writePretty(summary) + "\n");
     }

@@ -39,7 +39,17 @@ public final class ReportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        ReportInputs in = ReportInputs.scan(from);      // a missing directory: exit 2
+        for (Path p : from) {
+            if (!Files.exists(p)) {
+                throw new UsageException("--from " + p + ": no such file or directory");
+            }
+        }
+        ReportInputs in;
+        try {
+            in = ReportInputs.scan(from);
+        } catch (IOException e) {
+            throw new UsageException("cannot read --from " + from + ": " + e);
+        }
         if (in.isEmpty()) {
             throw new UsageException("no ptlab results under " + from + " (experiment --out DIR, explore --out FILE "
                     + "or explore --format json > FILE)");

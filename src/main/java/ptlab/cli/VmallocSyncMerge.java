@@ -49,7 +49,7 @@ final class VmallocSyncMerge {
             }
             shards.add(new StudyResult(f, n));
         }
-        ObjectNode merged = ShardMerge.merge(shards, Json.MAPPER);   // inconsistent shards: exit 2
+        ObjectNode merged = UsageException.userInput(() -> ShardMerge.merge(shards, Json.MAPPER));   // inconsistent: exit 2
         List<Entry> entries = new ArrayList<>();
         merged.path("rows").forEach(r -> entries.add(VmallocSyncReport.fromJson(r)));
         PagingMode mode = PagingMode.fromCliName(merged.path("arch").asText());
@@ -68,6 +68,6 @@ final class VmallocSyncMerge {
             c.writeOut(c.out, merged, entries, pw);
         }
         pw.flush();
-        return VmallocSyncCommand.exitCode(entries);
+        return VmallocSyncCommand.exitCode(entries, c.spec.commandLine().getErr());
     }
 }

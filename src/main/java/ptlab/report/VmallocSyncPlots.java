@@ -11,7 +11,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * The vmalloc-sync figures, drawn from the JSON rows alone: each strategy's vmalloc and fork
@@ -45,9 +44,9 @@ public final class VmallocSyncPlots {
             }
         }
         List<Figure> out = new ArrayList<>();
-        out.add(distribution(last, "vmalloc-latency.png", title + ": vmalloc latency, " + maxProcs + " processes",
+        out.add(distribution(last, "vmalloc-latency.png", title + ", " + maxProcs + " procs: vmalloc latency",
                 "vmalloc_latency_cdf"));
-        out.add(distribution(last, "fork-latency.png", title + ": fork latency, " + maxProcs + " processes",
+        out.add(distribution(last, "fork-latency.png", title + ", " + maxProcs + " procs: fork latency",
                 "fork_latency_cdf"));
         if (rows.stream().map(n -> n.path("procs").asInt()).distinct().count() > 1) {
             out.add(versusProcs(rows, "vmalloc-p99-vs-procs.png", title + ": vmalloc p99 vs processes",
@@ -60,9 +59,9 @@ public final class VmallocSyncPlots {
 
     private static Figure distribution(List<JsonNode> rows, String name, String title, String key) throws IOException {
         XYChart chart = new XYChartBuilder().width(900).height(560).title(title)
-                .xAxisTitle("latency (model cycles, log scale)").yAxisTitle("fraction of operations at or below").build();
-        chart.getStyler().setXAxisLogarithmic(true);
-        chart.getStyler().setMarkerSize(0);
+                .xAxisTitle("latency (model cycles)").yAxisTitle("fraction of operations at or below").build();
+        double lo = Double.MAX_VALUE;
+        double hi = 0;
         for (JsonNode row : rows) {
             JsonNode cdf = row.path(key);
             if (!cdf.isArray() || cdf.isEmpty()) {
@@ -74,21 +73,29 @@ public final class VmallocSyncPlots {
                 xs.add(Math.max(1.0, pt.get(1).asDouble()));
                 ys.add(pt.get(0).asDouble() / 100);
             }
-            chart.addSeries(row.path("strategy").asText(), xs, ys).setMarker(SeriesMarkers.NONE);
+            chart.addSeries(row.path("strategy").asText(), xs, ys);
+            lo = Math.min(lo, xs.get(0));
+            hi = Math.max(hi, xs.get(xs.size() - 1));
         }
         if (chart.getSeriesMap().isEmpty()) {
             chart.addSeries("no operations", List.of(1.0), List.of(0.0));
         }
+        VmallocSyncReport.style(chart);
+        chart.getStyler().setXAxisLogarithmic(VmallocSyncReport.wideRange(lo, hi));
         return new Figure(name, title, BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
     }
 
     private static Figure versusProcs(List<JsonNode> rows, String name, String title, String key) throws IOException {
         XYChart chart = new XYChartBuilder().width(900).height(560).title(title)
-                .xAxisTitle("processes (log scale)").yAxisTitle("p99 latency (model cycles, log scale)").build();
-        chart.getStyler().setXAxisLogarithmic(true);
-        chart.getStyler().setYAxisLogarithmic(true);
+                .xAxisTitle("processes").yAxisTitle("p99 latency (model cycles)").build();
         Map<String, List<double[]>> byStrategy = new LinkedHashMap<>();
+        double xlo = Double.MAX_VALUE, xhi = 0, ylo = Double.MAX_VALUE, yhi = 0;
         for (JsonNode row : rows) {
+            double y = Math.max(1, row.path(key).asDouble());
+            xlo = Math.min(xlo, row.path("procs").asDouble());
+            xhi = Math.max(xhi, row.path("procs").asDouble());
+            ylo = Math.min(ylo, y);
+            yhi = Math.max(yhi, y);
             byStrategy.computeIfAbsent(row.path("strategy").asText(), s -> new ArrayList<>())
                     .add(new double[] {row.path("procs").asDouble(), Math.max(1, row.path(key).asDouble())});
         }
@@ -101,6 +108,9 @@ public final class VmallocSyncPlots {
             }
             chart.addSeries(s.getKey(), xs, ys);
         }
+        VmallocSyncReport.style(chart);
+        chart.getStyler().setXAxisLogarithmic(VmallocSyncReport.wideRange(xlo, xhi));
+        chart.getStyler().setYAxisLogarithmic(VmallocSyncReport.wideRange(ylo, yhi));
         return new Figure(name, title, BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
     }
 }

@@ -11,6 +11,8 @@ import java.util.Map;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import org.HdrHistogram.Histogram;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.style.markers.SeriesMarkers;
 
 import ptlab.study.vmallocsync.VmallocSyncExperiment.Row;
 
@@ -65,12 +67,11 @@ public final class VmallocSyncReport {
         "vmalloc limit", "failed", "violations"};
 
     /**
-     * The level whose entries the strategies copy, as the kernel names it: the pmd on both
-     * x86-32 modes (mail 001), the p4d on 4-level x86-64 (sync_global_pgds_l4() copies p4d
-     * entries, folded into the pgd), the pgd on 5-level (sync_global_pgds_l5()).
+     * The level whose entries the strategies copy, in the one vocabulary of ptlab layout
+     * ({@link ptlab.kernel.KernelLayout#syncLevel()}): the table that holds the entry.
      */
     public static String syncLevelName(ptlab.hw.PagingMode mode) {
-        return mode.isLongMode() ? (mode == ptlab.hw.PagingMode.X86_64_LA57 ? "pgd" : "p4d") : "pmd";
+        return ptlab.kernel.KernelLayout.of(mode, null, ptlab.kernel.KernelLayout.PAGE_SIZE << 17, null).syncLevel();
     }
 
     /** The comparison table, one line per entry; the first violation of each strategy listed below it. */
@@ -203,6 +204,42 @@ public final class VmallocSyncReport {
             out.add(file);
         }
         return out;
+    }
+
+    /**
+     * Okabe and Ito's colour-blind-safe palette (Color Universal Design, 2008), with black for
+     * the eighth strategy; curves that lie on top of each other stay apart by marker and dash.
+     */
+    static final java.awt.Color[] PALETTE = {new java.awt.Color(0xE69F00), new java.awt.Color(0x56B4E9),
+        new java.awt.Color(0x009E73), new java.awt.Color(0xF0E442), new java.awt.Color(0x0072B2),
+        new java.awt.Color(0xD55E00), new java.awt.Color(0xCC79A7), java.awt.Color.BLACK};
+    private static final org.knowm.xchart.style.markers.Marker[] MARKERS = {SeriesMarkers.CIRCLE,
+        SeriesMarkers.SQUARE, SeriesMarkers.DIAMOND, SeriesMarkers.TRIANGLE_UP, SeriesMarkers.TRIANGLE_DOWN,
+        SeriesMarkers.CROSS, SeriesMarkers.PLUS, SeriesMarkers.OVAL};
+    private static final java.awt.BasicStroke[] LINES = {org.knowm.xchart.style.lines.SeriesLines.SOLID,
+        org.knowm.xchart.style.lines.SeriesLines.DASH_DASH, org.knowm.xchart.style.lines.SeriesLines.DOT_DOT,
+        org.knowm.xchart.style.lines.SeriesLines.DASH_DOT};
+
+    /** Colour, marker and dash per series, so that every curve is told apart in print and by everyone. */
+    static void style(XYChart chart) {
+        chart.getStyler().setMarkerSize(8);
+        chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
+        int i = 0;
+        for (org.knowm.xchart.XYSeries series : chart.getSeriesMap().values()) {
+            series.setLineColor(PALETTE[i % PALETTE.length]);
+            series.setMarkerColor(PALETTE[i % PALETTE.length]);
+            series.setMarker(MARKERS[i % MARKERS.length]);
+            series.setLineStyle(LINES[i % LINES.length]);
+            i++;
+        }
+    }
+
+    /**
+     * A log axis only over two decades or more: on a narrower range XChart's log axis shows one
+     * decade tick or none, and a linear axis with its plain ticks reads better.
+     */
+    static boolean wideRange(double lo, double hi) {
+        return lo > 0 && hi / lo >= 100;
     }
 
     /** Writes {@code text} to {@code file}. */
