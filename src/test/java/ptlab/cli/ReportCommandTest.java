@@ -25,7 +25,7 @@ class ReportCommandTest {
     @TempDir
     Path tmp;
 
-    private static final String[] EXPERIMENT = {"experiment", "vmalloc-sync", "--arch", "x86-64", "--procs", "4",
+    private static final String[] EXPERIMENT = {"experiment", "vmalloc-sync", "--arch", "x86-64",
         "--vmallocs", "60", "--strategies", "lazy-fault,preallocate", "--sweep", "procs=3,4", "--jobs", "1"};
 
     @Test
