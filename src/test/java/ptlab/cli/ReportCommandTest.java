@@ -67,7 +67,7 @@ class ReportCommandTest {
         // four rows: two strategies at two process counts
         assertEquals(1 + 4, count(section(html, "table-0"), "</tr>"));
         // provenance under each table and figure: the exact command line, seed and version
-        assertTrue(html.contains("<code>ptlab experiment vmalloc-sync --arch x86-64 --procs 4 --vmallocs 60"), html);
+        assertTrue(html.contains("<code>ptlab experiment vmalloc-sync --arch x86-64 --vmallocs 60 --strategies"), html);
         assertTrue(html.contains("<code>ptlab explore vmalloc-sync-race --out " + sched), html);
         assertTrue(count(html, ", ptlab 0.1.0") >= 1 + 4 + 2);
         // self-contained: nothing to fetch
