@@ -209,6 +209,37 @@ public final class KernelBridge implements Interleaving {
         if (c != null) {
             machine.note(c, String.format("frees %s page 0x%x (mmu_gather)", LINUX_LEVELS[level], pa));
             machine.kernelFreedPageTable(c, pa);
+            if (kernel != null && kernel.faultLocking() != null) {
+                checkTableEmpty(machine, pa, level);   // kernels whose faults race free_pgtables (study 3)
+            }
+        }
+    }
+
+    /**
+     * Invariants 6 and 8 at a page-table page's free: free_pgtables and the pte-table reclaim
+     * unlink a table only when nothing is mapped through it, so a freed table still holding an
+     * entry means someone installed into it after it was unlinked — what it maps is leaked,
+     * outside any vma's page tables (mail 004's race with free_pgtables(), and the pmd
+     * re-check pte_offset_map_rw_nolock() exists for). Checked on kernels built with a
+     * FaultLocking only: a page-table migrator frees the old copy of a table with its entries.
+     */
+    private static void checkTableEmpty(Machine m, long pa, int level) {
+        long[] hit = {-1, 0};
+        m.unobserved(() -> {
+            PhysicalMemory mem = m.memory();
+            long base = pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
+            for (long a = base; a < base + PhysicalMemory.PAGE_SIZE && hit[0] < 0; a += 8) {
+                long e = mem.loadLong(a) & ~0x0000_0060_0000_0060L;   // A and D do not make an entry
+                if (e != 0) {
+                    hit[0] = a;
+                    hit[1] = e;
+                }
+            }
+        });
+        if (hit[0] >= 0) {
+            m.fail(6, String.format("CPU%d freed %s page 0x%x but it still holds entry 0x%x at 0x%x: it was "
+                    + "installed after the table was unlinked, and what it maps is leaked", m.current().id(),
+                    LINUX_LEVELS[level], pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1), hit[1], hit[0]));
         }
     }
 
@@ -366,6 +397,33 @@ public final class KernelBridge implements Interleaving {
         if (id != cpu.id()) {
             throw new IllegalArgumentException("kernel " + cpu + " must be machine CPU" + cpu.id() + ", not CPU" + id);
         }
+        cpu.setIrqControl(new Cpu.IrqControl() {
+            @Override
+            public void disable() {
+                if (m.current() != null) {
+                    m.cpu(id).localIrqDisable();   // an interrupts-off section of kernel code on this CPU
+                }
+            }
+
+            @Override
+            public void enable() {
+                if (m.current() != null) {
+                    m.cpu(id).localIrqEnable();
+                }
+            }
+        });
+    }
+
+    /** Timed mode: cycles CPUs of {@code m} waited to take {@code lock} (0 if it was never taken on it). */
+    public static long lockWaitCycles(Machine m, KernelLock lock) {
+        State s = (State) m.kernelLocks.get(lock);
+        return s == null ? 0 : s.waitCycles;
+    }
+
+    /** How often {@code lock} was taken on {@code m}. */
+    public static long lockAcquisitions(Machine m, KernelLock lock) {
+        State s = (State) m.kernelLocks.get(lock);
+        return s == null ? 0 : s.acquisitions;
     }
 
     /** The simulated ownership of one kernel lock. Invariant: writer != null implies readers == 0. */
@@ -375,6 +433,11 @@ public final class KernelBridge implements Interleaving {
         int readers;
         /** Timed mode: the model time of the last release; a CPU that waited takes the lock no earlier. */
         long releasedAt;
+        /** Timed mode: the last release by a writer (all a reader ever waits for). */
+        long writerReleasedAt;
+        /** Timed mode: model cycles CPUs spent waiting to take this lock, and how often it was taken. */
+        long waitCycles;
+        long acquisitions;
         /** Mode the parked CPU wants; only one CPU runs at a time, and it sets this just before parking. */
         final int[] wanted = new int[64];
 
@@ -436,9 +499,13 @@ public final class KernelBridge implements Interleaving {
         } else {
             s.writer = c;
         }
-        if (s.releasedAt > c.clock) {
-            c.clock = s.releasedAt;   // it waited for the holder (as SimCpu.lock)
+        long free = mode == READ ? s.writerReleasedAt : s.releasedAt;
+        if (free > c.clock) {
+            s.waitCycles += free - c.clock;
+            c.clock = free;           // it waited for the holder (as SimCpu.lock)
         }
+        s.acquisitions++;
+        c.machine().chargeLockLine(c, s.id);   // the lock word's atomic (the rwsem count, the spinlock)
     }
 
     @Override
@@ -449,10 +516,12 @@ public final class KernelBridge implements Interleaving {
         }
         State s = state(c.machine(), lock);
         c.publish(s.id);
+        c.machine().chargeLockLine(c, s.id);
         if (mode == READ) {
             s.readers--;
         } else {
             s.writer = null;
+            s.writerReleasedAt = Math.max(s.writerReleasedAt, c.clock);
         }
         s.releasedAt = Math.max(s.releasedAt, c.clock);
     }

@@ -138,6 +138,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private Throwable crash;
     private StepListener listener;
     private boolean tolerateNmiFaults;
+    /** Timed runs: cache-line ownership costs of memory accesses and kernel lock words (null: off). */
+    private CacheLines lines;
     /** Depth of {@link #unobserved} calls. */
     private int unobserved;
     /** Completed user writes go to the shadow record (invariant 1); off for large timed runs. */
@@ -269,6 +271,22 @@ public final class Machine implements PhysicalMemory.AccessHook {
         this.frames = f;
     }
 
+    /** Charges every memory access and kernel lock operation by cache-line ownership ({@link CacheLines}). */
+    public void setCacheLines(CacheLines l) {
+        this.lines = l;
+    }
+
+    public CacheLines cacheLines() {
+        return lines;
+    }
+
+    /** A kernel lock word's RMW (KernelBridge): its line moves to {@code c} if another CPU holds it. */
+    void chargeLockLine(SimCpu c, long lockId) {
+        if (lines != null) {
+            c.clock += lines.access(c.id, -1 - lockId, true);
+        }
+    }
+
     public void setListener(StepListener l) {
         this.listener = l;
     }
@@ -363,6 +381,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
             frames.checkNoMonitorHeld(c, pa);
         }
         c.point(kind, pa, null);
+        if (lines != null) {
+            c.clock += lines.access(c.id, pa >>> CacheLines.LINE_SHIFT, op != PhysicalMemory.OP_LOAD);
+        }
+        // Invariant 2: the kernel never stores into a frame its allocator holds free.
+        if (!c.inWalk && op != PhysicalMemory.OP_LOAD && frames != null && frames.isFree(pa)) {
+            fail(2, String.format("CPU%d's kernel code %s 0x%x in page 0x%x, which is free (a table it was "
+                            + "installing into was freed)", c.id, op == PhysicalMemory.OP_STORE ? "stored to" : "updated",
+                    pa, pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1)));
+        }
         // Invariant 2, at the moment the walker's access happens: the table must not be freed.
         if (c.inWalk && isFreed(pa)) {
             fail(2, String.format("CPU%d's page walker read entry 0x%x of page-table page 0x%x after it was freed",

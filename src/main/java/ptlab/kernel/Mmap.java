@@ -92,7 +92,7 @@ final class Mmap {
         if (len == 0 || Long.compareUnsigned(len, mm.task_size) > 0) {
             return -Errno.ENOMEM;
         }
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             if ((flags & MAP_FIXED_NOREPLACE) != 0) {
                 if (mm.mm_mt.find_vma_intersection(addr, addr + len) != null) {
@@ -113,7 +113,7 @@ final class Mmap {
             }
             return mmap_region(cpu, mm, addr, len, vmFlags);
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
@@ -122,7 +122,9 @@ final class Mmap {
         if (mm.mm_mt.find_vma_intersection(addr, addr + len) != null) {
             do_vmi_munmap(cpu, mm, addr, len);
         }
-        mm.mm_mt.insert(new VmArea(mm, addr, addr + len, vmFlags, vm_get_page_prot(vmFlags)));
+        VmArea vma = new VmArea(mm, addr, addr + len, vmFlags, vm_get_page_prot(vmFlags));
+        k.vmaLocks().vma_start_write(vma);                                   // mmap_region(): vma_start_write(vma)
+        mm.mm_mt.insert(vma);
         return addr;
     }
 
@@ -187,11 +189,11 @@ final class Mmap {
 
     /** __vm_munmap(): 0 or -errno. */
     int do_munmap(Cpu cpu, MmStruct mm, long start, long len) {
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             return do_vmi_munmap(cpu, mm, start, len);
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
@@ -233,6 +235,7 @@ final class Mmap {
             out.add(t.get(i));
         }
         for (VmArea d : out) {
+            k.vmaLocks().vma_mark_detached(d);                               // vma_start_write + detached
             t.remove(d);
         }
         return out;
@@ -240,8 +243,10 @@ final class Mmap {
 
     /** __split_vma(): {@code v} keeps [vm_start, addr); a new vma gets [addr, vm_end). */
     VmArea split_vma(MmStruct mm, VmArea v, long addr) {
+        k.vmaLocks().vma_start_write(v);
         VmArea tail = new VmArea(mm, addr, v.vm_end(), v.vm_flags(), v.vm_page_prot);
         tail.anon_vma.plainSet(v.anonVmaLocked());       // tail not yet published
+        k.vmaLocks().vma_start_write(tail);                                  // a new vma is published write-locked
         v.setEnd(addr);
         mm.mm_mt.insert(tail);
         return tail;
@@ -277,7 +282,7 @@ final class Mmap {
         if (len == 0) {
             return 0;
         }
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             VmaTree t = mm.mm_mt;
             // The whole range must be mapped, without holes.
@@ -303,7 +308,7 @@ final class Mmap {
             }
             return 0;
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
@@ -312,6 +317,7 @@ final class Mmap {
         if (newFlags == v.vm_flags()) {
             return;
         }
+        k.vmaLocks().vma_start_write(v);
         if (Long.compareUnsigned(v.vm_start(), start) < 0) {
             v = split_vma(mm, v, start);
         }
@@ -332,6 +338,7 @@ final class Mmap {
         int i = t.indexOf(v.vm_start());
         VmArea next = i + 1 < t.size() ? t.get(i + 1) : null;
         if (next != null && next.vm_start() == v.vm_end() && v.mergeableWith(next)) {
+            k.vmaLocks().vma_mark_detached(next);
             t.remove(next);
             v.setEnd(next.vm_end());
             if (v.anonVmaLocked() == 0 && next.anonVmaLocked() != 0) {
@@ -340,6 +347,8 @@ final class Mmap {
         }
         VmArea prev = t.prev(i);
         if (prev != null && prev.vm_end() == v.vm_start() && prev.mergeableWith(v)) {
+            k.vmaLocks().vma_start_write(prev);
+            k.vmaLocks().vma_mark_detached(v);
             t.remove(v);
             prev.setEnd(v.vm_end());
             if (prev.anonVmaLocked() == 0 && v.anonVmaLocked() != 0) {
@@ -423,7 +432,7 @@ final class Mmap {
 
     /** sys_brk(): the new break, or the old one if it cannot move. */
     long brk(Cpu cpu, MmStruct mm, long brk) {
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             if (Long.compareUnsigned(brk, mm.start_brk) < 0) {
                 return mm.brk;
@@ -450,7 +459,7 @@ final class Mmap {
             mm.brk = brk;
             return brk;
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
@@ -461,6 +470,7 @@ final class Mmap {
         VmaTree t = mm.mm_mt;
         VmArea prev = t.prev(t.indexOf(addr));
         if (prev != null && prev.vm_end() == addr && prev.vm_flags() == flags) {
+            k.vmaLocks().vma_start_write(prev);
             prev.setEnd(addr + len);                                         // vma_expand()
             return;
         }
@@ -482,6 +492,7 @@ final class Mmap {
         if (vma.vm_end() - addr > RLIMIT_STACK) {
             return -Errno.ENOMEM;
         }
+        k.vmaLocks().vma_start_write(vma);
         vma.setStart(addr);                                   // republishes the vma tree's range
         k.stats().stackExpansions.incrementAndGet();
         return 0;
@@ -495,8 +506,8 @@ final class Mmap {
      * writable ptes became read-only. 0 or -ENOMEM (the caller tears the child down).
      */
     int dup_mmap(Cpu cpu, MmStruct mm, MmStruct oldmm) {
-        oldmm.mmap_lock.down_write();
-        mm.mmap_lock.down_write();                                           // mmap_write_lock_nested()
+        k.vmaLocks().mmap_write_lock(oldmm);
+        k.vmaLocks().mmap_write_lock(mm);                                           // mmap_write_lock_nested()
         int r = 0;
         try {
             mm.task_size = oldmm.task_size;
@@ -510,6 +521,11 @@ final class Mmap {
                 if ((src.vm_flags() & VmArea.VM_DONTCOPY) != 0) {
                     continue;
                 }
+                // "fork: lock VMAs of the parent process when forking" (v6.5, fb49c455323f): no fault
+                // under a vma lock may run while its ptes are write-protected and the flush is pending.
+                if (k.faultLocking() != FaultLocking.PER_VMA_FORK_UNLOCKED) {
+                    k.vmaLocks().vma_start_write(src);
+                }
                 VmArea dst = new VmArea(mm, src.vm_start(), src.vm_end(), src.vm_flags(), src.vm_page_prot);
                 dst.anon_vma.plainSet(src.anonVmaLocked());   // dst not yet published
                 mm.mm_mt.insert(dst);
@@ -519,9 +535,9 @@ final class Mmap {
                 }
             }
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
             k.tlb().flush_tlb_mm(cpu, oldmm);
-            oldmm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(oldmm);
         }
         return r;
     }
@@ -531,7 +547,7 @@ final class Mmap {
      * FIRST_USER_ADDRESS = 0, ceiling USER_PGTABLES_CEILING = 0), with a full-mm gather.
      */
     void exit_mmap(Cpu cpu, MmStruct mm) {
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             VmaTree t = mm.mm_mt;
             List<VmArea> all = new ArrayList<>(t.size());
@@ -544,7 +560,7 @@ final class Mmap {
             tlb.tlb_finish_mmu();
             t.clear();
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 }
