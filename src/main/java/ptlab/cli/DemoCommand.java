@@ -1,8 +1,13 @@
 package ptlab.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -14,6 +19,11 @@ import ptlab.hw.PagingMode;
 import ptlab.kernel.vmalloc.VmallocSyncStrategy;
 import ptlab.report.VmallocSyncReport;
 import ptlab.engine.CostTable;
+import ptlab.engine.Explorer;
+import ptlab.engine.Scenario;
+import ptlab.report.Provenance;
+import ptlab.report.ReportInputs;
+import ptlab.tools.Scenarios;
 import ptlab.tools.MmuProbe;
 import ptlab.study.vmallocsync.VmallocSyncExperiment;
 import ptlab.tools.ProcessDemo;
@@ -30,16 +40,24 @@ public final class DemoCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE})")
     OutputFormat format;
 
+    @Option(names = "--out", paramLabel = "DIR", defaultValue = "ptlab-demo",
+            description = "where the demo's results, schedule and HTML report go (default: ${DEFAULT-VALUE})")
+    Path outDir;
+
+    /** The explore run of section 6: study 1's race, found in well under a second. */
+    static final String DEMO_SCENARIO = "vmalloc-sync-race";
+
     @Spec
     CommandSpec spec;
 
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
         if (format != OutputFormat.text) {
             throw new UsageException("demo prints a text tour only; for JSON run its parts: mmu probe, layout, "
                     + "explore, experiment vmalloc-sync --format json");
         }
         PrintWriter out = spec.commandLine().getOut();
+        CliFiles.writableDir(outDir, "--out");   // before the tour: the report must have a place to go
         out.println("== 1. Page walks in the four x86 paging modes (SDM vol. 3, ch. 4)");
         out.println("   One user page mapped read-write; each row is one access through a fresh walk.");
         out.println();
@@ -74,8 +92,68 @@ public final class DemoCommand implements Callable<Integer> {
         out.println();
         printRelocationSection(out);
         out.println();
+        printExploreSection(out);
+        out.println();
         printFaultLockingSection(out);
+        out.println();
+        Path report = ReportCommand.write(ReportInputs.scan(List.of(outDir)), outDir);
+        out.println("== Report");
+        out.println("   report: " + report);
+        out.println("   Open it in a browser (it is one self-contained file), or step through the schedule of");
+        out.println("   section 6 and try the translation explorer in the viewer: ptlab serve --data " + outDir);
+        out.flush();
         return Ptlab.EXIT_OK;
+    }
+
+    /** Section 5: the explorer finds study 1's race and saves the schedule the viewer steps through. */
+    private void printExploreSection(PrintWriter out) throws IOException {
+        out.println("== 6. Finding a race by exploring interleavings (ptlab explore " + DEMO_SCENARIO + ")");
+        Scenario sc = Scenarios.byName(DEMO_SCENARIO);
+        Scenario.Variant v = sc.variant(null);
+        out.println("   " + sc.description());
+        Explorer.Settings settings = new Explorer.Settings("random", 1, 1000, 2, 100_000, 0, 1);
+        Explorer.Summary s = Explorer.explore(sc, v.name(), settings, () -> false, null);
+        out.printf("   variant %s: %d schedules, %d steps%n", v.name(), s.schedules(), s.steps());
+        ObjectNode meta = Provenance.of("ptlab explore " + DEMO_SCENARIO + " --variant " + v.name()
+                + " --schedules 1000 --seed 1", 1).producedBy("ptlab demo").toJson(Json.MAPPER);
+        Path saved = null;
+        if (s.schedule() != null) {
+            saved = outDir.resolve("schedule-" + DEMO_SCENARIO + ".json");
+            s.schedule().save(saved, meta);
+            out.println("   violation: " + s.violation().describe());
+            out.printf("   shrunk to %d steps with %d preemption(s); replay it: ptlab replay %s%n",
+                    s.schedule().steps(), s.schedule().preemptions(), saved);
+        } else {
+            out.println("   no violation found");
+        }
+        ObjectNode summary = ExploreCommand.toJson(s, settings, saved);
+        summary.set("meta", meta);
+        Files.writeString(outDir.resolve("explore-" + DEMO_SCENARIO + ".json"), Json.writePretty(summary) + "\n");
+    }
+
+    /** Study 1's demo rows as the DESIGN.md JSON that experiment --out writes, for the report. */
+    private void writeVmallocSyncJson(PagingMode mode, VmallocSyncExperiment.Params p, List<VmallocSyncReport.Entry> entries)
+            throws IOException {
+        ObjectNode o = Json.object();
+        o.put("experiment", "vmalloc-sync");
+        o.put("arch", mode.cliName());
+        ObjectNode params = o.putObject("params");
+        var names = params.putArray("strategies");
+        VmallocSyncStrategy.all().forEach(st -> names.add(st.name()));
+        params.putArray("procs").add(p.procs());
+        params.put("vmallocs", p.vmallocOps());
+        params.put("cpus", p.cpus());
+        params.put("nmi_rate", p.nmiRate());
+        params.put("seed", p.seed());
+        params.put("ram", p.ramBytes());
+        var rows = o.putArray("rows");
+        entries.forEach(e -> rows.add(Json.MAPPER.valueToTree(VmallocSyncReport.jsonRow(e))));
+        o.set("meta", Provenance.of("ptlab experiment vmalloc-sync --arch " + mode.cliName() + " --procs " + p.procs()
+                + " --vmallocs " + p.vmallocOps() + " --cpus " + p.cpus() + " --seed " + p.seed(), p.seed())
+                .producedBy("ptlab demo").toJson(Json.MAPPER));
+        Path dir = outDir.resolve("vmalloc-sync-" + mode.cliName());
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("vmalloc-sync.json"), Json.writePretty(o) + "\n");
     }
 
     private static void printTlbSection(PrintWriter out) {
@@ -131,7 +209,7 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     /** Study 1 at a small scale: the same workload under every strategy, on PAE and on x86-64. */
-    private static void printVmallocSyncSection(PrintWriter out) {
+    private void printVmallocSyncSection(PrintWriter out) throws IOException {
         out.println("== 4. Study 1: how new kernel mappings reach every page table (ptlab experiment vmalloc-sync)");
         out.println("   100 processes forking and exiting, 2000 vmalloc/vfree/ioremap operations, perf NMIs");
         out.println("   writing to a vmalloc buffer, 4 CPUs; latencies in model cycles (mails 000, 001, 003).");
@@ -141,6 +219,7 @@ public final class DemoCommand implements Callable<Integer> {
             List<VmallocSyncReport.Entry> entries = VmallocSyncExperiment
                     .runAll(p, VmallocSyncStrategy.all(), CostTable.defaults()).stream()
                     .map(r -> new VmallocSyncReport.Entry(p.procs(), r)).toList();
+            writeVmallocSyncJson(mode, p, entries);
             out.println();
             out.println("   " + mode.cliName() + ":");
             String syncLevel = VmallocSyncReport.syncLevelName(mode);
@@ -205,7 +284,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     /** Study 3 at a small scale: the four correct fault paths, writer-heavy, and one race found. */
     private static void printFaultLockingSection(PrintWriter out) {
-        out.println("== 6. Study 3: page faults without the mmap lock (ptlab experiment fault-locking)");
+        out.println("== 7. Study 3: page faults without the mmap lock (ptlab experiment fault-locking)");
         out.println("   Threads of one process fault on fresh memory while every fourth thread mmaps/munmaps,");
         out.println("   mprotects or brks other vmas (writer-heavy); x86-64, 32 faults per thread (mail 004).");
         out.println();

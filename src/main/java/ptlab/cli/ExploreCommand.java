@@ -77,7 +77,8 @@ public final class ExploreCommand implements Callable<Integer> {
             + "(default: ptlab-schedule-<scenario>-<seed>.json in the current directory)")
     Path outFile;
 
-    @Option(names = "--shard", description = "K/N: run only schedules i with i mod N = K-1")
+    @Option(names = "--shard", description = "K/N: run only schedules i with i mod N = K-1; env/N or env: K from "
+            + "JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)")
     String shard;
 
     @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
@@ -100,13 +101,10 @@ public final class ExploreCommand implements Callable<Integer> {
         }
         Scenario sc = UsageException.userInput(() -> Scenarios.byName(args.get(0)));
         Scenario.Variant v = UsageException.userInput(() -> sc.variant(variant));
-        int k = 0;
-        int n = 1;
-        if (shard != null) {
-            int[] kn = parseShard(shard);
-            k = kn[0] - 1;
-            n = kn[1];
-        }
+        // K/N, or K from the batch system's index (Kubernetes, Slurm): see ShardSpec
+        ShardSpec part = ShardSpec.parse(shard, System.getenv());
+        int k = part.index();
+        int n = part.count();
         if (maxDepth != null && strategy.equals("random")) {
             throw new UsageException("--max-depth applies to pct (bug depth) and exhaustive (preemption bound), "
                     + "not to random");
@@ -154,10 +152,10 @@ public final class ExploreCommand implements Callable<Integer> {
         try {
             Path saved = null;
             if (s.schedule() != null) {
-                saved = save(s, saveTo);
+                saved = save(s, saveTo, meta(part));
             }
             if (format == OutputFormat.json) {
-                out.println(Json.writePretty(toJson(s, settings, saved)));
+                out.println(Json.writePretty(toJson(s, settings, saved).set("meta", meta(part))));
             } else {
                 printText(out, s, v, saved);
             }
@@ -193,9 +191,9 @@ public final class ExploreCommand implements Callable<Integer> {
      * write fail anyway (a disk that filled up meanwhile), the schedule goes to stderr so that the
      * finding is not lost, and the violation is still reported.
      */
-    private Path save(Explorer.Summary s, Path file) {
+    private Path save(Explorer.Summary s, Path file, ObjectNode meta) {
         try {
-            s.schedule().save(file);
+            s.schedule().save(file, meta);
             return file;
         } catch (IOException e) {
             PrintWriter err = spec.commandLine().getErr();
@@ -231,6 +229,11 @@ public final class ExploreCommand implements Callable<Integer> {
                 s.schedule().choices().length, s.schedule().steps(), s.schedule().preemptions(),
                 s.schedule().index(), s.schedule().scheduleSeed());
         out.println("schedule: " + saved);
+    }
+
+    /** Provenance of what this run writes: its command line, seed, ptlab version and shard. */
+    private ObjectNode meta(ShardSpec part) {
+        return Meta.provenance(spec, seed).withShard(part.label()).toJson(Json.MAPPER);
     }
 
     static ObjectNode toJson(Explorer.Summary s, Explorer.Settings settings, Path saved) {
