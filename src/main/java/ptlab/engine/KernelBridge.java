@@ -345,6 +345,7 @@ public final class KernelBridge implements Interleaving {
         Machine m = cpu.machine();
         Kernel k = m.bridge.kernel;
         Cpu kcpu = k.cpu(cpu.id());
+        m.checked(4);                       // the access either completes or is the kernel's oops
         for (int attempt = 0; attempt < 4; attempt++) {
             if (write ? cpu.kernelWrite(va, value) : cpu.kernelRead(va)) {
                 m.countKernelAccess();

@@ -15,8 +15,9 @@ public record Violation(int invariant, long step, String message) {
                 + " violated at step " + step + ": " + message;
     }
 
-    /** Invariants 1..8 of DESIGN.md. */
-    public static final int INVARIANTS = 8;
+    /** Invariants 1..8 of DESIGN.md, and the relocation study's 9 (a moved table maps what the
+     * original mapped) and 10 (no direct write to a pinned table under a validating hypervisor). */
+    public static final int INVARIANTS = 10;
 
     /** The JSON key of an invariant's check count: "1_lost_dirty", "2_freed_table", ... */
     public static String key(int invariant) {
@@ -29,6 +30,8 @@ public record Violation(int invariant, long step, String message) {
             case 6 -> "6_leak_double_free";
             case 7 -> "7_cow";
             case 8 -> "8_pte_outside_vma";
+            case 9 -> "9_moved_table";
+            case 10 -> "10_pinned_write";
             default -> "0_engine";
         };
     }

@@ -75,6 +75,7 @@ public final class FaultsVsWriters implements Scenario {
         MmStruct mm = kit.threads[0].mm();
         kit.machine.addEndCheck(m -> {
             endChecks.incrementAndGet();
+            m.checked(8);
             return SpeculativeVsMunmap.tablesInsideVmas(m, k, mm);
         });
         return kit.machine;
@@ -86,6 +87,7 @@ public final class FaultsVsWriters implements Scenario {
             return;
         }
         readBacks.incrementAndGet();
+        cpu.machine().checked(7);
         if (cpu.lastValue() != value) {
             cpu.machine().fail(7, String.format("CPU%d wrote 0x%x to va 0x%x and read back 0x%x", cpu.id(), value, va,
                     cpu.lastValue()));

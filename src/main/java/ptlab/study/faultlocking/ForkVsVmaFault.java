@@ -67,6 +67,7 @@ public final class ForkVsVmaFault implements Scenario {
                     return;
                 }
                 readBacks.incrementAndGet();
+                cpu.machine().checked(7);
                 if (cpu.lastValue() != n) {
                     cpu.machine().fail(7, String.format("CPU2 wrote %d to va 0x%x and read back %d: a parent write "
                             + "was lost (it went to the page a concurrent COW fault had already copied)", n, BASE + 8,

@@ -56,6 +56,7 @@ public final class PteReclaimVsFault implements Scenario {
         kit.cpu(0, cpu -> {
             if (KernelBridge.userAccess(cpu, true, va, 0xabc) && KernelBridge.userAccess(cpu, false, va, 0)) {
                 readBacks.incrementAndGet();
+                cpu.machine().checked(7);
                 if (cpu.lastValue() != 0xabc) {
                     cpu.machine().fail(7, String.format("CPU0 wrote 0xabc to va 0x%x and read back 0x%x", va,
                             cpu.lastValue()));

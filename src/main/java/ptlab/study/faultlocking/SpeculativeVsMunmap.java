@@ -72,6 +72,7 @@ public final class SpeculativeVsMunmap implements Scenario {
         MmStruct mm = kit.threads[0].mm();
         kit.machine.addEndCheck(m -> {
             endChecks.incrementAndGet();
+            m.checked(8);
             return tablesInsideVmas(m, kit.kernel, mm);
         });
         return kit.machine;

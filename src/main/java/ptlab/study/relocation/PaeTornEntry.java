@@ -118,6 +118,7 @@ public final class PaeTornEntry implements Scenario {
             mig.freeNow(tp);
         });
         m.addEndCheck(mm -> {
+            mm.checked(INVARIANT);
             long now = k.leafEntry(t.mm(), newVa);
             long first = k.leafEntry(t.mm(), va);
             long ad = PteBits.A | PteBits.D;

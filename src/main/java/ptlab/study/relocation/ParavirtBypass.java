@@ -83,9 +83,12 @@ public final class ParavirtBypass implements Scenario {
                 throw new IllegalStateException("not moved: " + r);
             }
         });
-        m.addEndCheck(mm -> hv.isPinned(pt.table(pt.get(new PageTableMigrator(k, t.mm(), k.cpu(1), null)
-                .find(Pgtable.PTE, va).parentp()))) ? null : new ptlab.engine.Violation(INVARIANT, mm.steps(),
-                "the moved pte page is not pinned"));
+        m.addEndCheck(mm -> {
+            mm.checked(INVARIANT);
+            return hv.isPinned(pt.table(pt.get(new PageTableMigrator(k, t.mm(), k.cpu(1), null)
+                    .find(Pgtable.PTE, va).parentp()))) ? null : new ptlab.engine.Violation(INVARIANT, mm.steps(),
+                    "the moved pte page is not pinned");
+        });
         return m;
     }
 

@@ -24,16 +24,22 @@ import ptlab.tools.Scenarios;
 class CheckCountsTest {
 
     /** The invariant each scenario is about; 0 for a benchmark without a check. */
-    static final Map<String, Integer> INVARIANT = Map.of(
-            "tlb-stale-after-unmap", 3,
-            "pte-clear-vs-dirty", 1,
-            "free-pgtables-vs-walk", 2,
-            "bench-2x200", 0,
-            "vmalloc-sync-race", 4,
-            "hotplug-kernel-mapping", 4,
-            "vmalloc-fault-in-nmi", 5,
-            "relocation-dirty", 1,
-            "tlb-gen-vs-cpumask", 3);
+    static final Map<String, Integer> INVARIANT = Map.ofEntries(
+            Map.entry("tlb-stale-after-unmap", 3),
+            Map.entry("pte-clear-vs-dirty", 1),
+            Map.entry("free-pgtables-vs-walk", 2),
+            Map.entry("bench-2x200", 0),
+            Map.entry("vmalloc-sync-race", 4),
+            Map.entry("hotplug-kernel-mapping", 4),
+            Map.entry("vmalloc-fault-in-nmi", 5),
+            Map.entry("relocation-dirty", 1),
+            Map.entry("tlb-gen-vs-cpumask", 3),
+            Map.entry("fault-vs-munmap", 8),
+            Map.entry("fork-vs-vma-fault", 7),
+            Map.entry("pte-reclaim-vs-fault", 7),
+            Map.entry("faults-vs-writers", 8),
+            Map.entry("pae-torn-entry", 9),
+            Map.entry("paravirt-bypass", 10));
 
     @Test
     void everyCorrectVariantsCheckRanInMostSchedules() {

@@ -24,6 +24,13 @@ class DefaultSchedulePassesTest {
      */
     static final java.util.Set<String> NOT_YET_A_RACE = java.util.Set.of("hotplug-kernel-mapping preallocate-vmalloc-only");
 
+    /**
+     * Broken variants that are not races by design: paravirt-bypass's migrator writes a pinned
+     * table directly, which the validating hypervisor rejects on the first write whatever the
+     * schedule (mail 002's question is whether migration goes through the pv hooks at all).
+     */
+    static final java.util.Set<String> NOT_A_RACE = java.util.Set.of("paravirt-bypass bypass");
+
     @Test
     void everyBrokenVariantsDefaultSchedulePasses() {
         StringBuilder failing = new StringBuilder();
@@ -35,7 +42,8 @@ class DefaultSchedulePassesTest {
                 }
                 broken++;
                 Machine m = Explorer.replay(sc, v.name(), new int[0], Explorer.DEFAULT_MAX_STEPS, null);
-                if (NOT_YET_A_RACE.contains(sc.name() + " " + v.name())) {
+                if (NOT_YET_A_RACE.contains(sc.name() + " " + v.name())
+                        || NOT_A_RACE.contains(sc.name() + " " + v.name())) {
                     assertTrue(m.violation() != null, sc.name() + " " + v.name() + " passes by default now: "
                             + "remove it from NOT_YET_A_RACE");
                     continue;
