@@ -166,26 +166,6 @@ public final class ExploreCommand implements Callable<Integer> {
         }
     }
 
-    /** K/N with 1 <= K <= N, as {K, N}. */
-    static int[] parseShard(String shard) {
-        String[] p = shard.split("/", -1);
-        int k;
-        int n;
-        try {
-            if (p.length != 2) {
-                throw new NumberFormatException();
-            }
-            k = Integer.parseInt(p[0].strip());
-            n = Integer.parseInt(p[1].strip());
-        } catch (NumberFormatException e) {
-            throw new UsageException("--shard must be K/N, e.g. 3/8, got '" + shard + "'");
-        }
-        if (n < 1 || k < 1 || k > n) {
-            throw new UsageException("--shard K/N needs 1 <= K <= N, got '" + shard + "'");
-        }
-        return new int[] {k, n};
-    }
-
     /**
      * Saves the violating schedule. The file was checked writable before the search; should the
      * write fail anyway (a disk that filled up meanwhile), the schedule goes to stderr so that the
@@ -335,12 +315,13 @@ public final class ExploreCommand implements Callable<Integer> {
                             + n.get(key) + " vs " + ref.get(key));
                 }
             }
-            int[] kn;
+            ShardSpec recorded;
             try {
-                kn = parseShard(n.get("shard").asText());
+                recorded = ShardSpec.parse(n.get("shard").asText(), java.util.Map.of());   // a summary records K/N
             } catch (UsageException e) {
                 throw new UsageException(f + ": \"shard\" must be K/N, got " + n.get("shard"));
             }
+            int[] kn = {recorded.index() + 1, recorded.count()};
             if (shardCount == 0) {
                 shardCount = kn[1];
             } else if (kn[1] != shardCount) {
