@@ -137,11 +137,13 @@ class TlbTest {
             tlb.insert(vas[i], 3, shifts[i], frames[i], 0, 0, false, false);
         }
         assertEquals(3, tlb.size(), "one entry in each of the three arrays");
+        assertEquals(TlbConfig.DEFAULT, tlb.config());
         for (int i = 0; i < 3; i++) {
             int probed = tlb.probe(vas[i], 3);
             assertTrue(probed >= 0, "probe misses the " + shifts[i] + "-bit page");
             assertEquals(shifts[i], tlb.pageShift(probed));
             assertEquals(frames[i], tlb.frame(probed));
+            assertEquals(3, tlb.pcid(probed));
             assertEquals(tlb.lookup(vas[i], 3), probed);
         }
     }
