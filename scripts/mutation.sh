@@ -10,8 +10,10 @@
 #                                       markers) from the kept CSVs
 #   options: --threads N (default 2), --unit-size N (mutationUnitSize, default 15)
 #
-# Per-class CSVs are kept in target/mutation/CLASS.csv (PIT's own report of the last run is in
-# target/pit-reports/, CSV and HTML). A whole-suite PIT run re-runs ~35 s of tests per mutant;
+# Per-class CSVs are kept in target/mutation/CLASS.csv, with CLASS.info (the commit measured, a
+# "+" when src/ had uncommitted changes, the run's seconds and the 1-minute load when it
+# started); PIT's own report of the last run is in target/pit-reports/, CSV and HTML. Survivors
+# of a class: grep -v ',KILLED,' target/mutation/CLASS.csv A whole-suite PIT run re-runs ~35 s of tests per mutant;
 # narrowing targetTests to the layer's own tests (and the kernel-level explore scenarios, whose
 # kills are the ones that matter most: a broken TlbFlush caught as a stale translation) keeps a
 # class to minutes on two shared cores. The mapping is tests_for() below.
@@ -69,17 +71,23 @@ find_java() {
 
 # detected = killed + timed out + memory error + run error (PIT's "detected"); the rest
 # (survived, no coverage) are not.
+# One table row from the kept CSV and its .info (commit, minutes, load when it started).
 row() {
-  local cls="$1" csv="$KEEP/$1.csv"
-  [[ -f "$csv" ]] || { echo "| \`${cls#ptlab.}\` | not run | |"; return; }
-  awk -F, -v cls="${cls#ptlab.}" '
+  local cls="$1" csv="$KEEP/$1.csv" info="$KEEP/$1.info" commit="" secs="" load=""
+  [[ -f "$csv" ]] || { echo "| \`${cls#ptlab.}\` | not run | | | |"; return; }
+  if [[ -f "$info" ]]; then
+    commit="$(sed -n 's/^commit //p' "$info")"
+    secs="$(sed -n 's/^seconds //p' "$info")"
+    load="$(sed -n 's/^load //p' "$info")"
+  fi
+  awk -F, -v cls="${cls#ptlab.}" -v commit="$commit" -v secs="$secs" -v load="$load" '
     { n++; if ($6=="KILLED"||$6=="TIMED_OUT"||$6=="MEMORY_ERROR"||$6=="RUN_ERROR") d++ }
-    END { printf "| `%s` | %d/%d | %.0f%% |\n", cls, d, n, (n ? 100*d/n : 0) }' "$csv"
+    END { printf "| `%s` | %d/%d | %.0f%% | %s | %s s, load %s |\n", cls, d, n, (n ? 100*d/n : 0), commit, secs, load }' "$csv"
 }
 
 table() {
-  echo "| class | detected / mutants | % |"
-  echo "|---|--:|--:|"
+  echo "| class | detected / mutants | % | commit | PIT run time, load at start |"
+  echo "|---|--:|--:|---|---|"
   local c
   for c in "${ALL_CLASSES[@]}"; do row "$c"; done
 }
@@ -102,7 +110,8 @@ run_one() {
   java="$(find_java)"
   [[ -n "$java" ]] || { echo "mutation.sh: needs a JDK >= 21 (JAVA_HOME or /usr/lib/jvm)" >&2; exit 2; }
   echo "mutation.sh: $cls against $tests (load: $(uptime | sed 's/.*load average: //'))" >&2
-  local start=$SECONDS
+  local start=$SECONDS load
+  load="$(uptime | sed 's/.*load average: //; s/,.*//')"
   # the class and its nested classes (Foo$Bar), never a sibling whose name starts alike
   (cd "$ROOT" && nice -n 10 mvn -B -q -Pmutation test-compile \
       org.pitest:pitest-maven:mutationCoverage \
@@ -112,6 +121,8 @@ run_one() {
     echo "mutation.sh: PIT failed on $cls; see target/mutation-$cls.log" >&2; return 3; }
   mkdir -p "$KEEP"
   cp "$ROOT/target/pit-reports/mutations.csv" "$KEEP/$cls.csv"
+  { echo "commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src || echo +)"
+    echo "seconds $((SECONDS - start))"; echo "load $load"; } >"$KEEP/$cls.info"
   echo "mutation.sh: $cls done in $((SECONDS - start)) s" >&2
   row "$cls"
 }

@@ -463,8 +463,11 @@ class MmuTest {
         assertFalse(cached(cpu, u1, 4));
         assertTrue(cached(cpu, g, 3));
         assertEquals(0, cpu.mmu.pagingStructureCaches().deepestHit(u1, 4));
+        assertTrue(cpu.read(u1));
+        assertTrue(cpu.mmu.pagingStructureCaches().deepestHit(u1, 3) != 0);
         assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_ALL_INCLUDING_GLOBAL, 0, 0));
         assertEquals(0, cpu.mmu.tlb().size(), "type 2 drops the global entry too");
+        assertEquals(0, cpu.mmu.pagingStructureCaches().deepestHit(u1, 3), "and every PSC entry");
     }
 
     /**
@@ -518,5 +521,29 @@ class MmuTest {
             assertTrue(PteBits.accessed(cpu.pt.get(va, level)), mode + ": A at level " + level);
         }
         assertFalse(PteBits.dirty(cpu.pt.get(va, 1)), "a read sets no D");
+    }
+
+    /** The counters the measurements read: walks, misses, hits and the entries walks read from memory. */
+    @Test
+    void walkCountersAddUpAndResetStatsClearsThem() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        assertEquals(cpu.regs, cpu.mmu.registers());
+        long va = 0x40_0000L;
+        cpu.pt.map(va, 0x20_0000, 1, USER_RW);
+        cpu.pt.map(va + 0x1000, 0x21_0000, 1, USER_RW);
+        cpu.loadCr3();
+        assertTrue(cpu.read(va));
+        assertEquals(4, cpu.mmu.walkMemoryRefs(), "PML4E, PDPTE, PDE, PTE");
+        assertTrue(cpu.read(va + 0x1000));
+        assertEquals(5, cpu.mmu.walkMemoryRefs(), "from the cached PDE: only the PTE");
+        assertTrue(cpu.read(va));
+        assertEquals(2, cpu.mmu.walks());
+        assertEquals(2, cpu.mmu.misses());
+        assertEquals(1, cpu.mmu.hits());
+        assertEquals(cpu.pt.get(va, 1), cpu.mmu.walker().translate(cpu.regs, va, AccessType.READ, true, false, cpu.out)
+                ? cpu.out.leafEntry : -1, "the walker is the MMU's own");
+        cpu.mmu.resetStats();
+        assertEquals(0, cpu.mmu.walks() + cpu.mmu.misses() + cpu.mmu.hits() + cpu.mmu.walkMemoryRefs()
+                + cpu.mmu.pscHits() + cpu.mmu.dirtyRewalks());
     }
 }

@@ -16,6 +16,8 @@ class PagingStructureCachesTest {
         PagingStructureCaches psc = new PagingStructureCaches(PagingMode.X86_64);
         psc.fill(0, 0, 2, 0x5000, 0);   // PDE cache, tag 0: set 0, way 0
         assertEquals(2, psc.levelCaching(0x5000));
+        assertEquals(2, psc.deepestHit(0, 0), "and a walk starts from it");
+        assertEquals(0x5000, psc.hitTable());
         assertEquals(0, psc.levelCaching(0x6000));
         psc.fill(0, 0, 4, 0x7000, 0);   // PML4E cache, tag 0
         assertEquals(4, psc.levelCaching(0x7000));
@@ -60,6 +62,25 @@ class PagingStructureCachesTest {
         assertEquals(2, psc.deepestHit(va, 0));
         assertEquals(0x2000, psc.hitTable());
         assertEquals(WalkResult.EXECUTE_DISABLE, psc.hitRestrictions());
+    }
+
+    /** Each paging mode has a cache for every level that points to a table, up to its top level. */
+    @Test
+    void longModeCachesEveryUpperLevelUpToTheTop() {
+        PagingStructureCaches four = new PagingStructureCaches(PagingMode.X86_64);
+        assertEquals(true, four.has(2) && four.has(3) && four.has(4));
+        assertEquals(false, four.has(5));
+        PagingStructureCaches five = new PagingStructureCaches(PagingMode.X86_64_LA57);
+        assertEquals(true, five.has(5));
+        long va = 0x00ff_0000_0000_0000L;
+        five.fill(va, 0, 5, 0x5000, 0);   // only the PML5E is cached
+        assertEquals(5, five.deepestHit(va, 0), "a walk may start below the PML5E");
+        assertEquals(1, five.size(5));
+        five.invalidateAddress(va, 0);
+        assertEquals(0, five.size(5), "the #PF invalidation reaches the top level too");
+        four.fill(0x7f00_0000_0000L, 0, 4, 0x4000, 0);
+        assertEquals(4, four.deepestHit(0x7f00_0000_0000L, 0));
+        assertEquals(4, four.levelCaching(0x4000));
     }
 
     /** PAE has no PDPTE cache (the PDPTE registers play its part, 4.10.3.1); 32-bit paging only a PDE cache. */
