@@ -193,4 +193,34 @@ class TlbShootdownTest {
         k.switchTo(cpu, a);
         assertEquals(SIGSEGV, k.access(cpu, va, AccessType.WRITE), "switching back flushed a's stale ASID");
     }
+
+    /**
+     * Linux v6.6 flush_tlb_func: a request whose generation this CPU has already reached is
+     * done at once, even while the mm's tlb_gen is further ahead (a later request is on its
+     * way and will flush). The old model compared only with mm_tlb_gen and did a needless full
+     * flush here.
+     */
+    @Test
+    void requestAlreadySatisfiedIsNotFlushedAgain() {
+        Kernel k = boot(PagingMode.X86_64, 2);
+        Task t = k.createProcess();
+        k.switchTo(k.cpu(0), t);
+        Cpu cpu1 = k.cpu(1);
+        k.switchTo(cpu1, k.cloneThread(t));
+        long local = cpu1.ctxTlbGen[cpu1.loaded_asid];
+        assertEquals(t.mm().tlb_gen.get(), local, "cpu1 is up to date");
+        t.mm().tlb_gen.incrementAndGet();                    // another flusher's inc_mm_tlb_gen, its IPI not here yet
+        FlushTlbInfo stale = new FlushTlbInfo();
+        stale.set(t.mm(), 0, FlushTlbInfo.TLB_FLUSH_ALL, 12, false, local, 0);
+        long full = cpu1.fullFlushes();
+        long pages = cpu1.pageFlushes();
+        cpu1.flush_tlb_func(stale, false);
+        assertEquals(full, cpu1.fullFlushes(), "no full flush for a generation already reached");
+        assertEquals(pages, cpu1.pageFlushes());
+        assertEquals(local, cpu1.ctxTlbGen[cpu1.loaded_asid], "still behind the mm: the next request flushes");
+        FlushTlbInfo next = new FlushTlbInfo();
+        next.set(t.mm(), 0, FlushTlbInfo.TLB_FLUSH_ALL, 12, false, local + 1, 0);
+        cpu1.flush_tlb_func(next, false);
+        assertEquals(full + 1, cpu1.fullFlushes(), "the pending request does flush");
+    }
 }
