@@ -11,13 +11,18 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * <p>Locking, as in Linux:
  * <ul>
  * <li>{@link #mmap_lock}: the VMA tree and vm_flags; read for faults, write for mmap/munmap/
- *     mprotect/brk/fork (of the parent) and exit.</li>
+ *     mprotect/brk/fork (of the parent) and exit. munmap (and a shrinking brk) hold it for
+ *     write only while detaching the vmas, then downgrade to read for the zap, free_pgtables
+ *     and the flush (Linux v6.6 mm/mmap.c do_vmi_align_munmap), so faults run alongside.</li>
  * <li>{@link #page_table_lock}: populating p4d/pud/pmd entries (and pmds on 2-level paging).</li>
  * <li>split page-table locks ({@link Pgtable#ptlock}): a pte table's entries under its page's
  *     lock, a pmd table's entries under the pmd page's lock.</li>
  * </ul>
- * Invariant: a page-table page is freed only with mmap_lock held for write (or at exit, when
- * no other user exists) and only after the TLB flush that follows its unlinking (MmuGather).
+ * Invariant: a page-table page is freed only after every vma that could reach it was
+ * detached from the tree under mmap_lock for write — the freeing itself may run with the lock
+ * downgraded to read, concurrently with faults in other vmas, which never populate a table
+ * inside free_pgtables' [floor, ceiling) — or at exit, when no other user exists; and only after
+ * the TLB flush that follows its unlinking (MmuGather).
  */
 public final class MmStruct {
 

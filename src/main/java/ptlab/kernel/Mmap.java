@@ -13,8 +13,10 @@ import ptlab.hw.PteBits;
 
 /**
  * mm/mmap.c, mm/vma.c, mm/mprotect.c and kernel/fork.c's dup_mmap: the VMA-changing system
- * calls for anonymous memory. Each takes mmap_lock for write; each that removes mappings
- * goes through an {@link MmuGather} so pages and page tables are freed only after the flush.
+ * calls for anonymous memory (read from Linux v6.6). Each takes mmap_lock for write; munmap
+ * and a shrinking brk downgrade it to read once the vmas are detached, for the zap and
+ * free_pgtables. Each that removes mappings goes through an {@link MmuGather} so pages and
+ * page tables are freed only after the flush.
  */
 final class Mmap {
 
@@ -185,18 +187,35 @@ final class Mmap {
 
     // ---- munmap -----------------------------------------------------------------------------------
 
-    /** __vm_munmap(): 0 or -errno. */
+    /**
+     * __vm_munmap(start, len, unlock=true), as sys_munmap calls it (Linux v6.6 mm/mmap.c): take
+     * mmap_lock for write; on success do_vmi_munmap has released it (downgraded to read for the
+     * page-table work, then unlocked); on error it is still held for write. 0 or -errno.
+     */
     int do_munmap(Cpu cpu, MmStruct mm, long start, long len) {
         mm.mmap_lock.down_write();
-        try {
-            return do_vmi_munmap(cpu, mm, start, len);
-        } finally {
+        int r = do_vmi_munmap(cpu, mm, start, len, true);
+        if (r != 0) {
             mm.mmap_lock.up_write();
         }
+        return r;
     }
 
-    /** do_vmi_munmap() → do_vmi_align_munmap(): split at the edges, detach, unmap_region. */
+    /** do_vmi_munmap(..., unlock=false): for callers that keep mmap_lock for write (mmap_region's MAP_FIXED). */
     int do_vmi_munmap(Cpu cpu, MmStruct mm, long start, long len) {
+        return do_vmi_munmap(cpu, mm, start, len, false);
+    }
+
+    /**
+     * do_vmi_munmap() → do_vmi_align_munmap() (Linux v6.6 mm/mmap.c): split at the edges and
+     * detach the vmas from the tree under mmap_lock for write; then, with {@code unlock},
+     * mmap_write_downgrade() — "We can free page tables without write-locking mmap_lock
+     * because VMAs were isolated before we downgraded mmap_lock" — so faults (readers) run
+     * concurrently with the zap, free_pgtables and the TLB flush; finally mmap_read_unlock().
+     * With {@code unlock} the lock is released on success (0) and still held for write on an
+     * error, as in Linux.
+     */
+    int do_vmi_munmap(Cpu cpu, MmStruct mm, long start, long len, boolean unlock) {
         if ((start & (PhysicalMemory.PAGE_SIZE - 1)) != 0 || Long.compareUnsigned(start, mm.task_size) > 0
                 || Long.compareUnsigned(len, mm.task_size - start) > 0) {
             return -Errno.EINVAL;
@@ -208,9 +227,25 @@ final class Mmap {
         long end = start + len;
         List<VmArea> detached = detach(mm, start, end);
         if (detached.isEmpty()) {
+            if (unlock) {
+                mm.mmap_lock.up_write();
+            }
             return 0;
         }
-        unmap_region(cpu, mm, detached, start, end);
+        // free_pgtables' bounds come from the neighbours as they are now, before the downgrade.
+        VmaTree t = mm.mm_mt;
+        int i = t.indexOf(start);
+        VmArea prev = t.prev(i);
+        VmArea next = i < t.size() ? t.get(i) : null;
+        long floor = prev != null ? prev.vm_end : 0;
+        long ceiling = next != null ? next.vm_start : 0;
+        if (unlock) {
+            mm.mmap_lock.downgrade_write();
+        }
+        unmap_region(cpu, mm, detached, start, end, floor, ceiling);
+        if (unlock) {
+            mm.mmap_lock.up_read();
+        }
         return 0;
     }
 
@@ -249,16 +284,15 @@ final class Mmap {
 
     /**
      * unmap_region(): zap the detached vmas, free the page tables no remaining vma needs
-     * (floor = end of the previous vma, ceiling = start of the next), flush, then free.
+     * (floor = end of the previous vma, ceiling = start of the next), flush, then free. Runs
+     * with mmap_lock held for read or write: the vmas are already out of the tree, so no fault
+     * can find them, and a fault in a neighbour never reaches a table outside [floor, ceiling).
      */
-    private void unmap_region(Cpu cpu, MmStruct mm, List<VmArea> detached, long start, long end) {
-        VmaTree t = mm.mm_mt;
-        int i = t.indexOf(start);
-        VmArea prev = t.prev(i);
-        VmArea next = i < t.size() ? t.get(i) : null;
+    private void unmap_region(Cpu cpu, MmStruct mm, List<VmArea> detached, long start, long end, long floor,
+            long ceiling) {
         MmuGather tlb = new MmuGather(k, cpu, mm, false);
         memory.unmap_vmas(tlb, detached, start, end);
-        memory.free_pgtables(tlb, detached, prev != null ? prev.vm_end : 0, next != null ? next.vm_start : 0);
+        memory.free_pgtables(tlb, detached, floor, ceiling);
         tlb.tlb_finish_mmu();
     }
 
@@ -421,19 +455,27 @@ final class Mmap {
     /** sys_brk(): the new break, or the old one if it cannot move. */
     long brk(Cpu cpu, MmStruct mm, long brk) {
         mm.mmap_lock.down_write();
+        long newbrk = pageAlign(brk);
+        long oldbrk = pageAlign(mm.brk);
+        if (Long.compareUnsigned(brk, mm.start_brk) >= 0 && oldbrk != newbrk
+                && Long.compareUnsigned(brk, mm.brk) <= 0) {
+            // Shrink: unmap [newbrk, oldbrk) as munmap does, downgrading mmap_lock for the
+            // page-table work (Linux v6.6 mm/mmap.c sys_brk: do_vmi_align_munmap(..., true)).
+            long origbrk = mm.brk;
+            mm.brk = brk;
+            if (do_vmi_munmap(cpu, mm, newbrk, oldbrk - newbrk, true) != 0) {
+                mm.brk = origbrk;
+                mm.mmap_lock.up_write();
+                return origbrk;
+            }
+            return brk;
+        }
         try {
             if (Long.compareUnsigned(brk, mm.start_brk) < 0) {
                 return mm.brk;
             }
-            long newbrk = pageAlign(brk);
-            long oldbrk = pageAlign(mm.brk);
             if (oldbrk == newbrk) {
                 mm.brk = brk;
-                return brk;
-            }
-            if (Long.compareUnsigned(brk, mm.brk) <= 0) {
-                mm.brk = brk;                                                 // shrink: unmap [newbrk, oldbrk)
-                do_vmi_munmap(cpu, mm, newbrk, oldbrk - newbrk);
                 return brk;
             }
             VmArea next = mm.mm_mt.find_vma(oldbrk);

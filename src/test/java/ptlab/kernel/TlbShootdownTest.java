@@ -223,4 +223,47 @@ class TlbShootdownTest {
         cpu1.flush_tlb_func(next, false);
         assertEquals(full + 1, cpu1.fullFlushes(), "the pending request does flush");
     }
+
+    /**
+     * munmap and a shrinking brk free pages and page tables with mmap_lock downgraded to read
+     * (Linux v6.6 do_vmi_align_munmap(..., unlock=true)); mmap(MAP_FIXED) over a mapping keeps
+     * it for write (unlock=false); the lock is free afterwards either way.
+     */
+    @Test
+    void munmapAndBrkFreeUnderTheDowngradedLockMmapFixedUnderWrite() {
+        Kernel k = boot(PagingMode.X86_64, 1);
+        Cpu cpu = k.cpu(0);
+        Task t = k.createProcess();
+        k.switchTo(cpu, t);
+        RwSemaphore lock = t.mm().mmap_lock;
+        List<String> modes = new ArrayList<>();
+        MmuGather.setObserver(new MmuGather.Observer() {
+            @Override
+            public void flushed(MmStruct mm, long start, long end, boolean freedTables) {
+                modes.add(lock.isWriteLocked() ? "write" : lock.isReadLocked() ? "read" : "none");
+            }
+        });
+        long len = 4L << 20;
+        long a = k.mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(k.writeUserLong(cpu, a, 1));
+        assertEquals(0, k.munmap(t, a, len));
+        assertEquals(List.of("read"), modes, "munmap's flush");
+
+        modes.clear();
+        long b = k.mmap(t, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(k.writeUserLong(cpu, b, 1));
+        assertEquals(b, k.mmap(t, b, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED));
+        assertEquals(List.of("write"), modes, "mmap_region's MAP_FIXED unmap keeps the write lock");
+
+        modes.clear();
+        long brk0 = k.brk(t, 0);
+        assertEquals(brk0 + 8192, k.brk(t, brk0 + 8192));
+        assertTrue(k.writeUserLong(cpu, brk0 + 4096, 1));
+        assertEquals(brk0, k.brk(t, brk0));
+        assertEquals(List.of("read"), modes, "a shrinking brk unmaps like munmap");
+        assertEquals(SIGSEGV, k.access(cpu, brk0 + 4096, AccessType.READ));
+
+        assertEquals(-Errno.EINVAL, k.munmap(t, b + 1, 4096), "an error returns with the lock released too");
+        assertTrue(!lock.isLocked(), "mmap_lock free after every call");
+    }
 }
