@@ -259,8 +259,13 @@ final class Memory {
         }
     }
 
-    /** unmap_page_range(): the zap walk, level by level. */
+    /**
+     * unmap_page_range() (Linux v6.6 mm/memory.c): the zap walk, level by level, between
+     * tlb_start_vma and tlb_end_vma — so each vma's cleared range is flushed when its walk ends
+     * (x86: no MMU_GATHER_MERGE_VMAS), while its pages stay batched until tlb_finish_mmu.
+     */
     void unmap_page_range(MmuGather tlb, VmArea vma, long addr, long end) {
+        tlb.tlb_start_vma(vma);
         long pgdp = pt.pgd_offset(vma.vm_mm, addr);
         do {
             long next = pt.addrEnd(PGD, addr, end);
@@ -270,6 +275,7 @@ final class Memory {
             pgdp += eb;
             addr = next;
         } while (addr != end);
+        tlb.tlb_end_vma(vma);
     }
 
     /** zap_p4d_range / zap_pud_range / zap_pmd_range: entries of level {@code l} under {@code parentp}. */
@@ -303,8 +309,9 @@ final class Memory {
 
     /**
      * zap_pte_range(): clear each pte atomically (keeping the A/D bits the hardware set), note
-     * the address for the flush and batch the page for freeing after it. A full batch forces
-     * the TLB flush while the pte lock is still held, and the freeing after it is dropped.
+     * the address for the flush and batch the page for freeing after it. An exhausted batch
+     * (all MAX_GATHER_BATCH_COUNT batch pages full) forces the TLB flush while the pte lock is
+     * still held, and the freeing after it is dropped.
      */
     private void zap_pte_range(MmuGather tlb, VmArea vma, long pmdp, long addr, long end) {
         MmStruct mm = vma.vm_mm;

@@ -39,6 +39,11 @@ public final class MmStruct {
     private final AtomicLong cpumask = new AtomicLong();
     /** context.tlb_gen: bumped by every flush request (arch/x86 inc_mm_tlb_gen). */
     final AtomicLong tlb_gen = new AtomicLong(1);
+    /**
+     * tlb_flush_pending: mmu_gathers running on this mm (inc in tlb_gather_mmu, dec in
+     * tlb_finish_mmu); above one, tlb_finish_mmu flushes everything (mm_tlb_flush_nested).
+     */
+    final AtomicInteger tlb_flush_pending = new AtomicInteger();
     /** context.ctx_id: unique within the kernel, never reused, for the per-CPU ASID cache. */
     final long ctx_id;
 

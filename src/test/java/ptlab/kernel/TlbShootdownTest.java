@@ -247,20 +247,21 @@ class TlbShootdownTest {
         long a = k.mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
         assertTrue(k.writeUserLong(cpu, a, 1));
         assertEquals(0, k.munmap(t, a, len));
-        assertEquals(List.of("read"), modes, "munmap's flush");
+        assertEquals(List.of("read", "read"), modes, "munmap's flushes: the zap's, then free_pgtables'");
 
         modes.clear();
         long b = k.mmap(t, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
         assertTrue(k.writeUserLong(cpu, b, 1));
         assertEquals(b, k.mmap(t, b, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED));
-        assertEquals(List.of("write"), modes, "mmap_region's MAP_FIXED unmap keeps the write lock");
+        assertTrue(!modes.isEmpty() && modes.stream().allMatch("write"::equals),
+                "mmap_region's MAP_FIXED unmap keeps the write lock: " + modes);
 
         modes.clear();
         long brk0 = k.brk(t, 0);
         assertEquals(brk0 + 8192, k.brk(t, brk0 + 8192));
         assertTrue(k.writeUserLong(cpu, brk0 + 4096, 1));
         assertEquals(brk0, k.brk(t, brk0));
-        assertEquals(List.of("read"), modes, "a shrinking brk unmaps like munmap");
+        assertTrue(!modes.isEmpty() && modes.stream().allMatch("read"::equals), "a shrinking brk unmaps like munmap: " + modes);
         assertEquals(SIGSEGV, k.access(cpu, brk0 + 4096, AccessType.READ));
 
         assertEquals(-Errno.EINVAL, k.munmap(t, b + 1, 4096), "an error returns with the lock released too");
