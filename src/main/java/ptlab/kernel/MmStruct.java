@@ -30,6 +30,11 @@ public final class MmStruct {
     private final boolean initMm;
     /** Physical address of the top-level table (32 bytes on PAE, a page otherwise). */
     long pgd;
+    /**
+     * PAE with PTI: the user copy of the pgd (kernel_to_user_pgdp, the second page of Linux's
+     * order-1 pgd allocation) holding the preallocated user pmds; 0 otherwise.
+     */
+    long user_pgd;
 
     public final RwSemaphore mmap_lock;
     public final SpinLock page_table_lock;
