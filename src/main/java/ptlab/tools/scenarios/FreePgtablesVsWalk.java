@@ -84,7 +84,10 @@ public final class FreePgtablesVsWalk implements Scenario {
         KernelKit kit = new KernelKit(1);
         kit.kernel.tlb().setFreeTablesBeforeFlushForTesting(freeBeforeFlush);
         KernelBridge.watchUserRange(kit.machine, kit.va, 4096);
-        kit.cpu(0, KernelKit.reads(kit.va, 3));
+        // CPU0 reads until munmap makes it fault: Linux's zap flushes at the vma's end
+        // (tlb_end_vma) before free_pgtables, so only a walk after that flush can leave the
+        // tables in a paging-structure cache when the broken kernel frees them early.
+        kit.cpu(0, KernelKit.readsUntilFault(kit.va, 64));
         kit.cpu(1, cpu -> kit.kernel.munmap(kit.other, kit.va, 4096));
         return kit.machine;
     }

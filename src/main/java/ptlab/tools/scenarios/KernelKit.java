@@ -47,6 +47,19 @@ final class KernelKit {
     }
 
     /** CPU0's user loop: {@code n} reads of {@code va}, stopping at the first signal (the page is gone). */
+    /**
+     * A thread that keeps reading {@code va} until the read faults (at most {@code max} reads):
+     * its last, faulting walk comes after the unmapping CPU's zap flush, so its paging-structure
+     * caches hold the tables that free_pgtables is about to free.
+     */
+    static SimCpu.Program readsUntilFault(long va, int max) {
+        return cpu -> {
+            for (int i = 0; i < max && KernelBridge.userAccess(cpu, false, va, 0); i++) {
+                // each read is one instruction; the faulting one ends the loop
+            }
+        };
+    }
+
     static SimCpu.Program reads(long va, int n) {
         return cpu -> {
             for (int i = 0; i < n && KernelBridge.userAccess(cpu, false, va, 0); i++) {
