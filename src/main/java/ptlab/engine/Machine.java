@@ -108,6 +108,9 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private Throwable crash;
     private StepListener listener;
     private boolean tolerateNmiFaults;
+    /** Timed mode: node distances, or null (every access local). */
+    NodeDistance numa;
+    private int[] cpuNodes;
 
     // ---- invariant bookkeeping ----
     private final BitSet freedFrames = new BitSet();
@@ -197,6 +200,22 @@ public final class Machine implements PhysicalMemory.AccessHook {
         this.tolerateNmiFaults = tolerate;
     }
 
+    /**
+     * Timed mode on a NUMA machine: CPU i is on node {@code cpuNodes[i]}, and every memory
+     * access (the kernel's, the user's and the page walker's) is charged its cost times
+     * {@code distance(cpu node, frame node) / 10} (SimCpu's point). Explore mode ignores it.
+     */
+    public void setNuma(int[] cpuNodes, NodeDistance distance) {
+        for (int n : cpuNodes) {
+            if (n < 0 || n >= distance.nodes()) {
+                throw new IllegalArgumentException("CPU node " + n + " outside the distance table of "
+                        + distance.nodes() + " nodes");
+            }
+        }
+        this.cpuNodes = cpuNodes.clone();
+        this.numa = distance;
+    }
+
     /** Names a page-table page so traces decode its entries and invariant 2 can watch it. */
     public void registerPageTable(long frame, int level) {
         pageTableLevel.put(frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1), level);
@@ -229,6 +248,9 @@ public final class Machine implements PhysicalMemory.AccessHook {
                 memory.setAccessHook(this);
             }
             cpus[i] = c;
+            if (cpuNodes != null && i < cpuNodes.length) {
+                c.node = cpuNodes[i];
+            }
         }
         injectionArray = injections.toArray(new Injection[0]);
         if (cpus.length + injectionArray.length > 64) {
@@ -524,6 +546,13 @@ public final class Machine implements PhysicalMemory.AccessHook {
     void faultInNmi(SimCpu c, long address) {
         if (!tolerateNmiFaults) {
             fail(5, String.format("CPU%d took a page fault at 0x%x inside an NMI handler", c.id, address));
+        }
+    }
+
+    /** A line in the trace (replay) about what the running CPU is doing; nothing outside a step. */
+    public void annotate(String text) {
+        if (current != null && listener != null) {
+            listener.noteInStep(this, current, text);
         }
     }
 

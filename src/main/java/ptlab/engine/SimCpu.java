@@ -72,6 +72,12 @@ public final class SimCpu {
 
     // ---- timed mode ----
     long clock;
+    /** NUMA node of this CPU (timed mode charges memory accesses by node distance, {@link Machine#setNuma}). */
+    int node;
+    /** Tenths of a cycle not yet added to {@link #clock} (accesses scaled by distance/10). */
+    private long tenths;
+    /** Cycles charged to this CPU's page walker (entry reads and A/D updates). */
+    private long walkCycles;
 
     // ---- results of the last user access ----
     private long lastValue;
@@ -162,7 +168,33 @@ public final class SimCpu {
             machine.yieldCpu(this);
         }
         blocker = null;
-        clock += machine.costs.perOp[op];
+        long c = machine.costs.perOp[op];
+        NodeDistance numa = machine.numa;
+        if (numa != null && Op.isMemory(op)) {
+            // An access to a frame on another node costs distance/10 times a local one (SLIT).
+            tenths += c * numa.distance(node, memory.nodeOf(addr));
+            c = tenths / NodeDistance.LOCAL;
+            tenths -= c * NodeDistance.LOCAL;
+        }
+        clock += c;
+        if (op == Op.WALK_LOAD || op == Op.WALK_CAS) {
+            walkCycles += c;
+        }
+    }
+
+    /** Adds {@code cycles} of work that is no scheduling point (copying a page, building a replica). */
+    public void charge(long cycles) {
+        clock += cycles;
+    }
+
+    /** Model cycles this CPU's page walker was charged (timed mode). */
+    public long walkCycles() {
+        return walkCycles;
+    }
+
+    /** NUMA node this CPU is on (0 unless {@link Machine#setNuma} placed it). */
+    public int node() {
+        return node;
     }
 
     /** True if resuming this CPU now would deliver an interrupt before anything else. */

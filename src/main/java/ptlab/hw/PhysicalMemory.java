@@ -327,6 +327,23 @@ public final class PhysicalMemory {
         System.arraycopy(src, 0, frameForWrite(toPa, 0), 0, WORDS);
     }
 
+    /**
+     * Reads the whole 4 KiB frame containing {@code pa} into {@code out} (512 words) as one
+     * access, as a kernel loop over a page's entries that no other CPU's step is ordered
+     * inside of (copy_page's reads; a scan merging A/D bits).
+     */
+    public void readFrame(long pa, long[] out) {
+        beforeAccess(OP_LOAD, pa & ~(long) (PAGE_SIZE - 1));
+        long[] src = frameOrNull(pa, 0);
+        if (src == null) {
+            java.util.Arrays.fill(out, 0, WORDS, 0L);
+        } else {
+            for (int i = 0; i < WORDS; i++) {
+                out[i] = (long) LONG.getAcquire(src, i);
+            }
+        }
+    }
+
     // ---- internals ----------------------------------------------------------------------------
 
     private void beforeAccess(int op, long pa) {

@@ -343,6 +343,25 @@ public final class ArchPgtable {
         mm.pgd = 0;
     }
 
+    /**
+     * Makes {@code newPgd} (a page-table page holding a copy of {@code mm}'s pgd) the mm's
+     * top-level table: {@code mm->pgd} and its pgd_list slot, under pgd_lock so that a
+     * sync_global_pgds() walk sees one pgd or the other, never neither. The old pgd is the
+     * caller's to free once no CPU's CR3 points at it. Only for pgds that are pages (not the
+     * 32-byte PAE pgd: Fitzhardinge 2008, "a pgd isn't necessarily a page size").
+     */
+    public void pgd_replace(MmStruct mm, long newPgd) {
+        if (sharedKernelPmd && mode.isPae()) {
+            throw new IllegalArgumentException("the PAE pgd is a 32-byte slab object, not a page: not replaceable");
+        }
+        pgd_lock.lock();
+        mm.pgd = newPgd;
+        if (mm.onPgdList) {
+            pgdListPgds[mm.pgdListSlot] = newPgd;
+        }
+        pgd_lock.unlock();
+    }
+
     // ---- pgd_list ----------------------------------------------------------------------------------
 
     private void pgd_list_add(MmStruct mm, long pgd) {

@@ -92,6 +92,14 @@ public final class MmuGather {
     /** Batch pages chained so far (tlb->batch_count); they stay chained after a flush, as in Linux. */
     private int batch_count;
 
+    /**
+     * tlb_gather_mmu(tlb, mm) for code outside mm/ that unlinks page-table pages (a page-table
+     * migrator): queue them with {@link #free_table_tlb} and end with {@link #tlb_finish_mmu}.
+     */
+    public static MmuGather tlb_gather_mmu(Kernel k, Cpu cpu, MmStruct mm) {
+        return new MmuGather(k, cpu, mm, false);
+    }
+
     /** tlb_gather_mmu() / tlb_gather_mmu_fullmm(): also inc_tlb_flush_pending(mm). */
     MmuGather(Kernel k, Cpu cpu, MmStruct mm, boolean fullmm) {
         this.k = k;
@@ -191,7 +199,7 @@ public final class MmuGather {
      * set freed_tables, and batch the table (native x86: tlb_remove_page), flushing and freeing
      * at once if the batch is exhausted.
      */
-    void free_table_tlb(int level, long table, long address) {
+    public void free_table_tlb(int level, long table, long address) {
         adjustRange(address, 4096);
         switch (level) {
             case Pgtable.PTE -> cleared_pmds = true;
@@ -315,7 +323,7 @@ public final class MmuGather {
      * freed_tables, so no CPU keeps an entry the other gather cleared but has not flushed yet;
      * then flush and free; dec_tlb_flush_pending().
      */
-    void tlb_finish_mmu() {
+    public void tlb_finish_mmu() {
         if (mm.tlb_flush_pending.get() > 1) {
             fullmm = true;
             resetRange();

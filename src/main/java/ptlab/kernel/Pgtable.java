@@ -56,6 +56,8 @@ public final class Pgtable {
     private final FrameAllocator alloc;
     private final SpinLock[] ptlocks;   // split page-table locks, by pfn of the PMD/PTE page
     private PdptChangeListener pdptListener = mm -> { };
+    /** paravirt page-table ops, or null on native hardware (the plain accesses below). */
+    private PvMmuOps pv;
     private boolean plainClearForTesting;
 
     /** PAE: pud_populate() must make every CPU reload CR3, which caches the PDPTEs. */
@@ -74,6 +76,15 @@ public final class Pgtable {
         this.addrMask4k = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK : Pte64.addressMask(maxPhyAddr, 12);
         this.alloc = alloc;
         this.ptlocks = new SpinLock[(int) alloc.totalFrames()];
+    }
+
+    /** Installs paravirt page-table ops (null: native); every entry write, read and exchange goes through them. */
+    public void setPvOps(PvMmuOps ops) {
+        this.pv = ops;
+    }
+
+    public PvMmuOps pvOps() {
+        return pv;
     }
 
     public void setPdptChangeListener(PdptChangeListener l) {
@@ -166,7 +177,7 @@ public final class Pgtable {
         if (folded(l)) {
             return parentp;
         }
-        return table(mem.loadEntry(parentp, eb)) + (long) mode.index(addr, l) * eb;
+        return table(get(parentp)) + (long) mode.index(addr, l) * eb;
     }
 
     public long p4d_offset(long pgdp, long addr) {
@@ -233,12 +244,12 @@ public final class Pgtable {
 
     /** pXd_none_or_clear_bad(): true when there is nothing to walk; a bad entry is reported and cleared. */
     public boolean noneOrClearBad(int l, long p) {
-        long e = mem.loadEntry(p, eb);
+        long e = get(p);
         if (none(l, e)) {
             return true;
         }
         if (bad(l, e)) {
-            mem.storeEntry(p, eb, 0);   // pXd_clear_bad(): Linux prints "bad pXd" and clears it
+            set(p, 0);   // pXd_clear_bad(): Linux prints "bad pXd" and clears it
             return true;
         }
         return false;
@@ -351,17 +362,44 @@ public final class Pgtable {
 
     /** READ_ONCE(*p): ptep_get(), pmdp_get(), pgdp_get()... */
     public long get(long p) {
-        return mem.loadEntry(p, eb);
+        return pv != null ? pv.read(p) : mem.loadEntry(p, eb);
     }
 
     /** {@code out[i] = get(ptrs[i])} for i in [0, n): READ_ONCE of n entries in different tables. */
     public void getEach(long[] ptrs, int n, long[] out) {
+        if (pv != null) {
+            for (int i = 0; i < n; i++) {
+                out[i] = pv.read(ptrs[i]);
+            }
+            return;
+        }
         mem.loadEntries(ptrs, n, eb, out);
     }
 
     /** set_pte(), set_pmd(), set_pud(), set_p4d(), set_pgd(): a single atomic store. */
     public void set(long p, long e) {
+        if (pv != null) {
+            pv.write(p, e);
+            return;
+        }
         mem.storeEntry(p, eb, e);
+    }
+
+    /**
+     * set_pte() as the kernel writes a pte: one atomic store, except on PAE, where a 32-bit
+     * kernel writes the 8-byte entry in two halves, high first, then a write barrier, then the
+     * low half holding the present bit (Linux v6.6 arch/x86/include/asm/pgtable-3level.h:
+     * native_set_pte: "WRITE_ONCE(ptep->pte_high, ...); smp_wmb(); WRITE_ONCE(ptep->pte_low, ...)").
+     * A walker never sees a present half-written entry (P is in the low half, written last),
+     * but a reader that reads the two halves without the page-table lock can see a torn one.
+     */
+    public void set_pte(long p, long e) {
+        if (!mode.isPae() || pv != null) {
+            set(p, e);
+            return;
+        }
+        mem.storeInt(p + 4, (int) (e >>> 32));     // pte_high
+        mem.storeInt(p, (int) e);                  // smp_wmb(); pte_low (release store: ordered after)
     }
 
     /** ptep_get_and_clear() / pmdp_huge_get_and_clear(): atomic exchange with 0 (xchg), so no A/D update by a walker is lost. */
@@ -371,7 +409,7 @@ public final class Pgtable {
             mem.storeEntry(p, eb, 0);
             return old;
         }
-        return mem.exchangeEntry(p, eb, 0);
+        return pv != null ? pv.exchange(p, 0) : mem.exchangeEntry(p, eb, 0);
     }
 
     /**
@@ -385,14 +423,14 @@ public final class Pgtable {
 
     /** cmpxchg on an entry. */
     public boolean cmpxchg(long p, long expected, long value) {
-        return mem.compareAndSetEntry(p, eb, expected, value);
+        return pv != null ? pv.compareAndSet(p, expected, value) : mem.compareAndSetEntry(p, eb, expected, value);
     }
 
     /** ptep_set_wrprotect() / pmdp_set_wrprotect(): clear RW atomically (clear_bit), a CAS loop that keeps A/D set meanwhile. */
     public void setWrprotect(long p) {
         while (true) {
-            long old = mem.loadEntry(p, eb);
-            if ((old & PteBits.RW) == 0 || mem.compareAndSetEntry(p, eb, old, old & ~PteBits.RW)) {
+            long old = get(p);
+            if ((old & PteBits.RW) == 0 || cmpxchg(p, old, old & ~PteBits.RW)) {
                 return;
             }
         }
@@ -401,11 +439,11 @@ public final class Pgtable {
     /** ptep_test_and_clear_young(). */
     public boolean testAndClearYoung(long p) {
         while (true) {
-            long old = mem.loadEntry(p, eb);
+            long old = get(p);
             if ((old & PteBits.A) == 0) {
                 return false;
             }
-            if (mem.compareAndSetEntry(p, eb, old, old & ~PteBits.A)) {
+            if (cmpxchg(p, old, old & ~PteBits.A)) {
                 return true;
             }
         }
@@ -416,9 +454,9 @@ public final class Pgtable {
      * fault ({@code dirty}) and only if it differs; returns whether it differed. Caller holds the PTL.
      */
     public boolean setAccessFlags(long p, long entry, boolean dirty) {
-        boolean changed = mem.loadEntry(p, eb) != entry;
+        boolean changed = get(p) != entry;
         if (changed && dirty) {
-            mem.storeEntry(p, eb, entry);
+            set(p, entry);
         }
         return changed;
     }
@@ -426,7 +464,7 @@ public final class Pgtable {
     /** pXd_clear(): a no-op above a folded level, as pgd_clear() in pgtable-nop4d.h. */
     public void clear(int l, long p) {
         if (!trivial(l)) {
-            mem.storeEntry(p, eb, 0);
+            set(p, 0);
         }
     }
 

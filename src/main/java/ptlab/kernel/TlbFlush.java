@@ -172,6 +172,20 @@ public final class TlbFlush {
         }
     }
 
+    /**
+     * After {@code mm->pgd} moved (a migrated top-level table): a CPU with {@code mm} loaded
+     * reloads CR3 with the new pgd, flushing its TLB and paging-structure caches (a full flush:
+     * the old pgd must drop out of every cache before it is freed). A CPU holding another mm
+     * has nothing to do; a lazy one picks the new pgd up at its next switch_mm.
+     */
+    public void reload_mm_cr3(Cpu cpu, MmStruct mm) {
+        if (cpu.loaded_mm != mm) {
+            return;
+        }
+        load_new_mm_cr3(cpu, mm.pgd, cpu.loaded_asid, true);
+        cpu.ctxTlbGen[cpu.loaded_asid] = mm.tlb_gen.get();
+    }
+
     /** enter_lazy_tlb(): a kernel thread keeps the previous mm loaded. */
     public void enter_lazy_tlb(Cpu cpu) {
         if (cpu.loaded_mm != init_mm) {

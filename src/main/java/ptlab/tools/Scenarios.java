@@ -4,6 +4,7 @@ import java.util.List;
 
 import ptlab.tools.scenarios.Bench2x200;
 import ptlab.tools.scenarios.FreePgtablesVsWalk;
+import ptlab.study.relocation.RelocationDirty;
 import ptlab.study.vmallocsync.HotplugKernelMapping;
 import ptlab.tools.scenarios.PteClearVsDirty;
 import ptlab.tools.scenarios.TlbStaleAfterUnmap;
@@ -16,7 +17,8 @@ public final class Scenarios {
 
     private static final List<Scenario> ALL = List.of(new TlbStaleAfterUnmap(), new PteClearVsDirty(),
             new FreePgtablesVsWalk(), new Bench2x200(), new VmallocSyncRace(),
-            new HotplugKernelMapping(), new VmallocFaultInNmi());
+            new HotplugKernelMapping(), new VmallocFaultInNmi(),
+            new RelocationDirty());
 
     private Scenarios() {
     }
