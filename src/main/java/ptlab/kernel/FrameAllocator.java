@@ -6,7 +6,7 @@ import java.util.List;
 import ptlab.hw.PhysicalMemory;
 
 /**
- * The page allocator: hands out 4 KiB frames of {@link PhysicalMemory}, per NUMA node and zone,
+ * The page allocator (Linux v6.6 mm/page_alloc.c, reduced): hands out 4 KiB frames of {@link PhysicalMemory}, per NUMA node and zone,
  * and 2 MiB blocks (order 9, for transparent huge pages). A two-order buddy allocator:
  *
  * <pre>

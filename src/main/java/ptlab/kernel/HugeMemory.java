@@ -7,7 +7,7 @@ import ptlab.hw.PhysicalMemory;
 import ptlab.hw.PteBits;
 
 /**
- * mm/huge_memory.c: transparent huge pages for anonymous memory, mapped by one pmd (2 MiB) on
+ * mm/huge_memory.c (Linux v6.6): transparent huge pages for anonymous memory, mapped by one pmd (2 MiB) on
  * x86-64 and la57 when {@link KernelConfig#thp()} is on.
  *
  * <p>Reference counting: each of the 512 frames of a huge page carries its own refcount, one per

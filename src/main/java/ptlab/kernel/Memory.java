@@ -14,7 +14,7 @@ import java.util.List;
 import ptlab.hw.PhysicalMemory;
 
 /**
- * mm/memory.c: the page-fault handler for anonymous memory, unmapping (zap), freeing page
+ * mm/memory.c (Linux v6.6): the page-fault handler for anonymous memory, unmapping (zap), freeing page
  * tables (free_pgtables with floor/ceiling), and fork's copy_page_range.
  *
  * <pre>

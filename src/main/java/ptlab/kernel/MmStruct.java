@@ -5,7 +5,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * struct mm_struct: one address space. Its page tables live only in physical memory, reached
+ * struct mm_struct (Linux v6.6 include/linux/mm_types.h): one address space. Its page tables live only in physical memory, reached
  * from {@link #pgd()}; this object holds what Linux's mm_struct holds beside them.
  *
  * <p>Locking, as in Linux:

@@ -4,7 +4,7 @@ import ptlab.hw.CpuRegisters;
 import ptlab.hw.Mmu;
 
 /**
- * arch/x86/mm/tlb.c: context switch of address spaces ({@link #switch_mm_irqs_off}), lazy TLB
+ * arch/x86/mm/tlb.c (Linux v6.6): context switch of address spaces ({@link #switch_mm_irqs_off}), lazy TLB
  * mode, the PCID/ASID cache, and TLB shootdown ({@link #flush_tlb_mm_range}).
  *
  * <p>The protocol is tlb_gen based (Lutomirski, 4.14+): every flush request increments the

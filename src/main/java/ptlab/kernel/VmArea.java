@@ -1,7 +1,7 @@
 package ptlab.kernel;
 
 /**
- * struct vm_area_struct: one contiguous range [vm_start, vm_end) of an mm with the same
+ * struct vm_area_struct (Linux v6.6): one contiguous range [vm_start, vm_end) of an mm with the same
  * protection and flags. Anonymous memory only (no vm_file). Changed only under the mm's
  * mmap_lock held for write.
  */
