@@ -119,13 +119,28 @@ final class Mmap {
         }
     }
 
-    /** mmap_region(): unmap what MAP_FIXED overlaps, then insert the new vma. */
+    /**
+     * mmap_region(): unmap what MAP_FIXED overlaps, then insert the new vma; a shared one gets
+     * its anonymous shmem file (shmem_zero_setup, Linux v6.6 mm/mmap.c).
+     */
     long mmap_region(Cpu cpu, MmStruct mm, long addr, long len, long vmFlags) {
         if (mm.mm_mt.find_vma_intersection(addr, addr + len) != null) {
             do_vmi_munmap(cpu, mm, addr, len);
         }
-        mm.mm_mt.insert(new VmArea(mm, addr, addr + len, vmFlags, vm_get_page_prot(vmFlags)));
+        VmArea vma = new VmArea(mm, addr, addr + len, vmFlags, vm_get_page_prot(vmFlags));
+        if ((vmFlags & VmArea.VM_SHARED) != 0) {
+            vma.vm_file = new ShmemFile(k.allocator(), len >>> 12, "mm" + mm.id() + ".shmem@" + Long.toHexString(addr));
+            vma.vm_pgoff = 0;
+        }
+        mm.mm_mt.insert(vma);
         return addr;
+    }
+
+    /** remove_vma(): drop the vma's file reference (fput), after unmap_region / exit_mmap. */
+    private static void remove_vma(VmArea vma) {
+        if (vma.vm_file != null) {
+            vma.vm_file.fput();
+        }
     }
 
     /**
@@ -243,6 +258,9 @@ final class Mmap {
             mm.mmap_lock.downgrade_write();
         }
         unmap_region(cpu, mm, detached, start, end, floor, ceiling);
+        for (VmArea v : detached) {
+            remove_vma(v);                                                  // remove_mt()
+        }
         if (unlock) {
             mm.mmap_lock.up_read();
         }
@@ -277,6 +295,11 @@ final class Mmap {
     VmArea split_vma(MmStruct mm, VmArea v, long addr) {
         VmArea tail = new VmArea(mm, addr, v.vm_end, v.vm_flags, v.vm_page_prot);
         tail.anon_vma = v.anon_vma;
+        if (v.vm_file != null) {
+            tail.vm_file = v.vm_file;
+            tail.vm_file.get_file();
+            tail.vm_pgoff = v.linear_page_index(addr);
+        }
         v.vm_end = addr;
         mm.mm_mt.insert(tail);
         return tail;
@@ -370,12 +393,14 @@ final class Mmap {
             t.remove(next);
             v.vm_end = next.vm_end;
             v.anon_vma = v.anon_vma != 0 ? v.anon_vma : next.anon_vma;
+            remove_vma(next);
         }
         VmArea prev = t.prev(i);
         if (prev != null && prev.vm_end == v.vm_start && prev.mergeableWith(v)) {
             t.remove(v);
             prev.vm_end = v.vm_end;
             prev.anon_vma = prev.anon_vma != 0 ? prev.anon_vma : v.anon_vma;
+            remove_vma(v);
         }
     }
 
@@ -440,7 +465,7 @@ final class Mmap {
             long old = pt.getAndClear(ptep);
             long ne = pt.pte_modify(old, vma.vm_page_prot);
             if (wantsWrite && Pgtable.pte_dirty(old) && !Pgtable.pte_special(old)
-                    && k.allocator().pageCount(pt.pte_page(old)) == 1) {
+                    && k.allocator().anonExclusive(pt.pte_page(old))) {   // can_change_pte_writable(): PageAnonExclusive
                 ne = Pgtable.pte_mkwrite(ne);
             }
             pt.set(ptep, ne);
@@ -552,6 +577,11 @@ final class Mmap {
                 }
                 VmArea dst = new VmArea(mm, src.vm_start, src.vm_end, src.vm_flags, src.vm_page_prot);
                 dst.anon_vma = src.anon_vma;
+                if (src.vm_file != null) {
+                    dst.vm_file = src.vm_file;                               // get_file(): the child shares the shmem file
+                    dst.vm_file.get_file();
+                    dst.vm_pgoff = src.vm_pgoff;
+                }
                 mm.mm_mt.insert(dst);
                 r = memory.copy_page_range(cpu, dst, src);
                 if (r != 0) {
@@ -582,6 +612,9 @@ final class Mmap {
             memory.unmap_vmas(tlb, all, 0, -1L);
             memory.free_pgtables(tlb, all, 0, 0);
             tlb.tlb_finish_mmu();
+            for (VmArea v : all) {
+                remove_vma(v);
+            }
             t.clear();
         } finally {
             mm.mmap_lock.up_write();

@@ -2,7 +2,8 @@ package ptlab.kernel;
 
 /**
  * struct vm_area_struct (Linux v6.6): one contiguous range [vm_start, vm_end) of an mm with the same
- * protection and flags. Anonymous memory only (no vm_file). Changed only under the mm's
+ * protection and flags. Anonymous memory only: private (anon_vma) or shared, whose vm_file is
+ * the anonymous shmem file of shmem_zero_setup ({@link ShmemFile}). Changed only under the mm's
  * mmap_lock held for write.
  */
 public final class VmArea {
@@ -34,6 +35,10 @@ public final class VmArea {
      * fork must copy the page tables; shared by the pieces of a split, which may merge again.
      */
     long anon_vma;
+    /** MAP_SHARED|MAP_ANONYMOUS: the shmem file behind the mapping (null for private memory). */
+    ShmemFile vm_file;
+    /** vm_pgoff: the file page that vm_start maps. */
+    long vm_pgoff;
     private static final java.util.concurrent.atomic.AtomicLong NEXT_ANON_VMA = new java.util.concurrent.atomic.AtomicLong(1);
 
     /** anon_vma_prepare(). */
@@ -71,9 +76,18 @@ public final class VmArea {
         return anon_vma != 0;
     }
 
-    /** is_mergeable_vma() + is_mergeable_anon_vma(): same flags, compatible anon_vma. */
+    /**
+     * is_mergeable_vma() + is_mergeable_anon_vma() for {@code o} right after this vma: same
+     * flags, compatible anon_vma, the same file at consecutive page offsets.
+     */
     boolean mergeableWith(VmArea o) {
-        return vm_flags == o.vm_flags && (anon_vma == 0 || o.anon_vma == 0 || anon_vma == o.anon_vma);
+        return vm_flags == o.vm_flags && (anon_vma == 0 || o.anon_vma == 0 || anon_vma == o.anon_vma)
+                && vm_file == o.vm_file && (vm_file == null || vm_pgoff + ((vm_end - vm_start) >>> 12) == o.vm_pgoff);
+    }
+
+    /** The file page {@code addr} maps (linear_page_index). */
+    long linear_page_index(long addr) {
+        return vm_pgoff + ((addr - vm_start) >>> 12);
     }
 
     public long size() {
