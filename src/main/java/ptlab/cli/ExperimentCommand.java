@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code ptlab experiment STUDY}: the studies of DESIGN.md. */
 @Command(name = "experiment", mixinStandardHelpOptions = true,
         description = "Runs one of the studies and prints its comparison table.",
-        subcommands = {VmallocSyncCommand.class})
+        subcommands = {VmallocSyncCommand.class, RelocationCommand.class})
 public final class ExperimentCommand implements Runnable {
 
     @CommandLine.Spec
@@ -14,6 +14,6 @@ public final class ExperimentCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a study: vmalloc-sync");
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a study: vmalloc-sync, relocation");
     }
 }

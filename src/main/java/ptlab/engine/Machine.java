@@ -108,6 +108,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private Throwable crash;
     private StepListener listener;
     private boolean tolerateNmiFaults;
+    /** Completed user writes go to the shadow record (invariant 1); off for large timed runs. */
+    private boolean recordWrites = true;
     /** Timed mode: node distances, or null (every access local). */
     NodeDistance numa;
     private int[] cpuNodes;
@@ -214,6 +216,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
         }
         this.cpuNodes = cpuNodes.clone();
         this.numa = distance;
+    }
+
+    /**
+     * Whether completed user writes are recorded for invariant 1 (default on). The record holds
+     * a scenario's handful of pages; a timed workload writing thousands turns it off (and then
+     * must not rely on {@link KernelBridge#dirtyCheck}).
+     */
+    public void setRecordWrites(boolean on) {
+        this.recordWrites = on;
     }
 
     /** Names a page-table page so traces decode its entries and invariant 2 can watch it. */
@@ -531,7 +542,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
             fail(3, String.format("CPU%d %s va 0x%x -> pa 0x%x, a page already freed: its TLB entry outlived the "
                     + "mapping", c.id, write ? "wrote" : "read", va, pa));
         }
-        if (write) {
+        if (write && recordWrites) {
             shadow.record(pa, c.id, steps);
         }
     }

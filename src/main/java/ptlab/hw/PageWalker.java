@@ -254,7 +254,8 @@ public final class PageWalker {
         // Everything the loop uses is read into locals first: the acquire load of each entry
         // orders every later memory read after it, so a field read in the loop would be read
         // again at every level. The hook is read once: it is installed between walks.
-        final boolean hooked = memory.hasAccessHook();
+        final PhysicalMemory mem = memory;
+        final boolean hooked = mem.hasAccessHook();
         final long[] values = entryValue, pfns = framePfn, tableMask = usableTable, pageMask = usablePage;
         final long[][] frames = frame;
         final int large = largeLevels;
@@ -274,9 +275,23 @@ public final class PageWalker {
             // (framePfn is -1 while nothing is remembered): one acquire load, no checks. Its
             // address does not depend on the entry read at the level above, only the (predicted)
             // frame test does, so the CPU can load every level at once.
-            long e = !hooked && pfns[level] == base >>> PhysicalMemory.PAGE_SHIFT
-                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, -1L)
-                    : loadEntrySlow(base + offset, level);
+            long pfn = base >>> PhysicalMemory.PAGE_SHIFT;
+            long e;
+            if (!hooked && pfns[level] == pfn) {
+                e = PhysicalMemory.loadEntryUnhooked(frames[level], offset, -1L);
+            } else {
+                // Another table than last time at this level (every walk at the pte level of a
+                // random workload): the directory lookup inline, the checked path only for an
+                // unbacked or out-of-range frame or with a hook.
+                long[] f = hooked ? null : mem.frameOfPfn(pfn);
+                if (f != null) {
+                    frames[level] = f;
+                    pfns[level] = pfn;
+                    e = PhysicalMemory.loadEntryUnhooked(f, offset, -1L);
+                } else {
+                    e = loadEntrySlow(base + offset, level);
+                }
+            }
             values[level] = e;
             int ps = (int) (e >>> 7) & (large >>> level) & 1;   // PS=1 where this level may map a page
             if ((e & (ps == 0 ? tableMask[level] : pageMask[level])) != PteBits.P) {

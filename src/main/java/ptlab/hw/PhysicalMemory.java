@@ -69,6 +69,7 @@ public final class PhysicalMemory {
     public static final int OP_CAS = 2;
 
     private final long sizeBytes;
+    private final long frameCount;           // sizeBytes >>> PAGE_SHIFT
     private final long[] nodeStart;          // nodeStart[n] = first physical address of node n
     private final long[][][] directory;
     private long framesTouched;
@@ -87,6 +88,7 @@ public final class PhysicalMemory {
             throw new IllegalArgumentException("each of " + nodes + " nodes needs at least one frame");
         }
         this.sizeBytes = sizeBytes;
+        this.frameCount = frames;
         this.nodeStart = new long[nodes];
         long framesPerNode = frames / nodes;
         for (int n = 0; n < nodes; n++) {
@@ -276,6 +278,19 @@ public final class PhysicalMemory {
      */
     long[] frameIfBacked(long pa) {
         return frameOrNull(pa, 0);
+    }
+
+    /**
+     * {@link #frameIfBacked} by frame number, small enough to inline into the walk loop: null
+     * when the frame is unbacked or outside memory (the caller then takes the checked path,
+     * which reads zero or throws). Not an access.
+     */
+    long[] frameOfPfn(long pfn) {
+        long[][] chunk;
+        if (pfn >= frameCount || (chunk = directory[(int) (pfn >>> CHUNK_SHIFT)]) == null) {
+            return null;
+        }
+        return chunk[(int) pfn & (CHUNK_FRAMES - 1)];
     }
 
     /**

@@ -50,6 +50,7 @@ public final class PageTableMigrator {
     private final long[] newWords = new long[PhysicalMemory.PAGE_SIZE / 8];
     private long pagesMoved;
     private long pagesFreed;
+    private long ipis;
 
     /** The table a move concerns: Linux level, the parent entry pointing at it (-1 for the pgd), its address. */
     public record TablePage(int level, long parentp, long table) {
@@ -87,6 +88,11 @@ public final class PageTableMigrator {
 
     public long pagesMoved() {
         return pagesMoved;
+    }
+
+    /** IPIs this migrator sent itself (CR3 reloads); the flushes' IPIs are counted by TlbFlush. */
+    public long ipis() {
+        return ipis;
     }
 
     void addPagesMoved(long n) {
@@ -149,7 +155,21 @@ public final class PageTableMigrator {
         annotate(String.format("copies %s page 0x%x to 0x%x (node %d)", pt.name(t.level()), t.table(), newTable,
                 mem.nodeOf(newTable)));
         mem.copyFrame(t.table(), newTable);
+        chargePage(1, 1);
         pagesMoved++;
+    }
+
+    /**
+     * Timed mode: copyFrame and readFrame are one scheduling point each, charged one load or
+     * store; the rest of the 512 words each read or written costs like a load or store.
+     */
+    void chargePage(int pagesRead, int pagesWritten) {
+        if (sim != null) {
+            ptlab.engine.CostTable c = sim.machine().costs();
+            int words = PhysicalMemory.PAGE_SIZE / 8 - 1;
+            sim.charge((long) words * (pagesRead * c.cost(ptlab.engine.Op.LOAD)
+                    + pagesWritten * c.cost(ptlab.engine.Op.STORE)));
+        }
     }
 
     /**
@@ -219,6 +239,7 @@ public final class PageTableMigrator {
     public int mergeAccessedDirty(TablePage t, long newTable) {
         mem.readFrame(t.table(), oldWords);
         mem.readFrame(newTable, newWords);
+        chargePage(2, 0);
         int eb = pt.entryBytes();
         int n = PhysicalMemory.PAGE_SIZE / eb;
         int merged = 0;
@@ -263,6 +284,7 @@ public final class PageTableMigrator {
         if (others == 0) {
             return;
         }
+        ipis += Long.bitCount(others);
         if (sim == null) {
             for (int i = 0; i < k.cpuCount(); i++) {
                 if ((others & (1L << i)) != 0) {

@@ -54,6 +54,8 @@ public final class Replicas implements PvMmuOps {
     private final List<Long> pages = new ArrayList<>();
     private final long[] words = new long[PhysicalMemory.PAGE_SIZE / 8];
     private final long[] top;   // replica pgd per node (0 = none)
+    /** Timed mode: charges the words of a page read or copied beyond the one access that stands for it. */
+    private java.util.function.IntConsumer pageCharge = pages -> { };
 
     public Replicas(Kernel k, MmStruct mm) {
         this.k = k;
@@ -62,6 +64,11 @@ public final class Replicas implements PvMmuOps {
         this.mm = mm;
         this.eb = pt.entryBytes();
         this.top = new long[mem.nodes()];
+    }
+
+    /** {@code charge.accept(n)}: n whole pages were read or written as one access each. */
+    public void setPageCharge(java.util.function.IntConsumer charge) {
+        this.pageCharge = charge;
     }
 
     public MmStruct mm() {
@@ -95,6 +102,7 @@ public final class Replicas implements PvMmuOps {
         int boundary = k.arch().kernelPgdBoundary();
         int n = k.arch().ptrsPerPgd();
         readWords(pgd);
+        pageCharge.accept(1);
         int first = (int) ((pgd & (PhysicalMemory.PAGE_SIZE - 1)) / eb);
         for (int i = 0; i < n; i++) {
             long e = entry(first + i);
@@ -125,9 +133,11 @@ public final class Replicas implements PvMmuOps {
         register(table, level, node, r);
         if (level == 1) {
             mem.copyFrame(table, r);
+            pageCharge.accept(2);
             return r;
         }
         readWords(table);
+        pageCharge.accept(1);
         long[] entries = words.clone();
         for (int i = 0; i < PhysicalMemory.PAGE_SIZE / eb; i++) {
             long e = entryOf(entries, i);

@@ -52,6 +52,7 @@ public final class Replicate implements RelocationProtocol {
         }
         m.mm().mmap_lock.down_write();
         try {
+            replicas.setPageCharge(n -> m.chargePage(n, 0));
             long before = replicas.pages();
             long top = replicas.ensure(node);
             if (top < 0) {
