@@ -321,7 +321,12 @@ final class Mmap {
 
     // ---- mprotect ----------------------------------------------------------------------------------
 
-    /** do_mprotect_pkey(): 0 or -errno. */
+    /**
+     * do_mprotect_pkey() (Linux v6.6 mm/mprotect.c): 0 or -errno. One mmu_gather for the call:
+     * each changed entry is noted (tlb_flush_pte_range / tlb_flush_pmd_range) and each vma's
+     * changes are flushed at its tlb_end_vma, over the span of what changed, with the stride of
+     * the smallest level changed.
+     */
     int do_mprotect(Cpu cpu, MmStruct mm, long start, long len, int prot) {
         if ((start & (PhysicalMemory.PAGE_SIZE - 1)) != 0) {
             return -Errno.EINVAL;
@@ -351,21 +356,23 @@ final class Mmap {
             }
             long newBits = calc_vm_prot_bits(prot);
             long addr = start;
+            MmuGather tlb = new MmuGather(k, cpu, mm, false);
             while (Long.compareUnsigned(addr, end) < 0) {
                 VmArea v = t.find_vma(addr);
                 long vEnd = Long.compareUnsigned(v.vm_end, end) < 0 ? v.vm_end : end;
                 long newFlags = (v.vm_flags & ~(VmArea.VM_READ | VmArea.VM_WRITE | VmArea.VM_EXEC)) | newBits;
-                mprotect_fixup(cpu, mm, v, addr, vEnd, newFlags);
+                mprotect_fixup(tlb, mm, v, addr, vEnd, newFlags);
                 addr = vEnd;
             }
+            tlb.tlb_finish_mmu();
             return 0;
         } finally {
             mm.mmap_lock.up_write();
         }
     }
 
-    /** mprotect_fixup(): split to [start, end), set the flags, change_protection, flush. */
-    private void mprotect_fixup(Cpu cpu, MmStruct mm, VmArea v, long start, long end, long newFlags) {
+    /** mprotect_fixup(): split to [start, end), set the flags, change_protection (which flushes at the vma's end). */
+    private void mprotect_fixup(MmuGather tlb, MmStruct mm, VmArea v, long start, long end, long newFlags) {
         if (newFlags == v.vm_flags) {
             return;
         }
@@ -377,10 +384,7 @@ final class Mmap {
         }
         v.vm_flags = newFlags;
         v.vm_page_prot = vm_get_page_prot(newFlags);
-        long pages = change_protection(cpu, v, start, end);
-        if (pages > 0) {
-            k.tlb().flush_tlb_mm_range(cpu, mm, start, end, 12, false);
-        }
+        change_protection(tlb, v, start, end);
         vma_merge(mm, v);
     }
 
@@ -404,23 +408,28 @@ final class Mmap {
         }
     }
 
-    /** change_protection(): the ptes (and huge pmds) of [start, end) get the vma's new protection. */
-    private long change_protection(Cpu cpu, VmArea vma, long addr, long end) {
+    /**
+     * change_protection() → change_protection_range(): the ptes (and huge pmds) of [start, end)
+     * get the vma's new protection, between tlb_start_vma and tlb_end_vma.
+     */
+    private long change_protection(MmuGather tlb, VmArea vma, long addr, long end) {
         long pages = 0;
+        tlb.tlb_start_vma(vma);
         long pgdp = pt.pgd_offset(vma.vm_mm, addr);
         do {
             long next = pt.addrEnd(PGD, addr, end);
             if (!pt.noneOrClearBad(PGD, pgdp)) {
-                pages += changeRange(cpu, vma, P4D, pgdp, addr, next);
+                pages += changeRange(tlb, vma, P4D, pgdp, addr, next);
             }
             pgdp += pt.entryBytes();
             addr = next;
         } while (addr != end);
+        tlb.tlb_end_vma(vma);
         return pages;
     }
 
     /** change_p4d_range / change_pud_range / change_pmd_range. */
-    private long changeRange(Cpu cpu, VmArea vma, int l, long parentp, long addr, long end) {
+    private long changeRange(MmuGather tlb, VmArea vma, int l, long parentp, long addr, long end) {
         long pages = 0;
         long p = pt.offset(l, parentp, addr);
         do {
@@ -428,15 +437,16 @@ final class Mmap {
             if (l == PMD && k.huge().pmd_trans_huge(pt.get(p))) {
                 if (next - addr == pt.size(PMD)) {
                     k.huge().change_huge_pmd(vma, p, vma.vm_page_prot);
+                    tlb.tlb_flush_pmd_range(addr, pt.size(PMD));
                     pages += HugeMemory.HPAGE_PMD_NR;
                     p += pt.entryBytes();
                     addr = next;
                     continue;
                 }
-                k.huge().__split_huge_pmd(cpu, vma, p, addr);
+                k.huge().__split_huge_pmd(tlb.cpu, vma, p, addr);
             }
             if (!pt.noneOrClearBad(l, p)) {
-                pages += l == PMD ? change_pte_range(vma, p, addr, next) : changeRange(cpu, vma, l - 1, p, addr, next);
+                pages += l == PMD ? change_pte_range(tlb, vma, p, addr, next) : changeRange(tlb, vma, l - 1, p, addr, next);
             }
             if (!pt.folded(l)) {
                 p += pt.entryBytes();
@@ -451,7 +461,7 @@ final class Mmap {
      * not lost) / pte_modify / ptep_modify_prot_commit. A private writable page that is already
      * dirty and exclusively ours keeps write access (can_change_pte_writable), sparing a fault.
      */
-    private long change_pte_range(VmArea vma, long pmdp, long addr, long end) {
+    private long change_pte_range(MmuGather tlb, VmArea vma, long pmdp, long addr, long end) {
         long pages = 0;
         SpinLock ptl = pt.pte_lockptr(vma.vm_mm, pmdp);
         ptl.lock();
@@ -469,10 +479,22 @@ final class Mmap {
                 ne = Pgtable.pte_mkwrite(ne);
             }
             pt.set(ptep, ne);
+            if (pte_needs_flush(old, ne)) {
+                tlb.tlb_flush_pte_range(addr, PhysicalMemory.PAGE_SIZE);
+            }
             pages++;
         }
         ptl.unlock();
         return pages;
+    }
+
+    /**
+     * pte_needs_flush() (Linux v6.6 arch/x86/include/asm/tlbflush.h) for a present old pte: a
+     * flush unless nothing but the accessed bit differs (clearing D or P, or any change of RW,
+     * US, NX, caching or pkey bits, or of the frame, needs one).
+     */
+    private static boolean pte_needs_flush(long oldPte, long newPte) {
+        return ((oldPte ^ newPte) & ~PteBits.A) != 0;
     }
 
     // ---- brk --------------------------------------------------------------------------------------

@@ -144,6 +144,18 @@ public final class MmuGather {
         cleared_pmds = true;
     }
 
+    /** tlb_flush_pte_range(): a pte changed (mprotect) or was cleared at {@code address}; the flush will cover it. */
+    void tlb_flush_pte_range(long address, long size) {
+        adjustRange(address, size);
+        cleared_ptes = true;
+    }
+
+    /** tlb_flush_pmd_range(): a huge pmd changed or was cleared. */
+    void tlb_flush_pmd_range(long address, long size) {
+        adjustRange(address, size);
+        cleared_pmds = true;
+    }
+
     /** tlb_start_vma(): nothing to do on x86 (no cache flush, VM_PFNMAP not modelled). */
     void tlb_start_vma(VmArea vma) {
     }

@@ -216,4 +216,43 @@ class MmuGatherTest {
         assertEquals(List.of(new Flush(A + 4096, A + 8192, 12, false)), flushes, "alone again: its own range");
         assertEquals(0, t.mm().tlb_flush_pending.get());
     }
+
+    /**
+     * mprotect gathers too (Linux v6.6 do_mprotect_pkey): the flush covers the entries that
+     * changed, not the whole span — two touched pages of a 1,000-page vma are 3 INVLPGs on the
+     * other CPU, where a flush of the whole span would pass the 33-page ceiling and flush all.
+     */
+    @Test
+    void mprotectFlushesWhatChangedNotTheWholeSpan() {
+        Kernel k = boot(false);
+        Task t = running(k);
+        long len = 1000 * 4096L;
+        assertEquals(A, k.mmap(t, A, len, RW, FIXED));
+        assertTrue(k.writeUserLong(k.cpu(0), A + 10 * 4096L, 1));
+        assertTrue(k.writeUserLong(k.cpu(0), A + 12 * 4096L, 1));
+        observe();
+        long pages = k.cpu(1).pageFlushes();
+        long full = k.cpu(1).fullFlushes();
+        assertEquals(0, k.mprotect(t, A, len, PROT_READ));
+        assertEquals(List.of(new Flush(A + 10 * 4096L, A + 13 * 4096L, 12, false)), flushes);
+        assertEquals(pages + 3, k.cpu(1).pageFlushes(), "INVLPG of the changed span");
+        assertEquals(full, k.cpu(1).fullFlushes());
+        assertEquals(SIGSEGV, k.access(k.cpu(1), A + 10 * 4096L, ptlab.hw.AccessType.WRITE), "no stale writable entry");
+
+        flushes.clear();
+        assertEquals(0, k.mprotect(t, A + 500 * 4096L, 4096, PROT_READ | PROT_WRITE));
+        assertTrue(flushes.isEmpty(), "nothing mapped there: nothing to flush " + flushes);
+    }
+
+    @Test
+    void mprotectOfHugePmdsFlushesWithPmdStride() {
+        Kernel k = boot(true);
+        Task t = running(k);
+        long huge = 2L << 20;
+        assertEquals(A, k.mmap(t, A, 2 * huge, RW, FIXED));
+        touch(k, A, 2 * huge);
+        observe();
+        assertEquals(0, k.mprotect(t, A, 2 * huge, PROT_READ));
+        assertEquals(List.of(new Flush(A, A + 2 * huge, 21, false)), flushes);
+    }
 }
