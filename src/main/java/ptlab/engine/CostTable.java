@@ -60,6 +60,10 @@ public final class CostTable {
         def(Op.FREE, "free", 50);
         def(Op.CHECK, "check", 0);
         def(Op.TRYLOCK, "trylock", 20);
+        def(Op.SHARED_LOAD, "shared_load", 4);
+        def(Op.SHARED_STORE, "shared_store", 4);
+        def(Op.SHARED_RMW, "shared_rmw", 20);
+        def(Op.ALLOC, "alloc", 0);
     }
 
     private static void def(int op, String key, long cycles) {

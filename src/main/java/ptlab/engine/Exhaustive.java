@@ -13,14 +13,20 @@ package ptlab.engine;
  * whose subtrees are done, the sleep set, the preemptions so far, and each choice's next
  * operation (its footprint). Arrays sized by the step limit, allocated once.
  *
- * <h2>Independence</h2>
- * Two next operations commute when both are memory accesses (by kernel code or a walker) on
- * different 4 KiB frames, or both are loads. The frame rather than the word is the unit because
- * {@code clear_page} and {@code copy_page} announce one point for a whole frame. Everything else
- * — locks, IPIs, TLB flushes, frees, checker points, interrupt entries, injected events — is
- * treated as dependent on everything, which is sound: a step's CPU-local code after its
- * operation touches only that CPU's TLB, caches and stack, and whatever reads another CPU's
- * state (a checker, a free) does so after a point of its own.
+ * <h2>Independence (dependency by location)</h2>
+ * Two next operations commute when both are accesses to locations and the locations differ or
+ * both accesses are loads. A location is a 4 KiB frame of physical memory (accesses by kernel
+ * code or a walker; the frame rather than the word because {@code clear_page} and
+ * {@code copy_page} announce one point for a whole frame) or one kernel shared variable
+ * ({@code SharedLong}/{@code SharedRef}, by its location); a frame and a shared variable are
+ * always different locations. Everything else — locks, IPIs, TLB flushes, frees, the frame
+ * allocator, checker points, interrupt entries, injected events — is dependent on everything.
+ *
+ * <p>This is sound under the engine's rule ({@link Machine}'s class comment): the Java code a
+ * step runs after its operation, up to the next point, touches only state private to its CPU
+ * or guarded by a lock it holds (whose acquire and release are points dependent on
+ * everything); whatever reads another CPU's state (a checker, a free) does so after a point
+ * of its own that is dependent on everything.
  */
 public final class Exhaustive implements Strategy {
 
@@ -134,15 +140,28 @@ public final class Exhaustive implements Strategy {
             return false;
         }
         int base = frame * choices;
-        int oa = fpOp[base + a];
-        int ob = fpOp[base + b];
-        if (!Op.isMemory(oa) || !Op.isMemory(ob)) {
-            return false;
+        return independentOps(fpOp[base + a], fpAddr[base + a], fpOp[base + b], fpAddr[base + b]);
+    }
+
+    /**
+     * Whether two pending operations of different CPUs commute (class comment): both on
+     * locations — physical memory or shared variables — that differ or are only read.
+     */
+    public static boolean independentOps(int oa, long addrA, int ob, long addrB) {
+        boolean ma = Op.isMemory(oa);
+        boolean mb = Op.isMemory(ob);
+        boolean sa = Op.isShared(oa);
+        boolean sb = Op.isShared(ob);
+        if (!(ma || sa) || !(mb || sb)) {
+            return false;                  // locks, IPIs, flushes, frees, checks, the allocator, interrupts
+        }
+        if (ma != mb) {
+            return true;                   // a shared variable and physical memory: different locations
         }
         if (Op.isRead(oa) && Op.isRead(ob)) {
             return true;
         }
-        return (fpAddr[base + a] >>> 12) != (fpAddr[base + b] >>> 12);
+        return ma ? (addrA >>> 12) != (addrB >>> 12) : addrA != addrB;
     }
 
     /** Choosing {@code c} at frame i preempts the CPU that ran before, which could have gone on. */

@@ -1,22 +1,45 @@
 package ptlab.engine;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
+import ptlab.hw.PagingMode;
 import ptlab.hw.PhysicalMemory;
 import ptlab.hw.PteBits;
 import ptlab.kernel.Cpu;
 import ptlab.kernel.FlushTlbInfo;
 import ptlab.kernel.FrameUse;
+import ptlab.kernel.Interleaving;
 import ptlab.kernel.IpiSender;
 import ptlab.kernel.Kernel;
-import ptlab.kernel.LockObserver;
+import ptlab.kernel.KernelConfig;
+import ptlab.kernel.KernelLock;
+import ptlab.kernel.KernelVariant;
 import ptlab.kernel.MmStruct;
-import ptlab.kernel.MmuGather;
 
 /**
- * Runs the kernel layer's own code under the engine: its locks ({@code SpinLock},
- * {@code RwSemaphore}, through {@link LockObserver}) and its TLB-flush IPIs (through
- * {@link IpiSender}) become scheduling points and events of the running {@link Machine}.
+ * Runs the kernel layer's own code under the engine: the {@link Interleaving} one kernel is
+ * built with. Its locks ({@code SpinLock}, {@code RwSemaphore}), its shared variables
+ * ({@code SharedLong}, {@code SharedRef}) and its TLB-flush IPIs (through {@link IpiSender})
+ * become scheduling points and events of the one {@link Machine} the bridge is bound to.
+ *
+ * <h2>Wiring: one bridge, one kernel, one machine</h2>
+ * <pre>
+ *   KernelBridge b = new KernelBridge();
+ *   Kernel k = new Kernel(mode, cfg, b, variant);   // every lock and shared variable holds b
+ *   Machine m = new Machine(k.memory(), mode);
+ *   b.install(k, m);                                 // bound once; or all three: boot(mode, cfg, variant)
+ * </pre>
+ * Nothing is static, global or thread-local: two kernels on two machines in one JVM (or on one
+ * thread, one after the other or interleaved) never see each other's hooks. Kernel code run
+ * while no CPU of the bridge's machine is running (boot, scenario setup, checkers) is not a
+ * scheduling point.
+ *
+ * <h2>Shared variables</h2>
+ * Each shared variable gets a location at creation ({@link #locate}: 0, 1, 2... in creation
+ * order, so a schedule replays with the same locations); a get, set or read-modify-write is a
+ * point {@link Op#SHARED_LOAD}, {@link Op#SHARED_STORE} or {@link Op#SHARED_RMW} at it.
  *
  * <h2>Locks</h2>
  * The kernel's locks are Java locks owned by the Java thread, and every simulated CPU runs on
@@ -25,8 +48,7 @@ import ptlab.kernel.MmuGather;
  * holds the lock (readers share an rwsem, writers and spinlock holders exclude); by the time
  * the Java lock is tried it is free, so it never spins or blocks the thread. A trylock is a
  * scheduling point that never parks: it fails, as in the kernel, when another simulated CPU
- * holds the lock (the Java lock is then held too). The observer is global in the kernel layer;
- * the bridge forwards to the machine running on this thread and does nothing otherwise.
+ * holds the lock (the Java lock is then held too).
  *
  * <p>Rule for the kernel layer (why the engine cannot hang): a simulated CPU is suspended only
  * at scheduling points, i.e. at simulated-memory accesses and at these lock operations, and
@@ -45,7 +67,7 @@ import ptlab.kernel.MmuGather;
  * {@link #install} also gives the checker the kernel's view of frames: a walker read of a
  * frame the allocator holds free is invariant 2, a user access completing on one invariant 3
  * (Machine's {@code isFreed}), and traces decode every page-table page the kernel allocated.
- * mmu_gather's frees are checked the instant they happen ({@link MmuGather.Observer}): a freed
+ * mmu_gather's frees are checked the instant they happen ({@link #tableFreed}, {@link #pageFreed}): a freed
  * page-table page must be in no CPU's paging-structure cache (invariant 2), a freed user page in
  * no CPU's TLB for the addresses the scenario watches ({@link #watchUserRange}, invariant 3).
  * {@link #dirtyCheck} is invariant 1 against the machine's shadow record of completed writes,
@@ -56,37 +78,71 @@ import ptlab.kernel.MmuGather;
  *
  * <p>Kernel CPU i must be the machine's CPU i ({@link #addKernelCpu}).
  */
-public final class KernelBridge implements LockObserver {
+public final class KernelBridge implements Interleaving {
 
-    private static final ThreadLocal<Machine> ACTIVE = new ThreadLocal<>();
-    private static final KernelBridge INSTANCE = new KernelBridge();
+    private Machine machine;
+    private Kernel kernel;
+    /** Pairs start, length: the user ranges whose freed pages invariant 3 checks. */
+    private long[] watched = new long[0];
+    /** Name of each shared-variable location, for traces. */
+    private final List<String> sharedNames = new ArrayList<>();
 
-    static {
-        LockObserver.setGlobal(INSTANCE);
+    /** An unbound bridge: give it to a {@link Kernel}, then {@link #install} it on that kernel's machine. */
+    public KernelBridge() {
     }
 
-    private KernelBridge() {
+    /** A kernel, its machine and the bridge between them. */
+    public record Booted(Kernel kernel, Machine machine, KernelBridge bridge) {
     }
 
-    static Machine enter(Machine m) {
-        Machine outer = ACTIVE.get();
-        ACTIVE.set(m);
-        return outer;
-    }
-
-    static void exit(Machine outer) {
-        ACTIVE.set(outer);
+    /** Boots a kernel over a new bridge and binds it to a new machine over the kernel's memory. */
+    public static Booted boot(PagingMode mode, KernelConfig cfg, KernelVariant variant) {
+        KernelBridge b = new KernelBridge();
+        Kernel k = new Kernel(mode, cfg, b, variant);
+        Machine m = new Machine(k.memory(), mode);
+        b.install(k, m);
+        return new Booted(k, m, b);
     }
 
     /**
-     * Runs {@code k} on machine {@code m} (whose CPU i is kernel CPU i): its locks and flush IPIs
-     * become the machine's, its frees and frames are checked (class comment).
+     * A bridge bound to {@code m} for kernel-layer objects made without a {@link Kernel}: locks
+     * and shared variables a scenario or test creates itself ({@code new SpinLock(name, bridge)}).
      */
-    public static void install(Kernel k, Machine m) {
-        LockObserver.setGlobal(INSTANCE);
-        MmuGather.setObserver(GATHER);
+    public static KernelBridge attach(Machine m) {
+        KernelBridge b = new KernelBridge();
+        b.bind(m);
+        return b;
+    }
+
+    private void bind(Machine m) {
+        if (machine != null) {
+            throw new IllegalStateException("bridge already bound to a machine");
+        }
+        if (m.bridge != null) {
+            throw new IllegalStateException("machine already has a kernel bridge");
+        }
+        this.machine = m;
+        m.bridge = this;
+    }
+
+    /**
+     * Binds this bridge to {@code k} (which must have been built with it) and {@code m} (whose
+     * CPU i will be kernel CPU i): its locks, shared variables and flush IPIs become the
+     * machine's, its frees and frames are checked (class comment). A kernel runs on one
+     * machine at a time: installing it on another between runs moves it there.
+     */
+    public void install(Kernel k, Machine m) {
+        if (k.interleaving() != this) {
+            throw new IllegalArgumentException("kernel was built with another interleaving; pass this bridge to its "
+                    + "constructor");
+        }
+        if (machine != null && kernel == k && machine.current() == null) {
+            machine.bridge = null;        // the kernel moves on to the next machine (a timed run's next phase)
+            machine = null;
+        }
+        bind(m);
+        this.kernel = k;
         k.tlb().setIpiSender(new Ipis(m));
-        m.kernel = new Context(k);
         m.setFrames(new Machine.Frames() {
             @Override
             public boolean isFree(long pa) {
@@ -109,53 +165,96 @@ public final class KernelBridge implements LockObserver {
         });
     }
 
-    /** What the bridge keeps per machine. */
-    static final class Context {
-        final Kernel kernel;
-        long[] watched = new long[0];   // pairs: start, length
+    public Kernel kernel() {
+        return kernel;
+    }
 
-        Context(Kernel kernel) {
-            this.kernel = kernel;
-        }
+    /** The machine this bridge is bound to, or null before {@link #install}. */
+    public Machine machine() {
+        return machine;
+    }
+
+    /** The name of shared-variable location {@code loc}, for traces. */
+    String sharedName(long loc) {
+        return loc >= 0 && loc < sharedNames.size() ? sharedNames.get((int) loc) : "shared " + loc;
+    }
+
+    /** Shared variables created so far. */
+    public int sharedVariables() {
+        return sharedNames.size();
     }
 
     /** Invariant 3 at every freed user page is checked for the pages of [start, start+len). */
     public static void watchUserRange(Machine m, long start, long len) {
-        long[] w = java.util.Arrays.copyOf(m.kernel.watched, m.kernel.watched.length + 2);
+        KernelBridge b = m.bridge;
+        long[] w = java.util.Arrays.copyOf(b.watched, b.watched.length + 2);
         w[w.length - 2] = start;
         w[w.length - 1] = len;
-        m.kernel.watched = w;
+        b.watched = w;
     }
 
     /** Names of Pgtable's levels (PTE = 1 .. PGD = 5). */
     private static final String[] LINUX_LEVELS = {"", "pte", "pmd", "pud", "p4d", "pgd"};
 
-    /** mmu_gather's frees, checked on the machine running on this thread. */
-    private static final MmuGather.Observer GATHER = new MmuGather.Observer() {
-        @Override
-        public void tableFreed(long pa, int level) {
-            Machine m = ACTIVE.get();
-            if (m != null && m.current() != null) {
-                m.note(m.current(), String.format("frees %s page 0x%x (mmu_gather)", LINUX_LEVELS[level], pa));
-                m.kernelFreedPageTable(m.current(), pa);
-            }
-        }
+    /** The running CPU of this bridge's machine, or null (setup, checkers, no machine yet). */
+    private SimCpu running() {
+        Machine m = machine;
+        return m == null ? null : m.current();
+    }
 
-        @Override
-        public void pageFreed(long pa) {
-            Machine m = ACTIVE.get();
-            if (m == null || m.current() == null || m.kernel.kernel.allocator().useOf(pa) != FrameUse.FREE) {
-                return;   // not on a simulated CPU, or put_page left other references
-            }
-            m.note(m.current(), String.format("frees page 0x%x (mmu_gather)", pa));
-            long[] w = m.kernel.watched;
-            for (int i = 0; i < w.length; i += 2) {
-                for (long va = w[i]; va < w[i] + w[i + 1]; va += PhysicalMemory.PAGE_SIZE) {
-                    m.kernelFreedUserPage(m.current(), va, pa);
-                }
+    /** mmu_gather freed a page-table page: invariant 2 at that instant. */
+    @Override
+    public void tableFreed(long pa, int level) {
+        SimCpu c = running();
+        if (c != null) {
+            machine.note(c, String.format("frees %s page 0x%x (mmu_gather)", LINUX_LEVELS[level], pa));
+            machine.kernelFreedPageTable(c, pa);
+        }
+    }
+
+    /** mmu_gather dropped a page: if that freed it, invariant 3 for the watched ranges. */
+    @Override
+    public void pageFreed(long pa) {
+        SimCpu c = running();
+        if (c == null || kernel == null || kernel.allocator().useOf(pa) != FrameUse.FREE) {
+            return;   // not on a simulated CPU, or put_page left other references
+        }
+        machine.note(c, String.format("frees page 0x%x (mmu_gather)", pa));
+        long[] w = watched;
+        for (int i = 0; i < w.length; i += 2) {
+            for (long va = w[i]; va < w[i] + w[i + 1]; va += PhysicalMemory.PAGE_SIZE) {
+                machine.kernelFreedUserPage(c, va, pa);
             }
         }
-    };
+    }
+
+    @Override
+    public void beforeAllocator() {
+        SimCpu c = running();
+        if (c != null && machine.observing()) {
+            c.point(Op.ALLOC, 0, null);
+        }
+    }
+
+    // ---- shared variables ----------------------------------------------------------------------
+
+    @Override
+    public long locate(String name) {
+        sharedNames.add(name);
+        return sharedNames.size() - 1;
+    }
+
+    @Override
+    public void beforeShared(long location, int op) {
+        SimCpu c = running();
+        if (c != null && machine.observing()) {
+            if (kernel != null && Thread.holdsLock(kernel.allocator())) {
+                throw new IllegalStateException(String.format("CPU%d reached a scheduling point (%s) holding the frame "
+                        + "allocator's zone lock, a Java monitor (FrameAllocator)", c.id(), sharedName(location)));
+            }
+            c.point(Op.SHARED_LOAD + op, location, null);
+        }
+    }
 
     /**
      * A user-mode 8-byte access by the task current on kernel CPU {@code cpu.id()}: the MMU's
@@ -164,7 +263,7 @@ public final class KernelBridge implements LockObserver {
      * the kernel's {@code Kernel.access} does outside the engine). False on a signal.
      */
     public static boolean userAccess(SimCpu cpu, boolean write, long va, long value) {
-        Kernel k = cpu.machine().kernel.kernel;
+        Kernel k = cpu.machine().bridge.kernel;
         Cpu kcpu = k.cpu(cpu.id());
         for (int attempt = 0; attempt < 16; attempt++) {
             if (write ? cpu.userWrite(va, value) : cpu.userRead(va)) {
@@ -198,7 +297,7 @@ public final class KernelBridge implements LockObserver {
      */
     public static boolean checkKernelMapping(SimCpu cpu, MmStruct mm, long va, String context) {
         Machine m = cpu.machine();
-        Kernel k = m.kernel.kernel;
+        Kernel k = m.bridge.kernel;
         long[] r = new long[4];
         m.unobserved(() -> {
             r[0] = k.lookup(k.initMm(), va);
@@ -296,7 +395,7 @@ public final class KernelBridge implements LockObserver {
     }
 
     /** The lock's simulated state, kept by the machine (so it goes away with it). */
-    private static State state(Machine m, Object lock) {
+    private static State state(Machine m, KernelLock lock) {
         Map<Object, Object> locks = m.kernelLocks;
         State s = (State) locks.get(lock);
         if (s == null) {
@@ -307,14 +406,8 @@ public final class KernelBridge implements LockObserver {
         return s;
     }
 
-    /** The simulated CPU running kernel code on this thread, or null (setup, checkers, no machine). */
-    private static SimCpu running() {
-        Machine m = ACTIVE.get();
-        return m == null ? null : m.current();
-    }
-
     @Override
-    public void beforeAcquire(Object lock, int mode) {
+    public void beforeAcquire(KernelLock lock, int mode) {
         SimCpu c = running();
         if (c != null) {
             State s = state(c.machine(), lock);
@@ -324,7 +417,7 @@ public final class KernelBridge implements LockObserver {
     }
 
     @Override
-    public void beforeTryAcquire(Object lock, int mode) {
+    public void beforeTryAcquire(KernelLock lock, int mode) {
         SimCpu c = running();
         if (c != null) {
             c.tryLockPoint(state(c.machine(), lock).id);
@@ -332,7 +425,7 @@ public final class KernelBridge implements LockObserver {
     }
 
     @Override
-    public void afterAcquire(Object lock, int mode) {
+    public void afterAcquire(KernelLock lock, int mode) {
         SimCpu c = running();
         if (c == null) {
             return;
@@ -349,7 +442,7 @@ public final class KernelBridge implements LockObserver {
     }
 
     @Override
-    public void beforeRelease(Object lock, int mode) {
+    public void beforeRelease(KernelLock lock, int mode) {
         SimCpu c = running();
         if (c == null) {
             return;
@@ -386,7 +479,7 @@ public final class KernelBridge implements LockObserver {
         @Override
         public Cpu thisCpu() {
             SimCpu c = m.current();
-            return c == null ? null : m.kernel.kernel.cpu(c.id());
+            return c == null ? null : m.bridge.kernel.cpu(c.id());
         }
     }
 }

@@ -35,6 +35,36 @@ import ptlab.hw.TlbConfig;
  * load, store and compare-and-swap without knowing it. Accesses made outside any CPU (scenario
  * setup, invariant checkers) are not points. Nothing on this path allocates.
  *
+ * <p>The kernel layer's own operations become points through the {@link ptlab.kernel.Interleaving}
+ * a kernel is built with ({@link KernelBridge}): lock operations, accesses to shared variables
+ * ({@code SharedLong}, {@code SharedRef}), frame-allocator operations, and mmu_gather's frees.
+ *
+ * <h2>The rule: what may happen between two points</h2>
+ * The Java code a CPU runs between two of its points (one step) may touch only
+ * <ol>
+ * <li>state private to that CPU (its stack, its {@code Cpu}/{@code SimCpu}, its MMU's TLB and
+ *     paging-structure caches, per-CPU kernel fields only it writes);</li>
+ * <li>state guarded by a kernel lock the CPU holds, and that every writer of it holds to write
+ *     (mm_struct fields under mmap_lock, pgd_list under pgd_lock) — the lock's acquire and
+ *     release are points;</li>
+ * <li>objects not yet published to another CPU (a new vma, a new mm before pgd_list);</li>
+ * <li>counters no kernel decision reads (statistics).</li>
+ * </ol>
+ * Everything another CPU reads without such a lock must be a {@code SharedLong}/{@code SharedRef}
+ * (each access a point) or physical memory (each access a point); a shared variable may be read
+ * without a point ({@code plainGet}) only under the same conditions 1–2. Under this rule a step's
+ * effect on other CPUs is exactly its operation, so {@link Exhaustive}'s dependency by location
+ * is sound. Checkers that read several CPUs' state run between steps, after a point dependent
+ * on everything ({@link Op#FREE}, {@link Op#CHECK}, {@link Op#ALLOC}), or inside
+ * {@link #unobserved}.
+ *
+ * <p>How a test checks the rule: {@code IndependenceRuleTest} replays schedules of every
+ * registered kernel scenario with two adjacent steps of different CPUs swapped whenever
+ * {@link Exhaustive} calls their operations independent, and requires the same final physical
+ * memory and the same outcome — which fails when Java state shared across CPUs is touched
+ * between points in a way the explored schedules exercise. It samples schedules; it cannot
+ * prove the rule, so new kernel state read by other CPUs is made shared by review first.
+ *
  * <p>Two ways to run: {@link #run(Strategy, int[], int)} asks a {@link Strategy} at every point
  * (explore), {@link #runTimed} picks the runnable CPU with the smallest model clock (timed,
  * costs from a {@link CostTable}).
@@ -108,6 +138,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private Throwable crash;
     private StepListener listener;
     private boolean tolerateNmiFaults;
+    /** Depth of {@link #unobserved} calls. */
+    private int unobserved;
     /** Completed user writes go to the shadow record (invariant 1); off for large timed runs. */
     private boolean recordWrites = true;
     /** Timed mode: node distances, or null (every access local). */
@@ -124,8 +156,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private Frames frames;
     /** Names of locks known by id, for traces (kernel locks register theirs through {@link KernelBridge}). */
     final Map<Long, String> lockNames = new HashMap<>();
-    /** The kernel running on this machine, if any ({@link KernelBridge#install}). */
-    KernelBridge.Context kernel;
+    /** The bridge of the kernel running on this machine, if any ({@link KernelBridge#install}). */
+    KernelBridge bridge;
 
     /** The frame allocator's view of physical memory, for invariants 2 and 3 and for traces. */
     public interface Frames {
@@ -369,12 +401,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public Outcome run(Strategy strategy, int[] trail, int maxSteps) {
         start();
-        Machine outer = KernelBridge.enter(this);
-        try {
-            return runLoop(strategy, trail, maxSteps);
-        } finally {
-            KernelBridge.exit(outer);
-        }
+        return runLoop(strategy, trail, maxSteps);
     }
 
     private Outcome runLoop(Strategy strategy, int[] trail, int maxSteps) {
@@ -496,12 +523,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public Outcome runTimed(int maxSteps) {
         start();
-        Machine outer = KernelBridge.enter(this);
-        try {
-            return runTimedLoop(maxSteps);
-        } finally {
-            KernelBridge.exit(outer);
-        }
+        return runTimedLoop(maxSteps);
     }
 
     private Outcome runTimedLoop(int maxSteps) {
@@ -673,22 +695,34 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
     /** Runs {@code r} (a checker's software walk) without its memory accesses becoming scheduling points. */
     public void unobserved(Runnable r) {
+        PhysicalMemory.AccessHook meter = memory.meter();
         memory.setAccessHook(null);
+        memory.setMeter(null);
+        unobserved++;
         try {
             r.run();
         } finally {
+            unobserved--;
+            memory.setMeter(meter);
             memory.setAccessHook(this);
         }
     }
 
-    /** Reads memory without making it a scheduling point (traces and checkers). */
+    /** Inside {@link #unobserved}: kernel shared-variable accesses are not scheduling points either. */
+    boolean observing() {
+        return unobserved == 0;
+    }
+
+    /** Reads memory without making it a scheduling point or charging it (traces and checkers). */
     public long peekLong(long pa) {
-        memory.setAccessHook(null);
-        try {
-            return memory.loadLong(pa & ~7L);
-        } finally {
-            memory.setAccessHook(this);
-        }
+        long[] v = new long[1];
+        unobserved(() -> v[0] = memory.loadLong(pa & ~7L));
+        return v[0];
+    }
+
+    /** The name of the shared variable at location {@code loc} ("mm1->context.tlb_gen"), for traces. */
+    public String sharedName(long loc) {
+        return bridge != null ? bridge.sharedName(loc) : "shared " + loc;
     }
 
     /** "pte 0x2008 = 0x400025 [P RW US A]" for a page-table entry, "0x400000 = 0x1" otherwise. */

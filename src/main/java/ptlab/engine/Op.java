@@ -22,10 +22,15 @@ public final class Op {
     public static final int FREE = 14;        // kernel frees a page (invariants 2, 3, 6 checked here)
     public static final int CHECK = 15;       // kernel relies on an invariant from here on (it is checked)
     public static final int TRYLOCK = 16;     // spin_trylock / down_read_trylock: addr = lock id; never waits
-    public static final int COUNT = 17;
+    public static final int SHARED_LOAD = 17;   // a kernel shared variable (SharedLong/SharedRef): addr = its location
+    public static final int SHARED_STORE = 18;
+    public static final int SHARED_RMW = 19;    // compare-and-set, add, or, and-not
+    public static final int ALLOC = 20;         // frame allocator: alloc, free, get/put_page (ordered against everything)
+    public static final int COUNT = 21;
 
     private static final String[] NAMES = {"start", "load", "store", "cas", "walk-load", "walk-cas", "lock", "unlock",
-            "ipi-send", "ipi-wait", "ipi-ack", "tlb-flush", "interrupt", "idle", "free", "check", "trylock"};
+            "ipi-send", "ipi-wait", "ipi-ack", "tlb-flush", "interrupt", "idle", "free", "check", "trylock",
+            "shared-load", "shared-store", "shared-rmw", "alloc"};
 
     private Op() {
     }
@@ -40,6 +45,11 @@ public final class Op {
     }
 
     public static boolean isRead(int op) {
-        return op == LOAD || op == WALK_LOAD;
+        return op == LOAD || op == WALK_LOAD || op == SHARED_LOAD;
+    }
+
+    /** Accesses to a kernel shared variable (addr = the variable's location). */
+    public static boolean isShared(int op) {
+        return op >= SHARED_LOAD && op <= SHARED_RMW;
     }
 }

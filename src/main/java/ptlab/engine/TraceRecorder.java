@@ -49,6 +49,10 @@ public final class TraceRecorder implements Machine.StepListener {
             case Op.LOCK -> "takes " + (lockName != null ? lockName : m.lockName(addr));
             case Op.UNLOCK -> "releases " + m.lockName(addr);
             case Op.TRYLOCK -> "tries " + m.lockName(addr);
+            case Op.SHARED_LOAD -> "reads " + m.sharedName(addr);
+            case Op.SHARED_STORE -> "writes " + m.sharedName(addr);
+            case Op.SHARED_RMW -> "updates " + m.sharedName(addr);
+            case Op.ALLOC -> "enters the frame allocator";
             case Op.IPI_SEND -> "sends CALL_FUNCTION IPI to CPU" + addr;
             case Op.IPI_WAIT -> "all IPIs acknowledged";
             case Op.IPI_ACK -> "acknowledges the IPI of CPU" + addr;

@@ -43,7 +43,12 @@ public final class PhysicalMemory {
     private static final int WORDS = PAGE_SIZE / 8;
     private static final VarHandle LONG = MethodHandles.arrayElementVarHandle(long[].class);
 
-    /** Called before every access when set: the simulation engine makes each one a scheduling point. */
+    /**
+     * Called before every access when set. Two independent slots ({@link #setAccessHook},
+     * {@link #setMeter}): the simulation engine's scheduler makes each access a scheduling
+     * point, a cost meter charges it; either, both or neither may be installed, and nothing
+     * above this class needs to know which.
+     */
     @FunctionalInterface
     public interface AccessHook {
         /** {@code op} is one of {@link #OP_LOAD}, {@link #OP_STORE}, {@link #OP_CAS}. */
@@ -73,7 +78,10 @@ public final class PhysicalMemory {
     private final long[] nodeStart;          // nodeStart[n] = first physical address of node n
     private final long[][][] directory;
     private long framesTouched;
+    /** What every access calls: the scheduler, the meter, both (a {@link Both}), or null. */
     private AccessHook hook;
+    private AccessHook scheduler;
+    private AccessHook meter;
 
     /** Memory of {@code sizeBytes} split into {@code nodes} equal NUMA nodes. */
     public PhysicalMemory(long sizeBytes, int nodes) {
@@ -138,8 +146,40 @@ public final class PhysicalMemory {
         return framesTouched;
     }
 
-    public void setAccessHook(AccessHook hook) {
-        this.hook = hook;
+    /** The scheduler's slot: a hook that acts at each access (null to remove). */
+    public void setAccessHook(AccessHook scheduler) {
+        this.scheduler = scheduler;
+        combine();
+    }
+
+    /** The meter's slot: a hook that {@link AccessHook#onlyCounts() only counts} (null to remove). */
+    public void setMeter(AccessHook meter) {
+        if (meter != null && !meter.onlyCounts()) {
+            throw new IllegalArgumentException("a meter must only count accesses: " + meter);
+        }
+        this.meter = meter;
+        combine();
+    }
+
+    public AccessHook accessHook() {
+        return scheduler;
+    }
+
+    public AccessHook meter() {
+        return meter;
+    }
+
+    private void combine() {
+        hook = scheduler == null ? meter : meter == null ? scheduler : new Both(scheduler, meter);
+    }
+
+    /** Scheduler and meter together: the meter counts the access, then the scheduler acts at it. */
+    private record Both(AccessHook scheduler, AccessHook meter) implements AccessHook {
+        @Override
+        public void beforeAccess(int op, long pa) {
+            meter.beforeAccess(op, pa);
+            scheduler.beforeAccess(op, pa);
+        }
     }
 
     // ---- 64-bit accesses ------------------------------------------------------------------
@@ -231,15 +271,15 @@ public final class PhysicalMemory {
      * just the loads and the host CPU can have many of them in flight.
      */
     public void loadEntries(long[] pas, int n, int bytes, long[] out) {
-        AccessHook h = hook;
-        if (h != null && !h.onlyCounts()) {
+        if (scheduler != null) {
             for (int i = 0; i < n; i++) {
                 out[i] = loadEntry(pas[i], bytes);
             }
             return;
         }
-        if (h != null) {
-            h.beforeAccesses(OP_LOAD, n);
+        AccessHook m = meter;
+        if (m != null) {
+            m.beforeAccesses(OP_LOAD, n);
         }
         int align = bytes - 1;
         long entryMask = bytes == 8 ? -1L : 0xFFFF_FFFFL;
@@ -311,7 +351,7 @@ public final class PhysicalMemory {
      * counts}): then the order of independent loads cannot matter to anyone but the host CPU.
      */
     public boolean accessesOnlyCounted() {
-        return hook == null || hook.onlyCounts();
+        return scheduler == null;
     }
 
     /** Whether an access hook is installed: then every access must go through the public methods. */
@@ -340,6 +380,35 @@ public final class PhysicalMemory {
             return;
         }
         System.arraycopy(src, 0, frameForWrite(toPa, 0), 0, WORDS);
+    }
+
+    /**
+     * A hash of the whole memory's contents (every nonzero word with its address), for tests
+     * that compare two runs' final states. Not an access; not for hot paths.
+     */
+    public long contentHash() {
+        long h = 0;
+        for (int d = 0; d < directory.length; d++) {
+            long[][] chunk = directory[d];
+            if (chunk == null) {
+                continue;
+            }
+            for (int i = 0; i < chunk.length; i++) {
+                long[] f = chunk[i];
+                if (f == null) {
+                    continue;
+                }
+                long base = ((long) d << CHUNK_SHIFT | i) << PAGE_SHIFT;
+                for (int w = 0; w < WORDS; w++) {
+                    long v = (long) LONG.getAcquire(f, w);
+                    if (v != 0) {
+                        long x = (base + 8L * w) * 0x9E37_79B9_7F4A_7C15L ^ v;
+                        h += x ^ (x >>> 29) * 0xBF58_476D_1CE4_E5B9L;
+                    }
+                }
+            }
+        }
+        return h;
     }
 
     /**

@@ -39,7 +39,7 @@ public final class ArchPgtable {
     private final int kernelPgdBoundary;
 
     /** pgd_lock: guards pgd_list and makes pgd_ctor atomic against its walkers (vmalloc sync). */
-    public final SpinLock pgd_lock = new SpinLock("pgd_lock");
+    public final SpinLock pgd_lock;
     /**
      * pgd_list, oldest first: slot i holds an mm and its pgd's physical address, or
      * {@link #NO_PGD} and null once pgd_list_del took that mm out. The kernel's list_head becomes
@@ -59,6 +59,7 @@ public final class ArchPgtable {
 
     ArchPgtable(Kernel k) {
         this.k = k;
+        this.pgd_lock = new SpinLock("pgd_lock", k.interleaving());
         this.pt = k.pgtable();
         this.mode = k.mode();
         this.alloc = k.allocator();
@@ -100,12 +101,12 @@ public final class ArchPgtable {
      * pmds can be shared (or copied) into every pgd.
      */
     MmStruct bootInitMm(int node) {
-        MmStruct init = new MmStruct(0, true);
+        MmStruct init = new MmStruct(0, true, k.interleaving());
         long pgd = alloc.allocPageTable(node, mode.levels());
         if (pgd < 0) {
             throw new IllegalStateException("out of memory allocating swapper_pg_dir");
         }
-        init.pgd = pgd;
+        init.pgd.plainSet(pgd);
         init.incPgtables(Pgtable.PGD);
         if (mode.isPae()) {
             for (int i = kernelPgdBoundary; i < ptrsPerPgd(); i++) {
@@ -182,7 +183,7 @@ public final class ArchPgtable {
         if (pgd < 0) {
             return -Errno.ENOMEM;
         }
-        mm.pgd = pgd;
+        mm.pgd.plainSet(pgd);                  // before the mm is visible to any other CPU
         mm.incPgtables(Pgtable.PGD);
         long[] pmds = preallocate_pmds(mm, preallocatedPmds(), node);
         long[] userPmds = pmds == null ? null : preallocate_pmds(mm, preallocatedUserPmds(), node);
@@ -195,7 +196,7 @@ public final class ArchPgtable {
             free_pmds(mm, userPmds);
             _pgd_free(pgd);
             mm.decPgtables(Pgtable.PGD);
-            mm.pgd = 0;
+            mm.pgd.plainSet(0);
             return -Errno.ENOMEM;
         }
         if (userPgd != 0) {
@@ -244,7 +245,7 @@ public final class ArchPgtable {
      * and page-table memory, not translation.
      */
     private void pgd_prepopulate_user_pmd(MmStruct mm, long[] userPmds) {
-        long swapper = k.initMm().pgd;
+        long swapper = k.initMm().pgdLocked();
         for (int i = 0; i < userPmds.length; i++) {
             int index = kernelPgdBoundary + i;
             long kernelPmd = pt.table(pt.get(swapper + 8L * index));
@@ -275,7 +276,7 @@ public final class ArchPgtable {
      */
     private void pgd_ctor(MmStruct mm, long pgd) {
         if (mode.levels() == 2 || (mode.levels() == 3 && sharedKernelPmd) || mode.levels() >= 4) {
-            clone_pgd_range(pgd, k.initMm().pgd, kernelPgdBoundary, ptrsPerPgd() - kernelPgdBoundary);
+            clone_pgd_range(pgd, k.initMm().pgdLocked(), kernelPgdBoundary, ptrsPerPgd() - kernelPgdBoundary);
         }
         if (!sharedKernelPmd) {
             pgd_list_add(mm, pgd);
@@ -295,7 +296,7 @@ public final class ArchPgtable {
      * copy of swapper's kernel pmd (so later kernel pmd entries must be synced into them).
      */
     private void pgd_prepopulate_pmd(MmStruct mm, long pgd, long[] pmds) {
-        long swapper = k.initMm().pgd;
+        long swapper = k.initMm().pgdLocked();
         for (int i = 0; i < pmds.length; i++) {
             long pudp = pgd + 8L * i;
             if (i >= kernelPgdBoundary) {
@@ -308,7 +309,7 @@ public final class ArchPgtable {
 
     /** pgd_free(mm, pgd): pgd_mop_up_pmds, pgd_dtor, _pgd_free. */
     void pgd_free(MmStruct mm) {
-        long pgd = mm.pgd;
+        long pgd = mm.pgdLocked();
         int n = preallocatedPmds();
         for (int i = 0; i < n; i++) {                // pgd_mop_up_pmds()
             long pudp = pgd + 8L * i;
@@ -340,7 +341,7 @@ public final class ArchPgtable {
         }
         _pgd_free(pgd);
         mm.decPgtables(Pgtable.PGD);
-        mm.pgd = 0;
+        mm.pgd.set(0);
     }
 
     /**
@@ -355,7 +356,7 @@ public final class ArchPgtable {
             throw new IllegalArgumentException("the PAE pgd is a 32-byte slab object, not a page: not replaceable");
         }
         pgd_lock.lock();
-        mm.pgd = newPgd;
+        mm.pgd.set(newPgd);                   // a shared store: CR3 loads and walkers read it without pgd_lock
         if (mm.onPgdList) {
             pgdListPgds[mm.pgdListSlot] = newPgd;
         }

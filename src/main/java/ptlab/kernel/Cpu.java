@@ -38,9 +38,14 @@ public final class Cpu {
     Task current;
     MmStruct active_mm;
 
-    MmStruct loaded_mm;
+    /**
+     * cpu_tlbstate.loaded_mm and .is_lazy: written only by this CPU (so it reads them plainly),
+     * read by other CPUs without a lock (a flusher's tlb_is_not_lazy, a page-table migrator
+     * looking for users of a pgd): shared variables.
+     */
+    final SharedRef<MmStruct> loaded_mm;
     int loaded_asid;
-    boolean is_lazy;
+    final SharedLong is_lazy;
     final long[] ctxId = new long[TLB_NR_DYN_ASIDS];
     final long[] ctxTlbGen = new long[TLB_NR_DYN_ASIDS];
     int next_asid;
@@ -51,7 +56,9 @@ public final class Cpu {
     long leaveMms;
     long cr3Writes;
 
-    Cpu(int id, int node, Mmu mmu, TlbFlush tlb) {
+    Cpu(int id, int node, Mmu mmu, TlbFlush tlb, Interleaving il) {
+        this.loaded_mm = new SharedRef<>(il, "cpu" + id + ".loaded_mm", null);
+        this.is_lazy = new SharedLong(il, "cpu" + id + ".is_lazy", 0);
         this.id = id;
         this.node = node;
         this.mmu = mmu;
@@ -84,13 +91,23 @@ public final class Cpu {
         return active_mm;
     }
 
-    /** cpu_tlbstate.loaded_mm: the mm CR3 points at. */
+    /** cpu_tlbstate.loaded_mm: the mm CR3 points at (read by another CPU: a scheduling point). */
     public MmStruct loadedMm() {
-        return loaded_mm;
+        return loaded_mm.get();
     }
 
+    /** cpu_tlbstate.is_lazy (read by another CPU: a scheduling point). */
     public boolean isLazy() {
-        return is_lazy;
+        return is_lazy.get() != 0;
+    }
+
+    /** This CPU's own view of loaded_mm: only it writes the variable, so no scheduling point. */
+    MmStruct loadedMmLocal() {
+        return loaded_mm.plainGet();
+    }
+
+    boolean isLazyLocal() {
+        return is_lazy.plainGet() != 0;
     }
 
     /** The PCID in CR3 (0 without PCID). */

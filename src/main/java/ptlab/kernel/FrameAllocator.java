@@ -81,12 +81,25 @@ public final class FrameAllocator {
     private long allocations;
     private long frees;
     private final long reservedFrames;
+    private final Interleaving il;
 
     /**
      * @param lowmemEnd  first physical address of ZONE_HIGHMEM (the RAM size when there is none)
      * @param imageBytes size of the kernel image reserved at {@link #PHYSICAL_START}
      */
     public FrameAllocator(PhysicalMemory memory, long lowmemEnd, long imageBytes) {
+        this(memory, lowmemEnd, imageBytes, Interleaving.NONE);
+    }
+
+    /**
+     * An allocator whose every allocation, free and reference-count change is announced to
+     * {@code il} first ({@link Interleaving#beforeAllocator}; its free lists and counts are shared
+     * by all CPUs): so which CPU gets which frame is decided by the schedule, never by Java code
+     * running between two scheduling points. The point comes before the Java monitor
+     * is taken (nothing may suspend a CPU inside it).
+     */
+    public FrameAllocator(PhysicalMemory memory, long lowmemEnd, long imageBytes, Interleaving il) {
+        this.il = il;
         long f = memory.sizeBytes() >>> PhysicalMemory.PAGE_SHIFT;
         if (f > Integer.MAX_VALUE / 2) {
             throw new IllegalArgumentException("RAM of " + memory.sizeBytes() + " bytes is too large for the frame allocator");
@@ -182,6 +195,7 @@ public final class FrameAllocator {
         if (use == FrameUse.PAGE_TABLE) {
             throw new IllegalArgumentException("page-table pages are allocated with allocPageTable(node, level)");
         }
+        il.beforeAllocator();
         long pa = rmqueue(node, use, 0);
         if (pa >= 0) {
             memory.zeroFrame(pa);
@@ -194,6 +208,7 @@ public final class FrameAllocator {
         if (level < 1 || level > 5) {
             throw new IllegalArgumentException("page-table level must be 1..5, got " + level);
         }
+        il.beforeAllocator();
         long pa = rmqueue(node, FrameUse.PAGE_TABLE, level);
         if (pa >= 0) {
             memory.zeroFrame(pa);
@@ -213,6 +228,7 @@ public final class FrameAllocator {
      * frames, each with refcount 1, or -1 (no compaction: the caller falls back to 4 KiB pages).
      */
     public long allocHugeUser(int node) {
+        il.beforeAllocator();
         long pa = rmqueueHuge(node);
         if (pa >= 0) {
             for (int i = 0; i < BLOCK_FRAMES; i++) {   // clear_huge_page(), after the zone lock
@@ -295,7 +311,12 @@ public final class FrameAllocator {
      * __free_page(): returns the frame at {@code pa} whatever its refcount. Throws, naming the
      * address, on a double free, a reserved frame, or an address that is not a frame.
      */
-    public synchronized void freeFrame(long pa) {
+    public void freeFrame(long pa) {
+        il.beforeAllocator();
+        freeFrameLocked(pa);
+    }
+
+    private synchronized void freeFrameLocked(long pa) {
         int pfn = checkAllocated(pa, "free");
         release(pfn);
     }
@@ -345,13 +366,23 @@ public final class FrameAllocator {
     // ---- reference counts (struct page _refcount) ------------------------------------------------
 
     /** get_page(). */
-    public synchronized void getPage(long pa) {
+    public void getPage(long pa) {
+        il.beforeAllocator();
+        getPageLocked(pa);
+    }
+
+    private synchronized void getPageLocked(long pa) {
         int pfn = checkAllocated(pa, "get_page");
         refcount[pfn]++;
     }
 
     /** put_page(): drops a reference; frees the frame at zero and returns true then. */
-    public synchronized boolean putPage(long pa) {
+    public boolean putPage(long pa) {
+        il.beforeAllocator();
+        return putPageLocked(pa);
+    }
+
+    private synchronized boolean putPageLocked(long pa) {
         int pfn = checkAllocated(pa, "put_page");
         if (refcount[pfn] <= 0) {
             throw new IllegalStateException(String.format("put_page of frame 0x%x with refcount %d", pa, refcount[pfn]));

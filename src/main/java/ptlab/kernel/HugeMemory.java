@@ -50,12 +50,12 @@ final class HugeMemory {
 
     /** thp_vma_allowable_order() + the alignment check of do_huge_pmd_anonymous_page(). */
     boolean thp_vma_allowable(VmArea vma, long address) {
-        if (!enabled || (vma.vm_flags & (VmArea.VM_NOHUGEPAGE | VmArea.VM_SHARED)) != 0) {
+        if (!enabled || (vma.vm_flags() & (VmArea.VM_NOHUGEPAGE | VmArea.VM_SHARED)) != 0) {
             return false;
         }
         long haddr = address & -hpageSize;
-        return Long.compareUnsigned(haddr, vma.vm_start) >= 0
-                && Long.compareUnsigned(haddr + hpageSize, vma.vm_end) <= 0;
+        return Long.compareUnsigned(haddr, vma.vm_start()) >= 0
+                && Long.compareUnsigned(haddr + hpageSize, vma.vm_end()) <= 0;
     }
 
     /** do_huge_pmd_anonymous_page(): a zeroed 2 MiB page behind one pmd, or VM_FAULT_FALLBACK. */
@@ -68,7 +68,7 @@ final class HugeMemory {
         }
         vma.anon_vma_prepare();
         long entry = pt.pfn_pmd_huge(page, vma.vm_page_prot);
-        if ((vma.vm_flags & VmArea.VM_WRITE) != 0) {
+        if ((vma.vm_flags() & VmArea.VM_WRITE) != 0) {
             entry = Pgtable.pte_mkwrite(Pgtable.pte_mkdirty(entry));
         }
         SpinLock ptl = pt.pmd_lockptr(mm, pmdp);

@@ -58,6 +58,8 @@ public final class Kernel {
 
     private final PagingMode mode;
     private final KernelConfig cfg;
+    private final Interleaving interleaving;
+    private final KernelVariant variant;
     private final PhysicalMemory memory;
     private final KernelLayout layout;
     private final FrameAllocator alloc;
@@ -76,7 +78,19 @@ public final class Kernel {
     /** mm ids of this kernel; init_mm is 0. */
     private final AtomicInteger nextMmId = new AtomicInteger(1);
 
+    /** The correct kernel, run straight through (no scheduler). */
     public Kernel(PagingMode mode, KernelConfig cfg) {
+        this(mode, cfg, Interleaving.NONE, KernelVariant.CORRECT);
+    }
+
+    /**
+     * A kernel whose locks, shared variables and mmu_gather frees are announced to
+     * {@code interleaving} (a simulation engine's scheduler), booted with the broken
+     * behaviours of {@code variant}. Both are fixed for the kernel's life.
+     */
+    public Kernel(PagingMode mode, KernelConfig cfg, Interleaving interleaving, KernelVariant variant) {
+        this.interleaving = interleaving;
+        this.variant = variant;
         if (mode == PagingMode.X86_32 && cfg.ramBytes() > (4L << 30)) {
             throw new IllegalArgumentException("x86-32 without PAE addresses at most 4 GiB of RAM, got " + cfg.ramBytes());
         }
@@ -89,16 +103,16 @@ public final class Kernel {
         this.layout = KernelLayout.of(mode, mode.isLongMode() ? null : cfg.vmSplit(), cfg.ramBytes(),
                 mode.isLongMode() ? null : cfg.topReserveBytes());
         long lowmemEnd = mode.isLongMode() ? cfg.ramBytes() : layout.directMapBytes();
-        this.alloc = new FrameAllocator(memory, lowmemEnd, cfg.kernelImageBytes());
-        this.pt = new Pgtable(memory, mode, mode.defaultMaxPhyAddr(), alloc);
+        this.alloc = new FrameAllocator(memory, lowmemEnd, cfg.kernelImageBytes(), interleaving);
+        this.pt = new Pgtable(memory, mode, mode.defaultMaxPhyAddr(), alloc, interleaving, variant);
         this.cpus = new Cpu[cfg.cpus()];
-        this.tlb = new TlbFlush(cpus, cfg.pcid());
+        this.tlb = new TlbFlush(cpus, cfg.pcid(), variant);
         for (int i = 0; i < cpus.length; i++) {
             CpuRegisters regs = new CpuRegisters(mode);
             regs.setPcide(cfg.pcid());
             Mmu mmu = new Mmu(memory, regs, cfg.tlb());
             mmu.setPge(true);                                  // CR4.PGE: kernel mappings are global
-            cpus[i] = new Cpu(i, i * cfg.nodes() / cpus.length, mmu, tlb);
+            cpus[i] = new Cpu(i, i * cfg.nodes() / cpus.length, mmu, tlb, interleaving);
         }
         this.arch = new ArchPgtable(this);
         this.initMm = arch.bootInitMm(0);
@@ -123,6 +137,16 @@ public final class Kernel {
 
     public KernelConfig config() {
         return cfg;
+    }
+
+    /** The scheduler hook this kernel was built with ({@link Interleaving#NONE} outside an engine). */
+    public Interleaving interleaving() {
+        return interleaving;
+    }
+
+    /** The broken behaviours this kernel was booted with. */
+    public KernelVariant variant() {
+        return variant;
     }
 
     public PhysicalMemory memory() {
@@ -200,7 +224,7 @@ public final class Kernel {
      * STACK_TOP; null when out of memory. It runs nowhere until {@link #switchTo}.
      */
     public Task createProcess() {
-        MmStruct m = new MmStruct(nextMmId.getAndIncrement(), false);
+        MmStruct m = new MmStruct(nextMmId.getAndIncrement(), false, interleaving);
         if (arch.pgd_alloc(m, 0) != 0) {
             return null;
         }
@@ -238,7 +262,7 @@ public final class Kernel {
             throw new IllegalStateException(parent + " has no mm (it exited)");
         }
         Cpu cpu = parent.cpu;
-        MmStruct m = new MmStruct(nextMmId.getAndIncrement(), false);
+        MmStruct m = new MmStruct(nextMmId.getAndIncrement(), false, interleaving);
         if (arch.pgd_alloc(m, cpu == null ? 0 : cpu.node()) != 0) {
             return null;
         }
@@ -464,7 +488,7 @@ public final class Kernel {
         }
         m.mmap_lock.down_read();                                  // lock_mm_and_find_vma()
         VmArea vma = m.mm_mt.find_vma(address);
-        if (vma != null && Long.compareUnsigned(vma.vm_start, address) > 0) {
+        if (vma != null && Long.compareUnsigned(vma.vm_start(), address) > 0) {
             vma = expandStack(m, vma, address);
         }
         if (vma == null) {
@@ -486,14 +510,14 @@ public final class Kernel {
      * downgrade (lock_mm_and_find_vma → expand_stack_locked).
      */
     private VmArea expandStack(MmStruct m, VmArea vma, long address) {
-        if ((vma.vm_flags & VmArea.VM_GROWSDOWN) == 0) {
+        if ((vma.vm_flags() & VmArea.VM_GROWSDOWN) == 0) {
             return null;
         }
         m.mmap_lock.up_read();
         m.mmap_lock.down_write();
         VmArea v = m.mm_mt.find_vma(address);
-        if (v != null && Long.compareUnsigned(v.vm_start, address) > 0
-                && ((v.vm_flags & VmArea.VM_GROWSDOWN) == 0 || mmap.expand_stack_locked(m, v, address) != 0)) {
+        if (v != null && Long.compareUnsigned(v.vm_start(), address) > 0
+                && ((v.vm_flags() & VmArea.VM_GROWSDOWN) == 0 || mmap.expand_stack_locked(m, v, address) != 0)) {
             v = null;
         }
         m.mmap_lock.downgrade_write();
@@ -514,7 +538,7 @@ public final class Kernel {
             return true;
         }
         if ((errorCode & PageFaultError.WR) != 0) {
-            return (vma.vm_flags & VmArea.VM_WRITE) == 0;
+            return (vma.vm_flags() & VmArea.VM_WRITE) == 0;
         }
         if ((errorCode & PageFaultError.P) != 0) {
             return true;                                          // read of a present page: a protection fault

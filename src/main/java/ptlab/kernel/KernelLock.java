@@ -2,28 +2,24 @@ package ptlab.kernel;
 
 /**
  * What every kernel lock of the model has: a name for messages and traces, and the
- * {@link LockObserver} its acquire and release paths report to (its own when set, else the
- * global one, which the engine installs to make lock operations scheduling points).
+ * {@link Interleaving} of the kernel that created it, to which its acquire and release paths
+ * report (the engine makes them scheduling points). Fixed at construction.
  */
 public abstract sealed class KernelLock permits SpinLock, RwSemaphore {
 
     private final String name;
-    private LockObserver observer;
+    private final Interleaving interleaving;
 
-    protected KernelLock(String name) {
+    protected KernelLock(String name, Interleaving interleaving) {
         this.name = name;
+        this.interleaving = interleaving;
     }
 
     public final String name() {
         return name;
     }
 
-    public final void setObserver(LockObserver observer) {
-        this.observer = observer;
-    }
-
-    protected final LockObserver observer() {
-        LockObserver o = observer;
-        return o != null ? o : LockObserver.global();
+    protected final Interleaving observer() {
+        return interleaving;
     }
 }

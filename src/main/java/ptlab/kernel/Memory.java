@@ -190,7 +190,7 @@ final class Memory {
             return VM_FAULT_OOM;
         }
         long addr = address & -PhysicalMemory.PAGE_SIZE;
-        boolean shared = (vma.vm_flags & VmArea.VM_SHARED) != 0;
+        boolean shared = (vma.vm_flags() & VmArea.VM_SHARED) != 0;
         if ((flags & FAULT_FLAG_WRITE) == 0 && k.config().zeroPage() && !shared) {
             long entry = Pgtable.pte_mkspecial(pt.pfn_pte(k.zeroPage(), Pgtable.pte_wrprotect(vma.vm_page_prot)));
             SpinLock ptl = pt.pte_lockptr(mm, pmdp);
@@ -211,7 +211,7 @@ final class Memory {
             return VM_FAULT_OOM;
         }
         long entry = pt.pfn_pte(page, vma.vm_page_prot);
-        if ((vma.vm_flags & VmArea.VM_WRITE) != 0) {
+        if ((vma.vm_flags() & VmArea.VM_WRITE) != 0) {
             entry = Pgtable.pte_mkwrite(Pgtable.pte_mkdirty(entry));
         }
         SpinLock ptl = pt.pte_lockptr(mm, pmdp);
@@ -246,7 +246,7 @@ final class Memory {
             return wp_page_copy(cpu, vma, pmdp, address, orig, -1);       // the zero page
         }
         long page = pt.pte_page(orig);
-        if ((vma.vm_flags & VmArea.VM_SHARED) != 0 || alloc.anonExclusive(page) || wp_can_reuse_anon_folio(page)) {
+        if ((vma.vm_flags() & VmArea.VM_SHARED) != 0 || alloc.anonExclusive(page) || wp_can_reuse_anon_folio(page)) {
             long entry = Pgtable.pte_mkwrite(Pgtable.pte_mkdirty(Pgtable.pte_mkyoung(orig)));
             pt.setAccessFlags(ptep, entry, true);                         // wp_page_reuse()
             ptl.unlock();
@@ -324,8 +324,8 @@ final class Memory {
     /** unmap_vmas(): zap every pte of {@code vmas} within [start, end). */
     void unmap_vmas(MmuGather tlb, List<VmArea> vmas, long start, long end) {
         for (VmArea v : vmas) {
-            long s = Long.compareUnsigned(v.vm_start, start) > 0 ? v.vm_start : start;
-            long e = Long.compareUnsigned(v.vm_end, end) < 0 ? v.vm_end : end;
+            long s = Long.compareUnsigned(v.vm_start(), start) > 0 ? v.vm_start() : start;
+            long e = Long.compareUnsigned(v.vm_end(), end) < 0 ? v.vm_end() : end;
             if (Long.compareUnsigned(s, e) < 0) {
                 unmap_page_range(tlb, v, s, e);
             }
@@ -434,14 +434,14 @@ final class Memory {
         int i = 0;
         while (i < vmas.size()) {
             VmArea vma = vmas.get(i);
-            long addr = vma.vm_start;
+            long addr = vma.vm_start();
             int j = i + 1;
             while (j < vmas.size()
-                    && Long.compareUnsigned(vmas.get(j).vm_start, vma.vm_end + pt.size(PMD)) <= 0) {
+                    && Long.compareUnsigned(vmas.get(j).vm_start(), vma.vm_end() + pt.size(PMD)) <= 0) {
                 vma = vmas.get(j++);
             }
-            long next = j < vmas.size() ? vmas.get(j).vm_start : ceiling;
-            free_pgd_range(tlb, addr, vma.vm_end, floor, next);
+            long next = j < vmas.size() ? vmas.get(j).vm_start() : ceiling;
+            free_pgd_range(tlb, addr, vma.vm_end(), floor, next);
             i = j;
         }
     }
@@ -546,11 +546,11 @@ final class Memory {
      * Returns 0 or -ENOMEM.
      */
     int copy_page_range(Cpu cpu, VmArea dst, VmArea src) {
-        if (src.anon_vma == 0) {
+        if (src.anonVmaLocked() == 0) {
             return 0;                                                      // vma_needs_copy(): nothing faulted yet
         }
-        long addr = src.vm_start;
-        long end = src.vm_end;
+        long addr = src.vm_start();
+        long end = src.vm_end();
         int node = cpu == null ? 0 : cpu.node();
         long srcPgd = pt.pgd_offset(src.vm_mm, addr);
         long dstPgd = pt.pgd_offset(dst.vm_mm, addr);
@@ -606,7 +606,7 @@ final class Memory {
             return -Errno.ENOMEM;
         }
         boolean cow = src.isCowMapping();
-        boolean shared = (src.vm_flags & VmArea.VM_SHARED) != 0;
+        boolean shared = (src.vm_flags() & VmArea.VM_SHARED) != 0;
         SpinLock dstPtl = pt.pte_lockptr(dstMm, dstPmdp);
         SpinLock srcPtl = pt.pte_lockptr(src.vm_mm, srcPmdp);
         dstPtl.lock();

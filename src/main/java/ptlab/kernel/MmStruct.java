@@ -26,29 +26,41 @@ import java.util.concurrent.atomic.AtomicLongArray;
  */
 public final class MmStruct {
 
+    private final Interleaving il;
     private final int id;
     private final boolean initMm;
-    /** Physical address of the top-level table (32 bytes on PAE, a page otherwise). */
-    long pgd;
+    /**
+     * mm->pgd: physical address of the top-level table (32 bytes on PAE, a page otherwise).
+     * Shared: CPUs loading CR3 and software walkers read it while a page-table migrator may
+     * replace it.
+     */
+    final SharedLong pgd;
     /**
      * PAE with PTI: the user copy of the pgd (kernel_to_user_pgdp, the second page of Linux's
-     * order-1 pgd allocation) holding the preallocated user pmds; 0 otherwise.
+     * order-1 pgd allocation) holding the preallocated user pmds; 0 otherwise. Written only by
+     * pgd_alloc and pgd_free, when no other CPU can reach the mm.
      */
     long user_pgd;
 
     public final RwSemaphore mmap_lock;
     public final SpinLock page_table_lock;
-    final VmaTree mm_mt = new VmaTree();
+    final VmaTree mm_mt;
 
-    /** mm_cpumask(mm): CPUs that may hold TLB entries of this mm (bit i = CPU i, up to 64 CPUs). */
-    private final AtomicLong cpumask = new AtomicLong();
-    /** context.tlb_gen: bumped by every flush request (arch/x86 inc_mm_tlb_gen). */
-    final AtomicLong tlb_gen = new AtomicLong(1);
+    /**
+     * mm_cpumask(mm): CPUs that may hold TLB entries of this mm (bit i = CPU i, up to 64 CPUs).
+     * Shared: set by a CPU switching to the mm, read by flushers without a lock.
+     */
+    private final SharedLong cpumask;
+    /** context.tlb_gen: bumped by every flush request (arch/x86 inc_mm_tlb_gen); shared. */
+    final SharedLong tlb_gen;
+    /** The last anon_vma id handed out by this mm (anon_vma identities are mm id and this). */
+    private int anonVmas;
     /**
      * tlb_flush_pending: mmu_gathers running on this mm (inc in tlb_gather_mmu, dec in
      * tlb_finish_mmu); above one, tlb_finish_mmu flushes everything (mm_tlb_flush_nested).
+     * Shared: read by another CPU's tlb_finish_mmu without a lock.
      */
-    final AtomicInteger tlb_flush_pending = new AtomicInteger();
+    final SharedLong tlb_flush_pending;
     /** context.ctx_id: unique within the kernel, never reused, for the per-CPU ASID cache. */
     final long ctx_id;
 
@@ -83,12 +95,28 @@ public final class MmStruct {
      * {@code id} is unique within one {@link Kernel} (init_mm is 0), so that names in messages
      * and traces ("mm3.mmap_lock") depend only on the run, not on what else ran in this JVM.
      */
-    MmStruct(int id, boolean initMm) {
+    MmStruct(int id, boolean initMm, Interleaving il) {
+        this.il = il;
         this.id = id;
         this.ctx_id = id + 1L;
         this.initMm = initMm;
-        this.mmap_lock = new RwSemaphore(initMm ? "init_mm.mmap_lock" : "mm" + id + ".mmap_lock");
-        this.page_table_lock = new SpinLock(initMm ? "init_mm.page_table_lock" : "mm" + id + ".page_table_lock");
+        String n = initMm ? "init_mm" : "mm" + id;
+        this.mmap_lock = new RwSemaphore(n + ".mmap_lock", il);
+        this.page_table_lock = new SpinLock(n + ".page_table_lock", il);
+        this.pgd = new SharedLong(il, n + "->pgd", 0);
+        this.cpumask = new SharedLong(il, "mm_cpumask(" + n + ")", 0);
+        this.tlb_gen = new SharedLong(il, n + "->context.tlb_gen", 1);
+        this.tlb_flush_pending = new SharedLong(il, n + "->tlb_flush_pending", 0);
+        this.mm_mt = new VmaTree(il, n);
+    }
+
+    Interleaving interleaving() {
+        return il;
+    }
+
+    /** A new anon_vma identity, unique within the kernel (mm ids are). */
+    long newAnonVma() {
+        return ((long) id << 32) | ++anonVmas;
     }
 
     public int id() {
@@ -99,7 +127,18 @@ public final class MmStruct {
         return initMm;
     }
 
+    /** mm->pgd, read as a shared variable (a scheduling point on a simulated CPU). */
     public long pgd() {
+        return pgd.get();
+    }
+
+    /** mm->pgd without a scheduling point: checkers, traces, and code holding pgd_lock or mmap_lock for write. */
+    public long pgdLocked() {
+        return pgd.plainGet();
+    }
+
+    /** The shared variable behind mm->pgd (for scenarios that replace it: page-table migration). */
+    public SharedLong pgdVar() {
         return pgd;
     }
 
@@ -134,32 +173,28 @@ public final class MmStruct {
 
     // ---- mm_cpumask -------------------------------------------------------------------------
 
+    /** mm_cpumask(mm), read as a shared variable (a scheduling point on a simulated CPU). */
     public long cpumask() {
         return cpumask.get();
     }
 
     public boolean cpumaskTest(int cpu) {
-        return (cpumask.get() & (1L << cpu)) != 0;
+        return (cpumask.plainGet() & (1L << cpu)) != 0;
     }
 
     /** cpumask_set_cpu(): atomic, as set_bit(). */
     void cpumaskSet(int cpu) {
-        long m;
-        do {
-            m = cpumask.get();
-        } while (!cpumask.compareAndSet(m, m | (1L << cpu)));
+        cpumask.getAndOr(1L << cpu);
     }
 
     /** cpumask_clear_cpu(). */
     void cpumaskClear(int cpu) {
-        long m;
-        do {
-            m = cpumask.get();
-        } while (!cpumask.compareAndSet(m, m & ~(1L << cpu)));
+        cpumask.getAndAndNot(1L << cpu);
     }
 
+    /** context.tlb_gen without a scheduling point (checkers, tests). */
     public long tlbGen() {
-        return tlb_gen.get();
+        return tlb_gen.plainGet();
     }
 
     // ---- counters -----------------------------------------------------------------------------
@@ -220,6 +255,6 @@ public final class MmStruct {
 
     @Override
     public String toString() {
-        return initMm ? "init_mm" : String.format("mm%d(pgd=0x%x)", id, pgd);
+        return initMm ? "init_mm" : String.format("mm%d(pgd=0x%x)", id, pgd.plainGet());
     }
 }

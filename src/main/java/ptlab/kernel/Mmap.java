@@ -178,7 +178,7 @@ final class Mmap {
             high = vm_start_gap(t.get(i));
         }
         for (int j = i - 1; ; j--) {
-            long low = j >= 0 ? t.get(j).vm_end : MMAP_MIN_ADDR;
+            long low = j >= 0 ? t.get(j).vm_end() : MMAP_MIN_ADDR;
             if (Long.compareUnsigned(high, len) >= 0) {
                 long cand = (high - len) & -align;
                 if (Long.compareUnsigned(cand, low) >= 0 && Long.compareUnsigned(high, low) > 0) {
@@ -194,10 +194,10 @@ final class Mmap {
 
     /** vm_start_gap(): a stack's start less the guard gap below it. */
     static long vm_start_gap(VmArea v) {
-        if ((v.vm_flags & VmArea.VM_GROWSDOWN) != 0 && Long.compareUnsigned(v.vm_start, STACK_GUARD_GAP) > 0) {
-            return v.vm_start - STACK_GUARD_GAP;
+        if ((v.vm_flags() & VmArea.VM_GROWSDOWN) != 0 && Long.compareUnsigned(v.vm_start(), STACK_GUARD_GAP) > 0) {
+            return v.vm_start() - STACK_GUARD_GAP;
         }
-        return v.vm_start;
+        return v.vm_start();
     }
 
     // ---- munmap -----------------------------------------------------------------------------------
@@ -252,8 +252,8 @@ final class Mmap {
         int i = t.indexOf(start);
         VmArea prev = t.prev(i);
         VmArea next = i < t.size() ? t.get(i) : null;
-        long floor = prev != null ? prev.vm_end : 0;
-        long ceiling = next != null ? next.vm_start : 0;
+        long floor = prev != null ? prev.vm_end() : 0;
+        long ceiling = next != null ? next.vm_start() : 0;
         if (unlock) {
             mm.mmap_lock.downgrade_write();
         }
@@ -272,17 +272,17 @@ final class Mmap {
         VmaTree t = mm.mm_mt;
         List<VmArea> out = new ArrayList<>();
         VmArea v = t.find_vma(start);
-        if (v == null || Long.compareUnsigned(v.vm_start, end) >= 0) {
+        if (v == null || Long.compareUnsigned(v.vm_start(), end) >= 0) {
             return out;
         }
-        if (Long.compareUnsigned(v.vm_start, start) < 0) {
+        if (Long.compareUnsigned(v.vm_start(), start) < 0) {
             split_vma(mm, v, start);
         }
         VmArea last = t.find_vma(end - 1);
-        if (last != null && Long.compareUnsigned(last.vm_start, end) < 0 && Long.compareUnsigned(last.vm_end, end) > 0) {
+        if (last != null && Long.compareUnsigned(last.vm_start(), end) < 0 && Long.compareUnsigned(last.vm_end(), end) > 0) {
             split_vma(mm, last, end);
         }
-        for (int i = t.indexOf(start); i < t.size() && Long.compareUnsigned(t.get(i).vm_start, end) < 0; i++) {
+        for (int i = t.indexOf(start); i < t.size() && Long.compareUnsigned(t.get(i).vm_start(), end) < 0; i++) {
             out.add(t.get(i));
         }
         for (VmArea d : out) {
@@ -293,14 +293,14 @@ final class Mmap {
 
     /** __split_vma(): {@code v} keeps [vm_start, addr); a new vma gets [addr, vm_end). */
     VmArea split_vma(MmStruct mm, VmArea v, long addr) {
-        VmArea tail = new VmArea(mm, addr, v.vm_end, v.vm_flags, v.vm_page_prot);
-        tail.anon_vma = v.anon_vma;
+        VmArea tail = new VmArea(mm, addr, v.vm_end(), v.vm_flags(), v.vm_page_prot);
+        tail.anon_vma.plainSet(v.anonVmaLocked());       // tail not yet published
         if (v.vm_file != null) {
             tail.vm_file = v.vm_file;
             tail.vm_file.get_file();
             tail.vm_pgoff = v.linear_page_index(addr);
         }
-        v.vm_end = addr;
+        v.setEnd(addr);
         mm.mm_mt.insert(tail);
         return tail;
     }
@@ -346,10 +346,10 @@ final class Mmap {
             long covered = start;
             for (int i = t.indexOf(start); i < t.size() && Long.compareUnsigned(covered, end) < 0; i++) {
                 VmArea v = t.get(i);
-                if (Long.compareUnsigned(v.vm_start, covered) > 0) {
+                if (Long.compareUnsigned(v.vm_start(), covered) > 0) {
                     return -Errno.ENOMEM;
                 }
-                covered = v.vm_end;
+                covered = v.vm_end();
             }
             if (Long.compareUnsigned(covered, end) < 0) {
                 return -Errno.ENOMEM;
@@ -359,8 +359,8 @@ final class Mmap {
             MmuGather tlb = new MmuGather(k, cpu, mm, false);
             while (Long.compareUnsigned(addr, end) < 0) {
                 VmArea v = t.find_vma(addr);
-                long vEnd = Long.compareUnsigned(v.vm_end, end) < 0 ? v.vm_end : end;
-                long newFlags = (v.vm_flags & ~(VmArea.VM_READ | VmArea.VM_WRITE | VmArea.VM_EXEC)) | newBits;
+                long vEnd = Long.compareUnsigned(v.vm_end(), end) < 0 ? v.vm_end() : end;
+                long newFlags = (v.vm_flags() & ~(VmArea.VM_READ | VmArea.VM_WRITE | VmArea.VM_EXEC)) | newBits;
                 mprotect_fixup(tlb, mm, v, addr, vEnd, newFlags);
                 addr = vEnd;
             }
@@ -373,17 +373,16 @@ final class Mmap {
 
     /** mprotect_fixup(): split to [start, end), set the flags, change_protection (which flushes at the vma's end). */
     private void mprotect_fixup(MmuGather tlb, MmStruct mm, VmArea v, long start, long end, long newFlags) {
-        if (newFlags == v.vm_flags) {
+        if (newFlags == v.vm_flags()) {
             return;
         }
-        if (Long.compareUnsigned(v.vm_start, start) < 0) {
+        if (Long.compareUnsigned(v.vm_start(), start) < 0) {
             v = split_vma(mm, v, start);
         }
-        if (Long.compareUnsigned(v.vm_end, end) > 0) {
+        if (Long.compareUnsigned(v.vm_end(), end) > 0) {
             split_vma(mm, v, end);
         }
-        v.vm_flags = newFlags;
-        v.vm_page_prot = vm_get_page_prot(newFlags);
+        v.setFlags(newFlags, vm_get_page_prot(newFlags));
         change_protection(tlb, v, start, end);
         vma_merge(mm, v);
     }
@@ -391,19 +390,23 @@ final class Mmap {
     /** vma_merge(): fold {@code v} into an adjacent vma with the same flags and anon_vma. */
     private void vma_merge(MmStruct mm, VmArea v) {
         VmaTree t = mm.mm_mt;
-        int i = t.indexOf(v.vm_start);
+        int i = t.indexOf(v.vm_start());
         VmArea next = i + 1 < t.size() ? t.get(i + 1) : null;
-        if (next != null && next.vm_start == v.vm_end && v.mergeableWith(next)) {
+        if (next != null && next.vm_start() == v.vm_end() && v.mergeableWith(next)) {
             t.remove(next);
-            v.vm_end = next.vm_end;
-            v.anon_vma = v.anon_vma != 0 ? v.anon_vma : next.anon_vma;
+            v.setEnd(next.vm_end());
+            if (v.anonVmaLocked() == 0 && next.anonVmaLocked() != 0) {
+                v.setAnonVma(next.anonVmaLocked());
+            }
             remove_vma(next);
         }
         VmArea prev = t.prev(i);
-        if (prev != null && prev.vm_end == v.vm_start && prev.mergeableWith(v)) {
+        if (prev != null && prev.vm_end() == v.vm_start() && prev.mergeableWith(v)) {
             t.remove(v);
-            prev.vm_end = v.vm_end;
-            prev.anon_vma = prev.anon_vma != 0 ? prev.anon_vma : v.anon_vma;
+            prev.setEnd(v.vm_end());
+            if (prev.anonVmaLocked() == 0 && v.anonVmaLocked() != 0) {
+                prev.setAnonVma(v.anonVmaLocked());
+            }
             remove_vma(v);
         }
     }
@@ -466,7 +469,7 @@ final class Mmap {
         SpinLock ptl = pt.pte_lockptr(vma.vm_mm, pmdp);
         ptl.lock();
         long ptep = pt.pte_offset(pmdp, addr);
-        boolean wantsWrite = (vma.vm_flags & (VmArea.VM_WRITE | VmArea.VM_SHARED)) == VmArea.VM_WRITE;
+        boolean wantsWrite = (vma.vm_flags() & (VmArea.VM_WRITE | VmArea.VM_SHARED)) == VmArea.VM_WRITE;
         for (; addr != end; addr += PhysicalMemory.PAGE_SIZE, ptep += pt.entryBytes()) {
             long e = pt.get(ptep);
             if (!pt.present(PTE, e)) {
@@ -546,8 +549,8 @@ final class Mmap {
                 | VmArea.VM_MAYEXEC | VmArea.VM_ACCOUNT;
         VmaTree t = mm.mm_mt;
         VmArea prev = t.prev(t.indexOf(addr));
-        if (prev != null && prev.vm_end == addr && prev.vm_flags == flags) {
-            prev.vm_end = addr + len;                                        // vma_expand()
+        if (prev != null && prev.vm_end() == addr && prev.vm_flags() == flags) {
+            prev.setEnd(addr + len);                                         // vma_expand()
             return;
         }
         t.insert(new VmArea(mm, addr, addr + len, flags, vm_get_page_prot(flags)));
@@ -558,18 +561,17 @@ final class Mmap {
     /** expand_downwards(): grow a VM_GROWSDOWN vma to cover addr; 0 or -ENOMEM. Caller holds mmap_lock for write. */
     int expand_stack_locked(MmStruct mm, VmArea vma, long address) {
         long addr = address & -PhysicalMemory.PAGE_SIZE;
-        if ((vma.vm_flags & VmArea.VM_GROWSDOWN) == 0 || Long.compareUnsigned(addr, MMAP_MIN_ADDR) < 0) {
+        if ((vma.vm_flags() & VmArea.VM_GROWSDOWN) == 0 || Long.compareUnsigned(addr, MMAP_MIN_ADDR) < 0) {
             return -Errno.ENOMEM;
         }
-        VmArea prev = mm.mm_mt.prev(mm.mm_mt.indexOf(vma.vm_start));
-        if (prev != null && Long.compareUnsigned(addr - STACK_GUARD_GAP, prev.vm_end) < 0) {
+        VmArea prev = mm.mm_mt.prev(mm.mm_mt.indexOf(vma.vm_start()));
+        if (prev != null && Long.compareUnsigned(addr - STACK_GUARD_GAP, prev.vm_end()) < 0) {
             return -Errno.ENOMEM;
         }
-        if (vma.vm_end - addr > RLIMIT_STACK) {
+        if (vma.vm_end() - addr > RLIMIT_STACK) {
             return -Errno.ENOMEM;
         }
-        vma.vm_start = addr;
-        mm.mm_mt.startChanged(vma);
+        vma.setStart(addr);                                   // republishes the vma tree's range
         k.stats().stackExpansions.incrementAndGet();
         return 0;
     }
@@ -594,11 +596,11 @@ final class Mmap {
             VmaTree t = oldmm.mm_mt;
             for (int i = 0; i < t.size(); i++) {
                 VmArea src = t.get(i);
-                if ((src.vm_flags & VmArea.VM_DONTCOPY) != 0) {
+                if ((src.vm_flags() & VmArea.VM_DONTCOPY) != 0) {
                     continue;
                 }
-                VmArea dst = new VmArea(mm, src.vm_start, src.vm_end, src.vm_flags, src.vm_page_prot);
-                dst.anon_vma = src.anon_vma;
+                VmArea dst = new VmArea(mm, src.vm_start(), src.vm_end(), src.vm_flags(), src.vm_page_prot);
+                dst.anon_vma.plainSet(src.anonVmaLocked());   // dst not yet published
                 if (src.vm_file != null) {
                     dst.vm_file = src.vm_file;                               // get_file(): the child shares the shmem file
                     dst.vm_file.get_file();

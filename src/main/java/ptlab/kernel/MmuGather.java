@@ -44,30 +44,6 @@ public final class MmuGather {
     /** MAX_GATHER_BATCH_COUNT = 10000 / MAX_GATHER_BATCH: batch pages one gather may chain. */
     public static final int MAX_GATHER_BATCH_COUNT = 10000 / MAX_GATHER_BATCH;
 
-    /** Observes the gather's steps, in order (tests, tracing). */
-    public interface Observer {
-        default void flushed(MmStruct mm, long start, long end, boolean freedTables) {
-        }
-
-        /** The flush with the stride it was sent with; by default reports {@link #flushed(MmStruct, long, long, boolean)}. */
-        default void flushed(MmStruct mm, long start, long end, int strideShift, boolean freedTables) {
-            flushed(mm, start, end, freedTables);
-        }
-
-        default void pageFreed(long pa) {
-        }
-
-        default void tableFreed(long pa, int level) {
-        }
-    }
-
-    private static volatile Observer observer;
-
-    /** Installs a global observer of every gather (null to remove). */
-    public static void setObserver(Observer o) {
-        observer = o;
-    }
-
     /** Batch entry kinds, kept in the low bits of the (page-aligned) address. */
     private static final int KIND_PAGE = 0;
     private static final int KIND_HUGE = 1;       // a PMD-sized THP: HugeMemory.HPAGE_PMD_NR frames
@@ -100,14 +76,18 @@ public final class MmuGather {
         return new MmuGather(k, cpu, mm, false);
     }
 
+    /** KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH: the broken free_pgtables order. */
+    private final boolean freeTablesFirst;
+
     /** tlb_gather_mmu() / tlb_gather_mmu_fullmm(): also inc_tlb_flush_pending(mm). */
     MmuGather(Kernel k, Cpu cpu, MmStruct mm, boolean fullmm) {
         this.k = k;
+        this.freeTablesFirst = k.variant().has(KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH);
         this.cpu = cpu;
         this.mm = mm;
         this.fullmm = fullmm;
         resetRange();
-        mm.tlb_flush_pending.incrementAndGet();
+        mm.tlb_flush_pending.addAndGet(1);
     }
 
     /** __tlb_reset_range(). */
@@ -230,8 +210,8 @@ public final class MmuGather {
 
     /** tlb_flush_mmu(): flush, then free. */
     void tlb_flush_mmu() {
-        if (k.tlb().freeTablesBeforeFlushForTesting()) {
-            freeTablesEarly();                 // the deliberately broken order (TlbFlush test switch)
+        if (freeTablesFirst) {
+            freeTablesEarly();                 // the deliberately broken order (KernelVariant)
         }
         tlb_flush_mmu_tlbonly();
         tlb_flush_mmu_free();
@@ -271,16 +251,13 @@ public final class MmuGather {
             e = FlushTlbInfo.TLB_FLUSH_ALL;
         }
         k.tlb().flush_tlb_mm_range(cpu, mm, s, e, stride, freed_tables);
-        Observer o = observer;
-        if (o != null) {
-            o.flushed(mm, s, e, stride, freed_tables);
-        }
+        k.interleaving().gatherFlushed(mm, s, e, stride, freed_tables);
         resetRange();
     }
 
     /** tlb_flush_mmu_free() → tlb_batch_pages_flush(): everything batched goes, in the order gathered. */
     void tlb_flush_mmu_free() {
-        Observer o = observer;
+        Interleaving o = k.interleaving();
         FrameAllocator a = k.allocator();
         for (int i = 0; i < nr; i++) {
             long entry = batch[i];
@@ -294,24 +271,20 @@ public final class MmuGather {
                 }
             } else {
                 a.freeFrame(pa);
-                if (o != null) {
-                    o.tableFreed(pa, kind - KIND_TABLE);
-                }
+                o.tableFreed(pa, kind - KIND_TABLE);
             }
         }
         nr = 0;
     }
 
-    private static void putPage(FrameAllocator a, Observer o, long pa) {
+    private static void putPage(FrameAllocator a, Interleaving o, long pa) {
         a.putPage(pa);
-        if (o != null) {
-            o.pageFreed(pa);
-        }
+        o.pageFreed(pa);
     }
 
     /** The broken variant's early free: the batched tables go now, before the flush. */
     private void freeTablesEarly() {
-        Observer o = observer;
+        Interleaving o = k.interleaving();
         FrameAllocator a = k.allocator();
         int kept = 0;
         for (int i = 0; i < nr; i++) {
@@ -319,9 +292,7 @@ public final class MmuGather {
             int kind = (int) (entry & KIND_MASK);
             if (kind >= KIND_TABLE) {
                 a.freeFrame(entry & ~KIND_MASK);
-                if (o != null) {
-                    o.tableFreed(entry & ~KIND_MASK, kind - KIND_TABLE);
-                }
+                o.tableFreed(entry & ~KIND_MASK, kind - KIND_TABLE);
             } else {
                 batch[kept++] = entry;
             }
@@ -336,12 +307,12 @@ public final class MmuGather {
      * then flush and free; dec_tlb_flush_pending().
      */
     public void tlb_finish_mmu() {
-        if (mm.tlb_flush_pending.get() > 1) {
+        if (mm.tlb_flush_pending.get() > 1) {                 // mm_tlb_flush_nested(): a shared read
             fullmm = true;
             resetRange();
             freed_tables = true;
         }
         tlb_flush_mmu();
-        mm.tlb_flush_pending.decrementAndGet();
+        mm.tlb_flush_pending.addAndGet(-1);
     }
 }

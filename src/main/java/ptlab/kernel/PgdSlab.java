@@ -73,8 +73,16 @@ final class PgdSlab {
         return page + (long) slot * PaePdpte.TABLE_BYTES;
     }
 
-    /** kmem_cache_free(pgd_cache, pgd). */
-    synchronized void free(long pgd) {
+    /** kmem_cache_free(pgd_cache, pgd); an emptied slab page goes back to the allocator after the monitor. */
+    void free(long pgd) {
+        long page = release(pgd);
+        if (page >= 0) {
+            alloc.freeFrame(page);   // a scheduling point under the engine: never inside this monitor
+        }
+    }
+
+    /** The slab bookkeeping of free(); returns the page to free, or -1. */
+    private synchronized long release(long pgd) {
         long page = pgd & -PhysicalMemory.PAGE_SIZE;
         long[] bits = used.get(page);
         int slot = (int) (pgd - page) / PaePdpte.TABLE_BYTES;
@@ -87,10 +95,12 @@ final class PgdSlab {
         if (bits[0] == 0 && bits[1] == 0) {
             used.remove(page);
             partial.remove(page);
-            alloc.freeFrame(page);
-        } else if (wasFull) {
+            return page;
+        }
+        if (wasFull) {
             partial.push(page);
         }
+        return -1;
     }
 
     synchronized long objects() {

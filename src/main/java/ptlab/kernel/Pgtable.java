@@ -56,9 +56,11 @@ public final class Pgtable {
     private final FrameAllocator alloc;
     private final SpinLock[] ptlocks;   // split page-table locks, by pfn of the PMD/PTE page
     private PdptChangeListener pdptListener = mm -> { };
+    /** KernelVariant.Bug.PLAIN_PTE_CLEAR, fixed at construction. */
+    private final boolean plainClear;
+    private final Interleaving interleaving;
     /** paravirt page-table ops, or null on native hardware (the plain accesses below). */
     private PvMmuOps pv;
-    private boolean plainClearForTesting;
 
     /** PAE: pud_populate() must make every CPU reload CR3, which caches the PDPTEs. */
     @FunctionalInterface
@@ -66,7 +68,15 @@ public final class Pgtable {
         void pdptChanged(MmStruct mm);
     }
 
+    /** Page-table operations of a correct kernel no scheduler sees (tests, tools). */
     public Pgtable(PhysicalMemory mem, PagingMode mode, int maxPhyAddr, FrameAllocator alloc) {
+        this(mem, mode, maxPhyAddr, alloc, Interleaving.NONE, KernelVariant.CORRECT);
+    }
+
+    public Pgtable(PhysicalMemory mem, PagingMode mode, int maxPhyAddr, FrameAllocator alloc, Interleaving interleaving,
+                   KernelVariant variant) {
+        this.interleaving = interleaving;
+        this.plainClear = variant.has(KernelVariant.Bug.PLAIN_PTE_CLEAR);
         this.mem = mem;
         this.mode = mode;
         this.levels = mode.levels();
@@ -404,21 +414,12 @@ public final class Pgtable {
 
     /** ptep_get_and_clear() / pmdp_huge_get_and_clear(): atomic exchange with 0 (xchg), so no A/D update by a walker is lost. */
     public long getAndClear(long p) {
-        if (plainClearForTesting) {
+        if (plainClear) {
             long old = mem.loadEntry(p, eb);   // pte = *ptep; pte_clear(ptep): a walker's D can land in between
             mem.storeEntry(p, eb, 0);
             return old;
         }
         return pv != null ? pv.exchange(p, 0) : mem.exchangeEntry(p, eb, 0);
-    }
-
-    /**
-     * Test switch: when set, {@link #getAndClear} reads and then clears with a plain store instead
-     * of an exchange — the deliberately broken kernel in which a concurrent hardware D-bit update
-     * is lost (the race ptep_get_and_clear's xchg exists for).
-     */
-    public void setPlainClearForTesting(boolean plain) {
-        this.plainClearForTesting = plain;
     }
 
     /** cmpxchg on an entry. */
@@ -494,7 +495,7 @@ public final class Pgtable {
     public void pagetableCtor(long table) {
         int pfn = (int) (table >>> PhysicalMemory.PAGE_SHIFT);
         if (ptlocks[pfn] == null) {
-            ptlocks[pfn] = new SpinLock(String.format("ptl@0x%x", table));
+            ptlocks[pfn] = new SpinLock(String.format("ptl@0x%x", table), interleaving);
         }
     }
 

@@ -16,55 +16,60 @@ public final class RwSemaphore extends KernelLock {
     private volatile Thread writer;
     private long writeStamp;
 
+    /** A semaphore no scheduler sees (tests, a kernel run straight through). */
     public RwSemaphore(String name) {
-        super(name);
+        this(name, Interleaving.NONE);
+    }
+
+    public RwSemaphore(String name, Interleaving interleaving) {
+        super(name, interleaving);
     }
 
 
     public void down_read() {
-        LockObserver o = observer();
-        o.beforeAcquire(this, LockObserver.READ);
+        Interleaving o = observer();
+        o.beforeAcquire(this, Interleaving.READ);
         if (writer == Thread.currentThread()) {
             throw new IllegalStateException("down_read of " + name() + " while holding it for write (deadlock)");
         }
         lock.readLock();
-        o.afterAcquire(this, LockObserver.READ);
+        o.afterAcquire(this, Interleaving.READ);
     }
 
     /** down_read_trylock(). */
     public boolean down_read_trylock() {
-        LockObserver o = observer();
-        o.beforeTryAcquire(this, LockObserver.READ);
+        Interleaving o = observer();
+        o.beforeTryAcquire(this, Interleaving.READ);
         if (lock.tryReadLock() == 0) {
             return false;
         }
-        o.afterAcquire(this, LockObserver.READ);
+        o.afterAcquire(this, Interleaving.READ);
         return true;
     }
 
     public void up_read() {
-        observer().beforeRelease(this, LockObserver.READ);
+        observer().beforeRelease(this, Interleaving.READ);
         if (!lock.tryUnlockRead()) {
             throw new IllegalStateException("up_read of " + name() + " not held for read");
         }
     }
 
     public void down_write() {
-        LockObserver o = observer();
-        o.beforeAcquire(this, LockObserver.WRITE);
+        Interleaving o = observer();
+        o.beforeAcquire(this, Interleaving.WRITE);
         if (writer == Thread.currentThread()) {
             throw new IllegalStateException("recursive down_write of " + name() + " (deadlock)");
         }
         writeStamp = lock.writeLock();
         writer = Thread.currentThread();
-        o.afterAcquire(this, LockObserver.WRITE);
+        o.afterAcquire(this, Interleaving.WRITE);
     }
 
     public void up_write() {
         if (writer != Thread.currentThread()) {
             throw new IllegalStateException("up_write of " + name() + " not held for write by this thread");
         }
-        observer().beforeRelease(this, LockObserver.WRITE);
+        observer().beforeRelease(this, Interleaving.WRITE);
         writer = null;
         lock.unlockWrite(writeStamp);
     }
@@ -74,13 +79,13 @@ public final class RwSemaphore extends KernelLock {
         if (writer != Thread.currentThread()) {
             throw new IllegalStateException("downgrade_write of " + name() + " not held for write by this thread");
         }
-        LockObserver o = observer();
-        o.beforeRelease(this, LockObserver.WRITE);
+        Interleaving o = observer();
+        o.beforeRelease(this, Interleaving.WRITE);
         writer = null;
         if (lock.tryConvertToReadLock(writeStamp) == 0) {
             throw new IllegalStateException("downgrade_write of " + name() + " failed");
         }
-        o.afterAcquire(this, LockObserver.READ);
+        o.afterAcquire(this, Interleaving.READ);
     }
 
     public boolean isWriteLocked() {

@@ -29,15 +29,20 @@ public final class SpinLock extends KernelLock {
     private long acquisitions;
     private long contended;
 
+    /** A lock no scheduler sees (tests, a kernel run straight through). */
     public SpinLock(String name) {
-        super(name);
+        this(name, Interleaving.NONE);
+    }
+
+    public SpinLock(String name, Interleaving interleaving) {
+        super(name, interleaving);
     }
 
 
     /** spin_lock(). */
     public void lock() {
-        LockObserver o = observer();
-        o.beforeAcquire(this, LockObserver.SPIN);
+        Interleaving o = observer();
+        o.beforeAcquire(this, Interleaving.SPIN);
         Thread me = Thread.currentThread();
         if (!OWNER.compareAndSet(this, (Thread) null, me)) {
             if (owner == me) {
@@ -54,18 +59,18 @@ public final class SpinLock extends KernelLock {
             }
         }
         acquisitions++;
-        o.afterAcquire(this, LockObserver.SPIN);
+        o.afterAcquire(this, Interleaving.SPIN);
     }
 
     /** spin_trylock(). */
     public boolean tryLock() {
-        LockObserver o = observer();
-        o.beforeTryAcquire(this, LockObserver.SPIN);
+        Interleaving o = observer();
+        o.beforeTryAcquire(this, Interleaving.SPIN);
         if (!OWNER.compareAndSet(this, (Thread) null, Thread.currentThread())) {
             return false;
         }
         acquisitions++;
-        o.afterAcquire(this, LockObserver.SPIN);
+        o.afterAcquire(this, Interleaving.SPIN);
         return true;
     }
 
@@ -74,7 +79,7 @@ public final class SpinLock extends KernelLock {
         if (owner != Thread.currentThread()) {
             throw new IllegalStateException("spin_unlock of " + name() + " not held by this thread (owner " + owner + ")");
         }
-        observer().beforeRelease(this, LockObserver.SPIN);
+        observer().beforeRelease(this, Interleaving.SPIN);
         OWNER.setRelease(this, (Thread) null);
     }
 

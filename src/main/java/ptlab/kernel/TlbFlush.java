@@ -26,16 +26,20 @@ public final class TlbFlush {
     private final boolean pcid;
     private MmStruct init_mm;
     private IpiSender ipi = IpiSender.SYNCHRONOUS;
-    private boolean skipFlushForTesting;
-    private boolean localFlushOnlyForTesting;
-    private boolean freeTablesBeforeFlushForTesting;
+    /** KernelVariant bugs, fixed at construction. */
+    private final boolean skipFlush;
+    private final boolean localFlushOnly;
+    private final boolean tlbGenBeforeCpumask;
     private long flushRequests;
     private long ipisSent;
     private long lazySkipped;
 
-    TlbFlush(Cpu[] cpus, boolean pcid) {
+    TlbFlush(Cpu[] cpus, boolean pcid, KernelVariant variant) {
         this.cpus = cpus;
         this.pcid = pcid;
+        this.skipFlush = variant.has(KernelVariant.Bug.SKIP_FLUSH);
+        this.localFlushOnly = variant.has(KernelVariant.Bug.LOCAL_FLUSH_ONLY);
+        this.tlbGenBeforeCpumask = variant.has(KernelVariant.Bug.TLB_GEN_BEFORE_CPUMASK);
     }
 
     void setInitMm(MmStruct initMm) {
@@ -44,35 +48,6 @@ public final class TlbFlush {
 
     public void setIpiSender(IpiSender sender) {
         this.ipi = sender == null ? IpiSender.SYNCHRONOUS : sender;
-    }
-
-    /**
-     * Test switch: when set, flush requests do nothing at all — the deliberately broken
-     * kernel that lets a test observe a stale TLB entry.
-     */
-    public void setSkipFlushForTesting(boolean skip) {
-        this.skipFlushForTesting = skip;
-    }
-
-    /**
-     * Test switch: when set, flush_tlb_mm_range flushes only the calling CPU and sends no IPI —
-     * the deliberately broken munmap whose other CPUs keep stale TLB entries.
-     */
-    public void setLocalFlushOnlyForTesting(boolean localOnly) {
-        this.localFlushOnlyForTesting = localOnly;
-    }
-
-    /**
-     * Test switch read by {@link MmuGather}: when set, page-table pages are freed before the TLB
-     * flush instead of after it — the deliberately broken free_pgtables whose freed tables other
-     * CPUs' walks and paging-structure caches still use.
-     */
-    public void setFreeTablesBeforeFlushForTesting(boolean early) {
-        this.freeTablesBeforeFlushForTesting = early;
-    }
-
-    boolean freeTablesBeforeFlushForTesting() {
-        return freeTablesBeforeFlushForTesting;
     }
 
     public long flushRequests() {
@@ -95,16 +70,13 @@ public final class TlbFlush {
      * the same mm again (after lazy mode) only checks whether flushes were missed.
      */
     public void switch_mm_irqs_off(Cpu cpu, MmStruct next) {
-        MmStruct prev = cpu.loaded_mm;
+        MmStruct prev = cpu.loadedMmLocal();
         if (prev == next) {
-            if (!cpu.is_lazy) {
+            if (!cpu.isLazyLocal()) {
                 return;
             }
-            cpu.is_lazy = false;
-            if (next != init_mm) {
-                next.cpumaskSet(cpu.id());           // before reading tlb_gen (see class comment)
-            }
-            long gen = next.tlb_gen.get();
+            cpu.is_lazy.set(0);
+            long gen = readGenAndSetCpumask(cpu, next);
             if (cpu.ctxTlbGen[cpu.loaded_asid] == gen) {
                 return;
             }
@@ -115,19 +87,38 @@ public final class TlbFlush {
         if (prev != null && prev != init_mm) {
             prev.cpumaskClear(cpu.id());
         }
-        if (next != init_mm) {
-            next.cpumaskSet(cpu.id());
-        }
-        long gen = next.tlb_gen.get();
+        long gen = readGenAndSetCpumask(cpu, next);
         int asid = choose_new_asid(cpu, next, gen);
         boolean needFlush = asid < 0;
         asid = needFlush ? -asid - 1 : asid;
-        load_new_mm_cr3(cpu, next.pgd, asid, needFlush);
+        load_new_mm_cr3(cpu, next.pgd(), asid, needFlush);   // mm->pgd: a shared read
         cpu.ctxId[asid] = next.ctx_id;
         cpu.ctxTlbGen[asid] = gen;
-        cpu.loaded_mm = next;
+        cpu.loaded_mm.set(next);                     // this_cpu_write(cpu_tlbstate.loaded_mm, next)
         cpu.loaded_asid = asid;
-        cpu.is_lazy = false;
+        if (cpu.isLazyLocal()) {
+            cpu.is_lazy.set(0);
+        }
+    }
+
+    /**
+     * The ordering of the class comment: set this CPU's bit in mm_cpumask, then read tlb_gen
+     * (switch_mm_irqs_off: cpumask_set_cpu; then atomic64_read(&next->context.tlb_gen)). The
+     * broken variant reads first: a flusher that bumps tlb_gen between the read and the set
+     * sees no bit, sends no IPI, and this CPU believes its TLB is current.
+     */
+    private long readGenAndSetCpumask(Cpu cpu, MmStruct next) {
+        if (tlbGenBeforeCpumask) {
+            long gen = next.tlb_gen.get();
+            if (next != init_mm) {
+                next.cpumaskSet(cpu.id());
+            }
+            return gen;
+        }
+        if (next != init_mm) {
+            next.cpumaskSet(cpu.id());               // before reading tlb_gen (see class comment)
+        }
+        return next.tlb_gen.get();
     }
 
     /**
@@ -179,23 +170,23 @@ public final class TlbFlush {
      * has nothing to do; a lazy one picks the new pgd up at its next switch_mm.
      */
     public void reload_mm_cr3(Cpu cpu, MmStruct mm) {
-        if (cpu.loaded_mm != mm) {
+        if (cpu.loadedMmLocal() != mm) {
             return;
         }
-        load_new_mm_cr3(cpu, mm.pgd, cpu.loaded_asid, true);
+        load_new_mm_cr3(cpu, mm.pgd(), cpu.loaded_asid, true);      // mm->pgd: a shared read
         cpu.ctxTlbGen[cpu.loaded_asid] = mm.tlb_gen.get();
     }
 
     /** enter_lazy_tlb(): a kernel thread keeps the previous mm loaded. */
     public void enter_lazy_tlb(Cpu cpu) {
-        if (cpu.loaded_mm != init_mm) {
-            cpu.is_lazy = true;
+        if (cpu.loadedMmLocal() != init_mm) {
+            cpu.is_lazy.set(1);
         }
     }
 
     /** leave_mm(): stop using a lazily-held mm; CR3 goes to init_mm's tables. */
     public void leave_mm(Cpu cpu) {
-        if (cpu.loaded_mm == init_mm) {
+        if (cpu.loadedMmLocal() == init_mm) {
             return;
         }
         cpu.leaveMms++;
@@ -228,7 +219,7 @@ public final class TlbFlush {
      * CPU at all, does every target get an IPI.
      */
     public void flush_tlb_mm_range(Cpu caller, MmStruct mm, long start, long end, int strideShift, boolean freedTables) {
-        if (skipFlushForTesting) {
+        if (skipFlush) {
             return;
         }
         Cpu self = thisCpu(caller);
@@ -239,19 +230,19 @@ public final class TlbFlush {
             start = 0;
             end = FlushTlbInfo.TLB_FLUSH_ALL;
         }
-        long newGen = mm.tlb_gen.incrementAndGet();   // inc_mm_tlb_gen(): before reading mm_cpumask
+        long newGen = mm.tlb_gen.addAndGet(1);        // inc_mm_tlb_gen(): before reading mm_cpumask
         FlushTlbInfo info = self != null ? self.flushInfo : new FlushTlbInfo();
         info.set(mm, start, end, strideShift, freedTables, newGen, self == null ? -1 : self.id());
         long targets = 0;
-        if (self != null && self.loaded_mm == mm) {
+        if (self != null && self.loadedMmLocal() == mm) {
             targets |= 1L << self.id();
         }
-        long mask = localFlushOnlyForTesting ? 0 : mm.cpumask();
+        long mask = localFlushOnly ? 0 : mm.cpumask();
         for (Cpu target : cpus) {
             if (target == self || (mask & (1L << target.id())) == 0) {
                 continue;
             }
-            if (target.is_lazy && !freedTables) {
+            if (!freedTables && target.isLazy()) {     // tlb_is_not_lazy(): another CPU's is_lazy
                 lazySkipped++;                         // it catches up via tlb_gen when it returns
                 continue;
             }
@@ -283,11 +274,11 @@ public final class TlbFlush {
             flushKernelRange(cpu, f);
             return;
         }
-        if (cpu.is_lazy) {
+        if (cpu.isLazyLocal()) {
             leave_mm(cpu);
             return;
         }
-        MmStruct loaded = cpu.loaded_mm;
+        MmStruct loaded = cpu.loadedMmLocal();
         if (loaded != f.mm) {
             return;                                   // switched away since the IPI was sent
         }
@@ -333,7 +324,7 @@ public final class TlbFlush {
      * others by IPI, sent together before the wait.
      */
     public void flush_tlb_kernel_range(Cpu caller, long start, long end) {
-        if (skipFlushForTesting) {
+        if (skipFlush) {
             return;
         }
         Cpu self = thisCpu(caller);

@@ -25,47 +25,120 @@ public final class VmArea {
     public static final long VM_NOHUGEPAGE = 0x40000000L;
 
     public final MmStruct vm_mm;
-    long vm_start;
-    long vm_end;
-    long vm_flags;
-    /** The pte protection bits for this vma's flags (vm_get_page_prot). */
+    /**
+     * vm_start, vm_end, vm_flags: written only with mmap_lock held for write (each write inside a
+     * vm_sequence write section, see {@link #setBounds}), so code holding mmap_lock reads them
+     * plainly ({@link #vm_start()}); a lockless reader reads the shared variables themselves.
+     */
+    public final SharedLong vm_start;
+    public final SharedLong vm_end;
+    public final SharedLong vm_flags;
+    /** The pte protection bits for this vma's flags (vm_get_page_prot); changes with vm_flags. */
     long vm_page_prot;
+    /**
+     * vma->vm_sequence (the speculative page fault series' seqcount, mail 004): odd while a
+     * writer changes the vma's bounds or flags. A lockless reader samples it before and checks
+     * it after using the vma.
+     */
+    public final SharedLong vm_sequence;
     /**
      * The anon_vma's identity (0: none yet). Set by anon_vma_prepare() at the first fault, so
      * fork must copy the page tables; shared by the pieces of a split, which may merge again.
+     * Shared: two faults holding mmap_lock for read race on it (anon_vma_prepare).
      */
-    long anon_vma;
-    /** MAP_SHARED|MAP_ANONYMOUS: the shmem file behind the mapping (null for private memory). */
+    public final SharedLong anon_vma;
+    /**
+     * MAP_SHARED|MAP_ANONYMOUS: the shmem file behind the mapping (null for private memory).
+     * Set before the vma is published and never changed.
+     */
     ShmemFile vm_file;
-    /** vm_pgoff: the file page that vm_start maps. */
+    /** vm_pgoff: the file page that vm_start maps; set before the vma is published. */
     long vm_pgoff;
-    private static final java.util.concurrent.atomic.AtomicLong NEXT_ANON_VMA = new java.util.concurrent.atomic.AtomicLong(1);
 
-    /** anon_vma_prepare(). */
+    /**
+     * anon_vma_prepare() (Linux v6.6 mm/rmap.c:__anon_vma_prepare): the unlocked check, then
+     * under mm->page_table_lock the re-check and the set, so two faulting CPUs agree on one.
+     */
     void anon_vma_prepare() {
-        if (anon_vma == 0) {
-            anon_vma = NEXT_ANON_VMA.getAndIncrement();
+        if (anon_vma.get() != 0) {
+            return;
         }
+        vm_mm.page_table_lock.lock();
+        if (anon_vma.get() == 0) {
+            anon_vma.set(vm_mm.newAnonVma());
+        }
+        vm_mm.page_table_lock.unlock();
     }
 
     VmArea(MmStruct mm, long start, long end, long flags, long pageProt) {
         this.vm_mm = mm;
-        this.vm_start = start;
-        this.vm_end = end;
-        this.vm_flags = flags;
+        Interleaving il = mm.interleaving();
+        String n = String.format("vma@0x%x", start);
+        this.vm_start = new SharedLong(il, n + ".vm_start", start);
+        this.vm_end = new SharedLong(il, n + ".vm_end", end);
+        this.vm_flags = new SharedLong(il, n + ".vm_flags", flags);
+        this.vm_sequence = new SharedLong(il, n + ".vm_sequence", 0);
+        this.anon_vma = new SharedLong(il, n + ".anon_vma", 0);
         this.vm_page_prot = pageProt;
     }
 
+    /** vm_write_begin(): vm_sequence odd; the caller holds mmap_lock for write. */
+    private void writeBegin() {
+        vm_sequence.set(vm_sequence.plainGet() + 1);
+    }
+
+    /** vm_write_end(): vm_sequence even again. */
+    private void writeEnd() {
+        vm_sequence.set(vm_sequence.plainGet() + 1);
+    }
+
+    /** New bounds, in a vm_sequence write section, and the vma tree's copy of them republished. */
+    void setBounds(long start, long end) {
+        writeBegin();
+        vm_start.set(start);
+        vm_end.set(end);
+        writeEnd();
+        vm_mm.mm_mt.boundsChanged(this);
+    }
+
+    void setStart(long start) {
+        setBounds(start, vm_end.plainGet());
+    }
+
+    void setEnd(long end) {
+        setBounds(vm_start.plainGet(), end);
+    }
+
+    /** New flags and page protection (mprotect), in a vm_sequence write section. */
+    void setFlags(long flags, long pageProt) {
+        writeBegin();
+        vm_flags.set(flags);
+        vm_page_prot = pageProt;
+        writeEnd();
+    }
+
+    /** anon_vma set by the mmap_lock writer (split, merge, fork's copy): no reader can be preparing it. */
+    void setAnonVma(long av) {
+        anon_vma.set(av);
+    }
+
+    long anonVmaLocked() {
+        return anon_vma.plainGet();
+    }
+
+    /** vm_start, read under mmap_lock (no scheduling point: every writer holds it for write). */
     public long vm_start() {
-        return vm_start;
+        return vm_start.plainGet();
     }
 
+    /** vm_end, read under mmap_lock. */
     public long vm_end() {
-        return vm_end;
+        return vm_end.plainGet();
     }
 
+    /** vm_flags, read under mmap_lock. */
     public long vm_flags() {
-        return vm_flags;
+        return vm_flags.plainGet();
     }
 
     public long vm_page_prot() {
@@ -73,7 +146,7 @@ public final class VmArea {
     }
 
     public boolean hasAnonVma() {
-        return anon_vma != 0;
+        return anon_vma.plainGet() != 0;
     }
 
     /**
@@ -81,37 +154,40 @@ public final class VmArea {
      * flags, compatible anon_vma, the same file at consecutive page offsets.
      */
     boolean mergeableWith(VmArea o) {
-        return vm_flags == o.vm_flags && (anon_vma == 0 || o.anon_vma == 0 || anon_vma == o.anon_vma)
-                && vm_file == o.vm_file && (vm_file == null || vm_pgoff + ((vm_end - vm_start) >>> 12) == o.vm_pgoff);
+        long a = anonVmaLocked();
+        long b = o.anonVmaLocked();
+        return vm_flags() == o.vm_flags() && (a == 0 || b == 0 || a == b)
+                && vm_file == o.vm_file && (vm_file == null || vm_pgoff + ((vm_end() - vm_start()) >>> 12) == o.vm_pgoff);
     }
 
     /** The file page {@code addr} maps (linear_page_index). */
     long linear_page_index(long addr) {
-        return vm_pgoff + ((addr - vm_start) >>> 12);
+        return vm_pgoff + ((addr - vm_start()) >>> 12);
     }
 
     public long size() {
-        return vm_end - vm_start;
+        return vm_end() - vm_start();
     }
 
     public boolean contains(long addr) {
-        return Long.compareUnsigned(addr, vm_start) >= 0 && Long.compareUnsigned(addr, vm_end) < 0;
+        return Long.compareUnsigned(addr, vm_start()) >= 0 && Long.compareUnsigned(addr, vm_end()) < 0;
     }
 
     /** is_cow_mapping(): private and may be written, so fork must write-protect it. */
     public boolean isCowMapping() {
-        return (vm_flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE;
+        return (vm_flags() & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE;
     }
 
     /** vma_is_accessible(). */
     public boolean isAccessible() {
-        return (vm_flags & (VM_READ | VM_WRITE | VM_EXEC)) != 0;
+        return (vm_flags() & (VM_READ | VM_WRITE | VM_EXEC)) != 0;
     }
 
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format("%x-%x ", vm_start, vm_end));
+        long vm_flags = vm_flags();
+        sb.append(String.format("%x-%x ", vm_start(), vm_end()));
         sb.append((vm_flags & VM_READ) != 0 ? 'r' : '-');
         sb.append((vm_flags & VM_WRITE) != 0 ? 'w' : '-');
         sb.append((vm_flags & VM_EXEC) != 0 ? 'x' : '-');

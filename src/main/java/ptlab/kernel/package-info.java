@@ -20,7 +20,10 @@
  *   Mmap              mm/mmap.c, mm/mprotect.c, dup_mmap, exit_mmap, brk, stack growth
  *   MmuGather         mm/mmu_gather.c: flush first, free after
  *   TlbFlush, Cpu     arch/x86/mm/tlb.c: switch_mm, lazy TLB, ASIDs/PCID, shootdown through IpiSender
- *   SpinLock, RwSemaphore, LockObserver   the kernel's locks, each operation observable
+ *   SpinLock, RwSemaphore   the kernel's locks, each operation announced to the kernel's Interleaving
+ *   SharedLong, SharedRef   state other CPUs read without the lock that orders it: each access announced
+ *   Interleaving      the one hook a scheduler gets, at construction (locks, shared variables, frees)
+ *   KernelVariant     the deliberately broken behaviours a kernel is booted with (fixed at construction)
  * </pre>
  *
  * <p>Physical memory is the only home of page-table entries: no Java structure mirrors the tree.

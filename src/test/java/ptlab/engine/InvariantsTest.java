@@ -24,8 +24,9 @@ import ptlab.kernel.Task;
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class InvariantsTest {
 
-    private static Kernel kernel() {
-        return new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(1));
+    private static KernelBridge.Booted booted() {
+        return KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(1),
+                ptlab.kernel.KernelVariant.CORRECT);
     }
 
     /**
@@ -36,9 +37,9 @@ class InvariantsTest {
     @Test
     void missingKernelMappingSyncIsInvariant4() {
         for (boolean synced : new boolean[]{false, true}) {
-            Kernel k = kernel();
-            Machine m = new Machine(k.memory(), PagingMode.X86_64);
-            KernelBridge.install(k, m);
+            KernelBridge.Booted b = booted();
+            Kernel k = b.kernel();
+            Machine m = b.machine();
             Task t = k.createProcess();
             k.switchTo(k.cpu(0), t);
             long va = KernelLayout.VMALLOC_START_L4 + (16L << 40);
@@ -68,9 +69,9 @@ class InvariantsTest {
 
     @Test
     void leakedPageTableIsInvariant6() {
-        Kernel k = kernel();
-        Machine m = new Machine(k.memory(), PagingMode.X86_64);
-        KernelBridge.install(k, m);
+        KernelBridge.Booted b = booted();
+        Kernel k = b.kernel();
+        Machine m = b.machine();
         FrameAllocator.Snapshot before = k.allocator().snapshot();
         long[] table = new long[1];
         KernelBridge.addKernelCpu(m, k.cpu(0), cpu -> table[0] = k.allocator().allocPageTable(0, 1));
@@ -83,9 +84,9 @@ class InvariantsTest {
 
     @Test
     void doubleFreeIsInvariant6() {
-        Kernel k = kernel();
-        Machine m = new Machine(k.memory(), PagingMode.X86_64);
-        KernelBridge.install(k, m);
+        KernelBridge.Booted b = booted();
+        Kernel k = b.kernel();
+        Machine m = b.machine();
         KernelBridge.addKernelCpu(m, k.cpu(0), cpu -> {
             long f = k.allocator().allocPageTable(0, 1);
             k.allocator().freeFrame(f);

@@ -31,9 +31,9 @@ class KernelBridgeTest {
     static final int PAGES = 2;
 
     static Machine build() {
-        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2));
-        Machine m = new Machine(k.memory(), PagingMode.X86_64);
-        KernelBridge.install(k, m);
+        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2), ptlab.kernel.KernelVariant.CORRECT);
+        Kernel k = b.kernel();
+        Machine m = b.machine();
         Task[] tasks = new Task[2];
         long[] base = new long[2];
         for (int i = 0; i < 2; i++) {
@@ -103,7 +103,7 @@ class KernelBridgeTest {
             PhysicalMemory mem = new PhysicalMemory(1L << 20);
             mem.storeLong(counter, 0);
             Machine m = new Machine(mem, PagingMode.X86_64);
-            SpinLock lock = new SpinLock("test_lock");
+            SpinLock lock = new SpinLock("test_lock", KernelBridge.attach(m));
             CpuRegisters regs = new CpuRegisters(PagingMode.X86_64);
             regs.setCr3(0x1000);
             m.addCpu(regs, c -> {
@@ -147,7 +147,7 @@ class KernelBridgeTest {
     void timedModeChargesTheWaitForAKernelLock() {
         PhysicalMemory mem = new PhysicalMemory(1L << 20);
         Machine m = new Machine(mem, PagingMode.X86_64);
-        SpinLock lock = new SpinLock("timed_lock");
+        SpinLock lock = new SpinLock("timed_lock", KernelBridge.attach(m));
         for (int i = 0; i < 2; i++) {
             CpuRegisters regs = new CpuRegisters(PagingMode.X86_64);
             regs.setCr3(0x1000);
@@ -174,9 +174,9 @@ class KernelBridgeTest {
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void schedulingPointUnderTheZoneLockFailsLoudly() {
-        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(1));
-        Machine m = new Machine(k.memory(), PagingMode.X86_64);
-        KernelBridge.install(k, m);
+        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(1), ptlab.kernel.KernelVariant.CORRECT);
+        Kernel k = b.kernel();
+        Machine m = b.machine();
         KernelBridge.addKernelCpu(m, k.cpu(0), c -> {
             synchronized (k.allocator()) {
                 k.memory().loadLong(0x20000);

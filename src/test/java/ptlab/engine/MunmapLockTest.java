@@ -13,6 +13,7 @@ import ptlab.hw.AccessType;
 import ptlab.hw.PagingMode;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelConfig;
+import ptlab.kernel.KernelVariant;
 import ptlab.kernel.Task;
 
 /**
@@ -31,9 +32,10 @@ class MunmapLockTest {
     private final int[] overlapping = new int[1];
 
     private Machine build() {
-        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2));
-        Machine m = new Machine(k.memory(), PagingMode.X86_64);
-        KernelBridge.install(k, m);
+        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2),
+                KernelVariant.CORRECT);
+        Kernel k = b.kernel();
+        Machine m = b.machine();
         Task t = k.createProcess();
         Task thread = k.cloneThread(t);
         k.switchTo(k.cpu(0), t);

@@ -14,6 +14,7 @@ import ptlab.hw.WalkResult;
 import ptlab.kernel.Cpu;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelConfig;
+import ptlab.kernel.KernelVariant;
 import ptlab.kernel.Task;
 
 /**
@@ -25,9 +26,10 @@ class ShootdownDeliveryTest {
 
     /** A kernel of {@code cpus} CPUs, each running a thread of one process, on a machine. */
     private static Object[] threads(int cpus) {
-        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(cpus));
-        Machine m = new Machine(k.memory(), PagingMode.X86_64);
-        KernelBridge.install(k, m);
+        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64,
+                KernelConfig.defaults().withRam(32L << 20).withCpus(cpus), KernelVariant.CORRECT);
+        Kernel k = b.kernel();
+        Machine m = b.machine();
         Task t = k.createProcess();
         k.switchTo(k.cpu(0), t);
         for (int i = 1; i < cpus; i++) {
@@ -65,8 +67,11 @@ class ShootdownDeliveryTest {
         long eight = shootdownLatency(8);
         long send = CostTable.defaults().cost(Op.IPI_SEND);
         assertTrue(two > send, "one round trip " + two);
-        // The six more targets cost six more ICR writes; they are waited for together.
-        assertEquals(6 * send, eight - two, "latency with 8 CPUs " + eight + ", with 2 CPUs " + two);
+        // The six more targets cost six more ICR writes (and the read of each one's is_lazy);
+        // they are waited for together.
+        long perTarget = send + 2 * CostTable.defaults().cost(Op.LOAD);
+        assertTrue(eight - two >= 6 * send && eight - two <= 6 * perTarget,
+                "latency with 8 CPUs " + eight + ", with 2 CPUs " + two + ": 6 more targets cost " + (eight - two));
         assertTrue(eight < 7 * two / 2, "8 CPUs " + eight + " is far below 7 round trips of " + two);
     }
 

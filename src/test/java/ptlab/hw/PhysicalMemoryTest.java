@@ -111,10 +111,15 @@ class PhysicalMemoryTest {
             for (long[] pas : new long[][] {pas8, pas4}) {
                 int bytes = pas == pas8 ? 8 : 4;
                 RecordingHook h = new RecordingHook(bulk);
-                m.setAccessHook(h);
+                if (bulk) {
+                    m.setMeter(h);
+                } else {
+                    m.setAccessHook(h);
+                }
                 long[] out = new long[pas.length];
                 m.loadEntries(pas, 3, bytes, out);
                 m.setAccessHook(null);
+                m.setMeter(null);
                 for (int i = 0; i < 3; i++) {
                     assertEquals(m.loadEntry(pas[i], bytes), out[i], "entry " + i + " of " + bytes + " bytes");
                 }
@@ -125,7 +130,11 @@ class PhysicalMemoryTest {
             }
         }
         assertTrue(m.accessesOnlyCounted(), "no hook");
+        m.setMeter(new RecordingHook(true));
+        assertTrue(m.accessesOnlyCounted(), "a meter only counts");
         m.setAccessHook(new RecordingHook(false));
         assertFalse(m.accessesOnlyCounted());
+        assertThrows(IllegalArgumentException.class, () -> m.setMeter(new RecordingHook(false)),
+                "the meter slot takes only a counting hook");
     }
 }

@@ -177,30 +177,32 @@ class ArchPgtableTest {
     }
 
     @Test
-    void lockObserverSeesBalancedAcquireAndRelease() {
-        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20));
+    void interleavingSeesBalancedAcquireAndRelease() {
+        List<String> ops = new ArrayList<>();
+        boolean[] on = new boolean[1];
+        Interleaving obs = new Interleaving() {
+            @Override
+            public void afterAcquire(KernelLock lock, int mode) {
+                if (on[0]) {
+                    ops.add("+" + lock);
+                }
+            }
+
+            @Override
+            public void beforeRelease(KernelLock lock, int mode) {
+                if (on[0]) {
+                    ops.add("-" + lock);
+                }
+            }
+        };
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20), obs, KernelVariant.CORRECT);
         Cpu cpu = k.cpu(0);
         Task t = k.createProcess();
         k.switchTo(cpu, t);
         long a = k.mmap(t, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
-        List<String> ops = new ArrayList<>();
-        LockObserver obs = new LockObserver() {
-            @Override
-            public void afterAcquire(Object lock, int mode) {
-                ops.add("+" + lock);
-            }
-
-            @Override
-            public void beforeRelease(Object lock, int mode) {
-                ops.add("-" + lock);
-            }
-        };
-        LockObserver.setGlobal(obs);
-        try {
-            assertTrue(k.writeUserLong(cpu, a, 1));
-        } finally {
-            LockObserver.setGlobal(null);
-        }
+        on[0] = true;
+        assertTrue(k.writeUserLong(cpu, a, 1));
+        on[0] = false;
         assertTrue(ops.get(0).contains("mmap_lock"), ops.toString());
         assertTrue(ops.stream().anyMatch(s -> s.contains("page_table_lock")), "pud/pmd populated: " + ops);
         assertTrue(ops.stream().anyMatch(s -> s.contains("ptl@")), "split pte lock: " + ops);

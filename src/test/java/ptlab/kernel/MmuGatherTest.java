@@ -6,7 +6,6 @@ import static ptlab.kernel.Kernel.*;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import ptlab.hw.PagingMode;
@@ -25,38 +24,44 @@ class MmuGatherTest {
 
     private final List<Flush> flushes = new ArrayList<>();
     private final List<String> events = new ArrayList<>();
+    private boolean recording;
 
-    private void observe() {
-        MmuGather.setObserver(new MmuGather.Observer() {
-            @Override
-            public void flushed(MmStruct mm, long start, long end, int strideShift, boolean freedTables) {
+    /** This test's kernels report their gathers here (the kernel's own Interleaving hook). */
+    private final Interleaving recorder = new Interleaving() {
+        @Override
+        public void gatherFlushed(MmStruct mm, long start, long end, int strideShift, boolean freedTables) {
+            if (recording) {
                 flushes.add(new Flush(start, end, strideShift, freedTables));
                 events.add("flush");
             }
+        }
 
-            @Override
-            public void pageFreed(long pa) {
+        @Override
+        public void pageFreed(long pa) {
+            if (recording) {
                 events.add("page");
             }
+        }
 
-            @Override
-            public void tableFreed(long pa, int level) {
+        @Override
+        public void tableFreed(long pa, int level) {
+            if (recording) {
                 events.add("table");
             }
-        });
-    }
+        }
+    };
 
-    @AfterEach
-    void removeObserver() {
-        MmuGather.setObserver(null);
+    private void observe() {
+        recording = true;
     }
 
     private static final long A = 0x4000_0000L;
     private static final int RW = PROT_READ | PROT_WRITE;
     private static final int FIXED = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
 
-    private static Kernel boot(boolean thp) {
-        return new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(128L << 20).withCpus(2).withThp(thp));
+    private Kernel boot(boolean thp) {
+        return new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(128L << 20).withCpus(2).withThp(thp),
+                recorder, KernelVariant.CORRECT);
     }
 
     private static Task running(Kernel k) {
@@ -214,7 +219,7 @@ class MmuGatherTest {
         outer.tlb_remove_tlb_entry(A + 4096);
         outer.tlb_finish_mmu();
         assertEquals(List.of(new Flush(A + 4096, A + 8192, 12, false)), flushes, "alone again: its own range");
-        assertEquals(0, t.mm().tlb_flush_pending.get());
+        assertEquals(0, t.mm().tlb_flush_pending.plainGet());
     }
 
     /**

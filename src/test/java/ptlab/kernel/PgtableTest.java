@@ -23,8 +23,8 @@ class PgtableTest {
         PhysicalMemory mem = new PhysicalMemory(32L << 20);
         FrameAllocator a = new FrameAllocator(mem, 32L << 20, 1 << 20);
         Pgtable pt = new Pgtable(mem, mode, mode.defaultMaxPhyAddr(), a);
-        MmStruct mm = new MmStruct(1, false);
-        mm.pgd = a.allocPageTable(0, mode.levels());
+        MmStruct mm = new MmStruct(1, false, Interleaving.NONE);
+        mm.pgd.plainSet(a.allocPageTable(0, mode.levels()));
         long va = 0x1234_5000L;
         long pgdp = pt.pgd_offset(mm, va);
         long p4dp = pt.p4d_alloc(mm, pgdp, va, 0);
@@ -45,9 +45,9 @@ class PgtableTest {
         Mmu mmu = new Mmu(mem, regs, TlbConfig.DEFAULT);
         if (mode.isPae()) {
             // the 32-byte PDPT is the first 32 bytes of this page
-            assertTrue(mmu.writeCr3(mm.pgd));
+            assertTrue(mmu.writeCr3(mm.pgd()));
         } else {
-            mmu.writeCr3(mm.pgd);
+            mmu.writeCr3(mm.pgd());
         }
         WalkResult w = new WalkResult();
         assertTrue(mmu.translate(va + 0x10, AccessType.WRITE, true, false, w), w.toString());

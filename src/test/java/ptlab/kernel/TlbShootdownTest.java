@@ -17,47 +17,74 @@ import ptlab.hw.PagingMode;
 /** TLB shootdown, lazy TLB, flush-before-free, and the stale entry a skipped flush leaves. */
 class TlbShootdownTest {
 
-    @AfterEach
-    void removeObserver() {
-        MmuGather.setObserver(null);
+    private static Kernel boot(PagingMode mode, int cpus) {
+        return boot(mode, cpus, Interleaving.NONE, KernelVariant.CORRECT);
     }
 
-    private static Kernel boot(PagingMode mode, int cpus) {
-        return new Kernel(mode, KernelConfig.defaults().withRam(64L << 20).withCpus(cpus));
+    private static Kernel boot(PagingMode mode, int cpus, Interleaving il, KernelVariant variant) {
+        return new Kernel(mode, KernelConfig.defaults().withRam(64L << 20).withCpus(cpus), il, variant);
     }
 
     @ParameterizedTest
     @EnumSource(PagingMode.class)
     void skippedFlushLeavesAStaleTranslation(PagingMode mode) {
-        Kernel k = boot(mode, 1);
+        Kernel k = boot(mode, 1, Interleaving.NONE, KernelVariant.of(KernelVariant.Bug.SKIP_FLUSH));   // the broken kernel
         Cpu cpu = k.cpu(0);
         Task t = k.createProcess();
         k.switchTo(cpu, t);
         long a = k.mmap(t, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
         assertTrue(k.writeUserLong(cpu, a, 1));
         long pa = k.access(cpu, a, AccessType.READ);          // now cached in the TLB
-
-        k.tlb().setSkipFlushForTesting(true);                 // the broken kernel
         assertEquals(0, k.munmap(t, a, 4096));
         assertEquals(-1, k.lookup(t.mm(), a), "the pte is gone");
         assertEquals(pa, k.access(cpu, a, AccessType.READ),
                 "stale: the TLB still translates to the freed frame " + Long.toHexString(pa));
         assertEquals(FrameUse.FREE, k.allocator().useOf(pa & -4096L), "and that frame is already free");
-        k.tlb().setSkipFlushForTesting(false);
-        k.tlb().flush_tlb_mm(cpu, t.mm());                     // repair before checking the correct kernel
 
         // The correct kernel: the same sequence faults after munmap.
-        long b = k.mmap(t, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
-        assertTrue(k.writeUserLong(cpu, b, 1));
-        k.access(cpu, b, AccessType.READ);
-        assertEquals(0, k.munmap(t, b, 4096));
-        assertEquals(SIGSEGV, k.access(cpu, b, AccessType.READ));
+        Kernel c = boot(mode, 1);
+        Cpu cpu0 = c.cpu(0);
+        Task u = c.createProcess();
+        c.switchTo(cpu0, u);
+        long b = c.mmap(u, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(c.writeUserLong(cpu0, b, 1));
+        c.access(cpu0, b, AccessType.READ);
+        assertEquals(0, c.munmap(u, b, 4096));
+        assertEquals(SIGSEGV, c.access(cpu0, b, AccessType.READ));
     }
 
     @ParameterizedTest
     @EnumSource(PagingMode.class)
     void munmapFreesPagesAndTablesOnlyAfterTheFlush(PagingMode mode) {
-        Kernel k = boot(mode, 2);
+        List<String> events = new ArrayList<>();
+        boolean[] recording = new boolean[1];
+        FrameAllocator[] allocator = new FrameAllocator[1];
+        Interleaving gather = new Interleaving() {   // this kernel's own hook: sees only its gathers
+            @Override
+            public void gatherFlushed(MmStruct mm, long start, long end, boolean freedTables) {
+                if (recording[0]) {
+                    events.add("flush" + (freedTables ? "+tables" : ""));
+                }
+            }
+
+            @Override
+            public void pageFreed(long pa) {
+                if (recording[0]) {
+                    events.add("page");
+                    assertEquals(FrameUse.FREE, allocator[0].useOf(pa), "the last reference went with the gather");
+                }
+            }
+
+            @Override
+            public void tableFreed(long pa, int level) {
+                if (recording[0]) {
+                    events.add("table");
+                    assertEquals(FrameUse.FREE, allocator[0].useOf(pa), "freed by the gather");
+                }
+            }
+        };
+        Kernel k = boot(mode, 2, gather, KernelVariant.CORRECT);
+        allocator[0] = k.allocator();
         Cpu cpu0 = k.cpu(0);
         Cpu cpu1 = k.cpu(1);
         Task t = k.createProcess();
@@ -69,27 +96,8 @@ class TlbShootdownTest {
         for (long off = 0; off < len; off += 4096) {
             assertTrue(k.writeUserLong(off % 8192 == 0 ? cpu0 : cpu1, a + off, off));
         }
-        List<String> events = new ArrayList<>();
-        FrameAllocator alloc = k.allocator();
         long cpu1IpisBefore = cpu1.ipisReceived();
-        MmuGather.setObserver(new MmuGather.Observer() {
-            @Override
-            public void flushed(MmStruct mm, long start, long end, boolean freedTables) {
-                events.add("flush" + (freedTables ? "+tables" : ""));
-            }
-
-            @Override
-            public void pageFreed(long pa) {
-                events.add("page");
-                assertEquals(FrameUse.FREE, alloc.useOf(pa), "the last reference went with the gather");
-            }
-
-            @Override
-            public void tableFreed(long pa, int level) {
-                events.add("table");
-                assertEquals(FrameUse.FREE, alloc.useOf(pa), "freed by the gather");
-            }
-        });
+        recording[0] = true;
         assertEquals(0, k.munmap(t, a, len));
         assertTrue(events.contains("table"), "pte tables were freed: " + events);
         // Every free comes after a flush; a freed table after a flush that announced freed tables
@@ -209,7 +217,7 @@ class TlbShootdownTest {
         k.switchTo(cpu1, k.cloneThread(t));
         long local = cpu1.ctxTlbGen[cpu1.loaded_asid];
         assertEquals(t.mm().tlb_gen.get(), local, "cpu1 is up to date");
-        t.mm().tlb_gen.incrementAndGet();                    // another flusher's inc_mm_tlb_gen, its IPI not here yet
+        t.mm().tlb_gen.addAndGet(1);                         // another flusher's inc_mm_tlb_gen, its IPI not here yet
         FlushTlbInfo stale = new FlushTlbInfo();
         stale.set(t.mm(), 0, FlushTlbInfo.TLB_FLUSH_ALL, 12, false, local, 0);
         long full = cpu1.fullFlushes();
@@ -231,18 +239,21 @@ class TlbShootdownTest {
      */
     @Test
     void munmapAndBrkFreeUnderTheDowngradedLockMmapFixedUnderWrite() {
-        Kernel k = boot(PagingMode.X86_64, 1);
+        List<String> modes = new ArrayList<>();
+        RwSemaphore[] lockOf = new RwSemaphore[1];
+        Interleaving gather = new Interleaving() {   // this kernel's own hook: sees only its gathers
+            @Override
+            public void gatherFlushed(MmStruct mm, long start, long end, boolean freedTables) {
+                RwSemaphore lock = lockOf[0];
+                modes.add(lock.isWriteLocked() ? "write" : lock.isReadLocked() ? "read" : "none");
+            }
+        };
+        Kernel k = boot(PagingMode.X86_64, 1, gather, KernelVariant.CORRECT);
         Cpu cpu = k.cpu(0);
         Task t = k.createProcess();
         k.switchTo(cpu, t);
         RwSemaphore lock = t.mm().mmap_lock;
-        List<String> modes = new ArrayList<>();
-        MmuGather.setObserver(new MmuGather.Observer() {
-            @Override
-            public void flushed(MmStruct mm, long start, long end, boolean freedTables) {
-                modes.add(lock.isWriteLocked() ? "write" : lock.isReadLocked() ? "read" : "none");
-            }
-        });
+        lockOf[0] = lock;
         long len = 4L << 20;
         long a = k.mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
         assertTrue(k.writeUserLong(cpu, a, 1));

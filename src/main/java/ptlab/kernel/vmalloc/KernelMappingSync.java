@@ -34,7 +34,12 @@ public final class KernelMappingSync {
     /** The Linux level whose entries live in the pgd page itself (P4D on 4-level: folded into the pgd). */
     private final int topLevel;
     private long[] populated = new long[64];
-    private int generation;
+    /**
+     * The generation: how many entries of {@link #populated} are valid. Appended under
+     * init_mm.page_table_lock, read without it (switch-check, eager-generation): a shared
+     * variable, stored after the entry it counts (so a reader that sees n sees n entries).
+     */
+    private final ptlab.kernel.SharedLong generation;
 
     long fullSyncs;
     long entriesCopied;
@@ -69,6 +74,7 @@ public final class KernelMappingSync {
         this.syncLevel = k.layout().syncLevelNumber();
         this.span = k.layout().syncEntrySpan();
         this.topLevel = k.mode().levels();
+        this.generation = new ptlab.kernel.SharedLong(k.interleaving(), "kernel_sync_generation", 0);
     }
 
     public Kernel kernel() {
@@ -142,20 +148,26 @@ public final class KernelMappingSync {
 
     /** Vmalloc code populated init_mm's sync-level entry covering {@code va}. */
     void notePopulated(long va) {
-        for (int i = generation - 1; i >= 0; i--) {
+        var lock = k.initMm().page_table_lock;
+        lock.lock();
+        int g = (int) generation.plainGet();             // every writer holds the lock
+        for (int i = g - 1; i >= 0; i--) {
             if (populated[i] == (va & -span)) {
+                lock.unlock();
                 return;                                  // two CPUs raced to populate it; one table won
             }
         }
-        if (generation == populated.length) {
-            populated = Arrays.copyOf(populated, generation * 2);
+        if (g == populated.length) {
+            populated = Arrays.copyOf(populated, g * 2);
         }
-        populated[generation++] = va & -span;
+        populated[g] = va & -span;
+        generation.set(g + 1);                           // publish after the entry
+        lock.unlock();
     }
 
-    /** The number of sync-level entries init_mm has populated since boot. */
+    /** The number of sync-level entries init_mm has populated since boot (a shared read). */
     public int generation() {
-        return generation;
+        return (int) generation.get();
     }
 
     /** The start address of the {@code i}-th populated sync-level entry. */
@@ -180,7 +192,7 @@ public final class KernelMappingSync {
             // The sync level is the pgd itself: the entry sits at a fixed offset in every pgd page.
             long off = pt.pgd_offset_pgd(0, first);
             int eb = pt.entryBytes();
-            if (n == 1 && k.memory().accessesOnlyCounted()) {
+            if (n == 1) {
                 syncTopEntryGathered(pgds, off, first);
             } else {
                 for (int slot = arch.pgdListSlots() - 1; slot >= 0; slot--) {   // newest first
@@ -214,10 +226,11 @@ public final class KernelMappingSync {
     private final long[] gatherEntries = new long[GATHER];
 
     /**
-     * syncRange()'s walk for one top-level entry at byte {@code off} of every pgd, when no hook
-     * acts at an access (so nobody can observe the order of the reads): the same reads, charged
-     * the same, and the same copies in pgd_list order, but the entries are read GATHER pgds at a time ({@link Pgtable#getEach}), so that the host CPU can have
-     * many of these cache misses in flight instead of one per visit.
+     * syncRange()'s walk for one top-level entry at byte {@code off} of every pgd: the same reads,
+     * charged the same, and the same copies in pgd_list order, but the entries are read GATHER
+     * pgds at a time ({@link Pgtable#getEach}), so that the host CPU can have many of these cache
+     * misses in flight instead of one per visit. Under pgd_lock, reading ahead is what the
+     * kernel may do too; under the engine each read is still its own scheduling point.
      */
     private void syncTopEntryGathered(long[] pgds, long off, long va) {
         int g = 0;
@@ -252,10 +265,11 @@ public final class KernelMappingSync {
         arch.pgd_lock.lock();
         walkObserver.walkBegin();
         long[] pgds = arch.pgdListPgds();
+        int g = generation();
         for (int slot = arch.pgdListSlots() - 1; slot >= 0; slot--) {           // newest first
             long pgd = pgds[slot];
             if (pgd != ArchPgtable.NO_PGD) {
-                for (int i = from; i < generation; i++) {
+                for (int i = from; i < g; i++) {
                     copyEntryAt(syncEntryPtrIn(pgd, populated[i]), populated[i]);
                 }
             }
@@ -269,10 +283,11 @@ public final class KernelMappingSync {
     /** Brings {@code mm} up to the current generation; returns entries copied. */
     public int catchUp(MmStruct mm) {
         int copied = 0;
-        for (long i = mm.kernelSyncGen; i < generation; i++) {
+        int g = generation();
+        for (long i = mm.kernelSyncGen; i < g; i++) {
             copied += copyEntry(mm, populated[(int) i]);
         }
-        mm.kernelSyncGen = generation;
+        mm.kernelSyncGen = g;
         return copied;
     }
 

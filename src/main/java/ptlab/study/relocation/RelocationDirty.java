@@ -83,9 +83,10 @@ public final class RelocationDirty implements Scenario {
 
     /** The scenario for {@code protocol} (a fresh instance) on {@code mode} with {@code cpus} CPUs. */
     public static Machine build(RelocationProtocol protocol, PagingMode mode, int cpus) {
-        Kernel k = new Kernel(mode, KernelConfig.defaults().withRam(32L << 20).withCpus(cpus).withNodes(2));
-        Machine m = new Machine(k.memory(), mode);
-        KernelBridge.install(k, m);
+        KernelBridge.Booted b = KernelBridge.boot(mode,
+                KernelConfig.defaults().withRam(32L << 20).withCpus(cpus).withNodes(2), ptlab.kernel.KernelVariant.CORRECT);
+        Kernel k = b.kernel();
+        Machine m = b.machine();
         int writers = cpus - 1;
         Task main = k.createProcess();
         Task[] threads = new Task[writers];

@@ -183,6 +183,8 @@ public final class RelocationExperiment {
         final Params p;
         final Kernel k;
         final CostTable costs;
+        /** The kernel's interleaving: it moves to each phase's machine. */
+        final KernelBridge bridge = new KernelBridge();
         final Task main;
         final Task[] tasks;
         final boolean[] thread;          // kernel CPU i runs a thread
@@ -193,7 +195,8 @@ public final class RelocationExperiment {
         World(Params p, Placement placement, CostTable costs) {
             this.p = p;
             this.costs = costs;
-            k = new Kernel(p.mode(), KernelConfig.defaults().withRam(p.ramBytes()).withCpus(p.cpus()).withNodes(p.nodes()));
+            k = new Kernel(p.mode(), KernelConfig.defaults().withRam(p.ramBytes()).withCpus(p.cpus()).withNodes(p.nodes()),
+                    bridge, ptlab.kernel.KernelVariant.CORRECT);
             target = p.nodes() - 1;
             thread = new boolean[p.cpus()];
             for (int i = 0; i < p.cpus(); i++) {
@@ -288,7 +291,7 @@ public final class RelocationExperiment {
         /** One timed run: every thread CPU does {@code accesses} accesses; {@code mover} runs first on the first one. */
         Phase phase(int accesses, Mover mover) {
             Machine m = new Machine(k.memory(), p.mode(), k.config().tlb(), costs);
-            KernelBridge.install(k, m);
+            bridge.install(k, m);
             int[] nodes = new int[p.cpus()];
             for (int i = 0; i < p.cpus(); i++) {
                 nodes[i] = k.cpu(i).node();

@@ -6,6 +6,7 @@ import ptlab.hw.PagingMode;
 import ptlab.kernel.FrameUse;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelConfig;
+import ptlab.kernel.KernelVariant;
 import ptlab.kernel.Task;
 import ptlab.kernel.vmalloc.Preallocate;
 import ptlab.kernel.vmalloc.Vmalloc;
@@ -51,10 +52,11 @@ public final class HotplugKernelMapping implements Scenario {
     @Override
     public Machine build(String variant) {
         boolean fix = variant(variant).name().equals("arch-sync-kernel-mappings");
-        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(2));
+        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(2),
+                KernelVariant.CORRECT);
+        Kernel k = b.kernel();
         Vmalloc vm = new Vmalloc(k, new Preallocate());
-        Machine m = new Machine(k.memory(), PagingMode.X86_64);
-        KernelBridge.install(k, m);
+        Machine m = b.machine();
         Task old = k.createProcess();
         Task hotplugger = k.createProcess();
         vm.switchTo(k.cpu(0), hotplugger);

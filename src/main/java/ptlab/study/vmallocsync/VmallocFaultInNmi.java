@@ -6,6 +6,7 @@ import ptlab.hw.PagingMode;
 import ptlab.kernel.FrameUse;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelConfig;
+import ptlab.kernel.KernelVariant;
 import ptlab.kernel.MmStruct;
 import ptlab.kernel.Task;
 import ptlab.kernel.vmalloc.LazyFault;
@@ -49,10 +50,11 @@ public final class VmallocFaultInNmi implements Scenario {
     public Machine build(String variant) {
         boolean lazy = variant(variant).name().equals("lazy-fault");
         VmallocSyncStrategy strategy = lazy ? new LazyFault() : new Preallocate();
-        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(2));
+        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(2),
+                KernelVariant.CORRECT);
+        Kernel k = b.kernel();
         Vmalloc vm = new Vmalloc(k, strategy);
-        Machine m = new Machine(k.memory(), PagingMode.X86_64);
-        KernelBridge.install(k, m);
+        Machine m = b.machine();
         Task perf = k.createProcess();
         Task old = k.createProcess();
         vm.switchTo(k.cpu(0), perf);

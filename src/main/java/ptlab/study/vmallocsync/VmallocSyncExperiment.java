@@ -235,7 +235,7 @@ public final class VmallocSyncExperiment {
 
         Row go() {
             long wall0 = System.nanoTime();
-            k.memory().setAccessHook(meter);
+            k.memory().setMeter(meter);
             Task first = k.createProcess();
             if (first == null) {
                 throw new IllegalStateException("out of memory creating the first process");
@@ -279,7 +279,7 @@ public final class VmallocSyncExperiment {
             for (long t : clock) {
                 makespan = Math.max(makespan, t);
             }
-            k.memory().setAccessHook(null);
+            k.memory().setMeter(null);
             double wall = (System.nanoTime() - wall0) / 1e9;
             return new Row(strategy.name(), strategy.broken(), sync.fullSyncs(), sync.entriesCopied(), sync.mmsWalked(), walkCycles,
                     sync.vmallocFaults(), faultsInNmi, hazards, nestedNmis,
@@ -550,7 +550,7 @@ public final class VmallocSyncExperiment {
             if (strategy.toleratesFaults()) {
                 return;
             }
-            k.memory().setAccessHook(null);
+            k.memory().setMeter(null);
             List<MmStruct> mms = new ArrayList<>();
             for (int c = 0; c < p.cpus(); c++) {
                 MmStruct loaded = k.cpu(c).loadedMm();

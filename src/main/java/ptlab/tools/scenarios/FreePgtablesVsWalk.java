@@ -2,6 +2,7 @@ package ptlab.tools.scenarios;
 
 import java.util.List;
 
+import ptlab.kernel.KernelVariant;
 import ptlab.engine.KernelBridge;
 import ptlab.engine.Machine;
 import ptlab.engine.Scenario;
@@ -81,8 +82,8 @@ public final class FreePgtablesVsWalk implements Scenario {
     }
 
     private static Machine buildKernel(boolean freeBeforeFlush) {
-        KernelKit kit = new KernelKit(1);
-        kit.kernel.tlb().setFreeTablesBeforeFlushForTesting(freeBeforeFlush);
+        KernelKit kit = new KernelKit(1, freeBeforeFlush
+                ? KernelVariant.of(KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH) : KernelVariant.CORRECT);
         KernelBridge.watchUserRange(kit.machine, kit.va, 4096);
         // CPU0 reads until munmap makes it fault: Linux's zap flushes at the vma's end
         // (tlb_end_vma) before free_pgtables, so only a walk after that flush can leave the

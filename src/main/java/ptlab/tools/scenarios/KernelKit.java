@@ -4,6 +4,7 @@ import ptlab.hw.AccessType;
 import ptlab.hw.PagingMode;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelConfig;
+import ptlab.kernel.KernelVariant;
 import ptlab.kernel.Task;
 import ptlab.engine.KernelBridge;
 import ptlab.engine.Machine;
@@ -24,10 +25,11 @@ final class KernelKit {
     final Task other;
     final long va;
 
-    KernelKit(int pages) {
-        kernel = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2));
-        machine = new Machine(kernel.memory(), PagingMode.X86_64);
-        KernelBridge.install(kernel, machine);
+    KernelKit(int pages, KernelVariant variant) {
+        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2),
+                variant);
+        kernel = b.kernel();
+        machine = b.machine();
         user = kernel.createProcess();
         other = kernel.cloneThread(user);
         kernel.switchTo(kernel.cpu(0), user);

@@ -4,6 +4,7 @@ import java.util.List;
 
 import ptlab.hw.PhysicalMemory;
 import ptlab.hw.PteBits;
+import ptlab.kernel.KernelVariant;
 import ptlab.engine.KernelBridge;
 import ptlab.engine.Machine;
 import ptlab.engine.Scenario;
@@ -107,14 +108,14 @@ public final class PteClearVsDirty implements Scenario {
     }
 
     private static Machine buildKernel(boolean plainClear) {
-        KernelKit kit = new KernelKit(1);
+        KernelKit kit = new KernelKit(1, plainClear
+                ? KernelVariant.of(KernelVariant.Bug.PLAIN_PTE_CLEAR) : KernelVariant.CORRECT);
         long va = kit.va;
         // madvise_free_pte_range: the page stays mapped and writable but clean, and no TLB keeps it dirty
         int[] level = new int[1];
         long ptep = kit.kernel.pgtable().walk(kit.user.mm(), va, level);
         kit.kernel.memory().storeLong(ptep, kit.kernel.memory().loadLong(ptep) & ~PteBits.D);
         kit.kernel.cpu(0).mmu().invlpg(va);
-        kit.kernel.pgtable().setPlainClearForTesting(plainClear);
         kit.machine.addEndCheck(KernelBridge.dirtyCheck(kit.kernel, kit.user.mm(), va, 4096));
         kit.cpu(0, cpu -> {
             if (KernelBridge.userAccess(cpu, false, va, 0)       // caches the translation clean

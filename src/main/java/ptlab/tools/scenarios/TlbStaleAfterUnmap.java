@@ -2,6 +2,7 @@ package ptlab.tools.scenarios;
 
 import java.util.List;
 
+import ptlab.kernel.KernelVariant;
 import ptlab.engine.KernelBridge;
 import ptlab.engine.Machine;
 import ptlab.engine.Scenario;
@@ -77,8 +78,8 @@ public final class TlbStaleAfterUnmap implements Scenario {
     }
 
     private static Machine buildKernel(boolean localFlushOnly) {
-        KernelKit kit = new KernelKit(2);
-        kit.kernel.tlb().setLocalFlushOnlyForTesting(localFlushOnly);
+        KernelKit kit = new KernelKit(2, localFlushOnly
+                ? KernelVariant.of(KernelVariant.Bug.LOCAL_FLUSH_ONLY) : KernelVariant.CORRECT);
         KernelBridge.watchUserRange(kit.machine, kit.va, 2 * 4096L);
         kit.cpu(0, KernelKit.reads(kit.va, 3));
         kit.cpu(1, cpu -> kit.kernel.munmap(kit.other, kit.va, 4096));

@@ -25,7 +25,12 @@ import ptlab.kernel.VmSplit;
 class VmallocTest {
 
     static Kernel kernel(PagingMode mode, VmallocSyncStrategy s) {
-        return new Kernel(mode, s.configure(mode, KernelConfig.defaults().withRam(256L << 20)));
+        return kernel(mode, s, ptlab.kernel.KernelVariant.CORRECT);
+    }
+
+    static Kernel kernel(PagingMode mode, VmallocSyncStrategy s, ptlab.kernel.KernelVariant variant) {
+        return new Kernel(mode, s.configure(mode, KernelConfig.defaults().withRam(256L << 20)),
+                ptlab.kernel.Interleaving.NONE, variant);
     }
 
     @ParameterizedTest
@@ -120,7 +125,8 @@ class VmallocTest {
     @ParameterizedTest(name = "skip flush {0}")
     @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
     void theLazyPurgeFlushKeepsAReusedRangeFromHittingAStaleGlobalTlbEntry(boolean skipFlush) {
-        Kernel k = kernel(PagingMode.X86_64, new Preallocate());
+        Kernel k = kernel(PagingMode.X86_64, new Preallocate(), skipFlush
+                ? ptlab.kernel.KernelVariant.of(ptlab.kernel.KernelVariant.Bug.SKIP_FLUSH) : ptlab.kernel.KernelVariant.CORRECT);
         Vmalloc v = new Vmalloc(k, new Preallocate());
         Cpu cpu = k.cpu(1);
         WalkResult w = new WalkResult();
@@ -130,7 +136,6 @@ class VmallocTest {
         v.vfree(k.cpu(0), a);
         long reused = k.allocator().allocFrame(0, FrameUse.KERNEL);             // someone else gets the old page
         assertEquals(oldFrame, reused);
-        k.tlb().setSkipFlushForTesting(skipFlush);
         v.areas().purge();                                                      // the one batched flush
         long b = v.vmalloc(k.cpu(0), 4096);
         assertEquals(a, b, "the purged range is reused");

@@ -24,6 +24,7 @@ class VmallocSyncScenarioTest {
     @CsvSource({
             "vmalloc-sync-race,      tracked-mask,             random",
             "vmalloc-sync-race,      tracked-mask,             pct",
+            "vmalloc-sync-race,      eager-generation,         pct",
             "hotplug-kernel-mapping, preallocate-vmalloc-only, random",
             "hotplug-kernel-mapping, preallocate-vmalloc-only, exhaustive",
     })
@@ -46,7 +47,6 @@ class VmallocSyncScenarioTest {
     @ParameterizedTest(name = "{0} {1} passes")
     @CsvSource({
             "vmalloc-sync-race,      tracked-mask+fault",
-            "vmalloc-sync-race,      eager-generation",
             "hotplug-kernel-mapping, arch-sync-kernel-mappings",
             "vmalloc-fault-in-nmi,   preallocate",
     })
