@@ -27,8 +27,13 @@ final class LackeyReader extends TraceReader {
         // Fast path for the exact layout valgrind writes ("I  " or " L "/" S "/" M " then at most 16
         // hex digits and a comma), when 20 bytes can be read without reaching the limit.
         if (from + 20 <= limit) {
-            byte op = b[from] == 'I' ? (byte) 'I' : b[from + 1];
-            if (b[from + 2] == ' ' && (op == 'I' ? b[from + 1] == ' ' : b[from] == ' ')) {
+            // "I  " or " X ": the operation is the first byte if the second is blank, else the
+            // second (and the first must be blank). Selected, not branched on: the mix of
+            // instruction and data lines is irregular, and a branch on it mispredicted often.
+            byte c0 = b[from], c1 = b[from + 1];
+            byte op = c1 == ' ' ? c0 : c1;
+            byte blankOrI = c1 == ' ' ? (byte) 'I' : (byte) ' ';
+            if (b[from + 2] == ' ' & c0 == blankOrI) {
                 int comma = Hex.commaWithin16(b, from + 3);
                 if (comma > 0) {
                     long address = Hex.parse(b, from + 3, comma);
@@ -73,6 +78,13 @@ final class LackeyReader extends TraceReader {
 
     /** Parses ",SIZE" onward ({@code i} just after the comma) and hands the access to the sink. */
     private int afterAddress(byte[] b, int i, int limit, byte op, long address, AccessSink sink) {
+        if (i + 8 <= limit) {
+            // Fast path: the digits and the newline in one word, as valgrind writes them.
+            long digitsAndSize = Hex.sizeThenNewline(b, i, MAX_ACCESS_SIZE);
+            if (digitsAndSize != Hex.NO_SIZE) {
+                return deliver(i + (int) (digitsAndSize >>> 32), op, address, (int) digitsAndSize, sink);
+            }
+        }
         long sizeAndEnd = sizeAndEnd(b, i, limit);
         int size = (int) sizeAndEnd;
         i = (int) (sizeAndEnd >>> 32);
@@ -82,21 +94,39 @@ final class LackeyReader extends TraceReader {
         if (b[i] != '\n' || size == 0) {
             return malformedLine(b, i, limit);
         }
-        switch (op) {
-            case 'I' -> sink.access(FETCH, address, size);
-            case 'L' -> sink.access(READ, address, size);
-            case 'S' -> sink.access(WRITE, address, size);
-            case 'M' -> {
-                sink.access(READ, address, size);
-                sink.access(WRITE, address, size);
-            }
-            default -> {
-                malformed();
-                return i;
-            }
+        return deliver(i, op, address, size, sink);
+    }
+
+    /** A complete record ending at the newline at {@code nl}: its accesses to the sink, the line counted. */
+    private int deliver(int nl, byte op, long address, int size, AccessSink sink) {
+        // A table instead of a switch: I, L and S take one indexed load and one predictable
+        // branch, whatever their mix in the trace (a switch branched on each line's operation).
+        int kind = KIND_OF[op & 0xFF];
+        if (kind < MODIFY) {
+            sink.access(kind, address, size);
+        } else if (kind == MODIFY) {
+            sink.access(READ, address, size);
+            sink.access(WRITE, address, size);
+        } else {
+            malformed();
+            return nl;
         }
         record();
-        return i;
+        return nl;
+    }
+
+    /** {@link #KIND_OF} of an M line: a load, then a store. */
+    private static final int MODIFY = 3;
+    private static final int NOT_AN_OPERATION = 4;
+    /** The access kind of an operation byte: I, L, S, M; anything else {@link #NOT_AN_OPERATION}. */
+    private static final int[] KIND_OF = new int[256];
+
+    static {
+        java.util.Arrays.fill(KIND_OF, NOT_AN_OPERATION);
+        KIND_OF['I'] = FETCH;
+        KIND_OF['L'] = READ;
+        KIND_OF['S'] = WRITE;
+        KIND_OF['M'] = MODIFY;
     }
 
     @Override

@@ -71,4 +71,59 @@ class HexTest {
             assertEquals(k, Hex.commaWithin16(c, 0));
         }
     }
+
+    /** Reference for sizeThenNewline: digits, then a newline directly, value in 1..max. */
+    static long referenceSize(byte[] b, int at, int max) {
+        int i = at;
+        while (i < at + 8 && b[i] >= '0' && b[i] <= '9') {
+            i++;
+        }
+        int n = i - at;
+        if (n == 0 || n == 8 || b[i] != '\n') {
+            return Hex.NO_SIZE;
+        }
+        long v = Long.parseLong(new String(b, at, n, StandardCharsets.US_ASCII));
+        return v == 0 || v > max ? Hex.NO_SIZE : (long) n << 32 | v;
+    }
+
+    @Test
+    void sizeThenNewlineMatchesReference() {
+        SplittableRandom rnd = new SplittableRandom(15);
+        String pool = "0123456789\n\r ,x/:";
+        for (int round = 0; round < 300_000; round++) {
+            byte[] b = new byte[12];
+            for (int i = 0; i < b.length; i++) {
+                b[i] = rnd.nextInt(3) == 0 ? (byte) rnd.nextInt(256) : (byte) pool.charAt(rnd.nextInt(pool.length()));
+            }
+            int digits = rnd.nextInt(9);                     // often a clean "digits\n"
+            for (int i = 0; i < digits && rnd.nextInt(5) != 0; i++) {
+                b[i] = (byte) ('0' + rnd.nextInt(10));
+                if (i + 1 < b.length && rnd.nextBoolean()) {
+                    b[i + 1] = '\n';
+                }
+            }
+            int max = rnd.nextBoolean() ? TraceReader.MAX_ACCESS_SIZE : 1 + rnd.nextInt(100);
+            assertEquals(referenceSize(b, 0, max), Hex.sizeThenNewline(b, 0, max),
+                    () -> new String(b, StandardCharsets.ISO_8859_1) + " max " + max);
+        }
+    }
+
+    @Test
+    void sizeThenNewlineEdges() {
+        int max = TraceReader.MAX_ACCESS_SIZE;
+        assertEquals(1L << 32 | 4, Hex.sizeThenNewline(bytes("4\nxxxxxx"), 0, max));
+        assertEquals(2L << 32 | 16, Hex.sizeThenNewline(bytes("16\nxxxxx"), 0, max));
+        assertEquals(7L << 32 | max, Hex.sizeThenNewline(bytes("1048576\n"), 0, max));
+        assertEquals(7L << 32 | 7, Hex.sizeThenNewline(bytes("0000007\n"), 0, max));
+        assertEquals(Hex.NO_SIZE, Hex.sizeThenNewline(bytes("1048577\n"), 0, max));   // above the maximum
+        assertEquals(Hex.NO_SIZE, Hex.sizeThenNewline(bytes("0\nxxxxxx"), 0, max));   // zero
+        assertEquals(Hex.NO_SIZE, Hex.sizeThenNewline(bytes("12345678"), 0, max));     // no newline in the word
+        assertEquals(Hex.NO_SIZE, Hex.sizeThenNewline(bytes("4\r\nxxxxx"), 0, max));   // CRLF: the byte loop takes it
+        assertEquals(Hex.NO_SIZE, Hex.sizeThenNewline(bytes("4 \nxxxxx"), 0, max));   // a trailing blank too
+        assertEquals(Hex.NO_SIZE, Hex.sizeThenNewline(bytes("\nxxxxxxx"), 0, max));   // no digit
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
 }
