@@ -15,6 +15,7 @@ import ptlab.tools.WalkWorkloads;
 /** {@code ptlab bench …}: quick in-process measurements (the JMH suite is the reference: see README). */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Quick in-process performance measurements.",
+        footer = {"", "Example:", "  ptlab bench walk --format json"},
         subcommands = {BenchCommand.Walk.class})
 public final class BenchCommand implements Runnable {
 
@@ -31,7 +32,8 @@ public final class BenchCommand implements Runnable {
                     "Times a TLB hit (Mmu) and page walks with A/D already set and tables in cache: a 4-level and",
                     "a 5-level walk of one page, and random 4-level walks over 1 GiB mapped with 4 KiB pages.",
                     "Each case warms up, then times short rounds with System.nanoTime and reports the best round.",
-                    "A rough figure; for careful numbers use the JMH suite (mvn -Pbench package)."})
+                    "A rough figure; for careful numbers use the JMH suite (mvn -Pbench package)."},
+            footer = {"", "Examples:", "  ptlab bench walk", "  ptlab bench walk --seconds 10 --format json"})
     static final class Walk implements Callable<Integer> {
 
         @Option(names = "--format", defaultValue = "text", description = "text (default) or json")

@@ -21,10 +21,13 @@ import ptlab.tools.TlbDemo;
 
 /** {@code ptlab demo}: the tour. Grows with each study. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Runs each part of ptlab at a small scale and prints what it shows.")
+        description = "Runs each part of ptlab at a small scale and prints what it shows (about a minute).",
+        footer = {"", "Example:", "  ptlab demo"})
 public final class DemoCommand implements Callable<Integer> {
 
-    @Option(names = "--format", defaultValue = "text", description = "text or json")
+    @Option(names = "--format", defaultValue = "text", description = "text only: the tour is for reading; each "
+            + "part's own command prints JSON (mmu probe, layout, explore, experiment vmalloc-sync --format json) "
+            + "(default: ${DEFAULT-VALUE})")
     OutputFormat format;
 
     @Spec
@@ -32,6 +35,10 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (format != OutputFormat.text) {
+            throw new UsageException("demo prints a text tour only; for JSON run its parts: mmu probe, layout, "
+                    + "explore, experiment vmalloc-sync --format json");
+        }
         PrintWriter out = spec.commandLine().getOut();
         out.println("== 1. Page walks in the four x86 paging modes (SDM vol. 3, ch. 4)");
         out.println("   One user page mapped read-write; each row is one access through a fresh walk.");

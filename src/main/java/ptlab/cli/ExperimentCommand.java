@@ -3,9 +3,14 @@ package ptlab.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** {@code ptlab experiment STUDY}: the studies of DESIGN.md. */
+/**
+ * {@code ptlab experiment STUDY}: the studies of DESIGN.md. Like every command group ({@code mmu},
+ * {@code trace}, {@code bench}, {@code ptlab} itself), without a subcommand it prints its help and
+ * exits 0.
+ */
 @Command(name = "experiment", mixinStandardHelpOptions = true,
         description = "Runs one of the studies and prints its comparison table.",
+        footer = {"", "Example:", "  ptlab experiment vmalloc-sync --arch x86-64 --procs 100 --vmallocs 2000"},
         subcommands = {VmallocSyncCommand.class, RelocationCommand.class})
 public final class ExperimentCommand implements Runnable {
 
@@ -14,6 +19,6 @@ public final class ExperimentCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a study: vmalloc-sync, relocation");
+        spec.commandLine().usage(spec.commandLine().getOut());
     }
 }

@@ -65,19 +65,22 @@ public final class ExploreCommand implements Callable<Integer> {
     @Option(names = "--strategy", defaultValue = "random", description = "random, pct or exhaustive (default: ${DEFAULT-VALUE})")
     String strategy;
 
-    @Option(names = "--max-depth", description = "pct: bug depth d (default 3); exhaustive: preemption bound (default 2)")
+    @Option(names = "--max-depth", description = "pct: bug depth d (default 3); exhaustive: preemption bound "
+            + "(default 2); not for random")
     Integer maxDepth;
 
     @Option(names = "--max-steps", defaultValue = "100000", description = "step limit of one schedule (default: ${DEFAULT-VALUE})")
     int maxSteps;
 
-    @Option(names = "--out", description = "where to save a violating schedule (default: ptlab-schedule-<scenario>-<seed>.json)")
+    @Option(names = "--out", paramLabel = "FILE", description = "FILE to save a violating schedule in, checked "
+            + "writable before the search; missing parent directories are created "
+            + "(default: ptlab-schedule-<scenario>-<seed>.json in the current directory)")
     Path outFile;
 
     @Option(names = "--shard", description = "K/N: run only schedules i with i mod N = K-1")
     String shard;
 
-    @Option(names = "--format", defaultValue = "text", description = "text or json")
+    @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
     OutputFormat format;
 
     @Spec
@@ -95,24 +98,27 @@ public final class ExploreCommand implements Callable<Integer> {
         if (args.size() != 1) {
             throw new UsageException("give one scenario (see ptlab explore --list), got " + args.size());
         }
-        Scenario sc = Scenarios.byName(args.get(0));
-        Scenario.Variant v = sc.variant(variant);
+        Scenario sc = UsageException.userInput(() -> Scenarios.byName(args.get(0)));
+        Scenario.Variant v = UsageException.userInput(() -> sc.variant(variant));
         int k = 0;
         int n = 1;
         if (shard != null) {
-            String[] p = shard.split("/");
-            try {
-                k = Integer.parseInt(p[0]) - 1;
-                n = Integer.parseInt(p[1]);
-            } catch (RuntimeException e) {
-                throw new UsageException("--shard must be K/N, e.g. 3/8, got '" + shard + "'");
-            }
-            if (p.length != 2 || n < 1 || k < 0 || k >= n) {
-                throw new UsageException("--shard K/N needs 1 <= K <= N, got '" + shard + "'");
-            }
+            int[] kn = parseShard(shard);
+            k = kn[0] - 1;
+            n = kn[1];
+        }
+        if (maxDepth != null && strategy.equals("random")) {
+            throw new UsageException("--max-depth applies to pct (bug depth) and exhaustive (preemption bound), "
+                    + "not to random");
         }
         int depth = maxDepth != null ? maxDepth : strategy.equals("pct") ? 3 : 2;
-        Explorer.Settings settings = new Explorer.Settings(strategy, seed, schedules, depth, maxSteps, k, n);
+        int shardIndex = k;
+        int shardCount = n;
+        Explorer.Settings settings = UsageException.userInput(() -> new Explorer.Settings(strategy, seed, schedules,
+                depth, maxSteps, shardIndex, shardCount));
+        // where a violation's schedule goes, checked before the search so that a finding is never lost
+        Path saveTo = CliFiles.writableFile(outFile != null ? outFile
+                : Path.of("ptlab-schedule-" + sc.name() + "-" + seed + ".json"), "--out");
 
         AtomicBoolean stop = new AtomicBoolean();
         CountDownLatch done = new CountDownLatch(1);
@@ -128,7 +134,7 @@ public final class ExploreCommand implements Callable<Integer> {
         ProgressBar bar = null;
         Explorer.Summary s;
         try {
-            if (format == OutputFormat.text && System.console() != null && schedules >= 10_000) {
+            if (Terminal.stderrIsTerminal() && schedules >= 10_000) {   // stderr only: stdout may be a file
                 bar = new ProgressBarBuilder().setTaskName(sc.name()).setInitialMax(schedules / n)
                         .setStyle(ProgressBarStyle.ASCII).setConsumer(
                                 new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build();
@@ -148,11 +154,10 @@ public final class ExploreCommand implements Callable<Integer> {
         try {
             Path saved = null;
             if (s.schedule() != null) {
-                saved = outFile != null ? outFile : Path.of("ptlab-schedule-" + sc.name() + "-" + seed + ".json");
-                s.schedule().save(saved);
+                saved = save(s, saveTo);
             }
             if (format == OutputFormat.json) {
-                out.println(Json.writePretty(toJson(s, shard, saved)));
+                out.println(Json.writePretty(toJson(s, settings, saved)));
             } else {
                 printText(out, s, v, saved);
             }
@@ -160,6 +165,45 @@ public final class ExploreCommand implements Callable<Integer> {
             return s.violation() != null ? Ptlab.EXIT_VIOLATION : Ptlab.EXIT_OK;
         } finally {
             done.countDown();
+        }
+    }
+
+    /** K/N with 1 <= K <= N, as {K, N}. */
+    static int[] parseShard(String shard) {
+        String[] p = shard.split("/", -1);
+        int k;
+        int n;
+        try {
+            if (p.length != 2) {
+                throw new NumberFormatException();
+            }
+            k = Integer.parseInt(p[0].strip());
+            n = Integer.parseInt(p[1].strip());
+        } catch (NumberFormatException e) {
+            throw new UsageException("--shard must be K/N, e.g. 3/8, got '" + shard + "'");
+        }
+        if (n < 1 || k < 1 || k > n) {
+            throw new UsageException("--shard K/N needs 1 <= K <= N, got '" + shard + "'");
+        }
+        return new int[] {k, n};
+    }
+
+    /**
+     * Saves the violating schedule. The file was checked writable before the search; should the
+     * write fail anyway (a disk that filled up meanwhile), the schedule goes to stderr so that the
+     * finding is not lost, and the violation is still reported.
+     */
+    private Path save(Explorer.Summary s, Path file) {
+        try {
+            s.schedule().save(file);
+            return file;
+        } catch (IOException e) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("ptlab explore: cannot save the schedule to " + CliFiles.describe(e)
+                    + "; here it is, save it as a .json file for ptlab replay:");
+            err.println(Json.write(s.schedule().toJson()));
+            err.flush();
+            return Path.of("-");
         }
     }
 
@@ -189,13 +233,16 @@ public final class ExploreCommand implements Callable<Integer> {
         out.println("schedule: " + saved);
     }
 
-    static ObjectNode toJson(Explorer.Summary s, String shard, Path saved) {
+    static ObjectNode toJson(Explorer.Summary s, Explorer.Settings settings, Path saved) {
         ObjectNode o = Json.object();
         o.put("scenario", s.scenario());
         o.put("variant", s.variant());
         o.put("strategy", s.strategy());
         o.put("seed", s.seed());
-        o.put("shard", shard == null ? "1/1" : shard);
+        o.put("shard", (settings.shardIndex() + 1) + "/" + settings.shardCount());
+        o.put("requested_schedules", settings.schedules());
+        o.put("max_depth", settings.maxDepth());
+        o.put("max_steps", settings.maxSteps());
         o.put("schedules", s.schedules());
         o.put("steps", s.steps());
         o.put("seconds", Math.round(s.seconds() * 1000) / 1000.0);
@@ -203,6 +250,7 @@ public final class ExploreCommand implements Callable<Integer> {
         o.put("steps_per_s", Math.round(s.stepsPerSecond()));
         o.put("exhausted", s.exhausted());
         o.put("pruned", s.pruned());
+        o.put("truncated", s.truncated());
         o.put("interrupted", s.interrupted());
         if (s.violation() == null) {
             o.putNull("violation");
@@ -211,6 +259,7 @@ public final class ExploreCommand implements Callable<Integer> {
             o.put("violation", s.violation().describe());
             o.put("invariant", s.violation().invariant());
             o.put("schedule", saved.toString());
+            o.put("schedule_index", s.schedule().index());
             o.put("preemptions", s.schedule().preemptions());
         }
         return o;
@@ -242,67 +291,117 @@ public final class ExploreCommand implements Callable<Integer> {
         return Ptlab.EXIT_OK;
     }
 
-    /** Sums shard summaries; rates add up (shards run side by side); the first violation wins. */
-    private Integer merge(PrintWriter out) throws IOException {
+    /** The keys that must agree between the shards of one sweep. */
+    private static final List<String> SWEEP_KEYS = List.of("scenario", "variant", "strategy", "seed",
+            "requested_schedules", "max_depth", "max_steps");
+
+    /**
+     * Combines the JSON summaries of the shards of ONE sweep. Refused (exit 2, naming the problem):
+     * a file that is not such a summary, shards of different sweeps (scenario, variant, strategy,
+     * seed, --schedules, --max-depth, --max-steps or shard count differ), the same shard twice, a
+     * missing shard, an interrupted shard, a shard that ran fewer schedules than its share without
+     * a violation. Counts add up; rates add up (shards run side by side); the violation of the
+     * lowest schedule index wins, which is the one an unsharded run would have found.
+     */
+    private Integer merge(PrintWriter out) {
         if (args.isEmpty()) {
             throw new UsageException("--merge needs the JSON summaries of the shards");
         }
-        String scenario = null;
-        String strat = null;
+        JsonNode ref = null;
+        String refFile = null;
+        int shardCount = 0;
+        java.util.Map<Integer, String> seen = new java.util.TreeMap<>();
         long total = 0, steps = 0, sps = 0, stps = 0;
         double seconds = 0;
         JsonNode first = null;
-        List<String> shards = new ArrayList<>();
         for (String f : args) {
-            JsonNode n;
+            JsonNode n = readSummary(f);
+            if (ref == null) {
+                ref = n;
+                refFile = f;
+            }
+            for (String key : SWEEP_KEYS) {
+                if (!n.get(key).equals(ref.get(key))) {
+                    throw new UsageException(f + " is not a shard of the same sweep as " + refFile + ": " + key + " "
+                            + n.get(key) + " vs " + ref.get(key));
+                }
+            }
+            int[] kn;
             try {
-                n = Json.MAPPER.readTree(Files.readString(Path.of(f)));
-            } catch (java.nio.file.NoSuchFileException e) {
-                throw new UsageException("no such file: " + f);
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                throw new UsageException(f + " is not a JSON summary of ptlab explore --format json");
+                kn = parseShard(n.get("shard").asText());
+            } catch (UsageException e) {
+                throw new UsageException(f + ": \"shard\" must be K/N, got " + n.get("shard"));
             }
-            if (n == null || !n.has("scenario") || !n.has("schedules")) {
-                throw new UsageException(f + " is not a JSON summary of ptlab explore --format json");
+            if (shardCount == 0) {
+                shardCount = kn[1];
+            } else if (kn[1] != shardCount) {
+                throw new UsageException(f + " is shard " + kn[0] + "/" + kn[1] + ", but " + refFile + " splits the "
+                        + "sweep into " + shardCount + " shards");
             }
-            if (scenario != null && !scenario.equals(n.get("scenario").asText())) {
-                throw new UsageException(f + " explores " + n.get("scenario").asText() + ", not " + scenario);
+            if (seen.containsKey(kn[0])) {
+                throw new UsageException("shard " + kn[0] + "/" + kn[1] + " given twice: " + seen.get(kn[0]) + " and " + f);
             }
-            scenario = n.get("scenario").asText();
-            strat = n.path("strategy").asText();
+            seen.put(kn[0], f);
+            boolean found = !n.path("violation").isNull();
+            if (n.path("interrupted").asBoolean()) {
+                throw new UsageException(f + ": shard " + kn[0] + "/" + kn[1] + " was interrupted after "
+                        + n.get("schedules").asLong() + " schedules; run it again");
+            }
+            long share = share(n.get("requested_schedules").asLong(), kn[0] - 1, kn[1]);
+            if (!found && n.get("schedules").asLong() != share) {
+                throw new UsageException(f + ": shard " + kn[0] + "/" + kn[1] + " ran " + n.get("schedules").asLong()
+                        + " schedules, not its share of " + share);
+            }
             total += n.get("schedules").asLong();
             steps += n.path("steps").asLong();
             sps += n.path("schedules_per_s").asLong();
             stps += n.path("steps_per_s").asLong();
             seconds = Math.max(seconds, n.path("seconds").asDouble());
-            shards.add(n.path("shard").asText());
-            if (first == null && !n.path("violation").isNull() && n.has("violation")) {
+            if (found && (first == null
+                    || n.path("schedule_index").asLong() < first.path("schedule_index").asLong())) {
                 first = n;
             }
         }
+        List<Integer> missing = new ArrayList<>();
+        for (int k = 1; k <= shardCount; k++) {
+            if (!seen.containsKey(k)) {
+                missing.add(k);
+            }
+        }
+        if (!missing.isEmpty()) {
+            int nShards = shardCount;
+            throw new UsageException((missing.size() > 1 ? "shards " : "shard ") + String.join(", ",
+                    missing.stream().map(k -> k + "/" + nShards).toList()) + " missing (" + seen.size() + " of "
+                    + nShards + " given)");
+        }
         ObjectNode o = Json.object();
-        o.put("scenario", scenario);
-        o.put("strategy", strat);
-        o.put("shards", shards.size());
+        for (String key : SWEEP_KEYS) {
+            o.set(key, ref.get(key));
+        }
+        o.put("shards", shardCount);
         o.put("schedules", total);
         o.put("steps", steps);
         o.put("seconds", seconds);
         o.put("schedules_per_s", sps);
         o.put("steps_per_s", stps);
+        o.put("complete", first == null);
         if (first == null) {
             o.putNull("violation");
             o.putNull("schedule");
         } else {
             o.put("violation", first.get("violation").asText());
             o.put("schedule", first.path("schedule").asText());
+            o.put("schedule_index", first.path("schedule_index").asLong());
         }
         if (format == OutputFormat.json) {
             out.println(Json.writePretty(o));
         } else {
-            out.printf("merged %d shards of %s (%s): %d schedules, %d steps, %d schedules/s, %d steps/s together%n",
-                    shards.size(), scenario, strat, total, steps, sps, stps);
+            out.printf("merged %d shards of explore %s, variant %s, strategy %s, seed %d: %d schedules, %d steps, "
+                            + "%d schedules/s, %d steps/s together%n", shardCount, ref.get("scenario").asText(),
+                    ref.get("variant").asText(), ref.get("strategy").asText(), ref.get("seed").asLong(), total, steps,
+                    sps, stps);
             if (first == null) {
-                out.println("no violation found");
+                out.println("no violation found: all " + total + " schedules ran");
             } else {
                 out.println("violation: " + first.get("violation").asText());
                 out.println("schedule: " + first.path("schedule").asText());
@@ -310,5 +409,32 @@ public final class ExploreCommand implements Callable<Integer> {
         }
         out.flush();
         return first == null ? Ptlab.EXIT_OK : Ptlab.EXIT_VIOLATION;
+    }
+
+    /** How many of schedules 0..requested-1 have i mod n == k. */
+    static long share(long requested, int k, int n) {
+        return requested <= k ? 0 : (requested - k + n - 1) / n;
+    }
+
+    private static JsonNode readSummary(String f) {
+        String text = CliFiles.readText(f, 1 << 20);
+        JsonNode n;
+        try {
+            n = Json.MAPPER.readTree(text);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new UsageException(f + " is not JSON (expected a summary of ptlab explore --format json)");
+        }
+        if (n == null || !n.isObject() || !n.has("scenario") || !n.has("schedules")) {
+            throw new UsageException(f + " is not a JSON summary of ptlab explore --format json");
+        }
+        for (String key : SWEEP_KEYS) {
+            if (!n.hasNonNull(key)) {
+                throw new UsageException(f + " lacks \"" + key + "\" (a summary of an older ptlab? run the shard again)");
+            }
+        }
+        if (!n.hasNonNull("shard") || !n.path("schedules").canConvertToLong()) {
+            throw new UsageException(f + " lacks \"shard\" or \"schedules\"");
+        }
+        return n;
     }
 }

@@ -18,7 +18,9 @@ import ptlab.kernel.VmSplit;
 /** {@code ptlab layout}: the kernel virtual memory map and the vmalloc sync arithmetic (mail 001). */
 @Command(name = "layout", mixinStandardHelpOptions = true,
         description = "Prints the kernel's virtual memory map for a paging mode, split and RAM size, and how "
-                + "many page-table entries of the vmalloc area every process's page tables must keep in sync.")
+                + "many page-table entries of the vmalloc area every process's page tables must keep in sync.",
+        footer = {"", "Examples:", "  ptlab layout --arch x86-32-pae --vmsplit 1G --ram 512M --top-reserve 8M",
+                "  ptlab layout --arch x86-64 --format json"})
 public final class LayoutCommand implements Callable<Integer> {
 
     @Option(names = "--arch", required = true, description = "x86-32, x86-32-pae, x86-64 or x86-64-la57")
@@ -36,7 +38,7 @@ public final class LayoutCommand implements Callable<Integer> {
                     + "default: derived as the kernel does (see KernelLayout)")
     Long topReserve;
 
-    @Option(names = "--format", defaultValue = "text", description = "text or json")
+    @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
     OutputFormat format;
 
     @Spec
@@ -44,18 +46,20 @@ public final class LayoutCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PagingMode mode = PagingMode.fromCliName(arch);     // a bad name is exit 2 (Ptlab's handler)
+        PagingMode mode = UsageException.userInput(() -> PagingMode.fromCliName(arch));
         VmSplit split = null;
         if (vmsplit != null) {
             if (mode.isLongMode()) {
                 throw new UsageException("--vmsplit applies to x86-32 and x86-32-pae only, not " + mode);
             }
-            split = VmSplit.fromCliName(vmsplit);
+            split = UsageException.userInput(() -> VmSplit.fromCliName(vmsplit));
         }
         if (topReserve != null && mode.isLongMode()) {
             throw new UsageException("--top-reserve applies to x86-32 and x86-32-pae only, not " + mode);
         }
-        KernelLayout l = KernelLayout.of(mode, split, ram, topReserve);
+        pageMultiple(ram, "--ram");
+        VmSplit s = split;
+        KernelLayout l = UsageException.userInput(() -> KernelLayout.of(mode, s, ram, topReserve));
         PrintWriter out = spec.commandLine().getOut();
         if (format == OutputFormat.json) {
             out.println(Json.writePretty(toJson(l)));
@@ -64,6 +68,13 @@ public final class LayoutCommand implements Callable<Integer> {
         }
         out.flush();
         return Ptlab.EXIT_OK;
+    }
+
+    /** RAM and reserves come in whole 4K pages (a region ending mid-page is not a layout). */
+    static void pageMultiple(long bytes, String option) {
+        if (bytes % KernelLayout.PAGE_SIZE != 0) {
+            throw new UsageException(option + " " + bytes + " is not a multiple of the 4K page size");
+        }
     }
 
     static ObjectNode toJson(KernelLayout l) {
@@ -135,7 +146,7 @@ public final class LayoutCommand implements Callable<Integer> {
         }
         sb.append(String.format("VMALLOC_START = 0x%x, vmalloc end (last byte) = 0x%x, size %s%n",
                 l.vmallocStart(), l.vmallocEnd(), size(l.vmallocSize())));
-        sb.append(String.format("sync level: %s (one %s entry maps %s)%n", lvl, lvl, size(span)));
+        sb.append(String.format("sync level: %s (one %s entry maps %s)%s%n", lvl, lvl, size(span), foldingNote(l)));
         sb.append(String.format("  kernel %s entries         %6d%n", lvl, l.kernelEntriesAtSyncLevel()));
         if (l.belowPageOffsetEntries() > 0) {
             sb.append(String.format("  - below PAGE_OFFSET        %6d  (guard hole, LDT remap)%n", l.belowPageOffsetEntries()));
@@ -148,6 +159,15 @@ public final class LayoutCommand implements Callable<Integer> {
         sb.append(String.format("preallocating one %s page per vmalloc %s entry: %d pages = %s%n",
                 l.preallocTableLevel(), lvl, l.preallocPages(), size(l.preallocBytes())));
         return sb.toString();
+    }
+
+    /** Where Linux's code calls the sync-level entry by another name (KernelLayout#syncLevel). */
+    static String foldingNote(KernelLayout l) {
+        return switch (l.mode()) {
+            case X86_32 -> "; Linux's vmalloc_sync_one() writes it as a pmd, folded into the pgd on 2-level paging";
+            case X86_64 -> "; Linux's sync_global_pgds_l4() writes it as a p4d, folded into the pgd on 4-level paging";
+            default -> "";
+        };
     }
 
     /** Size with binary units: exact ("32T", "10248K") when a unit divides it, else "~1.5G". */

@@ -26,6 +26,7 @@ import ptlab.tools.MmuProbe;
 /** {@code ptlab mmu …}: direct questions to the simulated MMU. */
 @Command(name = "mmu", mixinStandardHelpOptions = true,
         description = "Ask the simulated MMU directly.",
+        footer = {"", "Example:", "  ptlab mmu probe < requests.jsonl"},
         subcommands = {MmuCommand.Probe.class})
 public final class MmuCommand implements Runnable {
 
@@ -45,7 +46,14 @@ public final class MmuCommand implements Runnable {
                     "   \"va\":\"0x7f0000201000\", \"access\":\"read|write|fetch\", \"user\":1, \"implicit\":0,",
                     "   \"path\":[{\"p\":1,\"rw\":1,\"us\":1,\"a\":0,\"d\":0,\"ps\":0,\"nx\":0,\"pkey\":0,\"rsvd\":[]}, …]}",
                     "Result: {\"fault\":0|1, \"error_code\":N, \"pa\":\"0x…\", \"page_size\":N, \"a\":[…], \"d\":0|1}.",
-                    "A request that cannot be built is answered {\"error\":\"…\"} and the stream goes on."})
+                    "A request that cannot be built is answered {\"error\":\"…\"} and the stream goes on; so is an "
+                            + "empty line: output line N always answers input line N.",
+                    "Refused: va outside 0..2^64-1 (or 2^32-1 on x86-32), duplicate keys, unknown keys, text after "
+                            + "the object, numbers where 0/1 flags belong.",
+                    "Input is UTF-8 JSON Lines; a line of bytes that are not UTF-8 is answered as malformed."},
+            footer = {"", "Examples:",
+                    "  echo '{\"arch\":\"x86-64\",\"va\":\"0x1000\",\"path\":[{\"p\":1},{\"p\":1},{\"p\":1},{\"p\":1}]}' | ptlab mmu probe",
+                    "  ptlab mmu probe --format text < requests.jsonl"})
     static final class Probe implements java.util.concurrent.Callable<Integer> {
 
         @Option(names = "--format", defaultValue = "json",
@@ -63,15 +71,14 @@ public final class MmuCommand implements Runnable {
                 int lineNo = 0;
                 while ((line = in.readLine()) != null) {
                     lineNo++;
-                    if (line.isBlank()) {
-                        continue;
+                    out.println(line.isBlank() ? error("empty line", format) : answer(line, format));
+                    if (out.checkError()) {   // stdout is gone (closed pipe, full disk): stop reading
+                        return Ptlab.EXIT_BAD_INPUT;   // Ptlab.run names the reason
                     }
-                    out.println(answer(line, format));
                 }
                 out.flush();
             } catch (IOException e) {
-                spec.commandLine().getErr().println("ptlab mmu probe: cannot read stdin: " + e.getMessage());
-                return Ptlab.EXIT_BAD_INPUT;
+                throw new UsageException("cannot read stdin: " + CliFiles.describe(e));
             }
             return Ptlab.EXIT_OK;
         }
@@ -81,16 +88,22 @@ public final class MmuCommand implements Runnable {
     static String answer(String line, OutputFormat format) {
         MmuProbe.Result r;
         try {
-            r = MmuProbe.run(parseRequest(line));
-        } catch (MmuProbe.BadRequest | IllegalArgumentException e) {
-            if (format == OutputFormat.text) {
-                return "error: " + e.getMessage();
-            }
-            ObjectNode err = Json.object();
-            err.put("error", e.getMessage());
-            return Json.write(err);
+            MmuProbe.Request req = UsageException.userInput(() -> parseRequest(line));
+            r = MmuProbe.run(req);
+        } catch (MmuProbe.BadRequest | UsageException e) {
+            return error(e.getMessage(), format);
         }
         return format == OutputFormat.text ? toText(r) : Json.write(toJson(r));
+    }
+
+    /** The answer to a line that is not a request. */
+    static String error(String message, OutputFormat format) {
+        if (format == OutputFormat.text) {
+            return "error: " + message;
+        }
+        ObjectNode err = Json.object();
+        err.put("error", message);
+        return Json.write(err);
     }
 
     static ObjectNode toJson(MmuProbe.Result r) {
@@ -148,12 +161,38 @@ public final class MmuCommand implements Runnable {
     private static final Set<String> ENTRY_KEYS = Set.of("p", "rw", "us", "a", "d", "ps", "nx", "pkey", "rsvd",
             "pwt", "pcd", "g");
 
+    /** One request is one JSON object: a key given twice, or text after the object, is refused. */
+    private static final com.fasterxml.jackson.databind.ObjectReader STRICT = Json.MAPPER.reader()
+            .with(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    /** What is wrong with a line, in our words with its column, not the parser's. */
+    private static String jsonError(JsonProcessingException e) {
+        String m = String.valueOf(e.getOriginalMessage());
+        long col = e.getLocation() == null ? -1 : e.getLocation().getColumnNr();
+        String at = col > 0 ? " at column " + col : "";
+        if (m.startsWith("Duplicate field")) {
+            return "duplicate key " + m.substring("Duplicate field".length()).strip() + at
+                    + ": a request gives each key once";
+        }
+        if (m.startsWith("Trailing token")) {
+            return "text after the JSON object" + at + ": one request a line";
+        }
+        if (m.contains("end-of-input")) {
+            return "malformed JSON: the line ends inside the object";
+        }
+        if (m.contains("Invalid UTF-8") || m.contains("Invalid character")) {
+            return "malformed JSON" + at + ": not UTF-8 text";
+        }
+        return "malformed JSON" + at;
+    }
+
     static MmuProbe.Request parseRequest(String line) {
         JsonNode root;
         try {
-            root = Json.MAPPER.readTree(line);
+            root = STRICT.readTree(line);
         } catch (JsonProcessingException e) {
-            throw new MmuProbe.BadRequest("malformed JSON: " + e.getOriginalMessage());
+            throw new MmuProbe.BadRequest(jsonError(e));
         }
         if (root == null || !root.isObject()) {
             throw new MmuProbe.BadRequest("a request must be a JSON object");
@@ -193,9 +232,11 @@ public final class MmuCommand implements Runnable {
             if (!rs.isMissingNode() && !rs.isArray()) {
                 throw new MmuProbe.BadRequest("\"rsvd\" must be an array of bit numbers");
             }
+            int width = mode.entryBytes() * 8;
             for (JsonNode b : rs) {
-                if (!b.canConvertToInt()) {
-                    throw new MmuProbe.BadRequest("\"rsvd\" entries must be bit numbers, got " + b);
+                if (!b.isIntegralNumber() || !b.canConvertToInt() || b.intValue() < 0 || b.intValue() >= width) {
+                    throw new MmuProbe.BadRequest("\"rsvd\" entries are bit numbers 0.." + (width - 1) + " of a "
+                            + width + "-bit " + mode.cliName() + " entry, got " + b);
                 }
                 rsvd.add(b.intValue());
             }
@@ -223,7 +264,7 @@ public final class MmuCommand implements Runnable {
         if (v.isBoolean()) {
             return v.booleanValue();
         }
-        if (v.isIntegralNumber() && (v.longValue() == 0 || v.longValue() == 1)) {
+        if (v.isIntegralNumber() && v.canConvertToLong() && (v.longValue() == 0 || v.longValue() == 1)) {
             return v.longValue() == 1;
         }
         throw new MmuProbe.BadRequest("\"" + key + "\" must be 0 or 1, got " + v);
@@ -235,7 +276,7 @@ public final class MmuCommand implements Runnable {
             return min;
         }
         long n;
-        if (v.isIntegralNumber()) {
+        if (v.isIntegralNumber() && v.canConvertToLong()) {
             n = v.longValue();
         } else if (v.isTextual()) {
             n = address(v, key);
@@ -248,9 +289,20 @@ public final class MmuCommand implements Runnable {
         return n;
     }
 
+    /**
+     * An address: a JSON integer or a string, decimal or 0x-hex, in 0..2^64-1. Anything outside is
+     * refused rather than wrapped, so the walk answers the request as given.
+     */
     private static long address(JsonNode v, String key) {
         if (v.isIntegralNumber()) {
-            return v.longValue();
+            java.math.BigInteger b = v.bigIntegerValue();
+            if (b.signum() < 0 || b.bitLength() > 64) {
+                throw new MmuProbe.BadRequest("\"" + key + "\" " + b + " is outside 0..2^64-1");
+            }
+            return b.longValue();
+        }
+        if (!v.isTextual()) {
+            throw new MmuProbe.BadRequest("\"" + key + "\" must be an address (a number or a \"0x…\" string), got " + v);
         }
         String s = v.asText().trim().replace("_", "");
         try {

@@ -28,7 +28,10 @@ import ptlab.tools.Scenarios;
                 "  process   text, data, heap, mmap and stack touched in part [process, kernel]",
                 "  fork-cow  parent after fork: its anonymous pages read-only [parent, child, kernel]",
                 "  thp       x86-64/la57: 2 MiB THP pmds, one split by mprotect [process, kernel]",
-                "'ptlab ptdump --list' describes them in full."})
+                "'ptlab ptdump --list' describes them in full."},
+        footer = {"", "Examples:", "  ptlab ptdump --arch x86-64 --scenario thp",
+                "  ptlab ptdump --arch x86-32-pae --scenario fork-cow --mm child --format json",
+                "  ptlab ptdump --list"})
 public final class PtdumpCommand implements Callable<Integer> {
 
     @Option(names = "--arch", description = "x86-32, x86-32-pae, x86-64 or x86-64-la57")
@@ -44,7 +47,7 @@ public final class PtdumpCommand implements Callable<Integer> {
     @Option(names = "--list", description = "list the scenarios and exit")
     boolean list;
 
-    @Option(names = "--format", defaultValue = "text", description = "text or json")
+    @Option(names = "--format", defaultValue = "text", description = "text or json, also with --list (default: ${DEFAULT-VALUE})")
     OutputFormat format;
 
     @Spec
@@ -54,7 +57,7 @@ public final class PtdumpCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         if (list) {
-            out.print(listText());
+            out.print(format == OutputFormat.json ? Json.writePretty(listJson()) + "\n" : listText());
             out.flush();
             return Ptlab.EXIT_OK;
         }
@@ -64,14 +67,14 @@ public final class PtdumpCommand implements Callable<Integer> {
         if (scenario == null) {
             throw new UsageException("missing --scenario (see ptlab ptdump --list)");
         }
-        PagingMode mode = PagingMode.fromCliName(arch);
-        PtdumpScenario s = PtdumpScenario.fromCliName(scenario);
+        PagingMode mode = UsageException.userInput(() -> PagingMode.fromCliName(arch));
+        PtdumpScenario s = UsageException.userInput(() -> PtdumpScenario.fromCliName(scenario));
         String mmName = mm == null ? s.defaultMm() : mm;
         if (!s.mmNames().contains(mmName)) {
             throw new UsageException("scenario " + s.cliName() + " has no mm '" + mmName + "' (expected one of "
                     + String.join(", ", s.mmNames()) + ")");
         }
-        PtdumpScenario.Result r = s.build(mode);
+        PtdumpScenario.Result r = UsageException.userInput(() -> s.build(mode));   // thp needs 4/5 levels
         PtDump.Dump d = PtDump.walk(r.kernel(), r.mm(mmName));
         if (format == OutputFormat.json) {
             out.println(Json.writePretty(toJson(d, s, mmName)));
@@ -89,6 +92,18 @@ public final class PtdumpCommand implements Callable<Integer> {
                     String.join("|", s.mmNames())));
         }
         return sb.toString();
+    }
+
+    static ArrayNode listJson() {
+        ArrayNode a = Json.MAPPER.createArrayNode();
+        for (PtdumpScenario s : PtdumpScenario.values()) {
+            ObjectNode o = a.addObject();
+            o.put("scenario", s.cliName());
+            o.put("description", s.description());
+            ArrayNode mms = o.putArray("mms");
+            s.mmNames().forEach(mms::add);
+        }
+        return a;
     }
 
     static ObjectNode toJson(PtDump.Dump d, PtdumpScenario s, String mmName) {

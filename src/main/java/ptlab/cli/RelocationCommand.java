@@ -91,10 +91,10 @@ public final class RelocationCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        PagingMode mode = PagingMode.fromCliName(arch);
+        PagingMode mode = UsageException.userInput(() -> PagingMode.fromCliName(arch));
         List<String> chosen = new ArrayList<>();
         for (String name : protocols == null ? List.<String>of() : protocols) {
-            String n = RelocationProtocol.byName(name.strip()).name();
+            String n = UsageException.userInput(() -> RelocationProtocol.byName(name.strip())).name();
             if (chosen.contains(n)) {
                 throw new UsageException("protocol '" + n + "' named twice");
             }
@@ -117,17 +117,13 @@ public final class RelocationCommand implements Callable<Integer> {
         if (remote < NodeDistance.LOCAL) {
             throw new UsageException("--remote-distance must be at least " + NodeDistance.LOCAL + ", got " + remote);
         }
-        Params p = new Params(mode, cpus, nodes, w, pages, accesses, remote, seed,
-                explore.equals("none") ? null : explore, schedules);
+        Params p = UsageException.userInput(() -> new Params(mode, cpus, nodes, w, pages, accesses, remote, seed,
+                explore.equals("none") ? null : explore, schedules));
         CostTable costs = costTable == null ? CostTable.defaults() : loadCosts(costTable);
         if (out != null) {
-            try {
-                Files.createDirectories(out);
-            } catch (IOException e) {
-                throw new UsageException("cannot create --out directory " + out + ": " + e.getMessage());
-            }
+            CliFiles.writableDir(out, "--out");   // before the run: its results must have a place to go
         }
-        boolean progress = System.console() != null && format == OutputFormat.text;
+        boolean progress = Terminal.stderrIsTerminal();
         AtomicBoolean stop = new AtomicBoolean();
         CountDownLatch done = new CountDownLatch(1);
         Thread hook = new Thread(() -> {   // Ctrl-C: stop between runs, print what was done
@@ -208,11 +204,14 @@ public final class RelocationCommand implements Callable<Integer> {
     }
 
     private static CostTable loadCosts(Path file) {
-        try {
-            return CostTable.load(file);
-        } catch (IOException e) {
-            throw new UsageException("cannot read cost table " + file + ": " + e.getMessage());
-        }
+        CliFiles.readText(file.toString(), 1 << 20);   // readable UTF-8 text, or a message naming the file
+        return UsageException.userInput(() -> {
+            try {
+                return CostTable.load(file);
+            } catch (IOException e) {
+                throw new UsageException("cannot read cost table " + CliFiles.describe(e));
+            }
+        });
     }
 
     private ObjectNode toJson(PagingMode mode, List<String> chosen, Params p, CostTable costs, List<Row> rows) {

@@ -52,8 +52,11 @@ public final class SizeConverter implements CommandLine.ITypeConverter<Long> {
         } catch (NumberFormatException e) {
             throw bad(value);
         }
-        if (n <= 0 || n > (Long.MAX_VALUE >> shift)) {
-            throw bad(value);
+        if (n == 0) {
+            throw new CommandLine.TypeConversionException("a size must be positive, got '" + value + "'");
+        }
+        if (n > (Long.MAX_VALUE >> shift)) {
+            throw new CommandLine.TypeConversionException("'" + value + "' is too large (at most 8E, 2^63-1 bytes)");
         }
         return n << shift;
     }

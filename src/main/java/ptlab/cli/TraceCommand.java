@@ -10,8 +10,6 @@ import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
-import java.nio.file.InvalidPathException;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
@@ -37,6 +35,8 @@ import ptlab.trace.TraceReader;
 @Command(name = "trace", mixinStandardHelpOptions = true,
         description = "Replay a memory-access trace (valgrind lackey or plain) through the simulated MMU, "
                 + "or generate a synthetic one.",
+        footer = {"", "Examples:", "  ptlab trace generate --lines 1000000 --out /tmp/t.lackey",
+                "  ptlab trace replay /tmp/t.lackey --trace-format lackey --arch x86-64"},
         subcommands = {TraceCommand.Replay.class, TraceCommand.Generate.class})
 public final class TraceCommand implements Runnable {
 
@@ -55,12 +55,23 @@ public final class TraceCommand implements Runnable {
             description = {
                     "Replays a memory-access trace through one demand-paged user process on one CPU and counts "
                             + "TLB hits and misses, page walks, page faults and page-table pages.",
-                    "Formats: lackey = output of 'valgrind --tool=lackey --trace-mem=yes' (I/L/S/M lines, "
-                            + "'==' banner lines ignored); plain = 'R|W|X 0xADDR [SIZE]' a line, '#' comments.",
-                    "An access crossing a page boundary touches both pages; a lackey M is a load and a store. "
-                            + "Malformed lines are counted and the first one's number reported.",
-                    "Ctrl-C stops the replay and prints the counts so far with \"interrupted\": true."})
-    static final class Replay implements Callable<Integer> {
+                    "Accepted input (bytes, no String per line; lines end with \\n, \\r\\n is accepted):",
+                    "  lackey: 'I  ADDR,SIZE' fetch, ' L ADDR,SIZE' load, ' S ADDR,SIZE' store, ' M ADDR,SIZE' "
+                            + "load then store; ADDR 1-16 hex digits without 0x, SIZE decimal 1..1048576 (1 MiB); "
+                            + "lines starting with '==' (after optional blanks) are valgrind's banner and ignored.",
+                    "  plain: 'R|W|X 0xADDR [SIZE]' (either case; 0x mandatory; SIZE decimal 1..1048576, default 1); "
+                            + "'#' starts a comment, also at the end of a line.",
+                    "  Blank lines are ignored. Anything else is skipped: a size of 0 or over 1 MiB, a bad address, "
+                            + "a line longer than the read buffer (1 MiB). Skipped lines are counted "
+                            + "(skipped_lines) with the first one's number (first_skipped_line), never dropped silently.",
+                    "An access crossing a page boundary touches both pages.",
+                    "Ctrl-C stops the replay and prints the counts so far with \"interrupted\": true (exit 130)."},
+            footer = {"", "Examples:",
+                    "  ptlab trace generate --lines 1000000 --out /tmp/t.lackey",
+                    "  ptlab trace replay /tmp/t.lackey --trace-format lackey --arch x86-64",
+                    "  valgrind --tool=lackey --trace-mem=yes ls 2>&1 | ptlab trace replay - --trace-format lackey "
+                            + "--arch x86-64 --format json"})
+    static final class Replay implements Callable<Integer>, Ptlab.SizesTheRun {
 
         @Parameters(index = "0", paramLabel = "FILE", description = "the trace, or - for stdin")
         String file;
@@ -102,17 +113,21 @@ public final class TraceCommand implements Runnable {
                 description = "read buffer size (default: ${DEFAULT-VALUE})")
         long bufferBytes;
 
-        @Option(names = "--format", defaultValue = "text", description = "text or json")
+        @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
         OutputFormat format;
 
         @Spec
         CommandSpec spec;
 
         @Override
+        public String sizingOptions() {
+            return "--ram, --tlb-entries";
+        }
+
+        @Override
         public Integer call() throws IOException {
             TraceReplay.Config config = config();
-            TraceFormat tf = TraceFormat.fromCliName(traceFormat);
-            TraceReplay replay = new TraceReplay(config);
+            TraceFormat tf = UsageException.userInput(() -> TraceFormat.fromCliName(traceFormat));
             if (bufferBytes > (1 << 30)) {
                 throw new UsageException("--buffer of " + bufferBytes + " bytes is too large");
             }
@@ -124,11 +139,22 @@ public final class TraceCommand implements Runnable {
                 in = open(file);
                 size = Files.size(Path.of(file));
             }
+            TraceReplay replay;
+            try {
+                replay = new TraceReplay(config);
+            } catch (TraceReplay.OutOfSimulatedRam e) {
+                throw new UsageException(e.getMessage());
+            }
             TraceReader reader = tf.reader(in, (int) bufferBytes);
             StopOnShutdown stop = new StopOnShutdown(reader);
             TraceReplay.Result r;
             try (in; Progress progress = Progress.forFile(size)) {
                 r = replay.replay(reader, progress == null ? null : progress::stepTo);
+            } catch (TraceReplay.OutOfSimulatedRam e) {
+                throw new UsageException(e.getMessage());
+            } catch (IOException e) {   // e.g. /proc/self/mem: opens, then the read fails
+                throw new UsageException("cannot read " + (file.equals("-") ? "stdin" : file) + ": "
+                        + CliFiles.describe(e));
             } finally {
                 stop.disarm();
             }
@@ -140,25 +166,46 @@ public final class TraceCommand implements Runnable {
         }
 
         private TraceReplay.Config config() {
-            PagingMode mode = PagingMode.fromCliName(arch);
+            PagingMode mode = UsageException.userInput(() -> PagingMode.fromCliName(arch));
             boolean large = largePages(mode, pageSize);
             TraceReplay.Config d = TraceReplay.Config.of(mode, large);
             int entries = tlbEntries != null ? tlbEntries : d.tlbEntries();
             int ways = tlbWays != null ? tlbWays : d.tlbWays();
-            if (entries < 1 || ways < 1 || entries % ways != 0 || Integer.bitCount(entries / ways) != 1) {
-                throw new UsageException("--tlb-entries " + entries + " in --tlb-ways " + ways
-                        + " must make a power-of-two number of sets (entries a multiple of ways)");
-            }
+            checkTlb(entries, ways);
             if (mode == PagingMode.X86_32 && ram > (4L << 30)) {
                 throw new UsageException("--ram " + ram + ": x86-32 without PAE addresses at most 4G");
             }
             if (ram < (64L << 20)) {
-                throw new UsageException("--ram must be at least 64M");
+                throw new UsageException("--ram " + ram + " is too small: at least 64M");
             }
             if (threads != 1 && threads != 2) {
                 throw new UsageException("--threads must be 1 or 2, not " + threads);
             }
             return d.withTlb(entries, ways).withRam(ram).withZeroPage(zeroPage).withPipelined(threads == 2);
+        }
+    }
+
+    /** The largest TLB the model allocates up front (real ones have a few thousand entries at most). */
+    static final int MAX_TLB_ENTRIES = 1 << 20;
+
+    /** A TLB the model can build: entries = ways x sets, sets a power of two, and a bounded size. */
+    static void checkTlb(int entries, int ways) {
+        if (entries < 1) {
+            throw new UsageException("--tlb-entries must be at least 1, got " + entries);
+        }
+        if (ways < 1) {
+            throw new UsageException("--tlb-ways must be at least 1, got " + ways);
+        }
+        if (entries > MAX_TLB_ENTRIES) {
+            throw new UsageException("--tlb-entries " + entries + " is more than this model allows (" + MAX_TLB_ENTRIES
+                    + "; real TLBs have a few thousand)");
+        }
+        if (entries % ways != 0) {
+            throw new UsageException("--tlb-entries " + entries + " is not a multiple of --tlb-ways " + ways);
+        }
+        if (Integer.bitCount(entries / ways) != 1) {
+            throw new UsageException("--tlb-entries " + entries + " / --tlb-ways " + ways + " = " + entries / ways
+                    + " sets; the set count must be a power of two");
         }
     }
 
@@ -193,7 +240,9 @@ public final class TraceCommand implements Runnable {
                     "Writes a synthetic, program-shaped trace: instruction fetches with loops and calls to "
                             + "skewed hot functions, stack accesses, sequential array streams, a hot heap "
                             + "region and cold random accesses over 256 MiB.",
-                    "The same --lines, --seed and --arch always give the same bytes."})
+                    "The same --lines, --seed and --arch always give the same bytes."},
+            footer = {"", "Examples:", "  ptlab trace generate --lines 20000000 --out /tmp/t.lackey",
+                    "  ptlab trace generate --lines 1000 --trace-format plain | head"})
     static final class Generate implements Callable<Integer> {
 
         @Option(names = "--lines", required = true, description = "lines to write (banner lines included)")
@@ -202,7 +251,7 @@ public final class TraceCommand implements Runnable {
         @Option(names = "--seed", defaultValue = "1", description = "random seed (default: ${DEFAULT-VALUE})")
         long seed;
 
-        @Option(names = {"--trace-format", "--format"}, defaultValue = "lackey", paramLabel = "lackey|plain",
+        @Option(names = "--trace-format", defaultValue = "lackey", paramLabel = "lackey|plain",
                 description = "lackey or plain (default: ${DEFAULT-VALUE})")
         String traceFormat;
 
@@ -211,23 +260,29 @@ public final class TraceCommand implements Runnable {
                         + "(default: ${DEFAULT-VALUE})")
         String arch;
 
-        @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "write here instead of stdout")
+        @Option(names = {"--out", "-o", "--output"}, paramLabel = "FILE",
+                description = "FILE to write, checked before writing; missing parent directories are created "
+                        + "(default: stdout)")
         Path output;
 
         @Override
-        public Integer call() throws IOException {
+        public Integer call() {
             if (lines < 0) {
                 throw new UsageException("--lines must be at least 0, got " + lines);
             }
-            TraceFormat tf = TraceFormat.fromCliName(traceFormat);
-            PagingMode mode = PagingMode.fromCliName(arch);
+            TraceFormat tf = UsageException.userInput(() -> TraceFormat.fromCliName(traceFormat));
+            PagingMode mode = UsageException.userInput(() -> PagingMode.fromCliName(arch));
             TraceGenerator.Layout layout = mode.isLongMode() ? TraceGenerator.Layout.X86_64
                     : TraceGenerator.Layout.X86_32;
+            if (output != null) {
+                CliFiles.writableFile(output, "--out");
+            }
+            String where = output == null ? "standard output" : output.toString();
             try (OutputStream os = output == null ? new FileOutputStream(FileDescriptor.out)
                     : new BufferedOutputStream(Files.newOutputStream(output), 1 << 16)) {
                 TraceGenerator.generate(os, tf, layout, lines, seed);
-            } catch (NoSuchFileException e) {
-                throw new UsageException("cannot write " + output + ": no such directory");
+            } catch (IOException e) {   // a closed pipe (| head), a full disk
+                throw new UsageException("cannot write " + where + ": " + CliFiles.describe(e));
             }
             return Ptlab.EXIT_OK;
         }
@@ -236,16 +291,11 @@ public final class TraceCommand implements Runnable {
     // ---- helpers ----------------------------------------------------------------------------------
 
     private static FileChannel open(String file) {
+        Path p = CliFiles.readable(file);
         try {
-            Path p = Path.of(file);
-            if (Files.isDirectory(p)) {
-                throw new UsageException("cannot read " + file + ": is a directory");
-            }
             return FileChannel.open(p, StandardOpenOption.READ);
-        } catch (NoSuchFileException e) {
-            throw new UsageException("cannot read " + file + ": no such file");
-        } catch (IOException | InvalidPathException e) {
-            throw new UsageException("cannot read " + file + ": " + e.getMessage());
+        } catch (IOException e) {
+            throw new UsageException("cannot read " + CliFiles.describe(e));
         }
     }
 
@@ -294,8 +344,7 @@ public final class TraceCommand implements Runnable {
         void close();
 
         static Progress forFile(long size) {
-            boolean terminal = System.console() != null && System.getenv("CI") == null;
-            if (!terminal || size < (64L << 20)) {
+            if (!Terminal.stderrIsTerminal() || size < (64L << 20)) {
                 return null;
             }
             return ProgressBarDisplay.create(size);
@@ -354,7 +403,7 @@ public final class TraceCommand implements Runnable {
         sb.append(String.format("lines             %,d  (records %,d, ignored %,d, skipped %,d)%n", r.lines(),
                 r.records(), r.ignoredLines(), r.skippedLines()));
         if (r.skippedLines() > 0) {
-            sb.append(String.format("                  first malformed line: %d%n", r.firstSkippedLine()));
+            sb.append(String.format("                  first skipped line: %d%n", r.firstSkippedLine()));
         }
         sb.append(String.format("accesses          %,d%s%s%n", r.accesses(), r.outOfRange() == 0 ? ""
                 : String.format("  (%,d more above the end of user space, not replayed)", r.outOfRange()),

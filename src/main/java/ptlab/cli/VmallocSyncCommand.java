@@ -2,11 +2,14 @@ package ptlab.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -32,8 +35,18 @@ import ptlab.study.vmallocsync.VmallocSyncExperiment.Params;
 @Command(name = "vmalloc-sync", mixinStandardHelpOptions = true,
         description = "How new kernel mappings reach every process's page tables: runs the same fork/exit, "
                 + "vmalloc/vfree/ioremap, NMI and context-switch workload under each strategy and compares syncs, "
-                + "faults (in NMI too), latencies in model cycles, page-table memory and invariant violations.")
-public final class VmallocSyncCommand implements Callable<Integer> {
+                + "faults (in NMI too), latencies in model cycles, page-table memory and invariant violations.",
+        footer = {"", "Exit code 1 when a correct strategy broke an invariant. The deliberately broken "
+                + "broken-no-sync is expected to be caught; in a run too small to exercise it, a note on stderr says so "
+                + "(exit 0).", "", "Examples:",
+                "  ptlab experiment vmalloc-sync --arch x86-64 --procs 100 --vmallocs 2000",
+                "  ptlab experiment vmalloc-sync --arch x86-32-pae --sweep procs=100,1000 --out results/",
+                "  ptlab experiment vmalloc-sync --arch x86-64 --strategies lazy-fault,preallocate --format json"})
+public final class VmallocSyncCommand implements Callable<Integer>, Ptlab.SizesTheRun {
+
+    static final int DEFAULT_PROCS = 1000;
+    /** One NMI per CPU every 100 model cycles: beyond that a run is NMIs only and never ends. */
+    static final double MAX_NMI_RATE = 10_000;
 
     @Option(names = "--arch", required = true, description = "x86-32, x86-32-pae, x86-64 or x86-64-la57")
     String arch;
@@ -43,8 +56,8 @@ public final class VmallocSyncCommand implements Callable<Integer> {
                     + "tracked-mask, preallocate, shared-top, broken-no-sync (default: all)")
     List<String> strategies;
 
-    @Option(names = "--procs", defaultValue = "1000", description = "processes (default: ${DEFAULT-VALUE})")
-    int procs;
+    @Option(names = "--procs", description = "processes (default: " + DEFAULT_PROCS + "); not with --sweep")
+    Integer procs;
 
     @Option(names = "--vmallocs", defaultValue = "20000",
             description = "vmalloc/vfree/ioremap/iounmap operations per strategy (default: ${DEFAULT-VALUE})")
@@ -54,7 +67,7 @@ public final class VmallocSyncCommand implements Callable<Integer> {
     int cpus;
 
     @Option(names = "--nmi-rate", defaultValue = "50",
-            description = "NMIs per CPU per million model cycles (default: ${DEFAULT-VALUE})")
+            description = "NMIs per CPU per million model cycles, 0.." + MAX_NMI_RATE + " (default: ${DEFAULT-VALUE})")
     double nmiRate;
 
     @Option(names = "--seed", defaultValue = "1", description = "workload seed (default: ${DEFAULT-VALUE})")
@@ -72,7 +85,8 @@ public final class VmallocSyncCommand implements Callable<Integer> {
                     + "ptlab layout (default: the kernel's own)")
     Long topReserve;
 
-    @Option(names = "--sweep", description = "run several process counts, e.g. procs=100,1000,10000")
+    @Option(names = "--sweep", description = "run several process counts instead of --procs, e.g. "
+            + "procs=100,1000,10000 (each once)")
     String sweep;
 
     @Option(names = "--cost-table", description = "file of 'name = cycles' lines overriding the cost table")
@@ -81,21 +95,27 @@ public final class VmallocSyncCommand implements Callable<Integer> {
     @Option(names = "--jobs", description = "strategies run in parallel threads (default: the number of processors)")
     Integer jobs;
 
-    @Option(names = "--out", description = "directory for vmalloc-sync.csv, vmalloc-sync.json and PNG plots")
+    @Option(names = "--out", paramLabel = "DIR", description = "DIR for vmalloc-sync.csv, vmalloc-sync.json and PNG "
+            + "plots; created if missing and checked writable before the run")
     Path out;
 
-    @Option(names = "--format", defaultValue = "text", description = "text or json")
+    @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
     OutputFormat format;
 
     @Spec
     CommandSpec spec;
 
     @Override
+    public String sizingOptions() {
+        return "--procs, --sweep, --vmallocs, --jobs";
+    }
+
+    @Override
     public Integer call() throws IOException {
-        PagingMode mode = PagingMode.fromCliName(arch);     // a bad name is exit 2 (Ptlab's handler)
+        PagingMode mode = UsageException.userInput(() -> PagingMode.fromCliName(arch));
         List<VmallocSyncStrategy> chosen = new ArrayList<>();
         for (String name : strategies == null ? List.<String>of() : strategies) {
-            VmallocSyncStrategy s = VmallocSyncStrategy.byName(name.strip());
+            VmallocSyncStrategy s = UsageException.userInput(() -> VmallocSyncStrategy.byName(name.strip()));
             if (chosen.stream().anyMatch(c -> c.name().equals(s.name()))) {
                 throw new UsageException("strategy '" + s.name() + "' named twice");
             }
@@ -109,19 +129,22 @@ public final class VmallocSyncCommand implements Callable<Integer> {
             if (mode.isLongMode()) {
                 throw new UsageException("--vmsplit applies to x86-32 and x86-32-pae only, not " + mode.cliName());
             }
-            split = VmSplit.fromCliName(vmsplit);
+            split = UsageException.userInput(() -> VmSplit.fromCliName(vmsplit));
         }
         if (topReserve != null && mode.isLongMode()) {
             throw new UsageException("--top-reserve applies to x86-32 and x86-32-pae only, not " + mode.cliName());
         }
-        List<Integer> procCounts = sweep == null ? List.of(procs) : parseSweep(sweep);
+        if (sweep != null && procs != null) {
+            throw new UsageException("--procs and --sweep both give the process count; use one");
+        }
+        if (!(nmiRate >= 0 && nmiRate <= MAX_NMI_RATE)) {
+            throw new UsageException("--nmi-rate must be in 0.." + (long) MAX_NMI_RATE + " NMIs per CPU per million "
+                    + "cycles, got " + nmiRate);
+        }
+        List<Integer> procCounts = sweep == null ? List.of(procs == null ? DEFAULT_PROCS : procs) : parseSweep(sweep);
         CostTable costs = costTable == null ? CostTable.defaults() : loadCosts(costTable);
         long ramBytes = ram != null ? ram : Params.defaultRam(mode);
-        if (out != null) {
-            Files.createDirectories(out);
-        }
-        long t0 = System.nanoTime();
-        boolean progress = System.console() != null && format == OutputFormat.text;
+        LayoutCommand.pageMultiple(ramBytes, "--ram");
         int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
         if (threads < 1) {
             throw new UsageException("--jobs must be at least 1, got " + threads);
@@ -130,24 +153,59 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         List<String> names = new ArrayList<>();
         for (int n : procCounts) {
             for (VmallocSyncStrategy s : chosen) {
-                runs.add(new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes, split, topReserve));
+                VmSplit sp = split;
+                runs.add(UsageException.userInput(() -> new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes, sp,
+                        topReserve)));
                 names.add(s.name());
             }
         }
+        if (out != null) {
+            CliFiles.writableDir(out, "--out");   // before the run: its results must have a place to go
+        }
+        String syncLevel = VmallocSyncReport.syncLevelName(mode);
+        boolean progress = Terminal.stderrIsTerminal();
+        PrintWriter pw = spec.commandLine().getOut();
+        Entry[] finished = new Entry[runs.size()];
+        Interrupt onCtrlC = new Interrupt(() -> {   // Ctrl-C: the finished rows, then exit 130
+            if (progress) {
+                System.err.printf("\r%-70s\r", "");
+            }
+            List<Entry> done = new ArrayList<>();
+            synchronized (finished) {
+                for (Entry e : finished) {
+                    if (e != null) {
+                        done.add(e);
+                    }
+                }
+            }
+            pw.printf("interrupted: %d of %d runs finished%s%n", done.size(), runs.size(),
+                    done.isEmpty() ? "" : "; their rows:");
+            if (!done.isEmpty()) {
+                pw.print(VmallocSyncReport.table(done, syncLevel));
+            }
+            pw.flush();
+        });
+        long t0 = System.nanoTime();
         List<Entry> entries = new ArrayList<>();
-        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
-            List<java.util.concurrent.Future<Entry>> futures = new ArrayList<>();
+            List<Future<Entry>> futures = new ArrayList<>();
             for (int i = 0; i < runs.size(); i++) {
                 Params p = runs.get(i);
                 String name = names.get(i);
+                int slot = i;
                 // a fresh strategy per run: strategies keep state
-                futures.add(pool.submit(() -> new Entry(p.procs(),
-                        VmallocSyncExperiment.run(p, VmallocSyncStrategy.byName(name), costs))));
+                futures.add(pool.submit(() -> {
+                    Entry e = new Entry(p.procs(), VmallocSyncExperiment.run(p, VmallocSyncStrategy.byName(name), costs));
+                    synchronized (finished) {
+                        finished[slot] = e;
+                    }
+                    return e;
+                }));
             }
             for (int i = 0; i < futures.size(); i++) {
                 if (progress) {
-                    System.err.printf("\r%-60s", "vmalloc-sync " + mode.cliName() + " procs=" + runs.get(i).procs()
+                    System.err.printf("\r%-70s", "vmalloc-sync " + mode.cliName() + " procs=" + runs.get(i).procs()
                             + ": " + names.get(i) + " (" + (i + 1) + "/" + futures.size() + ")");
                     System.err.flush();
                 }
@@ -156,20 +214,22 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted");
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof IllegalArgumentException iae) {
-                throw iae;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Error err) {        // OutOfMemoryError: Ptlab names --procs and the heap
+                throw err;
+            }
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
             }
             throw new IllegalStateException(e.getCause());
         } finally {
+            onCtrlC.disarm();
             pool.shutdownNow();
-        }
-        if (progress) {
-            System.err.printf("\r%-60s\r", "");
+            if (progress) {
+                System.err.printf("\r%-70s\r", "");
+            }
         }
         ObjectNode json = toJson(mode, chosen, procCounts, ramBytes, costs, entries);
-        PrintWriter pw = spec.commandLine().getOut();
-        String syncLevel = VmallocSyncReport.syncLevelName(mode);
         if (format == OutputFormat.json) {
             pw.println(Json.writePretty(json));
         } else {
@@ -188,24 +248,57 @@ public final class VmallocSyncCommand implements Callable<Integer> {
         if (out != null) {
             VmallocSyncReport.write(out.resolve("vmalloc-sync.csv"), VmallocSyncReport.csv(entries));
             VmallocSyncReport.write(out.resolve("vmalloc-sync.json"), Json.writePretty(json) + "\n");
-            List<Path> pngs = VmallocSyncReport.plots(entries, out, "vmalloc-sync " + mode.cliName());
+            // every plot names the parameters it shows
+            String title = "vmalloc-sync " + mode.cliName() + ", " + vmallocs + " vmallocs, " + cpus + " CPUs, NMI "
+                    + fmt(nmiRate) + "/M cycles, seed " + seed;
+            List<Path> pngs = VmallocSyncReport.plots(entries, out, title);
             if (format == OutputFormat.text) {
                 pw.println("wrote " + out.resolve("vmalloc-sync.csv") + ", " + out.resolve("vmalloc-sync.json")
                         + ", " + pngs.size() + " plots");
             }
         }
         pw.flush();
+        int code = Ptlab.EXIT_OK;
+        PrintWriter err = spec.commandLine().getErr();
         for (Entry e : entries) {
-            if (unexpected(e.row().broken(), e.row().violations())) {
-                return Ptlab.EXIT_VIOLATION;
+            if (violationFound(e.row().broken(), e.row().violations())) {
+                err.println("ptlab experiment vmalloc-sync: " + e.row().strategy() + " (procs " + e.procs()
+                        + ") broke an invariant " + e.row().violations() + " time(s); the first is listed under the table");
+                code = Ptlab.EXIT_VIOLATION;
+            } else if (e.row().broken() && e.row().violations() == 0) {
+                err.println("ptlab experiment vmalloc-sync: note: " + e.row().strategy() + " (procs " + e.procs()
+                        + ") was not caught because this run never touched a vmalloc mapping missing from a "
+                        + "process's page tables: too small to exercise it (try --procs 100 --vmallocs 2000)");
             }
         }
-        return Ptlab.EXIT_OK;
+        err.flush();
+        return code;
     }
 
-    /** A correct strategy that broke an invariant, or a broken one the checker missed. */
-    static boolean unexpected(boolean broken, long violations) {
-        return broken != (violations > 0);
+    /** Ctrl-C while the runs go on: the shutdown hook prints what finished (the JVM then exits 130). */
+    private static final class Interrupt {
+        private final Thread hook;
+
+        Interrupt(Runnable onInterrupt) {
+            hook = new Thread(onInterrupt, "ptlab-experiment-interrupt");
+            Runtime.getRuntime().addShutdownHook(hook);
+        }
+
+        void disarm() {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running and prints the finished rows
+            }
+        }
+    }
+
+    /**
+     * Exit 1 only for a correct strategy that broke an invariant. The deliberately broken one going
+     * uncaught means the run never exercised it (the walker cannot miss a fault), which is a note.
+     */
+    static boolean violationFound(boolean broken, long violations) {
+        return !broken && violations > 0;
     }
 
     private static String fmt(double d) {
@@ -217,26 +310,33 @@ public final class VmallocSyncCommand implements Callable<Integer> {
             throw new UsageException("--sweep must look like procs=100,1000,10000, got '" + spec + "'");
         }
         List<Integer> n = new ArrayList<>();
-        for (String s : spec.substring("procs=".length()).split(",")) {
+        for (String s : spec.substring("procs=".length()).split(",", -1)) {
+            int v;
             try {
-                int v = Integer.parseInt(s.strip());
-                if (v < 1) {
-                    throw new NumberFormatException();
-                }
-                n.add(v);
+                v = Integer.parseInt(s.strip());
             } catch (NumberFormatException e) {
-                throw new UsageException("--sweep: '" + s + "' is not a positive process count");
+                throw new UsageException("--sweep: '" + s + "' is not a process count");
             }
+            if (v < 1) {
+                throw new UsageException("--sweep: process counts must be at least 1, got " + v);
+            }
+            if (n.contains(v)) {
+                throw new UsageException("--sweep: procs=" + v + " given twice");
+            }
+            n.add(v);
         }
         return n;
     }
 
     private static CostTable loadCosts(Path file) {
-        try {
-            return CostTable.load(file);
-        } catch (IOException e) {
-            throw new UsageException("cannot read cost table " + file + ": " + e.getMessage());
-        }
+        CliFiles.readText(file.toString(), 1 << 20);   // readable UTF-8 text, or a message naming the file
+        return UsageException.userInput(() -> {
+            try {
+                return CostTable.load(file);
+            } catch (IOException e) {
+                throw new UsageException("cannot read cost table " + CliFiles.describe(e));
+            }
+        });
     }
 
     private ObjectNode toJson(PagingMode mode, List<VmallocSyncStrategy> chosen, List<Integer> procCounts,

@@ -81,8 +81,11 @@ public final class Explorer {
         Strategies.Random random = new Strategies.Random();
         Strategies.Pct pct = s.strategy().equals("pct") ? new Strategies.Pct(s.maxDepth()) : null;
         Exhaustive dfs = s.strategy().equals("exhaustive") ? new Exhaustive(s.maxDepth(), s.maxSteps()) : null;
+        // PCT draws its change points from the first k steps. k is the length of one default run,
+        // measured once and never updated from the runs that follow: schedule i must be a function
+        // of (seed, i) alone, or N shards would not cover exactly the schedules of one job.
         int k = 0;
-        if (pct != null) {   // PCT needs the run length: measure one default run
+        if (pct != null) {
             Machine probe = sc.build(variant);
             probe.run(new Strategies.Replay(new int[0], 0), trail, s.maxSteps());
             k = (int) probe.steps();
@@ -109,9 +112,6 @@ public final class Explorer {
             Machine.Outcome o = m.run(strategy, trail, s.maxSteps());
             schedules++;
             steps += m.steps();
-            if (pct != null && m.steps() > k) {
-                k = (int) m.steps();
-            }
             if (o == Machine.Outcome.STEP_LIMIT) {
                 truncated++;
             } else if (o == Machine.Outcome.PRUNED) {

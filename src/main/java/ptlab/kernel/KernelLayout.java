@@ -304,7 +304,14 @@ public final class KernelLayout {
     public long directMapBytes() { return lowmem; }
     /** The paging level (1 = pte) at which kernel entries are copied into each mm. */
     public int syncLevelNumber() { return syncLevel; }
-    /** Linux's name of the sync level: "pgd" or "pmd". */
+    /**
+     * The name of the sync level, the one vocabulary of {@code ptlab layout} and {@code ptlab
+     * experiment vmalloc-sync}: the table that holds the entries to keep in sync, "pgd" or "pmd".
+     * Linux's code names the level it writes, which folding can make another name for the same
+     * entry: on 2-level x86-32, vmalloc_sync_one() (Linux v6.6 arch/x86/mm/fault.c) writes a pmd
+     * that is folded into the pgd; on 4-level x86-64, sync_global_pgds_l4() (arch/x86/mm/init_64.c)
+     * writes a p4d folded into the pgd. PAE syncs real pmds; la57 real pgds.
+     */
     public String syncLevel() { return mode.linuxName(syncLevel); }
     /** Bytes mapped by one entry at the sync level. */
     public long syncEntrySpan() { return mode.entrySpan(syncLevel); }

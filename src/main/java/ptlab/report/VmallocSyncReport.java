@@ -67,12 +67,11 @@ public final class VmallocSyncReport {
         "vmalloc limit", "failed", "violations"};
 
     /**
-     * The level whose entries the strategies copy, as the kernel names it: the pmd on both
-     * x86-32 modes (mail 001), the p4d on 4-level x86-64 (sync_global_pgds_l4() copies p4d
-     * entries, folded into the pgd), the pgd on 5-level (sync_global_pgds_l5()).
+     * The level whose entries the strategies copy, in the one vocabulary of ptlab layout
+     * ({@link ptlab.kernel.KernelLayout#syncLevel()}): the table that holds the entry.
      */
     public static String syncLevelName(ptlab.hw.PagingMode mode) {
-        return mode.isLongMode() ? (mode == ptlab.hw.PagingMode.X86_64_LA57 ? "pgd" : "p4d") : "pmd";
+        return ptlab.kernel.KernelLayout.of(mode, null, ptlab.kernel.KernelLayout.PAGE_SIZE << 17, null).syncLevel();
     }
 
     /** The comparison table, one line per entry; the first violation of each strategy listed below it. */
@@ -167,8 +166,10 @@ public final class VmallocSyncReport {
                 last.add(e);
             }
         }
-        out.add(distribution(last, dir.resolve("vmalloc-latency.png"), title + ": vmalloc latency", true));
-        out.add(distribution(last, dir.resolve("fork-latency.png"), title + ": fork latency", false));
+        out.add(distribution(last, dir.resolve("vmalloc-latency.png"), title + ", " + maxProcs + " procs: vmalloc latency",
+                true));
+        out.add(distribution(last, dir.resolve("fork-latency.png"), title + ", " + maxProcs + " procs: fork latency",
+                false));
         if (entries.stream().map(Entry::procs).distinct().count() > 1) {
             out.add(versusProcs(entries, dir.resolve("vmalloc-p99-vs-procs.png"), title + ": vmalloc p99 vs processes", true));
             out.add(versusProcs(entries, dir.resolve("fork-p99-vs-procs.png"), title + ": fork p99 vs processes", false));
@@ -179,8 +180,8 @@ public final class VmallocSyncReport {
     private static Path distribution(List<Entry> entries, Path file, String title, boolean vmalloc) throws IOException {
         XYChart chart = new XYChartBuilder().width(900).height(560).title(title)
                 .xAxisTitle("latency (model cycles)").yAxisTitle("fraction of operations at or below").build();
-        chart.getStyler().setXAxisLogarithmic(true);
-        chart.getStyler().setMarkerSize(0);
+        double lo = Double.MAX_VALUE;
+        double hi = 0;
         for (Entry e : entries) {
             Histogram h = vmalloc ? e.row().vmallocLatency() : e.row().forkLatency();
             if (h.getTotalCount() == 0) {
@@ -192,11 +193,15 @@ public final class VmallocSyncReport {
                 xs.add((double) Math.max(1, h.getValueAtPercentile(q)));
                 ys.add(q / 100);
             }
-            chart.addSeries(e.row().strategy(), xs, ys).setMarker(SeriesMarkers.NONE);
+            chart.addSeries(e.row().strategy(), xs, ys);
+            lo = Math.min(lo, xs.get(0));
+            hi = Math.max(hi, xs.get(xs.size() - 1));
         }
         if (chart.getSeriesMap().isEmpty()) {
             chart.addSeries("no operations", List.of(1.0), List.of(0.0));
         }
+        style(chart);
+        chart.getStyler().setXAxisLogarithmic(wideRange(lo, hi));
         BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
         return file;
     }
@@ -204,11 +209,14 @@ public final class VmallocSyncReport {
     private static Path versusProcs(List<Entry> entries, Path file, String title, boolean vmalloc) throws IOException {
         XYChart chart = new XYChartBuilder().width(900).height(560).title(title)
                 .xAxisTitle("processes").yAxisTitle("p99 latency (model cycles)").build();
-        chart.getStyler().setXAxisLogarithmic(true);
-        chart.getStyler().setYAxisLogarithmic(true);
         Map<String, List<double[]>> byStrategy = new LinkedHashMap<>();
+        double xlo = Double.MAX_VALUE, xhi = 0, ylo = Double.MAX_VALUE, yhi = 0;
         for (Entry e : entries) {
             long y = vmalloc ? e.row().vmallocLatencyP99() : e.row().forkLatencyP99();
+            xlo = Math.min(xlo, e.procs());
+            xhi = Math.max(xhi, e.procs());
+            ylo = Math.min(ylo, Math.max(1, y));
+            yhi = Math.max(yhi, Math.max(1, y));
             byStrategy.computeIfAbsent(e.row().strategy(), s -> new ArrayList<>()).add(new double[] {e.procs(), Math.max(1, y)});
         }
         for (Map.Entry<String, List<double[]>> s : byStrategy.entrySet()) {
@@ -220,8 +228,47 @@ public final class VmallocSyncReport {
             }
             chart.addSeries(s.getKey(), xs, ys);
         }
+        style(chart);
+        chart.getStyler().setXAxisLogarithmic(wideRange(xlo, xhi));
+        chart.getStyler().setYAxisLogarithmic(wideRange(ylo, yhi));
         BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
         return file;
+    }
+
+    /**
+     * Okabe and Ito's colour-blind-safe palette (Color Universal Design, 2008), with black for
+     * the eighth strategy; curves that lie on top of each other stay apart by marker and dash.
+     */
+    static final java.awt.Color[] PALETTE = {new java.awt.Color(0xE69F00), new java.awt.Color(0x56B4E9),
+        new java.awt.Color(0x009E73), new java.awt.Color(0xF0E442), new java.awt.Color(0x0072B2),
+        new java.awt.Color(0xD55E00), new java.awt.Color(0xCC79A7), java.awt.Color.BLACK};
+    private static final org.knowm.xchart.style.markers.Marker[] MARKERS = {SeriesMarkers.CIRCLE,
+        SeriesMarkers.SQUARE, SeriesMarkers.DIAMOND, SeriesMarkers.TRIANGLE_UP, SeriesMarkers.TRIANGLE_DOWN,
+        SeriesMarkers.CROSS, SeriesMarkers.PLUS, SeriesMarkers.OVAL};
+    private static final java.awt.BasicStroke[] LINES = {org.knowm.xchart.style.lines.SeriesLines.SOLID,
+        org.knowm.xchart.style.lines.SeriesLines.DASH_DASH, org.knowm.xchart.style.lines.SeriesLines.DOT_DOT,
+        org.knowm.xchart.style.lines.SeriesLines.DASH_DOT};
+
+    /** Colour, marker and dash per series, so that every curve is told apart in print and by everyone. */
+    static void style(XYChart chart) {
+        chart.getStyler().setMarkerSize(8);
+        chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
+        int i = 0;
+        for (org.knowm.xchart.XYSeries series : chart.getSeriesMap().values()) {
+            series.setLineColor(PALETTE[i % PALETTE.length]);
+            series.setMarkerColor(PALETTE[i % PALETTE.length]);
+            series.setMarker(MARKERS[i % MARKERS.length]);
+            series.setLineStyle(LINES[i % LINES.length]);
+            i++;
+        }
+    }
+
+    /**
+     * A log axis only over two decades or more: on a narrower range XChart's log axis shows one
+     * decade tick or none, and a linear axis with its plain ticks reads better.
+     */
+    static boolean wideRange(double lo, double hi) {
+        return lo > 0 && hi / lo >= 100;
     }
 
     /** Writes {@code text} to {@code file}. */

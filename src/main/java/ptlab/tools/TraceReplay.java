@@ -177,7 +177,7 @@ public final class TraceReplay implements AccessSink {
         this.stats = kernel.stats();
         this.task = kernel.createProcess();
         if (task == null) {
-            throw new IllegalArgumentException("out of simulated RAM creating the process; raise --ram");
+            throw new OutOfSimulatedRam("out of simulated RAM creating the process; raise --ram");
         }
         this.userEnd = task.mm().taskSize();
         long start = MMAP_MIN_ADDR;
@@ -293,7 +293,7 @@ public final class TraceReplay implements AccessSink {
     /** Kept out of {@link #translate} so that the hot path stays small enough to inline. */
     private void refused(long va, long result) {
         if (result == Kernel.OOM) {
-            throw new IllegalArgumentException(String.format("out of simulated RAM (%d MiB) at va 0x%x after %,d "
+            throw new OutOfSimulatedRam(String.format("out of simulated RAM (%d MiB) at va 0x%x after %,d "
                     + "accesses; raise --ram", config.ramBytes() >> 20, va, accesses));
         }
         sigsegv++;                                       // a real process would die here; the replay goes on
@@ -311,5 +311,15 @@ public final class TraceReplay implements AccessSink {
         return new Result(config, reader.lines(), reader.records(), reader.ignoredLines(), reader.skippedLines(),
                 reader.firstSkippedLine(), reader.bytesRead(), accesses, outOfRange, sigsegv, pages, tables,
                 mmu.hits() + memoHits, mmu.misses(), mmu.walkMemoryRefs(), stats.pgfault.get(), nanos, interrupted);
+    }
+
+    /**
+     * The trace needs more simulated RAM than --ram gives: a limit of the run the user chose,
+     * not a bug (the CLI reports it as bad input naming --ram).
+     */
+    public static final class OutOfSimulatedRam extends RuntimeException {
+        OutOfSimulatedRam(String message) {
+            super(message);
+        }
     }
 }

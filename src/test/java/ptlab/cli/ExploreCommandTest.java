@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -96,5 +97,108 @@ class ExploreCommandTest {
         Path junk = dir.resolve("junk.json");
         Files.writeString(junk, "{\"format\":\"nope\"}");
         assertEquals(2, run("replay", junk.toString()).code());
+    }
+
+    private static Path shard(Path dir, String name, String... extra) throws Exception {
+        List<String> args = new java.util.ArrayList<>(List.of("explore", "pte-clear-vs-dirty", "--variant", "xchg",
+                "--format", "json"));
+        args.addAll(List.of(extra));
+        if (!args.contains("--schedules")) {
+            args.addAll(List.of("--schedules", "60"));
+        }
+        var r = run(args.toArray(String[]::new));
+        assertEquals(0, r.code(), r.err());
+        return Files.writeString(dir.resolve(name), r.out());
+    }
+
+    /** Issue 11, item 8: --merge refuses shards that are not exactly one sweep, naming the problem. */
+    @Test
+    void mergeRefusesInconsistentShards(@TempDir Path dir) throws Exception {
+        Path s1 = shard(dir, "s1.json", "--shard", "1/2");
+        Path s2 = shard(dir, "s2.json", "--shard", "2/2");
+        Path whole = shard(dir, "whole.json");
+        Path otherSeed = shard(dir, "seed.json", "--shard", "2/2", "--seed", "9");
+        Path otherCount = shard(dir, "count.json", "--shard", "2/2", "--schedules", "61");
+        Path interrupted = dir.resolve("int.json");
+        Files.writeString(interrupted, Files.readString(s2).replace("\"interrupted\" : false", "\"interrupted\" : true"));
+        Path fewer = dir.resolve("fewer.json");
+        Files.writeString(fewer, Files.readString(s2).replaceFirst("\"schedules\" : 30", "\"schedules\" : 29"));
+        String[][] bad = {
+                {s1.toString(), s1.toString()},                 // the same shard twice
+                {s1.toString()},                                // a missing shard
+                {s1.toString(), whole.toString()},              // 1/1 mixed with 1/2
+                {s1.toString(), otherSeed.toString()},          // another seed
+                {s1.toString(), otherCount.toString()},         // another --schedules
+                {s1.toString(), interrupted.toString()},        // an interrupted shard
+                {s1.toString(), fewer.toString()},              // fewer schedules than its share
+        };
+        String[] expect = {"given twice", "missing", "2 shards", "seed", "requested_schedules", "interrupted",
+                "not its share"};
+        for (int i = 0; i < bad.length; i++) {
+            List<String> args = new java.util.ArrayList<>(List.of("explore", "--merge"));
+            args.addAll(List.of(bad[i]));
+            var r = run(args.toArray(String[]::new));
+            assertEquals(2, r.code(), expect[i] + ": " + r.out() + r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().contains(expect[i]), expect[i] + ": " + r.err());
+        }
+        var ok = run("explore", "--merge", s1.toString(), s2.toString());
+        assertEquals(0, ok.code(), ok.err());
+        assertTrue(ok.out().contains("pte-clear-vs-dirty") && ok.out().contains("seed 1")
+                && ok.out().contains("variant xchg"), ok.out());
+        JsonNode m = Json.MAPPER.readTree(run("explore", "--merge", s1.toString(), s2.toString(), "--format", "json")
+                .out());
+        JsonNode w = Json.MAPPER.readTree(whole.toFile());
+        assertEquals(w.get("schedules").asLong(), m.get("schedules").asLong());
+        assertEquals(w.get("steps").asLong(), m.get("steps").asLong(), "2 shards ran exactly the unsharded schedules");
+    }
+
+    /** Issue 11, item 1: --out is checked before the search, so a finding is never lost. */
+    @Test
+    void unwritableOutIsRefusedBeforeTheSearch(@TempDir Path dir) {
+        for (String out : new String[] {"/proc/ptlab-no", dir.toString(), ""}) {
+            var r = run("explore", "pte-clear-vs-dirty", "--seed", "1", "--out", out);
+            assertEquals(2, r.code(), out + ": " + r.out() + r.err());
+            assertEquals("", r.out(), "no search ran");
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+        }
+        var r = run("explore", "pte-clear-vs-dirty", "--max-depth", "3");
+        assertEquals(2, r.code(), "--max-depth means nothing to random");
+    }
+
+    /** Issue 11, item 9: replay checks its outcome against the file. */
+    @Test
+    void replayThatDoesNotReproduceTheRecordedRunSaysSo(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("s.json");
+        assertEquals(1, run("explore", "pte-clear-vs-dirty", "--seed", "1", "--out", file.toString()).code());
+        String json = Files.readString(file);
+
+        Path edited = Files.writeString(dir.resolve("edited.json"), json.replace("\"invariant 1", "\"invariant 2"));
+        var r = run("replay", edited.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("diverged from the recorded run"), r.err());
+
+        Path other = Files.writeString(dir.resolve("other.json"), json.replace("mprotect-plain-clear", "mprotect-xchg"));
+        r = run("replay", other.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("diverged"), r.err());
+
+        Path impossible = Files.writeString(dir.resolve("cpu9.json"),
+                json.replaceFirst("\"choices\" : \\[", "\"choices\" : [9, "));
+        r = run("replay", impossible.toString());
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("choices[0] = 9"), r.err());
+
+        r = run("replay", file.toString(), "--max-steps", "5");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--max-steps 5"), r.err());
+        assertTrue(r.out().contains("step limit"), r.out());
+        assertEquals(2, run("replay", file.toString(), "--max-steps", "0").code());
+        assertEquals(1, run("replay", file.toString()).code(), "the untouched file reproduces");
+
+        Path notJson = Files.writeString(dir.resolve("garbage.json"), "{\"format\": ptlab");
+        r = run("replay", notJson.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("is not JSON") && !r.err().contains("Unexpected character"), r.err());
     }
 }

@@ -88,13 +88,45 @@ class MmuProbeCommandTest {
         Run r = probe(String.join("\n", "not json", X32_4M, "{\"arch\":\"x86-16\",\"va\":\"0x0\"}",
                 "{\"arch\":\"x86-64\",\"va\":\"0x1000\",\"path\":[{\"p\":1,\"rsvd\":[12]}]}", "", "[1,2]", X32_4M));
         assertEquals(0, r.exit());
-        assertEquals(6, r.out().size(), r.out().toString());
+        assertEquals(7, r.out().size(), "one output line per input line: " + r.out());
         assertTrue(r.out().get(0).startsWith("{\"error\":\"malformed JSON"), r.out().get(0));
         assertEquals("{\"fault\":0,\"pa\":\"0x40001abc\",\"page_size\":4194304,\"a\":[1],\"d\":0}", r.out().get(1));
         assertTrue(r.out().get(2).startsWith("{\"error\":\"unknown arch 'x86-16'"), r.out().get(2));
         assertTrue(r.out().get(3).startsWith("{\"error\":\"bit 12 is not reserved"), r.out().get(3));
-        assertTrue(r.out().get(4).startsWith("{\"error\":"), r.out().get(4));
-        assertEquals(r.out().get(1), r.out().get(5));
+        assertEquals("{\"error\":\"empty line\"}", r.out().get(4));
+        assertTrue(r.out().get(5).startsWith("{\"error\":"), r.out().get(5));
+        assertEquals(r.out().get(1), r.out().get(6));
+    }
+
+    /** Issue 11, item 6: a request is answered as given or refused, never wrapped or half-read. */
+    @Test
+    void requestsThatWouldBeAnsweredForAnotherRequestAreRefused() {
+        String path = ",\"path\":[{\"p\":1,\"ps\":1}]}";
+        String[] refused = {
+                "{\"arch\":\"x86-32\",\"va\":18446744073709555712" + path,           // 2^64 + 4096 would wrap
+                "{\"arch\":\"x86-32\",\"va\":-1" + path,
+                "{\"arch\":\"x86-32\",\"va\":\"-1\"" + path,
+                "{\"arch\":\"x86-32\",\"va\":\"0x10000000000000000\"" + path,
+                "{\"arch\":\"x86-32\",\"va\":\"0x1000\",\"va\":\"0x2000\"" + path,     // duplicate key
+                "{\"arch\":\"x86-32\",\"va\":\"0x1000\"" + path + " {\"x\":1}",      // trailing text
+                "{\"arch\":\"x86-32\",\"va\":\"0x1000\"" + path + "garbage",
+                "{\"arch\":\"x86-32\",\"va\":\"0x1000\",\"user\":18446744073709551616" + path,
+                "{\"arch\":\"x86-32\",\"va\":\"0x1000\",\"path\":[{\"p\":1,\"ps\":1,\"rsvd\":[99]}]}",
+                "{\"arch\":\"x86-32\",\"va\":\"0x1000\",\"path\":[{\"p\":1,\"ps\":1,\"rsvd\":[21.5]}]}",
+        };
+        Run r = probe(String.join("\n", refused) + "\n");
+        assertEquals(0, r.exit());
+        assertEquals(refused.length, r.out().size(), r.out().toString());
+        for (int i = 0; i < refused.length; i++) {
+            assertTrue(r.out().get(i).startsWith("{\"error\":"), refused[i] + " -> " + r.out().get(i));
+            assertTrue(!r.out().get(i).contains("Jackson") && !r.out().get(i).contains("(code "), r.out().get(i));
+        }
+        assertTrue(r.out().get(4).contains("duplicate key"), r.out().get(4));
+        assertTrue(r.out().get(5).contains("text after the JSON object"), r.out().get(5));
+        assertTrue(r.out().get(8).contains("0..31"), r.out().get(8));
+        // the largest address is still an address: 2^64 - 1 as a number
+        Run ok = probe("{\"arch\":\"x86-64\",\"va\":18446744073709551615,\"path\":[{\"p\":1}]}\n");
+        assertTrue(ok.out().get(0).startsWith("{\"fault\":1"), ok.out().toString());
     }
 
     @Test

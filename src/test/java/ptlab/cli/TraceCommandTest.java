@@ -124,7 +124,8 @@ class TraceCommandTest {
                 {"trace", "replay", "--trace-format", "plain", "--arch", "x86-64"},
                 {"trace", "generate", "--lines", "-1"},
                 {"trace", "generate", "--lines", "10", "--format", "json"},
-                {"trace", "generate", "--lines", "10", "-o", dir.resolve("no/such/dir/x").toString()},
+                {"trace", "generate", "--lines", "10", "-o", dir.toString()},
+                {"trace", "generate", "--lines", "10", "--out", ""},
         };
         for (String[] args : cases) {
             Run r = run(args);
@@ -158,7 +159,7 @@ class TraceCommandTest {
         Path a = dir.resolve("a.trace");
         Path b = dir.resolve("b.trace");
         assertEquals(0, run("trace", "generate", "--lines", "5000", "--seed", "9", "-o", a.toString()).code());
-        assertEquals(0, run("trace", "generate", "--lines", "5000", "--seed", "9", "--format", "lackey", "-o",
+        assertEquals(0, run("trace", "generate", "--lines", "5000", "--seed", "9", "--trace-format", "lackey", "--out",
                 b.toString()).code());
         assertArrayEquals(Files.readAllBytes(a), Files.readAllBytes(b));
         JsonNode j = json("trace", "replay", a.toString(), "--trace-format", "lackey", "--arch", "x86-64",

@@ -62,7 +62,7 @@ class VmallocSyncCommandTest {
     @ParameterizedTest
     @ValueSource(strings = {"--arch=x86-99", "--strategies=lazy-fault,nope", "--procs=0", "--cpus=65",
         "--nmi-rate=-1", "--sweep=cpus=1", "--sweep=procs=10,x", "--format=xml", "--strategies=lazy-fault,lazy-fault",
-        "--jobs=0", "--top-reserve=8M"})
+        "--jobs=0", "--top-reserve=8M", "--nmi-rate=1e12", "--sweep=procs=5,5", "--sweep=procs=5", "--ram=12345"})
     void badOptionsGiveOneLineAndExit2(String bad) {
         String[] args = bad.startsWith("--arch")
                 ? new String[] {"experiment", "vmalloc-sync", bad}
@@ -74,16 +74,48 @@ class VmallocSyncCommandTest {
     }
 
     @Test
-    void exitCodeIsOneOnlyForACorrectStrategyThatBrokeOrABrokenOneNotCaught() {
-        assertTrue(VmallocSyncCommand.unexpected(false, 1));
-        assertTrue(VmallocSyncCommand.unexpected(true, 0));
-        assertFalse(VmallocSyncCommand.unexpected(true, 3));
-        assertFalse(VmallocSyncCommand.unexpected(false, 0));
+    void exitCodeIsOneOnlyForACorrectStrategyThatBroke() {
+        assertTrue(VmallocSyncCommand.violationFound(false, 1));
+        assertFalse(VmallocSyncCommand.violationFound(true, 0));
+        assertFalse(VmallocSyncCommand.violationFound(true, 3));
+        assertFalse(VmallocSyncCommand.violationFound(false, 0));
         // broken-no-sync alone, caught as it must be: exit 0
         Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-32",
                 "--strategies", "broken-no-sync", "--procs", "20", "--vmallocs", "300");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("deliberately broken"), r.out());
+        assertEquals("", r.err());
+    }
+
+    /** Issue 11, item 11: a run too small to exercise broken-no-sync is not a violation, and says why. */
+    @Test
+    void aRunTooSmallToExerciseTheBrokenStrategyIsANoteNotAViolation() {
+        Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-64", "--procs", "2", "--vmallocs", "100",
+                "--strategies", "lazy-fault,broken-no-sync", "--jobs", "1");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("broken-no-sync") && r.err().contains("too small"), r.err());
+    }
+
+    /** Issue 11, item 12: --procs 1 is valid input (it used to fail with Random's "bound must be positive"). */
+    @Test
+    void oneProcessRuns() {
+        Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-64", "--procs", "1", "--vmallocs", "200",
+                "--strategies", "lazy-fault", "--jobs", "1");
+        assertEquals(0, r.code(), r.out() + r.err());
+    }
+
+    @Test
+    void outIsCheckedBeforeTheRun(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("a-file"), "x");
+        for (String out : new String[] {"/proc/ptlab-no", file.toString(), ""}) {
+            Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-64", "--procs", "10", "--vmallocs",
+                    "100000000", "--out", out);
+            assertEquals(2, r.code(), out + ": " + r.out() + r.err());
+            assertEquals("", r.out(), "nothing ran");
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().contains("--out"), r.err());
+        }
     }
 
     @Test

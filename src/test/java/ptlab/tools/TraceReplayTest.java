@@ -328,8 +328,8 @@ class TraceReplayTest {
         for (boolean pipelined : new boolean[] {false, true}) {
             TraceReplay.Config c = TraceReplay.Config.of(PagingMode.X86_64, false).withRam(64L << 20)
                     .withPipelined(pipelined);
-            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
-                    IllegalArgumentException.class, () -> replay(c, TraceFormat.PLAIN, sb.toString()));
+            TraceReplay.OutOfSimulatedRam e = org.junit.jupiter.api.Assertions.assertThrows(
+                    TraceReplay.OutOfSimulatedRam.class, () -> replay(c, TraceFormat.PLAIN, sb.toString()));
             assertTrue(e.getMessage().contains("raise --ram"), e.getMessage());
         }
     }

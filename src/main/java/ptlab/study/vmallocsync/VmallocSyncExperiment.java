@@ -431,6 +431,9 @@ public final class VmallocSyncExperiment {
         }
 
         private void exit(int c) {
+            if (live.size() == 1 && !fork(c, true)) {   // --procs 1: the successor is forked before the last
+                return;                                  // process exits, so a parent always exists
+            }
             int i = rnd.nextInt(live.size());
             Task t = live.get(i);
             live.set(i, live.get(live.size() - 1));
@@ -439,9 +442,6 @@ public final class VmallocSyncExperiment {
             k.exit(t);
             long cycles = cost(s) + pgdLock(c, pgdLockCost) + pgdLockCost;   // pgd_dtor: pgd_list_del under pgd_lock
             clock[c] += cycles;
-            if (live.isEmpty()) {
-                fork(c, true);
-            }
         }
 
         // ---- kernel accesses and NMIs -----------------------------------------------------------
@@ -503,7 +503,7 @@ public final class VmallocSyncExperiment {
                 if (!fixed) {
                     return cycles + violation(String.format("CPU%d in %s with %s loaded: kernel page fault at 0x%x (%s, "
                             + "sync-level entry %s) on a live vmalloc mapping: oops", c, context, mm, addr,
-                            vm.kind().name().toLowerCase(), k.pgtable().name(sync.syncLevel()) + (sync.inSync(mm, addr)
+                            vm.kind().name().toLowerCase(), k.layout().syncLevel() + (sync.inSync(mm, addr)
                             ? " as init_mm's" : " unlike init_mm's")), s);
                 }
                 if (inNmi) {
