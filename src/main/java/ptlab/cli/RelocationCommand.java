@@ -193,6 +193,8 @@ public final class RelocationCommand implements Callable<Integer> {
                 }
             }
             return Ptlab.EXIT_OK;
+        } catch (RelocationExperiment.TooLarge e) {
+            throw new UsageException(e.getMessage());
         } finally {
             done.countDown();
             try {

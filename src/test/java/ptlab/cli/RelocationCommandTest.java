@@ -62,4 +62,14 @@ class RelocationCommandTest {
             assertEquals(1, r.err().strip().lines().count(), r.err());
         }
     }
+
+    /** A workload that does not fit the simulated machine is bad input naming the option, not an internal error. */
+    @Test
+    void aWorkloadTooLargeForTheMachineIsExitTwo() {
+        Cli.Run r = Cli.run("experiment", "relocation", "--arch", "x86-32-pae", "--pages", "800000", "--protocols",
+                "naive", "--explore", "none");
+        assertEquals(2, r.code(), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("--pages"), r.err());
+    }
 }

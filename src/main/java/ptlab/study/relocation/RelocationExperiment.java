@@ -215,14 +215,14 @@ public final class RelocationExperiment {
             base = k.mmap(main, 0, (long) p.pages() * 4096, Kernel.PROT_READ | Kernel.PROT_WRITE,
                     Kernel.MAP_PRIVATE | Kernel.MAP_ANONYMOUS);
             if (base < 0) {
-                throw new IllegalArgumentException("cannot map " + p.pages() + " pages on " + p.mode().cliName());
+                throw new TooLarge("cannot map " + p.pages() + " pages on " + p.mode().cliName() + " (lower --pages)");
             }
             // first touch: page i by thread i mod T, so data sits on the threads' nodes
             int[] ts = threadCpus();
             for (int i = 0; i < p.pages(); i++) {
                 Cpu c = k.cpu(ts[i % ts.length]);
                 if (!k.writeUserLong(c, base + i * 4096L, i)) {
-                    throw new IllegalArgumentException("out of memory faulting in page " + i + " (raise the RAM)");
+                    throw new TooLarge("out of simulated memory faulting in page " + i + " (lower --pages)");
                 }
             }
             // the process was moved away from its tables: put every table on node 0
@@ -378,6 +378,16 @@ public final class RelocationExperiment {
             pagesMoved = m.pagesMoved();
             ipis = m.ipis();
             cycles = cpu.clock() - t0;
+        }
+    }
+
+    /**
+     * The workload does not fit the simulated machine: a limit of the run the user asked for, not
+     * a bug (the CLI reports it as bad input, exit 2).
+     */
+    public static final class TooLarge extends RuntimeException {
+        TooLarge(String message) {
+            super(message);
         }
     }
 }
