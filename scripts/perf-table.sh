@@ -69,6 +69,7 @@ if [[ ! -x "$BEFORE_DIR/ptlab" ]]; then
   trap 'git -C "$ROOT" worktree remove --force "$BEFORE_DIR" 2>/dev/null || true' EXIT
 fi
 BEFORE_PTLAB="$BEFORE_DIR/ptlab"
+"$BEFORE_PTLAB" --version >/dev/null                # its launcher builds the jar if an earlier run did not
 cc -O2 -o "$WORK/walk" "$ROOT/bench/baseline/walk.c"
 git -C "$ROOT" show "$BEFORE:bench/baseline/walk.c" >"$WORK/walk-before.c"   # the C baseline before issue 15
 cc -O2 -o "$WORK/walk-before" "$WORK/walk-before.c"
