@@ -160,6 +160,8 @@ function _complete_ptlab() {
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} explore" ];    then _picocli_ptlab; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} replay" ];    then _picocli_ptlab; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} experiment" ];    then _picocli_ptlab; return $?; fi
+  if [ "${COMP_LINE}" = "${COMP_WORDS[0]} report" ];    then _picocli_ptlab; return $?; fi
+  if [ "${COMP_LINE}" = "${COMP_WORDS[0]} serve" ];    then _picocli_ptlab; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} trace" ];    then _picocli_ptlab; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} ptdump" ];    then _picocli_ptlab; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} bench" ];    then _picocli_ptlab; return $?; fi
@@ -167,6 +169,7 @@ function _complete_ptlab() {
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} mmu probe" ];    then _picocli_ptlab_mmu; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} experiment vmalloc-sync" ];    then _picocli_ptlab_experiment; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} experiment relocation" ];    then _picocli_ptlab_experiment; return $?; fi
+  if [ "${COMP_LINE}" = "${COMP_WORDS[0]} experiment fault-locking" ];    then _picocli_ptlab_experiment; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} trace replay" ];    then _picocli_ptlab_trace; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} trace generate" ];    then _picocli_ptlab_trace; return $?; fi
   if [ "${COMP_LINE}" = "${COMP_WORDS[0]} bench walk" ];    then _picocli_ptlab_bench; return $?; fi
@@ -178,27 +181,33 @@ function _complete_ptlab() {
   local cmds3=(explore)
   local cmds4=(replay)
   local cmds5=(experiment)
-  local cmds6=(trace)
-  local cmds7=(ptdump)
-  local cmds8=(bench)
-  local cmds9=(help)
-  local cmds10=(mmu probe)
-  local cmds11=(experiment vmalloc-sync)
-  local cmds12=(experiment relocation)
-  local cmds13=(trace replay)
-  local cmds14=(trace generate)
-  local cmds15=(bench walk)
+  local cmds6=(report)
+  local cmds7=(serve)
+  local cmds8=(trace)
+  local cmds9=(ptdump)
+  local cmds10=(bench)
+  local cmds11=(help)
+  local cmds12=(mmu probe)
+  local cmds13=(experiment vmalloc-sync)
+  local cmds14=(experiment relocation)
+  local cmds15=(experiment fault-locking)
+  local cmds16=(trace replay)
+  local cmds17=(trace generate)
+  local cmds18=(bench walk)
 
-  if CompWordsContainsArray "${cmds15[@]}"; then _picocli_ptlab_bench_walk; return $?; fi
-  if CompWordsContainsArray "${cmds14[@]}"; then _picocli_ptlab_trace_generate; return $?; fi
-  if CompWordsContainsArray "${cmds13[@]}"; then _picocli_ptlab_trace_replay; return $?; fi
-  if CompWordsContainsArray "${cmds12[@]}"; then _picocli_ptlab_experiment_relocation; return $?; fi
-  if CompWordsContainsArray "${cmds11[@]}"; then _picocli_ptlab_experiment_vmallocsync; return $?; fi
-  if CompWordsContainsArray "${cmds10[@]}"; then _picocli_ptlab_mmu_probe; return $?; fi
-  if CompWordsContainsArray "${cmds9[@]}"; then _picocli_ptlab_help; return $?; fi
-  if CompWordsContainsArray "${cmds8[@]}"; then _picocli_ptlab_bench; return $?; fi
-  if CompWordsContainsArray "${cmds7[@]}"; then _picocli_ptlab_ptdump; return $?; fi
-  if CompWordsContainsArray "${cmds6[@]}"; then _picocli_ptlab_trace; return $?; fi
+  if CompWordsContainsArray "${cmds18[@]}"; then _picocli_ptlab_bench_walk; return $?; fi
+  if CompWordsContainsArray "${cmds17[@]}"; then _picocli_ptlab_trace_generate; return $?; fi
+  if CompWordsContainsArray "${cmds16[@]}"; then _picocli_ptlab_trace_replay; return $?; fi
+  if CompWordsContainsArray "${cmds15[@]}"; then _picocli_ptlab_experiment_faultlocking; return $?; fi
+  if CompWordsContainsArray "${cmds14[@]}"; then _picocli_ptlab_experiment_relocation; return $?; fi
+  if CompWordsContainsArray "${cmds13[@]}"; then _picocli_ptlab_experiment_vmallocsync; return $?; fi
+  if CompWordsContainsArray "${cmds12[@]}"; then _picocli_ptlab_mmu_probe; return $?; fi
+  if CompWordsContainsArray "${cmds11[@]}"; then _picocli_ptlab_help; return $?; fi
+  if CompWordsContainsArray "${cmds10[@]}"; then _picocli_ptlab_bench; return $?; fi
+  if CompWordsContainsArray "${cmds9[@]}"; then _picocli_ptlab_ptdump; return $?; fi
+  if CompWordsContainsArray "${cmds8[@]}"; then _picocli_ptlab_trace; return $?; fi
+  if CompWordsContainsArray "${cmds7[@]}"; then _picocli_ptlab_serve; return $?; fi
+  if CompWordsContainsArray "${cmds6[@]}"; then _picocli_ptlab_report; return $?; fi
   if CompWordsContainsArray "${cmds5[@]}"; then _picocli_ptlab_experiment; return $?; fi
   if CompWordsContainsArray "${cmds4[@]}"; then _picocli_ptlab_replay; return $?; fi
   if CompWordsContainsArray "${cmds3[@]}"; then _picocli_ptlab_explore; return $?; fi
@@ -215,7 +224,7 @@ function _picocli_ptlab() {
   # Get completion data
   local curr_word=${COMP_WORDS[COMP_CWORD]}
 
-  local commands="demo mmu layout explore replay experiment trace ptdump bench help"
+  local commands="demo mmu layout explore replay experiment report serve trace ptdump bench help"
   local flag_opts="--debug -h --help -V --version"
   local arg_opts=""
 
@@ -236,7 +245,7 @@ function _picocli_ptlab_demo() {
 
   local commands=""
   local flag_opts="-h --help -V --version --debug"
-  local arg_opts="--format"
+  local arg_opts="--format --out"
   local format_option_args=("text" "json") # --format values
 
   type compopt &>/dev/null && compopt +o default
@@ -245,6 +254,12 @@ function _picocli_ptlab_demo() {
     --format)
       local IFS=$'\n'
       COMPREPLY=( $( compReplyArray "${format_option_args[@]}" ) )
+      return $?
+      ;;
+    --out)
+      local IFS=$'\n'
+      type compopt &>/dev/null && compopt -o filenames
+      COMPREPLY=( $( compgen -f -- "${curr_word}" ) ) # files
       return $?
       ;;
   esac
@@ -413,9 +428,78 @@ function _picocli_ptlab_experiment() {
   # Get completion data
   local curr_word=${COMP_WORDS[COMP_CWORD]}
 
-  local commands="vmalloc-sync relocation"
+  local commands="vmalloc-sync relocation fault-locking"
   local flag_opts="-h --help -V --version --debug"
   local arg_opts=""
+
+  if [[ "${curr_word}" == -* ]]; then
+    COMPREPLY=( $(compgen -W "${flag_opts} ${arg_opts}" -- "${curr_word}") )
+  else
+    local positionals=""
+    local IFS=$'\n'
+    COMPREPLY=( $(compgen -W "${commands// /$'\n'}${IFS}${positionals}" -- "${curr_word}") )
+  fi
+}
+
+# Generates completions for the options and subcommands of the `report` subcommand.
+function _picocli_ptlab_report() {
+  # Get completion data
+  local curr_word=${COMP_WORDS[COMP_CWORD]}
+  local prev_word=${COMP_WORDS[COMP_CWORD-1]}
+
+  local commands=""
+  local flag_opts="-h --help -V --version --debug"
+  local arg_opts="--from --out"
+
+  type compopt &>/dev/null && compopt +o default
+
+  case ${prev_word} in
+    --from)
+      local IFS=$'\n'
+      type compopt &>/dev/null && compopt -o filenames
+      COMPREPLY=( $( compgen -f -- "${curr_word}" ) ) # files
+      return $?
+      ;;
+    --out)
+      local IFS=$'\n'
+      type compopt &>/dev/null && compopt -o filenames
+      COMPREPLY=( $( compgen -f -- "${curr_word}" ) ) # files
+      return $?
+      ;;
+  esac
+
+  if [[ "${curr_word}" == -* ]]; then
+    COMPREPLY=( $(compgen -W "${flag_opts} ${arg_opts}" -- "${curr_word}") )
+  else
+    local positionals=""
+    local IFS=$'\n'
+    COMPREPLY=( $(compgen -W "${commands// /$'\n'}${IFS}${positionals}" -- "${curr_word}") )
+  fi
+}
+
+# Generates completions for the options and subcommands of the `serve` subcommand.
+function _picocli_ptlab_serve() {
+  # Get completion data
+  local curr_word=${COMP_WORDS[COMP_CWORD]}
+  local prev_word=${COMP_WORDS[COMP_CWORD-1]}
+
+  local commands=""
+  local flag_opts="-h --help -V --version --debug"
+  local arg_opts="--port --data"
+
+  type compopt &>/dev/null && compopt +o default
+
+  case ${prev_word} in
+    --port)
+      return
+      ;;
+    --data)
+      local IFS=$'\n'
+      type compopt &>/dev/null && compopt -o filenames
+      COMPREPLY=( $( compgen -f -- "${curr_word}" ) ) # files
+      return $?
+      ;;
+  esac
 
   if [[ "${curr_word}" == -* ]]; then
     COMPREPLY=( $(compgen -W "${flag_opts} ${arg_opts}" -- "${curr_word}") )
@@ -557,7 +641,7 @@ function _picocli_ptlab_experiment_vmallocsync() {
 
   local commands=""
   local flag_opts="-h --help -V --version --debug"
-  local arg_opts="--arch --strategies --procs --vmallocs --cpus --nmi-rate --seed --ram --vmsplit --top-reserve --sweep --cost-table --jobs --out --format"
+  local arg_opts="--arch --strategies --procs --vmallocs --cpus --nmi-rate --seed --ram --vmsplit --top-reserve --sweep --cost-table --jobs --out --format --shard --merge"
   local format_option_args=("text" "json") # --format values
 
   type compopt &>/dev/null && compopt +o default
@@ -614,6 +698,15 @@ function _picocli_ptlab_experiment_vmallocsync() {
     --format)
       local IFS=$'\n'
       COMPREPLY=( $( compReplyArray "${format_option_args[@]}" ) )
+      return $?
+      ;;
+    --shard)
+      return
+      ;;
+    --merge)
+      local IFS=$'\n'
+      type compopt &>/dev/null && compopt -o filenames
+      COMPREPLY=( $( compgen -f -- "${curr_word}" ) ) # files
       return $?
       ;;
   esac
@@ -679,6 +772,81 @@ function _picocli_ptlab_experiment_relocation() {
       type compopt &>/dev/null && compopt -o filenames
       COMPREPLY=( $( compgen -f -- "${curr_word}" ) ) # files
       return $?
+      ;;
+    --out)
+      local IFS=$'\n'
+      type compopt &>/dev/null && compopt -o filenames
+      COMPREPLY=( $( compgen -f -- "${curr_word}" ) ) # files
+      return $?
+      ;;
+    --format)
+      local IFS=$'\n'
+      COMPREPLY=( $( compReplyArray "${format_option_args[@]}" ) )
+      return $?
+      ;;
+  esac
+
+  if [[ "${curr_word}" == -* ]]; then
+    COMPREPLY=( $(compgen -W "${flag_opts} ${arg_opts}" -- "${curr_word}") )
+  else
+    local positionals=""
+    local IFS=$'\n'
+    COMPREPLY=( $(compgen -W "${commands// /$'\n'}${IFS}${positionals}" -- "${curr_word}") )
+  fi
+}
+
+# Generates completions for the options and subcommands of the `fault-locking` subcommand.
+function _picocli_ptlab_experiment_faultlocking() {
+  # Get completion data
+  local curr_word=${COMP_WORDS[COMP_CWORD]}
+  local prev_word=${COMP_WORDS[COMP_CWORD-1]}
+
+  local commands=""
+  local flag_opts="-h --help -V --version --debug"
+  local arg_opts="--arch --paths --cpus --mix --faults --vmas --line-transfer --clear-page --fork-cost --explore --schedules --seed --jobs --out --format"
+  local format_option_args=("text" "json") # --format values
+
+  type compopt &>/dev/null && compopt +o default
+
+  case ${prev_word} in
+    --arch)
+      return
+      ;;
+    --paths)
+      return
+      ;;
+    --cpus)
+      return
+      ;;
+    --mix)
+      return
+      ;;
+    --faults)
+      return
+      ;;
+    --vmas)
+      return
+      ;;
+    --line-transfer)
+      return
+      ;;
+    --clear-page)
+      return
+      ;;
+    --fork-cost)
+      return
+      ;;
+    --explore)
+      return
+      ;;
+    --schedules)
+      return
+      ;;
+    --seed)
+      return
+      ;;
+    --jobs)
+      return
       ;;
     --out)
       local IFS=$'\n'

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "experiment", mixinStandardHelpOptions = true,
         description = "Runs one of the studies and prints its comparison table.",
         footer = {"", "Example:", "  ptlab experiment vmalloc-sync --arch x86-64 --procs 100 --vmallocs 2000"},
-        subcommands = {VmallocSyncCommand.class, RelocationCommand.class})
+        subcommands = {VmallocSyncCommand.class, RelocationCommand.class, FaultLockingCommand.class})
 public final class ExperimentCommand implements Runnable {
 
     @CommandLine.Spec

@@ -77,7 +77,8 @@ public final class ExploreCommand implements Callable<Integer> {
             + "(default: ptlab-schedule-<scenario>-<seed>.json in the current directory)")
     Path outFile;
 
-    @Option(names = "--shard", description = "K/N: run only schedules i with i mod N = K-1")
+    @Option(names = "--shard", description = "K/N: run only schedules i with i mod N = K-1; env/N or env: K from "
+            + "JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)")
     String shard;
 
     @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
@@ -100,13 +101,10 @@ public final class ExploreCommand implements Callable<Integer> {
         }
         Scenario sc = UsageException.userInput(() -> Scenarios.byName(args.get(0)));
         Scenario.Variant v = UsageException.userInput(() -> sc.variant(variant));
-        int k = 0;
-        int n = 1;
-        if (shard != null) {
-            int[] kn = parseShard(shard);
-            k = kn[0] - 1;
-            n = kn[1];
-        }
+        // K/N, or K from the batch system's index (Kubernetes, Slurm): see ShardSpec
+        ShardSpec part = ShardSpec.parse(shard, System.getenv());
+        int k = part.index();
+        int n = part.count();
         if (maxDepth != null && strategy.equals("random")) {
             throw new UsageException("--max-depth applies to pct (bug depth) and exhaustive (preemption bound), "
                     + "not to random");
@@ -154,10 +152,10 @@ public final class ExploreCommand implements Callable<Integer> {
         try {
             Path saved = null;
             if (s.schedule() != null) {
-                saved = save(s, saveTo);
+                saved = save(s, saveTo, meta(part));
             }
             if (format == OutputFormat.json) {
-                out.println(Json.writePretty(toJson(s, settings, saved)));
+                out.println(Json.writePretty(toJson(s, settings, saved).set("meta", meta(part))));
             } else {
                 printText(out, s, v, saved);
             }
@@ -168,34 +166,14 @@ public final class ExploreCommand implements Callable<Integer> {
         }
     }
 
-    /** K/N with 1 <= K <= N, as {K, N}. */
-    static int[] parseShard(String shard) {
-        String[] p = shard.split("/", -1);
-        int k;
-        int n;
-        try {
-            if (p.length != 2) {
-                throw new NumberFormatException();
-            }
-            k = Integer.parseInt(p[0].strip());
-            n = Integer.parseInt(p[1].strip());
-        } catch (NumberFormatException e) {
-            throw new UsageException("--shard must be K/N, e.g. 3/8, got '" + shard + "'");
-        }
-        if (n < 1 || k < 1 || k > n) {
-            throw new UsageException("--shard K/N needs 1 <= K <= N, got '" + shard + "'");
-        }
-        return new int[] {k, n};
-    }
-
     /**
      * Saves the violating schedule. The file was checked writable before the search; should the
      * write fail anyway (a disk that filled up meanwhile), the schedule goes to stderr so that the
      * finding is not lost, and the violation is still reported.
      */
-    private Path save(Explorer.Summary s, Path file) {
+    private Path save(Explorer.Summary s, Path file, ObjectNode meta) {
         try {
-            s.schedule().save(file);
+            s.schedule().save(file, meta);
             return file;
         } catch (IOException e) {
             PrintWriter err = spec.commandLine().getErr();
@@ -233,6 +211,11 @@ public final class ExploreCommand implements Callable<Integer> {
         out.println("schedule: " + saved);
     }
 
+    /** Provenance of what this run writes: its command line, seed, ptlab version and shard. */
+    private ObjectNode meta(ShardSpec part) {
+        return Meta.provenance(spec, seed).withShard(part.label()).toJson(Json.MAPPER);
+    }
+
     static ObjectNode toJson(Explorer.Summary s, Explorer.Settings settings, Path saved) {
         ObjectNode o = Json.object();
         o.put("scenario", s.scenario());
@@ -252,6 +235,12 @@ public final class ExploreCommand implements Callable<Integer> {
         o.put("pruned", s.pruned());
         o.put("truncated", s.truncated());
         o.put("interrupted", s.interrupted());
+        var checks = o.putObject("checks");                   // evaluations of each invariant's check
+        var checked = o.putObject("checked_schedules");       // schedules in which it ran at least once
+        for (int inv = 1; inv <= ptlab.engine.Violation.INVARIANTS; inv++) {
+            checks.put(ptlab.engine.Violation.key(inv), s.checks(inv));
+            checked.put(ptlab.engine.Violation.key(inv), s.checkedSchedules(inv));
+        }
         if (s.violation() == null) {
             o.putNull("violation");
             o.putNull("schedule");
@@ -326,12 +315,13 @@ public final class ExploreCommand implements Callable<Integer> {
                             + n.get(key) + " vs " + ref.get(key));
                 }
             }
-            int[] kn;
+            ShardSpec recorded;
             try {
-                kn = parseShard(n.get("shard").asText());
+                recorded = ShardSpec.parse(n.get("shard").asText(), java.util.Map.of());   // a summary records K/N
             } catch (UsageException e) {
                 throw new UsageException(f + ": \"shard\" must be K/N, got " + n.get("shard"));
             }
+            int[] kn = {recorded.index() + 1, recorded.count()};
             if (shardCount == 0) {
                 shardCount = kn[1];
             } else if (kn[1] != shardCount) {

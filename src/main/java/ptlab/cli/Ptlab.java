@@ -43,6 +43,8 @@ import picocli.CommandLine.Command;
                 ExploreCommand.class,
                 ReplayCommand.class,
                 ExperimentCommand.class,
+                ReportCommand.class,
+                ServeCommand.class,
                 TraceCommand.class,
                 PtdumpCommand.class,
                 BenchCommand.class,

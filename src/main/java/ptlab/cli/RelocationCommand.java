@@ -161,6 +161,7 @@ public final class RelocationCommand implements Callable<Integer> {
                 System.err.printf("\r%-70s\r", "");
             }
             ObjectNode json = toJson(mode, chosen, p, costs, rows);
+            json.set("meta", Meta.of(spec, seed));   // the report's provenance line
             if (format == OutputFormat.json) {
                 pw.println(Json.writePretty(json));
             } else {

@@ -48,7 +48,7 @@ public final class VmallocSyncCommand implements Callable<Integer>, Ptlab.SizesT
     /** One NMI per CPU every 100 model cycles: beyond that a run is NMIs only and never ends. */
     static final double MAX_NMI_RATE = 10_000;
 
-    @Option(names = "--arch", required = true, description = "x86-32, x86-32-pae, x86-64 or x86-64-la57")
+    @Option(names = "--arch", description = "x86-32, x86-32-pae, x86-64 or x86-64-la57 (required unless --merge)")
     String arch;
 
     @Option(names = "--strategies", split = ",",
@@ -102,6 +102,15 @@ public final class VmallocSyncCommand implements Callable<Integer>, Ptlab.SizesT
     @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
     OutputFormat format;
 
+    @Option(names = "--shard", description = "K/N: run only the runs i (procs x strategy) with i mod N = K-1; "
+            + "env/N or env: K from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)")
+    String shard;
+
+    @Option(names = "--merge", arity = "1..*", paramLabel = "DIR|FILE",
+            description = "merges the --out directories (or JSON files) of all shards of one sweep into the table, "
+                    + "JSON, CSV and plots the unsharded run gives")
+    List<Path> merge;
+
     @Spec
     CommandSpec spec;
 
@@ -112,7 +121,14 @@ public final class VmallocSyncCommand implements Callable<Integer>, Ptlab.SizesT
 
     @Override
     public Integer call() throws IOException {
+        if (merge != null) {
+            return VmallocSyncMerge.run(this);
+        }
+        if (arch == null) {
+            throw new UsageException("--arch is required (x86-32, x86-32-pae, x86-64 or x86-64-la57)");
+        }
         PagingMode mode = UsageException.userInput(() -> PagingMode.fromCliName(arch));
+        ShardSpec part = ShardSpec.parse(shard, System.getenv());
         List<VmallocSyncStrategy> chosen = new ArrayList<>();
         for (String name : strategies == null ? List.<String>of() : strategies) {
             VmallocSyncStrategy s = UsageException.userInput(() -> VmallocSyncStrategy.byName(name.strip()));
@@ -151,12 +167,18 @@ public final class VmallocSyncCommand implements Callable<Integer>, Ptlab.SizesT
         }
         List<Params> runs = new ArrayList<>();
         List<String> names = new ArrayList<>();
+        List<Integer> runNumbers = new ArrayList<>();   // the run's place in the whole sweep (for --merge)
+        int total = 0;
         for (int n : procCounts) {
             for (VmallocSyncStrategy s : chosen) {
-                VmSplit sp = split;
-                runs.add(UsageException.userInput(() -> new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes, sp,
-                        topReserve)));
-                names.add(s.name());
+                if (part.owns(total)) {
+                    VmSplit sp = split;
+                    runs.add(UsageException.userInput(() -> new Params(mode, n, vmallocs, cpus, nmiRate, seed, ramBytes,
+                            sp, topReserve)));
+                    names.add(s.name());
+                    runNumbers.add(total);
+                }
+                total++;
             }
         }
         if (out != null) {
@@ -230,9 +252,17 @@ public final class VmallocSyncCommand implements Callable<Integer>, Ptlab.SizesT
             }
         }
         ObjectNode json = toJson(mode, chosen, procCounts, ramBytes, costs, entries);
+        ObjectNode meta = Meta.provenance(spec, seed).withShard(part.label()).toJson(Json.MAPPER);
+        meta.put("total_runs", total);
+        runNumbers.forEach(meta.putArray("runs")::add);
+        json.set("meta", meta);
         if (format == OutputFormat.json) {
             pw.println(Json.writePretty(json));
         } else {
+            if (part.count() > 1) {
+                pw.printf("shard %s: %d of the sweep's %d runs; merge the shards with --merge%n", part.label(),
+                        runs.size(), total);
+            }
             pw.printf("vmalloc-sync on %s: %d vmalloc ops, %d CPUs, NMI rate %s/M cycles, seed %d; latencies in model "
                     + "cycles, sync level %s%n", mode.cliName(), vmallocs, cpus, fmt(nmiRate), seed, syncLevel);
             pw.print(VmallocSyncReport.table(entries, syncLevel));
@@ -246,20 +276,34 @@ public final class VmallocSyncCommand implements Callable<Integer>, Ptlab.SizesT
                     + "%.1f s wall%n", (long) ev, wall, threads, wall > 0 ? ev / wall : 0, (System.nanoTime() - t0) / 1e9);
         }
         if (out != null) {
-            VmallocSyncReport.write(out.resolve("vmalloc-sync.csv"), VmallocSyncReport.csv(entries));
-            VmallocSyncReport.write(out.resolve("vmalloc-sync.json"), Json.writePretty(json) + "\n");
-            // every plot names the parameters it shows
-            String title = "vmalloc-sync " + mode.cliName() + ", " + vmallocs + " vmallocs, " + cpus + " CPUs, NMI "
-                    + fmt(nmiRate) + "/M cycles, seed " + seed;
-            List<Path> pngs = VmallocSyncReport.plots(entries, out, title);
-            if (format == OutputFormat.text) {
-                pw.println("wrote " + out.resolve("vmalloc-sync.csv") + ", " + out.resolve("vmalloc-sync.json")
-                        + ", " + pngs.size() + " plots");
-            }
+            writeOut(out, json, entries, pw);
         }
         pw.flush();
+        return exitCode(entries, spec.commandLine().getErr());
+    }
+
+    /** Writes vmalloc-sync.csv, vmalloc-sync.json and the plots (all from {@code json}'s rows). */
+    void writeOut(Path dir, ObjectNode json, List<Entry> entries, PrintWriter pw) throws IOException {
+        CliFiles.writableDir(dir, "--out");
+        VmallocSyncReport.write(dir.resolve("vmalloc-sync.csv"), VmallocSyncReport.csv(entries));
+        VmallocSyncReport.write(dir.resolve("vmalloc-sync.json"), Json.writePretty(json) + "\n");
+        List<com.fasterxml.jackson.databind.JsonNode> rows = new ArrayList<>();
+        json.path("rows").forEach(rows::add);
+        // every plot names the parameters it shows
+        com.fasterxml.jackson.databind.JsonNode p = json.path("params");
+        String title = "vmalloc-sync " + json.path("arch").asText() + ", " + p.path("vmallocs").asInt() + " vmallocs, "
+                + p.path("cpus").asInt() + " CPUs, NMI " + fmt(p.path("nmi_rate").asDouble()) + "/M cycles, seed "
+                + p.path("seed").asLong();
+        List<Path> pngs = VmallocSyncReport.plots(rows, dir, title);
+        if (format == OutputFormat.text) {
+            pw.println("wrote " + dir.resolve("vmalloc-sync.csv") + ", " + dir.resolve("vmalloc-sync.json")
+                    + ", " + pngs.size() + " plots");
+        }
+    }
+
+    /** Exit 1 when a strategy that claims to be correct broke an invariant; each case named on stderr. */
+    static int exitCode(List<Entry> entries, PrintWriter err) {
         int code = Ptlab.EXIT_OK;
-        PrintWriter err = spec.commandLine().getErr();
         for (Entry e : entries) {
             if (violationFound(e.row().broken(), e.row().violations())) {
                 err.println("ptlab experiment vmalloc-sync: " + e.row().strategy() + " (procs " + e.procs()
@@ -363,7 +407,7 @@ public final class VmallocSyncCommand implements Callable<Integer>, Ptlab.SizesT
         costs.asMap().forEach(c::put);
         ArrayNode rows = o.putArray("rows");
         for (Entry e : entries) {
-            rows.add(Json.MAPPER.valueToTree(VmallocSyncReport.columns(e)));
+            rows.add(Json.MAPPER.valueToTree(VmallocSyncReport.jsonRow(e)));
         }
         return o;
     }

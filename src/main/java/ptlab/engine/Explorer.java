@@ -50,7 +50,18 @@ public final class Explorer {
     /** What an exploration did. {@code schedule} is the shrunk violating schedule, or null. */
     public record Summary(String scenario, String variant, String strategy, long seed, long schedules, long steps,
                           double seconds, Violation violation, Schedule schedule, boolean exhausted, long pruned,
-                          long truncated, boolean interrupted) {
+                          long truncated, boolean interrupted, long[] checks, long[] checkedSchedules) {
+
+        /** Evaluations of invariant {@code i}'s check over all schedules. */
+        public long checks(int i) {
+            return checks[i];
+        }
+
+        /** Schedules in which invariant {@code i}'s check ran at least once. */
+        public long checkedSchedules(int i) {
+            return checkedSchedules[i];
+        }
+
         public double schedulesPerSecond() {
             return seconds > 0 ? schedules / seconds : 0;
         }
@@ -67,6 +78,8 @@ public final class Explorer {
                                   LongConsumer progress) {
         String variant = sc.variant(variantName).name();
         int[] trail = new int[s.maxSteps()];
+        long[] checks = new long[Violation.INVARIANTS + 1];
+        long[] checkedSchedules = new long[Violation.INVARIANTS + 1];
         long schedules = 0;
         long steps = 0;
         long truncated = 0;
@@ -112,6 +125,13 @@ public final class Explorer {
             Machine.Outcome o = m.run(strategy, trail, s.maxSteps());
             schedules++;
             steps += m.steps();
+            for (int inv = 1; inv <= Violation.INVARIANTS; inv++) {
+                long n = m.checkRuns(inv);
+                checks[inv] += n;
+                if (n > 0) {
+                    checkedSchedules[inv]++;
+                }
+            }
             if (o == Machine.Outcome.STEP_LIMIT) {
                 truncated++;
             } else if (o == Machine.Outcome.PRUNED) {
@@ -139,7 +159,7 @@ public final class Explorer {
             found = replay(sc, variant, schedule.choices(), s.maxSteps(), null).violation();
         }
         return new Summary(sc.name(), variant, s.strategy(), s.seed(), schedules, steps, seconds, found,
-                schedule, exhausted, dfs == null ? 0 : dfs.pruned(), truncated, interrupted);
+                schedule, exhausted, dfs == null ? 0 : dfs.pruned(), truncated, interrupted, checks, checkedSchedules);
     }
 
     // ---- replay ------------------------------------------------------------------------------

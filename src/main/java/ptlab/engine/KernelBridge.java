@@ -207,8 +207,40 @@ public final class KernelBridge implements Interleaving {
     public void tableFreed(long pa, int level) {
         SimCpu c = running();
         if (c != null) {
+            machine.checked(6);   // the allocator refused a double free before this (BadFree)
             machine.note(c, String.format("frees %s page 0x%x (mmu_gather)", LINUX_LEVELS[level], pa));
             machine.kernelFreedPageTable(c, pa);
+            if (kernel != null && kernel.faultLocking() != null) {
+                checkTableEmpty(machine, pa, level);   // kernels whose faults race free_pgtables (study 3)
+            }
+        }
+    }
+
+    /**
+     * Invariants 6 and 8 at a page-table page's free: free_pgtables and the pte-table reclaim
+     * unlink a table only when nothing is mapped through it, so a freed table still holding an
+     * entry means someone installed into it after it was unlinked — what it maps is leaked,
+     * outside any vma's page tables (mail 004's race with free_pgtables(), and the pmd
+     * re-check pte_offset_map_rw_nolock() exists for). Checked on kernels built with a
+     * FaultLocking only: a page-table migrator frees the old copy of a table with its entries.
+     */
+    private static void checkTableEmpty(Machine m, long pa, int level) {
+        long[] hit = {-1, 0};
+        m.unobserved(() -> {
+            PhysicalMemory mem = m.memory();
+            long base = pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
+            for (long a = base; a < base + PhysicalMemory.PAGE_SIZE && hit[0] < 0; a += 8) {
+                long e = mem.loadLong(a) & ~0x0000_0060_0000_0060L;   // A and D do not make an entry
+                if (e != 0) {
+                    hit[0] = a;
+                    hit[1] = e;
+                }
+            }
+        });
+        if (hit[0] >= 0) {
+            m.fail(6, String.format("CPU%d freed %s page 0x%x but it still holds entry 0x%x at 0x%x: it was "
+                    + "installed after the table was unlinked, and what it maps is leaked", m.current().id(),
+                    LINUX_LEVELS[level], pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1), hit[1], hit[0]));
         }
     }
 
@@ -219,6 +251,7 @@ public final class KernelBridge implements Interleaving {
         if (c == null || kernel == null || kernel.allocator().useOf(pa) != FrameUse.FREE) {
             return;   // not on a simulated CPU, or put_page left other references
         }
+        machine.checked(6);
         machine.note(c, String.format("frees page 0x%x (mmu_gather)", pa));
         long[] w = watched;
         for (int i = 0; i < w.length; i += 2) {
@@ -287,6 +320,69 @@ public final class KernelBridge implements Interleaving {
         throw new IllegalStateException(String.format("CPU%d: fault loop at va 0x%x", cpu.id(), va));
     }
 
+    /** do_kern_addr_fault() of the kernel under test: a #PF on a kernel address in supervisor mode. */
+    @FunctionalInterface
+    public interface KernelFaultHandler {
+        /**
+         * Handles the fault at {@code address} with hardware {@code errorCode} on {@code cpu};
+         * true if fixed (vmalloc_fault() copied the entry: the access is retried), false if the
+         * kernel would oops.
+         */
+        boolean fault(Cpu cpu, int errorCode, long address);
+    }
+
+    /**
+     * A supervisor-mode 8-byte access by kernel code running on {@code cpu} to kernel address
+     * {@code va}: translated by the CPU's MMU with its current CR3 ({@link SimCpu#kernelRead}),
+     * and on a #PF from the walker the kernel's {@code handler} runs as the exception (inside an
+     * NMI handler too, where invariant 5 sees it); then the access is retried. A fault the
+     * handler cannot fix is the kernel's oops: invariant 4, naming the error code, the mm whose
+     * pgd CR3 holds and what init_mm maps there. Returns true when the access completed; the
+     * value read is {@link SimCpu#lastValue()}.
+     */
+    public static boolean kernelAccess(SimCpu cpu, boolean write, long va, long value, String context,
+                                       KernelFaultHandler handler) {
+        Machine m = cpu.machine();
+        Kernel k = m.bridge.kernel;
+        Cpu kcpu = k.cpu(cpu.id());
+        m.checked(4);                       // the access either completes or is the kernel's oops
+        for (int attempt = 0; attempt < 4; attempt++) {
+            if (write ? cpu.kernelWrite(va, value) : cpu.kernelRead(va)) {
+                m.countKernelAccess();
+                return true;
+            }
+            int errorCode = cpu.lastErrorCode();
+            if (cpu.lastWalk().exception != ptlab.hw.WalkResult.EXC_PF) {
+                m.fail(4, String.format("CPU%d (%s): #GP on kernel address 0x%x", cpu.id(), context, va));
+                return false;
+            }
+            boolean[] fixed = new boolean[1];
+            cpu.exception("#PF", va, () -> fixed[0] = handler.fault(kcpu, errorCode, va));
+            if (!fixed[0]) {
+                oops(cpu, k, kcpu, va, errorCode, context);
+                return false;
+            }
+        }
+        throw new IllegalStateException(String.format("CPU%d: kernel fault loop at va 0x%x", cpu.id(), va));
+    }
+
+    /** The oops of a kernel #PF nobody fixed, reported as invariant 4 (Linux: "BUG: unable to handle page fault"). */
+    private static void oops(SimCpu cpu, Kernel k, Cpu kcpu, long va, int errorCode, String context) {
+        Machine m = cpu.machine();
+        MmStruct mm = kcpu.loadedMm();
+        long[] r = new long[2];
+        m.unobserved(() -> {
+            r[0] = k.lookup(k.initMm(), va);
+            r[1] = mm == null ? 0 : k.memory().loadLong(k.pgtable().pgd_offset(mm, va));
+        });
+        m.fail(4, String.format("CPU%d (%s) with %s loaded: kernel page fault at 0x%x, error code 0x%x (%s), %s: oops",
+                cpu.id(), context, mm == null ? "no mm" : "mm " + mm.id(), va, errorCode,
+                ptlab.hw.PageFaultError.describe(errorCode),
+                r[0] >= 0 ? String.format("although init_mm maps it (-> 0x%x): its top-level entry 0x%x [%s] lacks "
+                        + "the kernel mapping (a missing sync)", r[0], r[1], PteBits.describe(r[1]))
+                        : "init_mm does not map it either"));
+    }
+
     /**
      * Invariant 4 at a kernel access the running code may not fault on (an NMI handler, a
      * context the strategy under test promises is synchronized): {@code va} must translate in
@@ -298,6 +394,7 @@ public final class KernelBridge implements Interleaving {
     public static boolean checkKernelMapping(SimCpu cpu, MmStruct mm, long va, String context) {
         Machine m = cpu.machine();
         Kernel k = m.bridge.kernel;
+        m.checked(4);
         long[] r = new long[4];
         m.unobserved(() -> {
             r[0] = k.lookup(k.initMm(), va);
@@ -328,6 +425,7 @@ public final class KernelBridge implements Interleaving {
      */
     public static Machine.StepCheck leakCheck(Kernel k, ptlab.kernel.FrameAllocator.Snapshot since) {
         return m -> {
+            m.checked(6);
             java.util.List<String> leaks = k.allocator().leaks(since, 8);
             return leaks.isEmpty() ? null : new Violation(6, m.steps(), "frames leaked (allocated and never freed): "
                     + String.join("; ", leaks));
@@ -342,6 +440,7 @@ public final class KernelBridge implements Interleaving {
      */
     public static Machine.StepCheck dirtyCheck(Kernel k, MmStruct mm, long start, long len) {
         return m -> {
+            m.checked(1);
             for (long va = start; va < start + len; va += PhysicalMemory.PAGE_SIZE) {
                 long pte = k.leafEntry(mm, va);
                 if ((pte & PteBits.P) == 0) {
@@ -366,6 +465,33 @@ public final class KernelBridge implements Interleaving {
         if (id != cpu.id()) {
             throw new IllegalArgumentException("kernel " + cpu + " must be machine CPU" + cpu.id() + ", not CPU" + id);
         }
+        cpu.setIrqControl(new Cpu.IrqControl() {
+            @Override
+            public void disable() {
+                if (m.current() != null) {
+                    m.cpu(id).localIrqDisable();   // an interrupts-off section of kernel code on this CPU
+                }
+            }
+
+            @Override
+            public void enable() {
+                if (m.current() != null) {
+                    m.cpu(id).localIrqEnable();
+                }
+            }
+        });
+    }
+
+    /** Timed mode: cycles CPUs of {@code m} waited to take {@code lock} (0 if it was never taken on it). */
+    public static long lockWaitCycles(Machine m, KernelLock lock) {
+        State s = (State) m.kernelLocks.get(lock);
+        return s == null ? 0 : s.waitCycles;
+    }
+
+    /** How often {@code lock} was taken on {@code m}. */
+    public static long lockAcquisitions(Machine m, KernelLock lock) {
+        State s = (State) m.kernelLocks.get(lock);
+        return s == null ? 0 : s.acquisitions;
     }
 
     /** The simulated ownership of one kernel lock. Invariant: writer != null implies readers == 0. */
@@ -375,6 +501,11 @@ public final class KernelBridge implements Interleaving {
         int readers;
         /** Timed mode: the model time of the last release; a CPU that waited takes the lock no earlier. */
         long releasedAt;
+        /** Timed mode: the last release by a writer (all a reader ever waits for). */
+        long writerReleasedAt;
+        /** Timed mode: model cycles CPUs spent waiting to take this lock, and how often it was taken. */
+        long waitCycles;
+        long acquisitions;
         /** Mode the parked CPU wants; only one CPU runs at a time, and it sets this just before parking. */
         final int[] wanted = new int[64];
 
@@ -436,9 +567,13 @@ public final class KernelBridge implements Interleaving {
         } else {
             s.writer = c;
         }
-        if (s.releasedAt > c.clock) {
-            c.clock = s.releasedAt;   // it waited for the holder (as SimCpu.lock)
+        long free = mode == READ ? s.writerReleasedAt : s.releasedAt;
+        if (free > c.clock) {
+            s.waitCycles += free - c.clock;
+            c.clock = free;           // it waited for the holder (as SimCpu.lock)
         }
+        s.acquisitions++;
+        c.machine().chargeLockLine(c, s.id);   // the lock word's atomic (the rwsem count, the spinlock)
     }
 
     @Override
@@ -449,10 +584,12 @@ public final class KernelBridge implements Interleaving {
         }
         State s = state(c.machine(), lock);
         c.publish(s.id);
+        c.machine().chargeLockLine(c, s.id);
         if (mode == READ) {
             s.readers--;
         } else {
             s.writer = null;
+            s.writerReleasedAt = Math.max(s.writerReleasedAt, c.clock);
         }
         s.releasedAt = Math.max(s.releasedAt, c.clock);
     }

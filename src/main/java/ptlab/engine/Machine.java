@@ -110,12 +110,19 @@ public final class Machine implements PhysicalMemory.AccessHook {
         final Interrupt irq;
         final int budget;
         int remaining;
+        /** Null, or when the event can happen at all (e.g. a PMU NMI only once the counter is armed). */
+        final java.util.function.BooleanSupplier armed;
 
         public Injection(int cpu, Interrupt irq, int budget) {
+            this(cpu, irq, budget, null);
+        }
+
+        public Injection(int cpu, Interrupt irq, int budget, java.util.function.BooleanSupplier armed) {
             this.cpu = cpu;
             this.irq = irq;
             this.budget = budget;
             this.remaining = budget;
+            this.armed = armed;
         }
     }
 
@@ -138,8 +145,12 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private Throwable crash;
     private StepListener listener;
     private boolean tolerateNmiFaults;
+    /** Timed runs: cache-line ownership costs of memory accesses and kernel lock words (null: off). */
+    private CacheLines lines;
     /** Depth of {@link #unobserved} calls. */
     private int unobserved;
+    /** Evaluations of each invariant's check in this run (index = invariant number). */
+    private final long[] checkRuns = new long[Violation.INVARIANTS + 1];
     /** Completed user writes go to the shadow record (invariant 1); off for large timed runs. */
     private boolean recordWrites = true;
     /** Timed mode: node distances, or null (every access local). */
@@ -220,6 +231,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
         injections.add(new Injection(cpu, irq, budget));
     }
 
+    /**
+     * {@link #addInjection(int, Interrupt, int)} for an event possible only while {@code armed}
+     * says so; {@code armed} must read state that changes only at a scheduling point of the CPU
+     * that changes it (a flag set before a {@link SimCpu#publish}).
+     */
+    public void addInjection(int cpu, Interrupt irq, int budget, java.util.function.BooleanSupplier armed) {
+        injections.add(new Injection(cpu, irq, budget, armed));
+    }
+
     public void addStepCheck(StepCheck c) {
         stepChecks.add(c);
     }
@@ -267,6 +287,22 @@ public final class Machine implements PhysicalMemory.AccessHook {
     /** Lets the checker and traces ask the kernel's allocator (see {@link KernelBridge#install}). */
     public void setFrames(Frames f) {
         this.frames = f;
+    }
+
+    /** Charges every memory access and kernel lock operation by cache-line ownership ({@link CacheLines}). */
+    public void setCacheLines(CacheLines l) {
+        this.lines = l;
+    }
+
+    public CacheLines cacheLines() {
+        return lines;
+    }
+
+    /** A kernel lock word's RMW (KernelBridge): its line moves to {@code c} if another CPU holds it. */
+    void chargeLockLine(SimCpu c, long lockId) {
+        if (lines != null) {
+            c.clock += lines.access(c.id, -1 - lockId, true);
+        }
     }
 
     public void setListener(StepListener l) {
@@ -349,6 +385,18 @@ public final class Machine implements PhysicalMemory.AccessHook {
         return shadow;
     }
 
+    // ---- checks that prove they ran -----------------------------------------------------------
+
+    /** Invariant {@code invariant}'s check was evaluated once (whatever its result). */
+    public void checked(int invariant) {
+        checkRuns[invariant]++;
+    }
+
+    /** How often invariant {@code invariant}'s check was evaluated in this run. */
+    public long checkRuns(int invariant) {
+        return checkRuns[invariant];
+    }
+
     // ---- the hook: memory accesses are scheduling points -------------------------------------
 
     @Override
@@ -363,8 +411,17 @@ public final class Machine implements PhysicalMemory.AccessHook {
             frames.checkNoMonitorHeld(c, pa);
         }
         c.point(kind, pa, null);
+        if (lines != null) {
+            c.clock += lines.access(c.id, pa >>> CacheLines.LINE_SHIFT, op != PhysicalMemory.OP_LOAD);
+        }
+        // Invariant 2: the kernel never stores into a frame its allocator holds free.
+        if (!c.inWalk && op != PhysicalMemory.OP_LOAD && frames != null && frames.isFree(pa)) {
+            fail(2, String.format("CPU%d's kernel code %s 0x%x in page 0x%x, which is free (a table it was "
+                            + "installing into was freed)", c.id, op == PhysicalMemory.OP_STORE ? "stored to" : "updated",
+                    pa, pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1)));
+        }
         // Invariant 2, at the moment the walker's access happens: the table must not be freed.
-        if (c.inWalk && isFreed(pa)) {
+        if (c.inWalk && checkFreedTable(pa)) {
             fail(2, String.format("CPU%d's page walker read entry 0x%x of page-table page 0x%x after it was freed",
                     c.id, pa, pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1)));
         }
@@ -456,7 +513,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
         }
         Injection[] inj = injectionArray;
         for (int k = 0; k < inj.length; k++) {
-            if (inj[k].remaining > 0 && !cs[inj[k].cpu].finished) {
+            if (inj[k].remaining > 0 && !cs[inj[k].cpu].finished && (inj[k].armed == null || inj[k].armed.getAsBoolean())) {
                 m |= 1L << (cs.length + k);
             }
         }
@@ -558,8 +615,29 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
     // ---- what scheduling points and invariants need to know ------------------------------------
 
+    private long kernelAccesses;
+
+    /** A supervisor access through the MMU completed ({@link KernelBridge#kernelAccess}). */
+    void countKernelAccess() {
+        kernelAccesses++;
+    }
+
+    /**
+     * Supervisor accesses through the MMU that completed in this run: a scenario whose check is
+     * such an access proves with it that the check ran (a correct variant's pass is not vacuous).
+     */
+    public long kernelAccesses() {
+        return kernelAccesses;
+    }
+
+    private boolean checkFreedTable(long pa) {
+        checkRuns[2]++;
+        return isFreed(pa);
+    }
+
     /** A CPU completed a user access at {@code pa} through a translation of {@code va}. */
     void userAccessDone(SimCpu c, long va, long pa, boolean write) {
+        checkRuns[3]++;
         if (isFreed(pa)) {
             fail(3, String.format("CPU%d %s va 0x%x -> pa 0x%x, a page already freed: its TLB entry outlived the "
                     + "mapping", c.id, write ? "wrote" : "read", va, pa));
@@ -624,6 +702,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
     }
 
     private void markFreed(SimCpu by, long f) {
+        checkRuns[6]++;
         int pfn = (int) (f >>> PhysicalMemory.PAGE_SHIFT);
         if (freedFrames.get(pfn)) {
             fail(6, String.format("CPU%d frees page 0x%x twice", by.id, f));
@@ -664,6 +743,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
      * it are caught by {@link #isFreed} as long as it stays free.
      */
     public void kernelFreedPageTable(SimCpu by, long frame) {
+        checkRuns[2]++;
         long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
         for (SimCpu c : cpus) {
             int level = c.mmu.pagingStructureCaches().levelCaching(f);
@@ -679,6 +759,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
      * instant: no CPU's TLB may still translate {@code va} to it.
      */
     public void kernelFreedUserPage(SimCpu by, long va, long frame) {
+        checkRuns[3]++;
         long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
         for (SimCpu c : cpus) {
             Tlb tlb = c.mmu.tlb();

@@ -53,12 +53,21 @@ public record Schedule(String scenario, String variant, String strategy, long se
     }
 
     public void save(Path file) throws IOException {
+        save(file, null);
+    }
+
+    /** Saves the schedule with a {@code "meta"} object (provenance: command line, seed, version), when given. */
+    public void save(Path file, ObjectNode meta) throws IOException {
         Path parent = file.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
         }
         // choices on one line: a schedule stays readable and diffable
-        String json = MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(toJson())
+        ObjectNode o = toJson();
+        if (meta != null) {
+            o.set("meta", meta);
+        }
+        String json = MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(o)
                 .replaceAll("\\[\\s*([0-9,\\s]*?)\\s*]", "[$1]").replaceAll(",\\s+(?=[0-9])", ", ");
         Files.writeString(file, json + "\n");
     }

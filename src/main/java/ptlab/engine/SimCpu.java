@@ -245,6 +245,7 @@ public final class SimCpu {
         Blocker savedBlocker = blocker;
         boolean nmi = irq.kind() == Interrupt.Kind.NMI;
         if (nmi) {
+            machine.checked(5);   // an NMI handler runs: a #PF or nested NMI in it is reported (invariant 5)
             if (nmiDepth > 0) {
                 nestedNmis++;   // an NMI inside an NMI handler: only possible after an IRET reopened the window
                 machine.nestedNmi(this, irq);
@@ -471,15 +472,32 @@ public final class SimCpu {
 
     /** A user-mode 8-byte load at {@code va}; false on a fault (see {@link #lastErrorCode()}). */
     public boolean userRead(long va) {
-        return access(va, AccessType.READ, false, 0);
+        return access(va, AccessType.READ, true, false, 0);
     }
 
     /** A user-mode 8-byte store of {@code value} at {@code va}; false on a fault. */
     public boolean userWrite(long va, long value) {
-        return access(va, AccessType.WRITE, true, value);
+        return access(va, AccessType.WRITE, true, true, value);
     }
 
-    private boolean access(long va, AccessType type, boolean write, long value) {
+    /**
+     * A supervisor-mode 8-byte load at kernel address {@code va} (vmalloc area, direct map,
+     * vmemmap) by the kernel code this CPU runs: translated by this CPU's walker and TLB with its
+     * current CR3, as the hardware does for every kernel access - so a kernel mapping missing
+     * from the loaded page tables is a #PF from the walker, with its error code
+     * ({@link #lastErrorCode()}: P=0, U/S=0 for a missing entry), for the caller's fault path.
+     * False on a fault.
+     */
+    public boolean kernelRead(long va) {
+        return access(va, AccessType.READ, false, false, 0);
+    }
+
+    /** A supervisor-mode 8-byte store of {@code value} at kernel address {@code va}; false on a fault. */
+    public boolean kernelWrite(long va, long value) {
+        return access(va, AccessType.WRITE, false, true, value);
+    }
+
+    private boolean access(long va, AccessType type, boolean user, boolean write, long value) {
         // an instruction boundary: interrupts raised since the last point are recognized here
         while (deliverable()) {
             takeInterrupt();
@@ -487,7 +505,7 @@ public final class SimCpu {
         inInstruction = true;
         long walksBefore = mmu.walks();
         inWalk = true;
-        boolean ok = mmu.translate(va, type, true, false, walk);
+        boolean ok = mmu.translate(va, type, user, false, walk);
         inWalk = false;
         if (mmu.walks() == walksBefore) {
             clock += machine.costs.tlbHit;

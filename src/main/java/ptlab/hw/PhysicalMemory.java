@@ -69,6 +69,17 @@ public final class PhysicalMemory {
         }
     }
 
+    /**
+     * Checks plain stores and exchanges before they happen (a validating hypervisor: writes to
+     * pinned page tables are rejected). Locked compare-and-swaps are not checked: they are the
+     * page walker's A/D updates, which hardware makes whatever the guest's mapping of the page.
+     */
+    @FunctionalInterface
+    public interface WriteGuard {
+        /** False: the write is rejected and does not happen (an exchange then returns the current value). */
+        boolean allowWrite(long pa);
+    }
+
     public static final int OP_LOAD = 0;
     public static final int OP_STORE = 1;
     public static final int OP_CAS = 2;
@@ -82,6 +93,7 @@ public final class PhysicalMemory {
     private AccessHook hook;
     private AccessHook scheduler;
     private AccessHook meter;
+    private WriteGuard guard;
 
     /** Memory of {@code sizeBytes} split into {@code nodes} equal NUMA nodes. */
     public PhysicalMemory(long sizeBytes, int nodes) {
@@ -146,6 +158,11 @@ public final class PhysicalMemory {
         return framesTouched;
     }
 
+    /** Installs (or with null removes) the guard of plain stores. */
+    public void setWriteGuard(WriteGuard g) {
+        this.guard = g;
+    }
+
     /** The scheduler's slot: a hook that acts at each access (null to remove). */
     public void setAccessHook(AccessHook scheduler) {
         this.scheduler = scheduler;
@@ -192,6 +209,9 @@ public final class PhysicalMemory {
 
     public void storeLong(long pa, long value) {
         beforeAccess(OP_STORE, pa);
+        if (guard != null && !guard.allowWrite(pa)) {
+            return;
+        }
         LONG.setRelease(frameForWrite(pa, 7), word(pa), value);
     }
 
@@ -203,6 +223,10 @@ public final class PhysicalMemory {
     /** Atomic exchange, as the kernel's {@code xchg}-based {@code ptep_get_and_clear}. */
     public long exchangeLong(long pa, long value) {
         beforeAccess(OP_CAS, pa);
+        if (guard != null && !guard.allowWrite(pa)) {
+            long[] f = frameOrNull(pa, 7);
+            return f == null ? 0 : (long) LONG.getAcquire(f, word(pa));
+        }
         return (long) LONG.getAndSet(frameForWrite(pa, 7), word(pa), value);
     }
 
@@ -216,6 +240,9 @@ public final class PhysicalMemory {
 
     public void storeInt(long pa, int value) {
         beforeAccess(OP_STORE, pa);
+        if (guard != null && !guard.allowWrite(pa)) {
+            return;
+        }
         long[] f = frameForWrite(pa, 3);
         int i = word(pa);
         int shift = halfShift(pa);
@@ -246,6 +273,10 @@ public final class PhysicalMemory {
 
     public int exchangeInt(long pa, int value) {
         beforeAccess(OP_CAS, pa);
+        if (guard != null && !guard.allowWrite(pa)) {
+            long[] f = frameOrNull(pa, 3);
+            return f == null ? 0 : (int) ((long) LONG.getAcquire(f, word(pa)) >>> halfShift(pa));
+        }
         long[] f = frameForWrite(pa, 3);
         int i = word(pa);
         int shift = halfShift(pa);
@@ -370,10 +401,22 @@ public final class PhysicalMemory {
         }
     }
 
-    /** Copies a whole frame (copy_page). */
+    /**
+     * Copies a whole frame (copy_page). One scheduling point per frame for a hook that acts at
+     * accesses; a hook that only counts is told of all 512 loads and 512 stores (a cost meter
+     * charges a page copy as what it is, e.g. PAE's pgd_prepopulate_pmd under pgd_lock).
+     */
     public void copyFrame(long fromPa, long toPa) {
         beforeAccess(OP_LOAD, fromPa & ~(long) (PAGE_SIZE - 1));
         beforeAccess(OP_STORE, toPa & ~(long) (PAGE_SIZE - 1));
+        if (guard != null && !guard.allowWrite(toPa)) {
+            return;
+        }
+        AccessHook h = hook;
+        if (h != null && h.onlyCounts()) {
+            h.beforeAccesses(OP_LOAD, WORDS - 1);
+            h.beforeAccesses(OP_STORE, WORDS - 1);
+        }
         long[] src = frameOrNull(fromPa, 0);
         if (src == null) {
             zeroFrame(toPa);

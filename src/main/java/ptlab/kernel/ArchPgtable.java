@@ -438,6 +438,15 @@ public final class ArchPgtable {
         return pgdListPgds;
     }
 
+    /**
+     * pgd_page_get_mm(): the mm whose pgd sits in pgd_list slot {@code slot} (null in a hole);
+     * the caller must hold {@link #pgd_lock}. The vmalloc sync takes its page_table_lock.
+     */
+    public MmStruct pgdListMm(int slot) {
+        checkPgdLockHeld();
+        return pgdListMms[slot];
+    }
+
     /** Slots in use in {@link #pgdListPgds()}: pgdListLength() plus the holes. */
     public int pgdListSlots() {
         return pgdListSlots;

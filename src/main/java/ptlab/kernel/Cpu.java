@@ -56,6 +56,39 @@ public final class Cpu {
     long leaveMms;
     long cr3Writes;
 
+    /** local_irq_disable/enable as the CPU that runs this kernel CPU implements them. */
+    public interface IrqControl {
+        void disable();
+
+        void enable();
+    }
+
+    private static final IrqControl NO_IRQS = new IrqControl() {
+        @Override
+        public void disable() {
+        }
+
+        @Override
+        public void enable() {
+        }
+    };
+
+    private IrqControl irq = NO_IRQS;
+
+    /** Installed by the engine that runs this CPU, so interrupts-off sections delay IPIs. */
+    public void setIrqControl(IrqControl c) {
+        this.irq = c == null ? NO_IRQS : c;
+    }
+
+    /** local_irq_disable(): an IPI sent to this CPU now waits until {@link #local_irq_enable}. */
+    public void local_irq_disable() {
+        irq.disable();
+    }
+
+    public void local_irq_enable() {
+        irq.enable();
+    }
+
     Cpu(int id, int node, Mmu mmu, TlbFlush tlb, Interleaving il) {
         this.loaded_mm = new SharedRef<>(il, "cpu" + id + ".loaded_mm", null);
         this.is_lazy = new SharedLong(il, "cpu" + id + ".is_lazy", 0);

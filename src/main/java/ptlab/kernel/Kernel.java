@@ -73,6 +73,9 @@ public final class Kernel {
     private final Memory mm;
     private final HugeMemory huge;
     private final Mmap mmap;
+    private final FaultLocking faultLocking;
+    private final VmaLocks vmaLocks;
+    private final FaultPaths faults;
     private final FrameAllocator.Snapshot bootSnapshot;
     private final AtomicInteger nextPid = new AtomicInteger(1);
     /** mm ids of this kernel; init_mm is 0. */
@@ -86,9 +89,19 @@ public final class Kernel {
     /**
      * A kernel whose locks, shared variables and mmu_gather frees are announced to
      * {@code interleaving} (a simulation engine's scheduler), booted with the broken
-     * behaviours of {@code variant}. Both are fixed for the kernel's life.
+     * behaviours of {@code variant}. Both are fixed for the kernel's life. Its faults take the
+     * classic mmap_lock handler, without vma lock words in memory.
      */
     public Kernel(PagingMode mode, KernelConfig cfg, Interleaving interleaving, KernelVariant variant) {
+        this(mode, cfg, interleaving, variant, null);
+    }
+
+    /**
+     * The same, with user faults taking {@code faultLocking}'s path ({@link FaultPaths}; null:
+     * the classic handler). Fixed for the kernel's life, like the variant.
+     */
+    public Kernel(PagingMode mode, KernelConfig cfg, Interleaving interleaving, KernelVariant variant,
+                  FaultLocking faultLocking) {
         this.interleaving = interleaving;
         this.variant = variant;
         if (mode == PagingMode.X86_32 && cfg.ramBytes() > (4L << 30)) {
@@ -121,7 +134,10 @@ public final class Kernel {
         pt.setPdptChangeListener(m -> tlb.flush_tlb_mm(null, m));
         this.mm = new Memory(this);
         this.huge = new HugeMemory(this);
+        this.faultLocking = faultLocking;
+        this.vmaLocks = new VmaLocks(alloc, memory, faultLocking != null);
         this.mmap = new Mmap(this);
+        this.faults = new FaultPaths(this);
         for (Cpu c : cpus) {
             tlb.switch_mm_irqs_off(c, initMm);
             c.active_mm = initMm;
@@ -133,6 +149,24 @@ public final class Kernel {
 
     public PagingMode mode() {
         return mode;
+    }
+
+    /** The fault path this kernel was built with, or null (legacy mmap_lock handler). */
+    public FaultLocking faultLocking() {
+        return faultLocking;
+    }
+
+    public VmaLocks vmaLocks() {
+        return vmaLocks;
+    }
+
+    /** The lockless fault paths and their counters. */
+    public FaultPaths faultPaths() {
+        return faults;
+    }
+
+    Mmap mmapOps() {
+        return mmap;
     }
 
     public KernelConfig config() {
@@ -228,6 +262,7 @@ public final class Kernel {
         if (arch.pgd_alloc(m, 0) != 0) {
             return null;
         }
+        vmaLocks.mm_init(m);
         setup_new_exec(m);
         return new Task(nextPid.getAndIncrement(), m);
     }
@@ -266,6 +301,7 @@ public final class Kernel {
         if (arch.pgd_alloc(m, cpu == null ? 0 : cpu.node()) != 0) {
             return null;
         }
+        vmaLocks.mm_init(m);
         if (mmap.dup_mmap(cpu, m, old) != 0) {
             mmput(cpu, m);
             return null;
@@ -320,6 +356,7 @@ public final class Kernel {
     void mmdrop(MmStruct m) {
         if (m.mm_count.decrementAndGet() == 0) {
             arch.pgd_free(m);
+            vmaLocks.mm_free(m);
             m.check_mm();
         }
     }
@@ -403,6 +440,14 @@ public final class Kernel {
         return mmap.do_mprotect(t.cpu, live(t), addr, len, prot);
     }
 
+    /**
+     * madvise(addr, len, MADV_DONTNEED) with empty pte-table reclaim ({@link PtReclaim}), under
+     * mmap_lock for read: 0 or -errno; the number of pte tables freed is added to {@code freed[0]}.
+     */
+    public int madvise_dontneed(Task t, long addr, long len, long[] freed) {
+        return new PtReclaim(this).madvise_dontneed(t.cpu, live(t), addr, len, freed);
+    }
+
     /** brk(addr): the new break (the old one if it could not move; brk(0) queries). */
     public long brk(Task t, long addr) {
         return mmap.brk(t.cpu, live(t), addr);
@@ -475,6 +520,14 @@ public final class Kernel {
      * Returns a VM_FAULT_* value.
      */
     public int do_user_addr_fault(Cpu cpu, Task t, int errorCode, long address) {
+        if (faultLocking != null) {
+            return faults.do_user_addr_fault(cpu, t, errorCode, address);
+        }
+        return do_user_addr_fault_locked(cpu, t, errorCode, address);
+    }
+
+    /** The classic path: lock_mm_and_find_vma() under mmap_lock for read, then handle_mm_fault. */
+    int do_user_addr_fault_locked(Cpu cpu, Task t, int errorCode, long address) {
         MmStruct m = t.mm;
         if (Long.compareUnsigned(address, m.task_size) >= 0 || (errorCode & PageFaultError.RSVD) != 0) {
             return VmFault.VM_FAULT_SIGSEGV;                      // bad_area_nosemaphore / pgtable_bad
@@ -514,13 +567,13 @@ public final class Kernel {
             return null;
         }
         m.mmap_lock.up_read();
-        m.mmap_lock.down_write();
+        vmaLocks.mmap_write_lock(m);
         VmArea v = m.mm_mt.find_vma(address);
         if (v != null && Long.compareUnsigned(v.vm_start(), address) > 0
                 && ((v.vm_flags() & VmArea.VM_GROWSDOWN) == 0 || mmap.expand_stack_locked(m, v, address) != 0)) {
             v = null;
         }
-        m.mmap_lock.downgrade_write();
+        vmaLocks.mmap_write_downgrade(m);
         return v;
     }
 

@@ -523,16 +523,37 @@ final class Memory {
         if (Long.compareUnsigned(end - 1, ceiling - 1) > 0) {
             return;
         }
-        long table = pt.table(pt.get(parentp));
-        pt.clear(l + 1, parentp);                                         // pud_clear / p4d_clear / pgd_clear
+        long table = unlinkTable(tlb.mm, l + 1, parentp);                 // pud_clear / p4d_clear / pgd_clear
         tlb.free_table_tlb(l, table, start);                              // pmd_free_tlb / pud_free_tlb / p4d_free_tlb
         tlb.mm.decPgtables(l);                                            // mm_dec_nr_pmds / puds / p4ds
     }
 
+    /**
+     * Reads and clears the level-{@code l} entry at {@code p} (which points to a table about to
+     * be freed). With speculative faults, which install tables without mmap_lock, the clear is
+     * done under the lock the installer takes (page_table_lock, or the pmd lock for a pte
+     * table): mail 004's "things _ought_ to be ordered by the various PTLs". Then an installer
+     * either sees the mm's sequence count already bumped by this munmap, or installed before
+     * this clear, which frees its table with the rest.
+     */
+    private long unlinkTable(MmStruct mm, int l, long p) {
+        FaultLocking f = k.faultLocking();
+        if (f == null || !f.speculative()) {
+            long table = pt.table(pt.get(p));
+            pt.clear(l, p);
+            return table;
+        }
+        SpinLock lock = l == PMD ? pt.pmd_lockptr(mm, p) : mm.page_table_lock;
+        lock.lock();
+        long table = pt.table(pt.get(p));
+        pt.clear(l, p);
+        lock.unlock();
+        return table;
+    }
+
     /** free_pte_range(): pmd_clear, pte_free_tlb, mm_dec_nr_ptes. */
     private void free_pte_range(MmuGather tlb, long pmdp, long addr) {
-        long table = pt.table(pt.get(pmdp));
-        pt.clear(PMD, pmdp);
+        long table = unlinkTable(tlb.mm, PMD, pmdp);                      // pmd_clear
         tlb.free_table_tlb(PTE, table, addr);
         tlb.mm.decPgtables(PTE);
     }

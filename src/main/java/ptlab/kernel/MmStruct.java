@@ -45,6 +45,8 @@ public final class MmStruct {
     public final RwSemaphore mmap_lock;
     public final SpinLock page_table_lock;
     final VmaTree mm_mt;
+    /** mm_seq and the vmas' lock words in simulated memory ({@link VmaLocks}); null without a FaultLocking. */
+    VmaLocks.MmShared shared;
 
     /**
      * mm_cpumask(mm): CPUs that may hold TLB entries of this mm (bit i = CPU i, up to 64 CPUs).

@@ -94,7 +94,7 @@ final class Mmap {
         if (len == 0 || Long.compareUnsigned(len, mm.task_size) > 0) {
             return -Errno.ENOMEM;
         }
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             if ((flags & MAP_FIXED_NOREPLACE) != 0) {
                 if (mm.mm_mt.find_vma_intersection(addr, addr + len) != null) {
@@ -115,7 +115,7 @@ final class Mmap {
             }
             return mmap_region(cpu, mm, addr, len, vmFlags);
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
@@ -132,6 +132,7 @@ final class Mmap {
             vma.vm_file = new ShmemFile(k.allocator(), len >>> 12, "mm" + mm.id() + ".shmem@" + Long.toHexString(addr));
             vma.vm_pgoff = 0;
         }
+        k.vmaLocks().vma_start_write(vma);                                   // mmap_region(): vma_start_write(vma)
         mm.mm_mt.insert(vma);
         return addr;
     }
@@ -208,10 +209,10 @@ final class Mmap {
      * page-table work, then unlocked); on error it is still held for write. 0 or -errno.
      */
     int do_munmap(Cpu cpu, MmStruct mm, long start, long len) {
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         int r = do_vmi_munmap(cpu, mm, start, len, true);
         if (r != 0) {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
         return r;
     }
@@ -243,7 +244,7 @@ final class Mmap {
         List<VmArea> detached = detach(mm, start, end);
         if (detached.isEmpty()) {
             if (unlock) {
-                mm.mmap_lock.up_write();
+                k.vmaLocks().mmap_write_unlock(mm);
             }
             return 0;
         }
@@ -255,7 +256,7 @@ final class Mmap {
         long floor = prev != null ? prev.vm_end() : 0;
         long ceiling = next != null ? next.vm_start() : 0;
         if (unlock) {
-            mm.mmap_lock.downgrade_write();
+            k.vmaLocks().mmap_write_downgrade(mm);                          // vma_end_write_all + downgrade_write
         }
         unmap_region(cpu, mm, detached, start, end, floor, ceiling);
         for (VmArea v : detached) {
@@ -286,6 +287,7 @@ final class Mmap {
             out.add(t.get(i));
         }
         for (VmArea d : out) {
+            k.vmaLocks().vma_mark_detached(d);                               // vma_start_write + detached
             t.remove(d);
         }
         return out;
@@ -293,6 +295,7 @@ final class Mmap {
 
     /** __split_vma(): {@code v} keeps [vm_start, addr); a new vma gets [addr, vm_end). */
     VmArea split_vma(MmStruct mm, VmArea v, long addr) {
+        k.vmaLocks().vma_start_write(v);
         VmArea tail = new VmArea(mm, addr, v.vm_end(), v.vm_flags(), v.vm_page_prot);
         tail.anon_vma.plainSet(v.anonVmaLocked());       // tail not yet published
         if (v.vm_file != null) {
@@ -300,6 +303,7 @@ final class Mmap {
             tail.vm_file.get_file();
             tail.vm_pgoff = v.linear_page_index(addr);
         }
+        k.vmaLocks().vma_start_write(tail);                                  // a new vma is published write-locked
         v.setEnd(addr);
         mm.mm_mt.insert(tail);
         return tail;
@@ -339,7 +343,7 @@ final class Mmap {
         if (len == 0) {
             return 0;
         }
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             VmaTree t = mm.mm_mt;
             // The whole range must be mapped, without holes.
@@ -367,7 +371,7 @@ final class Mmap {
             tlb.tlb_finish_mmu();
             return 0;
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
@@ -376,6 +380,7 @@ final class Mmap {
         if (newFlags == v.vm_flags()) {
             return;
         }
+        k.vmaLocks().vma_start_write(v);
         if (Long.compareUnsigned(v.vm_start(), start) < 0) {
             v = split_vma(mm, v, start);
         }
@@ -393,6 +398,7 @@ final class Mmap {
         int i = t.indexOf(v.vm_start());
         VmArea next = i + 1 < t.size() ? t.get(i + 1) : null;
         if (next != null && next.vm_start() == v.vm_end() && v.mergeableWith(next)) {
+            k.vmaLocks().vma_mark_detached(next);
             t.remove(next);
             v.setEnd(next.vm_end());
             if (v.anonVmaLocked() == 0 && next.anonVmaLocked() != 0) {
@@ -402,6 +408,8 @@ final class Mmap {
         }
         VmArea prev = t.prev(i);
         if (prev != null && prev.vm_end() == v.vm_start() && prev.mergeableWith(v)) {
+            k.vmaLocks().vma_start_write(prev);
+            k.vmaLocks().vma_mark_detached(v);
             t.remove(v);
             prev.setEnd(v.vm_end());
             if (prev.anonVmaLocked() == 0 && v.anonVmaLocked() != 0) {
@@ -504,7 +512,7 @@ final class Mmap {
 
     /** sys_brk(): the new break, or the old one if it cannot move. */
     long brk(Cpu cpu, MmStruct mm, long brk) {
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         long newbrk = pageAlign(brk);
         long oldbrk = pageAlign(mm.brk);
         if (Long.compareUnsigned(brk, mm.start_brk) >= 0 && oldbrk != newbrk
@@ -515,7 +523,7 @@ final class Mmap {
             mm.brk = brk;
             if (do_vmi_munmap(cpu, mm, newbrk, oldbrk - newbrk, true) != 0) {
                 mm.brk = origbrk;
-                mm.mmap_lock.up_write();
+                k.vmaLocks().mmap_write_unlock(mm);
                 return origbrk;
             }
             return brk;
@@ -539,7 +547,7 @@ final class Mmap {
             mm.brk = brk;
             return brk;
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
@@ -550,6 +558,7 @@ final class Mmap {
         VmaTree t = mm.mm_mt;
         VmArea prev = t.prev(t.indexOf(addr));
         if (prev != null && prev.vm_end() == addr && prev.vm_flags() == flags) {
+            k.vmaLocks().vma_start_write(prev);
             prev.setEnd(addr + len);                                         // vma_expand()
             return;
         }
@@ -571,6 +580,7 @@ final class Mmap {
         if (vma.vm_end() - addr > RLIMIT_STACK) {
             return -Errno.ENOMEM;
         }
+        k.vmaLocks().vma_start_write(vma);
         vma.setStart(addr);                                   // republishes the vma tree's range
         k.stats().stackExpansions.incrementAndGet();
         return 0;
@@ -584,8 +594,8 @@ final class Mmap {
      * writable ptes became read-only. 0 or -ENOMEM (the caller tears the child down).
      */
     int dup_mmap(Cpu cpu, MmStruct mm, MmStruct oldmm) {
-        oldmm.mmap_lock.down_write();
-        mm.mmap_lock.down_write();                                           // mmap_write_lock_nested()
+        k.vmaLocks().mmap_write_lock(oldmm);
+        k.vmaLocks().mmap_write_lock(mm);                                           // mmap_write_lock_nested()
         int r = 0;
         try {
             mm.task_size = oldmm.task_size;
@@ -598,6 +608,11 @@ final class Mmap {
                 VmArea src = t.get(i);
                 if ((src.vm_flags() & VmArea.VM_DONTCOPY) != 0) {
                     continue;
+                }
+                // "fork: lock VMAs of the parent process when forking" (v6.5, fb49c455323f): no fault
+                // under a vma lock may run while its ptes are write-protected and the flush is pending.
+                if (k.faultLocking() != FaultLocking.PER_VMA_FORK_UNLOCKED) {
+                    k.vmaLocks().vma_start_write(src);
                 }
                 VmArea dst = new VmArea(mm, src.vm_start(), src.vm_end(), src.vm_flags(), src.vm_page_prot);
                 dst.anon_vma.plainSet(src.anonVmaLocked());   // dst not yet published
@@ -613,9 +628,9 @@ final class Mmap {
                 }
             }
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
             k.tlb().flush_tlb_mm(cpu, oldmm);
-            oldmm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(oldmm);
         }
         return r;
     }
@@ -625,7 +640,7 @@ final class Mmap {
      * FIRST_USER_ADDRESS = 0, ceiling USER_PGTABLES_CEILING = 0), with a full-mm gather.
      */
     void exit_mmap(Cpu cpu, MmStruct mm) {
-        mm.mmap_lock.down_write();
+        k.vmaLocks().mmap_write_lock(mm);
         try {
             VmaTree t = mm.mm_mt;
             List<VmArea> all = new ArrayList<>(t.size());
@@ -641,7 +656,7 @@ final class Mmap {
             }
             t.clear();
         } finally {
-            mm.mmap_lock.up_write();
+            k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 }

@@ -84,14 +84,18 @@ public final class TlbFlush {
             cpu.ctxTlbGen[cpu.loaded_asid] = gen;
             return;
         }
-        if (prev != null && prev != init_mm) {
-            prev.cpumaskClear(cpu.id());
-        }
         long gen = readGenAndSetCpumask(cpu, next);
         int asid = choose_new_asid(cpu, next, gen);
         boolean needFlush = asid < 0;
         asid = needFlush ? -asid - 1 : asid;
         load_new_mm_cr3(cpu, next.pgd(), asid, needFlush);   // mm->pgd: a shared read
+        // Stop remote flushes for prev. Linux v6.6 clears the bit just before the CR3 write, with
+        // interrupts off, when this CPU can no longer use prev's translations; the model clears it
+        // once CR3 no longer points at prev, so that invariant 3's check at a free (which looks at
+        // each CPU's current PCID) never sees a CPU that still has prev loaded but no bit.
+        if (prev != null && prev != init_mm) {
+            prev.cpumaskClear(cpu.id());
+        }
         cpu.ctxId[asid] = next.ctx_id;
         cpu.ctxTlbGen[asid] = gen;
         cpu.loaded_mm.set(next);                     // this_cpu_write(cpu_tlbstate.loaded_mm, next)

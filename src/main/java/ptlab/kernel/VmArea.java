@@ -70,6 +70,17 @@ public final class VmArea {
         vm_mm.page_table_lock.unlock();
     }
 
+    /** Address of this vma's lock words in simulated memory ({@link VmaLocks}), 0 until first used. */
+    long slot;
+    /** vma->vm_lock (a separate allocation since 6.4: its count must not bounce the fault path's line). */
+    private final RwSemaphore vm_lock;
+    /** vma->detached: removed from the tree; a lockless reader that still found it must not use it. */
+    boolean detached;
+
+    RwSemaphore vmLock() {
+        return vm_lock;
+    }
+
     VmArea(MmStruct mm, long start, long end, long flags, long pageProt) {
         this.vm_mm = mm;
         Interleaving il = mm.interleaving();
@@ -80,6 +91,10 @@ public final class VmArea {
         this.vm_sequence = new SharedLong(il, n + ".vm_sequence", 0);
         this.anon_vma = new SharedLong(il, n + ".anon_vma", 0);
         this.vm_page_prot = pageProt;
+        // vm_area_alloc(): the lock words' slot is taken here, under mmap_lock for write (or
+        // before the mm runs), never between two scheduling points of a lockless reader.
+        this.slot = mm.shared == null ? 0 : mm.shared.allocSlot();
+        this.vm_lock = mm.shared == null ? null : new RwSemaphore(n + ".vm_lock", il);
     }
 
     /** vm_write_begin(): vm_sequence odd; the caller holds mmap_lock for write. */

@@ -8,10 +8,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 import org.HdrHistogram.Histogram;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 import ptlab.study.vmallocsync.VmallocSyncExperiment.Row;
@@ -52,6 +52,9 @@ public final class VmallocSyncReport {
         m.put("boot_table_bytes", r.bootTableBytes());
         m.put("vmalloc_limit", r.vmallocLimit());
         m.put("vmalloc_failures", r.vmallocFailures());
+        m.put("vmalloc_attempts", r.vmallocAttempts());
+        m.put("pgd_list_walks", r.pgdListWalks());
+        m.put("pgd_lock_wait_cycles", r.pgdLockWaitCycles());
         m.put("mms_walked", r.mmsWalked());
         m.put("walk_cycles", r.walkCycles());
         m.put("violations", r.violations());
@@ -149,90 +152,63 @@ public final class VmallocSyncReport {
     }
 
     /**
-     * Writes the PNG plots into {@code dir}: vmalloc-latency.png and fork-latency.png (the
-     * distribution of each strategy at the largest process count), and with more than one
-     * process count, vmalloc-p99-vs-procs.png and fork-p99-vs-procs.png. Returns the files.
+     * The row as the JSON file keeps it: the table's columns, whether the strategy is the
+     * deliberately broken one, and both latency distributions as [percent, model cycles]
+     * pairs ({@link VmallocSyncPlots#CDF_PERCENTILES}), so plots and merges need the JSON only.
      */
-    public static List<Path> plots(List<Entry> entries, Path dir, String title) throws IOException {
-        System.setProperty("java.awt.headless", "true");
-        List<Path> out = new ArrayList<>();
-        int maxProcs = 0;
-        for (Entry e : entries) {
-            maxProcs = Math.max(maxProcs, e.procs());
+    public static Map<String, Object> jsonRow(Entry e) {
+        Map<String, Object> m = columns(e);
+        m.put("broken", e.row().broken());
+        m.put("vmalloc_latency_cdf", cdf(e.row().vmallocLatency()));
+        m.put("fork_latency_cdf", cdf(e.row().forkLatency()));
+        return m;
+    }
+
+    private static List<List<Number>> cdf(Histogram h) {
+        List<List<Number>> out = new ArrayList<>();
+        if (h == null || h.getTotalCount() == 0) {
+            return out;
         }
-        List<Entry> last = new ArrayList<>();
-        for (Entry e : entries) {
-            if (e.procs() == maxProcs) {
-                last.add(e);
-            }
-        }
-        out.add(distribution(last, dir.resolve("vmalloc-latency.png"), title + ", " + maxProcs + " procs: vmalloc latency",
-                true));
-        out.add(distribution(last, dir.resolve("fork-latency.png"), title + ", " + maxProcs + " procs: fork latency",
-                false));
-        if (entries.stream().map(Entry::procs).distinct().count() > 1) {
-            out.add(versusProcs(entries, dir.resolve("vmalloc-p99-vs-procs.png"), title + ": vmalloc p99 vs processes", true));
-            out.add(versusProcs(entries, dir.resolve("fork-p99-vs-procs.png"), title + ": fork p99 vs processes", false));
+        for (double q : VmallocSyncPlots.CDF_PERCENTILES) {
+            out.add(List.of(q, h.getValueAtPercentile(q)));
         }
         return out;
     }
 
-    private static Path distribution(List<Entry> entries, Path file, String title, boolean vmalloc) throws IOException {
-        XYChart chart = new XYChartBuilder().width(900).height(560).title(title)
-                .xAxisTitle("latency (model cycles)").yAxisTitle("fraction of operations at or below").build();
-        double lo = Double.MAX_VALUE;
-        double hi = 0;
-        for (Entry e : entries) {
-            Histogram h = vmalloc ? e.row().vmallocLatency() : e.row().forkLatency();
-            if (h.getTotalCount() == 0) {
-                continue;
-            }
-            List<Double> xs = new ArrayList<>();
-            List<Double> ys = new ArrayList<>();
-            for (double q : new double[] {1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9, 100}) {
-                xs.add((double) Math.max(1, h.getValueAtPercentile(q)));
-                ys.add(q / 100);
-            }
-            chart.addSeries(e.row().strategy(), xs, ys);
-            lo = Math.min(lo, xs.get(0));
-            hi = Math.max(hi, xs.get(xs.size() - 1));
-        }
-        if (chart.getSeriesMap().isEmpty()) {
-            chart.addSeries("no operations", List.of(1.0), List.of(0.0));
-        }
-        style(chart);
-        chart.getStyler().setXAxisLogarithmic(wideRange(lo, hi));
-        BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
-        return file;
+    /**
+     * A row read back from the JSON (a shard's output): every table column, no histograms
+     * (the plots use the stored distributions) and no wall time (a merge has none of its own).
+     */
+    public static Entry fromJson(JsonNode n) {
+        Row r = new Row(n.path("strategy").asText(), n.path("broken").asBoolean(), n.path("full_syncs").asLong(),
+                n.path("entries_copied").asLong(), n.path("mms_walked").asLong(), n.path("walk_cycles").asLong(),
+                n.path("vmalloc_faults").asLong(), n.path("faults_in_nmi").asLong(),
+                n.path("nested_nmi_hazards").asLong(), n.path("nested_nmis").asLong(),
+                n.path("vmalloc_latency_p50").asLong(), n.path("vmalloc_latency_p99").asLong(),
+                n.path("vmalloc_latency_max").asLong(), n.path("fork_latency_p50").asLong(),
+                n.path("fork_latency_p99").asLong(), n.path("switch_overhead").asLong(),
+                n.path("page_table_bytes").asLong(), n.path("boot_table_bytes").asLong(),
+                n.path("vmalloc_limit").asLong(), n.path("vmalloc_failures").asLong(), n.path("violations").asLong(),
+                n.path("first_violation").isNull() ? null : n.path("first_violation").asText(null),
+                n.path("events").asLong(), 0, n.path("model_cycles").asLong(), null, null,
+                n.path("vmalloc_attempts").asLong(), n.path("pgd_list_walks").asLong(),
+                n.path("pgd_lock_wait_cycles").asLong());
+        return new Entry(n.path("procs").asInt(), r);
     }
 
-    private static Path versusProcs(List<Entry> entries, Path file, String title, boolean vmalloc) throws IOException {
-        XYChart chart = new XYChartBuilder().width(900).height(560).title(title)
-                .xAxisTitle("processes").yAxisTitle("p99 latency (model cycles)").build();
-        Map<String, List<double[]>> byStrategy = new LinkedHashMap<>();
-        double xlo = Double.MAX_VALUE, xhi = 0, ylo = Double.MAX_VALUE, yhi = 0;
-        for (Entry e : entries) {
-            long y = vmalloc ? e.row().vmallocLatencyP99() : e.row().forkLatencyP99();
-            xlo = Math.min(xlo, e.procs());
-            xhi = Math.max(xhi, e.procs());
-            ylo = Math.min(ylo, Math.max(1, y));
-            yhi = Math.max(yhi, Math.max(1, y));
-            byStrategy.computeIfAbsent(e.row().strategy(), s -> new ArrayList<>()).add(new double[] {e.procs(), Math.max(1, y)});
+    /**
+     * Writes the PNG plots of {@code rows} (JSON rows, see {@link #jsonRow}) into {@code dir}:
+     * vmalloc-latency.png and fork-latency.png, and with more than one process count,
+     * vmalloc-p99-vs-procs.png and fork-p99-vs-procs.png. Returns the files.
+     */
+    public static List<Path> plots(List<JsonNode> rows, Path dir, String title) throws IOException {
+        List<Path> out = new ArrayList<>();
+        for (Figure f : VmallocSyncPlots.figures(rows, title)) {
+            Path file = dir.resolve(f.name());
+            Files.write(file, f.png());
+            out.add(file);
         }
-        for (Map.Entry<String, List<double[]>> s : byStrategy.entrySet()) {
-            List<Double> xs = new ArrayList<>();
-            List<Double> ys = new ArrayList<>();
-            for (double[] pt : s.getValue()) {
-                xs.add(pt[0]);
-                ys.add(pt[1]);
-            }
-            chart.addSeries(s.getKey(), xs, ys);
-        }
-        style(chart);
-        chart.getStyler().setXAxisLogarithmic(wideRange(xlo, xhi));
-        chart.getStyler().setYAxisLogarithmic(wideRange(ylo, yhi));
-        BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
-        return file;
+        return out;
     }
 
     /**

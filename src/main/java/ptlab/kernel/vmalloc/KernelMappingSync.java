@@ -3,6 +3,7 @@ package ptlab.kernel.vmalloc;
 import java.util.Arrays;
 
 import ptlab.kernel.ArchPgtable;
+import ptlab.kernel.Cpu;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelLayout;
 import ptlab.kernel.MmStruct;
@@ -12,7 +13,9 @@ import ptlab.kernel.Pgtable;
  * What every vmalloc-sync strategy shares: where a kernel address's entry at the sync level
  * lives in an mm, copying one such entry from init_mm (vmalloc_sync_one() in
  * arch/x86/mm/fault.c), walking pgd_list under pgd_lock (sync_global_pgds() in
- * arch/x86/mm/init_64.c), and the record of which sync-level entries init_mm has populated.
+ * arch/x86/mm/init_64.c and the x86-32 arch_sync_kernel_mappings() in fault.c, both as in Linux
+ * v6.6, with their per-entry pgd_lock and per-mm page_table_lock), and the record of which
+ * sync-level entries init_mm has populated.
  *
  * <p>The sync level is the Linux level whose entries each mm has its own copy of, while the
  * tables below it are shared by pointer ({@link KernelLayout#syncLevel()}): the p4d (the pgd
@@ -42,6 +45,8 @@ public final class KernelMappingSync {
     private final ptlab.kernel.SharedLong generation;
 
     long fullSyncs;
+    long listWalks;
+    long lockPairs;
     long entriesCopied;
     long mmsWalked;
     long vmallocFaults;
@@ -66,6 +71,28 @@ public final class KernelMappingSync {
 
     public void setWalkObserver(WalkObserver o) {
         this.walkObserver = o;
+    }
+
+    /**
+     * smp_call_function_single(target, fn, wait=1) for the sync strategies: runs {@code fn} as
+     * {@code target}'s IPI handler. The default runs it at once on the caller's thread (no
+     * engine: nothing can run in between); a timed run installs one that charges the handler
+     * to the target CPU's time and makes the sender wait for its acknowledgement.
+     */
+    public interface CrossCall {
+        void call(Cpu target, Runnable fn);
+    }
+
+    private CrossCall crossCall = (target, fn) -> fn.run();
+
+    public void setCrossCall(CrossCall c) {
+        this.crossCall = c;
+    }
+
+    /** Sends {@code fn} to {@code target} as an IPI ({@link CrossCall}) and counts it. */
+    public void smpCallFunctionSingle(Cpu target, Runnable fn) {
+        ipis++;
+        crossCall.call(target, fn);
     }
 
     KernelMappingSync(Kernel k) {
@@ -175,48 +202,95 @@ public final class KernelMappingSync {
         return populated[i];
     }
 
-    // ---- sync_global_pgds ---------------------------------------------------------------------
+    // ---- sync_global_pgds / arch_sync_kernel_mappings -------------------------------------------
 
     /**
-     * sync_global_pgds(start, end) / arch_sync_kernel_mappings(): under pgd_lock, for every mm
-     * on pgd_list, copy each sync-level entry of [start, end) it lacks. One full sync.
+     * sync_global_pgds(start, end - 1), Linux v6.6 arch/x86/mm/init_64.c:sync_global_pgds_l4():
+     * for each sync-level entry of [start, end), skip it when init_mm's is none (read before
+     * pgd_lock is taken: "if (p4d_none(*p4d_ref)) continue;"), else take pgd_lock, and for every
+     * pgd on pgd_list take that mm's page_table_lock ("the pgt_lock only for Xen") and copy
+     * init_mm's entry where the mm's is none. pgd_lock is dropped between entries ("PGDIR
+     * steps"), so a fork may take it in between. One call that walked at least once is one full
+     * sync. Used by eager-walk on every mode (sync_global_pgds as vmalloc_sync_all() called it)
+     * and by arch_sync_kernel_mappings() on x86-64 (the 2025 fix).
      */
     public void syncRange(long start, long end) {
+        long first = start & -span;
+        long n = entriesIn(start, end);
+        boolean walked = false;
+        for (long i = 0; i < n; i++) {
+            long va = first + i * span;
+            if (!populatedInInitMm(va)) {
+                continue;
+            }
+            walkPgdList(va, n == 1);
+            walked = true;
+        }
+        if (walked) {
+            fullSyncs++;
+        }
+    }
+
+    /**
+     * arch_sync_kernel_mappings(start, end). On x86-32 (2-level and PAE, sync level pmd), Linux
+     * v6.6 arch/x86/mm/fault.c: "for (addr = start &amp; PMD_MASK; addr &gt;= TASK_SIZE_MAX &amp;&amp;
+     * addr &lt; VMALLOC_END; addr += PMD_SIZE)" - every pmd from the start of the range up to
+     * VMALLOC_END, not only those of [start, end), each under its own pgd_lock hold with each
+     * mm's page_table_lock around vmalloc_sync_one(), which copies init_mm's pmd when the two
+     * differ in presence (since "x86/mm: Sync also unmappings in vmalloc_sync_all()", v5.3; here
+     * kernel pmds under vmalloc never go back to none, so only none-to-present copies happen).
+     * There is no skip of entries init_mm lacks. On x86-64 it is sync_global_pgds(start, end - 1)
+     * ({@link #syncRange}).
+     */
+    public void archSyncKernelMappings(long start, long end) {
+        if (k.mode().isLongMode()) {
+            syncRange(start, end);
+            return;
+        }
+        long last = k.layout().vmallocEnd();                 // VMALLOC_END - 1
+        long taskSizeMax = k.layout().pageOffset();          // TASK_SIZE_MAX = PAGE_OFFSET on x86-32
+        for (long addr = start & -span; addr >= taskSizeMax && addr <= last; addr += span) {
+            walkPgdList(addr, false);
+        }
+        fullSyncs++;
+    }
+
+    /**
+     * One walk of pgd_list for the sync-level entry of {@code va}: pgd_lock held for the whole
+     * list, each mm's page_table_lock around its copy. When no hook acts at memory accesses (the
+     * timed experiment: nobody can run between them), the uncontended page_table_locks are
+     * counted (and charged by the caller from {@link #lockPairs()}) rather than taken, and a
+     * walk of one top-level entry reads the pgds GATHER at a time: the same reads and copies.
+     */
+    private void walkPgdList(long va, boolean mayGather) {
         var arch = k.arch();
         arch.pgd_lock.lock();
         walkObserver.walkBegin();
-        long first = start & -span;
-        long n = entriesIn(start, end);
+        lockPairs++;
+        listWalks++;
         long[] pgds = arch.pgdListPgds();
-        if (syncLevel == topLevel) {
-            // The sync level is the pgd itself: the entry sits at a fixed offset in every pgd page.
-            long off = pt.pgd_offset_pgd(0, first);
-            int eb = pt.entryBytes();
-            if (n == 1) {
-                syncTopEntryGathered(pgds, off, first);
-            } else {
-                for (int slot = arch.pgdListSlots() - 1; slot >= 0; slot--) {   // newest first
-                    long pgd = pgds[slot];
-                    if (pgd != ArchPgtable.NO_PGD) {
-                        for (long i = 0; i < n; i++) {
-                            copyEntryAt(pgd + off + i * eb, first + i * span);
-                        }
-                    }
-                }
-            }
+        boolean counted = k.memory().accessesOnlyCounted();
+        if (syncLevel == topLevel && mayGather) {
+            syncTopEntryGathered(pgds, pt.pgd_offset_pgd(0, va), va);
+            lockPairs += arch.pgdListLength();               // the page_table_locks: see the method comment
         } else {
-            for (int slot = arch.pgdListSlots() - 1; slot >= 0; slot--) {
+            for (int slot = arch.pgdListSlots() - 1; slot >= 0; slot--) {   // newest first
                 long pgd = pgds[slot];
-                if (pgd != ArchPgtable.NO_PGD) {
-                    for (long i = 0; i < n; i++) {
-                        long va = first + i * span;
-                        copyEntryAt(syncEntryPtrIn(pgd, va), va);
-                    }
+                if (pgd == ArchPgtable.NO_PGD) {
+                    continue;
+                }
+                lockPairs++;
+                if (counted) {
+                    copyEntryAt(syncEntryPtrIn(pgd, va), va);
+                } else {
+                    var pgtLock = arch.pgdListMm(slot).page_table_lock;   // pgd_page_get_mm(page)->page_table_lock
+                    pgtLock.lock();
+                    copyEntryAt(syncEntryPtrIn(pgd, va), va);
+                    pgtLock.unlock();
                 }
             }
         }
         mmsWalked += arch.pgdListLength();
-        fullSyncs++;
         walkObserver.walkEnd();
         arch.pgd_lock.unlock();
     }
@@ -226,11 +300,13 @@ public final class KernelMappingSync {
     private final long[] gatherEntries = new long[GATHER];
 
     /**
-     * syncRange()'s walk for one top-level entry at byte {@code off} of every pgd: the same reads,
-     * charged the same, and the same copies in pgd_list order, but the entries are read GATHER
-     * pgds at a time ({@link Pgtable#getEach}), so that the host CPU can have many of these cache
-     * misses in flight instead of one per visit. Under pgd_lock, reading ahead is what the
-     * kernel may do too; under the engine each read is still its own scheduling point.
+     * walkPgdList()'s walk for one top-level entry at byte {@code off} of every pgd: the same
+     * reads, charged the same, and the same copies in pgd_list order, but the entries are read
+     * GATHER pgds at a time ({@link Pgtable#getEach}), so that the host CPU can have many of these
+     * cache misses in flight instead of one per visit. Under pgd_lock, reading ahead is what the
+     * kernel may do too; under the engine each read is still its own scheduling point. The
+     * per-mm page_table_locks are counted here, not taken: Xen is the only reason Linux takes
+     * them ("the pgt_lock only for Xen"), nothing else orders against them in this walk.
      */
     private void syncTopEntryGathered(long[] pgds, long off, long va) {
         int g = 0;
@@ -259,25 +335,17 @@ public final class KernelMappingSync {
         return ((end - 1 - (start & -span)) >>> Long.numberOfTrailingZeros(span)) + 1;
     }
 
-    /** sync_global_pgds() for the populated entries {@code from} .. generation-1 only. */
+    /**
+     * sync_global_pgds() for the populated entries {@code from} .. generation-1 only: one
+     * pgd_lock hold per entry, as sync_global_pgds_l4() steps (entries in the list are populated
+     * in init_mm by definition, so none is skipped).
+     */
     public void syncGenerations(int from) {
-        var arch = k.arch();
-        arch.pgd_lock.lock();
-        walkObserver.walkBegin();
-        long[] pgds = arch.pgdListPgds();
-        int g = generation();
-        for (int slot = arch.pgdListSlots() - 1; slot >= 0; slot--) {           // newest first
-            long pgd = pgds[slot];
-            if (pgd != ArchPgtable.NO_PGD) {
-                for (int i = from; i < g; i++) {
-                    copyEntryAt(syncEntryPtrIn(pgd, populated[i]), populated[i]);
-                }
-            }
+        int to = generation();
+        for (int i = from; i < to; i++) {
+            walkPgdList(populated[i], true);
         }
-        mmsWalked += arch.pgdListLength();
         fullSyncs++;
-        walkObserver.walkEnd();
-        arch.pgd_lock.unlock();
     }
 
     /** Brings {@code mm} up to the current generation; returns entries copied. */
@@ -306,7 +374,21 @@ public final class KernelMappingSync {
 
     // ---- counters -------------------------------------------------------------------------
 
-    /** Walks of pgd_list (sync_global_pgds calls that did walk). */
+    /** pgd_lock holds that walked pgd_list, one per sync-level entry synced. */
+    public long listWalks() {
+        return listWalks;
+    }
+
+    /**
+     * spin_lock/spin_unlock pairs the syncs took (or, with no hook acting, counted): pgd_lock
+     * once per list walk and each mm's page_table_lock once per visit. The timed experiment
+     * charges them from the cost table.
+     */
+    public long lockPairs() {
+        return lockPairs;
+    }
+
+    /** sync_global_pgds / arch_sync_kernel_mappings calls that walked pgd_list at least once. */
     public long fullSyncs() {
         return fullSyncs;
     }

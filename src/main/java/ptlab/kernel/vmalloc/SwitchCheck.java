@@ -10,7 +10,8 @@ import ptlab.kernel.MmStruct;
  * number of kernel entries populated and to fix it up when we switch to an mm with fewer").
  * The mail leaves one case open, which ptlab closes as a real kernel would have to: an mm
  * already loaded on some CPU when the count grows does not switch, so vmalloc brings the loaded
- * mm of every CPU up to date with an IPI (as a sync_core()-style broadcast would).
+ * mm of every other CPU up to date with an IPI whose handler, on that CPU, catches up the mm it
+ * has loaded (as a sync_core()-style broadcast would), and its own loaded mm directly.
  */
 public final class SwitchCheck implements VmallocSyncStrategy {
 
@@ -49,6 +50,14 @@ public final class SwitchCheck implements VmallocSyncStrategy {
         child.kernelSyncGen = s.generation();      // pgd_ctor cloned init_mm's entries under pgd_lock
     }
 
+    /** The IPI handler (or the sender's own part): bring the mm this CPU has loaded up to date. */
+    private static void catchUpLoaded(KernelMappingSync s, Cpu c) {
+        MmStruct loaded = c.loadedMm();
+        if (loaded != null && !loaded.isInitMm()) {
+            s.catchUp(loaded);
+        }
+    }
+
     @Override
     public void afterMap(KernelMappingSync s, Cpu cpu, long start, long end, int pgtblModMask) {
         if (s.generation() == seenGeneration) {
@@ -57,12 +66,10 @@ public final class SwitchCheck implements VmallocSyncStrategy {
         seenGeneration = s.generation();
         for (int i = 0; i < s.kernel().cpuCount(); i++) {
             Cpu c = s.kernel().cpu(i);
-            MmStruct loaded = c.loadedMm();
-            if (c != cpu) {
-                s.ipis++;
-            }
-            if (loaded != null && !loaded.isInitMm()) {
-                s.catchUp(loaded);
+            if (c == cpu) {
+                catchUpLoaded(s, c);
+            } else {
+                s.smpCallFunctionSingle(c, () -> catchUpLoaded(s, c));
             }
         }
     }

@@ -271,13 +271,18 @@ public final class Vmalloc {
      * False on -ENOMEM for a page table.
      */
     private boolean map(Cpu cpu, long va, long bytes, long[] pages, long phys, long prot) {
-        int mask = mapEntries(PGD, pt.pgd_offset(init, va), va, va + bytes, va, pages, phys, prot, cpu == null ? 0 : cpu.node());
+        int r = mapEntries(PGD, pt.pgd_offset(init, va), va, va + bytes, va, pages, phys, prot, cpu == null ? 0 : cpu.node());
+        int mask = r & ~ENOMEM;
         pagesMapped += bytes / VmapAreas.PAGE_SIZE;
-        if (mask >= 0) {
-            strategy.afterMap(sync, cpu, va, va + bytes, mask);
-        }
-        return mask >= 0;
+        // Linux v6.6 mm/vmalloc.c:vmap_range_noflush(): "if (mask & ARCH_PAGE_TABLE_SYNC_MASK)
+        // arch_sync_kernel_mappings(start, end);" runs after the loop even when it broke out
+        // with an error: the tables populated before the failure are synced all the same.
+        strategy.afterMap(sync, cpu, va, va + bytes, mask);
+        return (r & ENOMEM) == 0;
     }
+
+    /** Set in mapEntries()'s result when a table allocation failed; the other bits are the pgtbl_mod_mask so far. */
+    static final int ENOMEM = 1 << 30;
 
     /**
      * A kernel mapping created outside vmalloc after boot, such as vmemmap_populate() or
@@ -289,14 +294,16 @@ public final class Vmalloc {
      */
     public int populateOutsideVmalloc(Cpu cpu, long va, long[] pages) {
         long bytes = pages.length * VmapAreas.PAGE_SIZE;
-        return mapEntries(PGD, pt.pgd_offset(init, va), va, va + bytes, va, pages, -1, pageKernel, cpu == null ? 0 : cpu.node());
+        int r = mapEntries(PGD, pt.pgd_offset(init, va), va, va + bytes, va, pages, -1, pageKernel, cpu == null ? 0 : cpu.node());
+        return (r & ENOMEM) != 0 ? -1 : r;
     }
 
     /**
      * vmap_p4d_range .. vmap_pte_range in one: the level-{@code l} entries at {@code p} for
      * [addr, end). A missing table is allocated (pXd_alloc_track), setting the parent level's
      * PGTBL_*_MODIFIED bit; a new sync-level entry is recorded in the generation list. Returns
-     * the pgtbl_mod_mask (local to this call: CPUs map concurrently), or -1 on -ENOMEM.
+     * the pgtbl_mod_mask (local to this call: CPUs map concurrently), with {@link #ENOMEM} set
+     * when a table allocation failed (the mask then says what was populated before it).
      */
     private int mapEntries(int l, long p, long addr, long end, long base, long[] pages, long phys, long prot, int node) {
         int mask = 0;
@@ -314,7 +321,7 @@ public final class Vmalloc {
             } else {
                 if (pt.none(l, pt.get(p))) {
                     if (pt.allocTable(l - 1, init, p, node) != 0) {
-                        return -1;
+                        return mask | ENOMEM;
                     }
                     mask |= 1 << l;
                     if (l == sync.syncLevel()) {
@@ -322,10 +329,10 @@ public final class Vmalloc {
                     }
                 }
                 int below = mapEntries(l - 1, pt.offset(l - 1, p, addr), addr, next, base, pages, phys, prot, node);
-                if (below < 0) {
-                    return -1;
-                }
                 mask |= below;
+                if ((below & ENOMEM) != 0) {
+                    return mask;
+                }
             }
             if (!pt.folded(l)) {
                 p += eb;

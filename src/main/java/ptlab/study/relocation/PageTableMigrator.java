@@ -51,6 +51,7 @@ public final class PageTableMigrator {
     private long pagesMoved;
     private long pagesFreed;
     private long ipis;
+    private boolean bypassHooks;
 
     /** The table a move concerns: Linux level, the parent entry pointing at it (-1 for the pgd), its address. */
     public record TablePage(int level, long parentp, long table) {
@@ -63,6 +64,11 @@ public final class PageTableMigrator {
         this.mm = mm;
         this.cpu = cpu;
         this.sim = sim;
+    }
+
+    /** Test switch: switch the parent entry with a direct store, bypassing the paravirt hooks (a broken migrator). */
+    public void setBypassHooks(boolean bypass) {
+        this.bypassHooks = bypass;
     }
 
     public Kernel kernel() {
@@ -157,6 +163,9 @@ public final class PageTableMigrator {
         mem.copyFrame(t.table(), newTable);
         chargePage(1, 1);
         pagesMoved++;
+        if (pt.pvOps() != null) {
+            pt.pvOps().pin(newTable, pt.hwLevel(t.level()));   // paravirt_alloc_pXd: a page table from now on
+        }
     }
 
     /**
@@ -178,6 +187,12 @@ public final class PageTableMigrator {
      * mm's top level and has every CPU running the mm reload CR3.
      */
     public void switchTo(TablePage t, long newTable) {
+        if (bypassHooks && t.level() != Pgtable.PGD) {
+            // the deliberately broken migrator: a direct store, as if the page were ordinary memory
+            annotate(String.format("switches the %s entry 0x%x with a direct store", pt.name(t.level() + 1), t.parentp()));
+            mem.storeEntry(t.parentp(), pt.entryBytes(), pt.mk_table(t.level() + 1, newTable, true));
+            return;
+        }
         if (t.level() == Pgtable.PGD) {
             k.arch().pgd_replace(mm, newTable);
             onEachCpuOfMm((target) -> k.tlb().reload_mm_cr3(target, mm));
@@ -212,6 +227,7 @@ public final class PageTableMigrator {
             freeNow(t);
             return;
         }
+        unpin(t);
         MmuGather tlb = MmuGather.tlb_gather_mmu(k, cpu, mm);
         tlb.free_table_tlb(t.level(), t.table(), va & pt.mask(t.level() + 1));
         tlb.tlb_finish_mmu();
@@ -224,8 +240,16 @@ public final class PageTableMigrator {
             sim.machine().kernelFreedPageTable(sim, t.table());
             sim.machine().annotate(String.format("frees old %s page 0x%x", pt.name(t.level()), t.table()));
         }
+        unpin(t);
         k.allocator().freeFrame(t.table());
         pagesFreed++;
+    }
+
+    /** paravirt_release_pXd: the old table stops being a page table (before it is freed). */
+    private void unpin(TablePage t) {
+        if (pt.pvOps() != null) {
+            pt.pvOps().unpin(t.table(), pt.hwLevel(t.level()));
+        }
     }
 
     /**

@@ -83,6 +83,16 @@ public final class RelocationDirty implements Scenario {
 
     /** The scenario for {@code protocol} (a fresh instance) on {@code mode} with {@code cpus} CPUs. */
     public static Machine build(RelocationProtocol protocol, PagingMode mode, int cpus) {
+        return build(protocol, mode, cpus, null);
+    }
+
+    /**
+     * As {@link #build(RelocationProtocol, PagingMode, int)}, counting in {@code checkRuns} (if
+     * not null) each evaluation of the invariant-1 end check: a test of a correct protocol
+     * asserts it ran on every schedule, so a pass is not a check that never ran.
+     */
+    public static Machine build(RelocationProtocol protocol, PagingMode mode, int cpus,
+                                java.util.concurrent.atomic.LongAdder checkRuns) {
         KernelBridge.Booted b = KernelBridge.boot(mode,
                 KernelConfig.defaults().withRam(32L << 20).withCpus(cpus).withNodes(2), ptlab.kernel.KernelVariant.CORRECT);
         Kernel k = b.kernel();
@@ -111,7 +121,11 @@ public final class RelocationDirty implements Scenario {
             k.pgtable().set(ptep, k.pgtable().get(ptep) & ~PteBits.D);
         }
         k.tlb().flush_tlb_mm(null, main.mm());
-        m.addEndCheck(KernelBridge.dirtyCheck(k, main.mm(), va, writers * 4096L));
+        Machine.StepCheck dirty = KernelBridge.dirtyCheck(k, main.mm(), va, writers * 4096L);
+        m.addEndCheck(checkRuns == null ? dirty : mm -> {
+            checkRuns.increment();
+            return dirty.check(mm);
+        });
         for (int i = 0; i < writers; i++) {
             long mine = va + i * 4096L;
             KernelBridge.addKernelCpu(m, k.cpu(i), cpu -> {

@@ -13,6 +13,9 @@ import ptlab.kernel.Cpu;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.KernelConfig;
 import ptlab.kernel.KernelLayout;
+import ptlab.kernel.Interleaving;
+import ptlab.kernel.KernelLock;
+import ptlab.kernel.KernelVariant;
 import ptlab.kernel.MmStruct;
 import ptlab.kernel.Task;
 import ptlab.kernel.VmSplit;
@@ -36,11 +39,15 @@ import ptlab.engine.Op;
  * unlock of pgd_lock, clear_page for each allocated frame (512 stores), {@code free} per freed
  * frame, an IPI send per remote CPU plus a full flush for each batched kernel TLB flush,
  * {@code interrupt} per NMI and per page fault, {@code tlb_flush_all} per CR3 load. pgd_lock is
- * a resource in model time: a pgd_list walk or a fork/exit that wants it while another CPU holds
- * it waits until that CPU's release time. (This loop is used rather than the engine's
- * fiber-based timed mode because 10,000 processes and 100,000 vmalloc operations per strategy
- * must run in seconds; operations do not interleave inside one another, which the explorer
- * covers separately.)
+ * a resource in model time ({@link PgdLockTimeline}): every hold - pgd_ctor in fork, pgd_dtor in
+ * exit, each pgd_list walk of a sync (one per sync-level entry, as Linux drops pgd_lock between
+ * entries) - is measured in meter cycles, charged spin_lock/spin_unlock plus each mm's
+ * page_table_lock taken inside it, and placed on the CPU's timeline; a hold that finds another
+ * CPU's in progress waits for its end. (This loop is used rather than the engine's fiber-based
+ * timed mode because 10,000 processes and 100,000 vmalloc operations per strategy must run in
+ * seconds; operations do not interleave inside one another, which the explorer covers
+ * separately.) A vmalloc that fails is counted ({@code vmalloc_failures}), not recorded as a
+ * latency.
  *
  * <h2>Workload</h2>
  * {@code procs} processes are forked first. Then each CPU in turn draws: 40% a vmalloc-family
@@ -60,7 +67,9 @@ import ptlab.engine.Op;
  * end every live process's sync-level entries are compared with init_mm's (except for
  * lazy-fault, which fills them on demand). A fault taken inside an NMI is counted; its IRET
  * re-enables NMIs before the handler finished, opening the nested-NMI window of mail 003
- * (counted as a hazard; an NMI that really arrives in that window is counted as nested).
+ * (each handler that ran with NMIs open is a hazard); an NMI of the same CPU that arrives in
+ * that window, or was latched before it opened, is delivered there and its handler runs on top
+ * of the first: counted as nested from that real nesting ({@code nmiHandler}).
  */
 public final class VmallocSyncExperiment {
 
@@ -116,7 +125,8 @@ public final class VmallocSyncExperiment {
                       long forkLatencyP50, long forkLatencyP99, long switchOverhead, long pageTableBytes,
                       long bootTableBytes, long vmallocLimit, long vmallocFailures, long violations,
                       String firstViolation, long events, double wallSeconds, long modelCycles,
-                      Histogram vmallocLatency, Histogram forkLatency) {
+                      Histogram vmallocLatency, Histogram forkLatency,
+                      long vmallocAttempts, long pgdListWalks, long pgdLockWaitCycles) {
 
         public double eventsPerSecond() {
             return wallSeconds > 0 ? events / wallSeconds : 0;
@@ -158,11 +168,21 @@ public final class VmallocSyncExperiment {
         final long[] nextNmi;
         final long clearPage;
         final long pgdLockCost;
-        final long forkLockHold;
         final long mmioBase;
         final long mmioWindow;
         final int maxBarShift;
-        long pgdLockFreeAt;
+        /** pgd_lock in model time; the current operation's holds (meter cycles at acquire, length) until placed on it. */
+        final PgdLockTimeline pgdLock = new PgdLockTimeline();
+        /** The kernel's interleaving: it times pgd_lock (the kernel is built with it, issue 10's injected hooks). */
+        final PgdLockMeter pgdLockMeter = new PgdLockMeter();
+        long[] holdAt = new long[16];
+        long[] holdLen = new long[16];
+        int holds;
+        /** IPIs the current operation sent (switch-check): target CPU and its handler's cycles. */
+        int[] ipiTarget = new int[8];
+        long[] ipiCycles = new long[8];
+        int ipis;
+        long ipiHandlerCycles;
         /** Cycles spent inside pgd_list walks (under pgd_lock), accumulated. */
         long walkCycles;
         long walkStart;
@@ -174,10 +194,18 @@ public final class VmallocSyncExperiment {
         long faultsInNmi;
         long hazards;
         long nestedNmis;
+        static final int MAX_NMI_NESTING = 8;
+        /** Set by access() when a #PF inside an NMI returned: its IRET's offset in the access's cycles, else -1. */
+        long iretOffset = -1;
         long violations;
         String firstViolation;
         long events;
         long vmallocOpsDone;
+        long failedVmallocCycles;
+        /** vmalloc and ioremap calls (vfree/iounmap not counted): recorded latencies plus failures. */
+        long vmallocAttempts;
+        /** Cycles CPUs waited for pgd_lock, all operations. */
+        long pgdLockWait;
         final WalkResult walk = new WalkResult();
 
         Run(Params p, VmallocSyncStrategy strategy, CostTable costs) {
@@ -190,7 +218,7 @@ public final class VmallocSyncExperiment {
                 base = base.withVmSplit(p.split());
             }
             KernelConfig cfg = strategy.configure(p.mode(), base);
-            this.k = new Kernel(p.mode(), cfg);
+            this.k = new Kernel(p.mode(), cfg, pgdLockMeter, KernelVariant.CORRECT);
             this.v = new Vmalloc(k, strategy);
             this.sync = v.sync();
             this.sync.setWalkObserver(new KernelMappingSync.WalkObserver() {
@@ -217,11 +245,19 @@ public final class VmallocSyncExperiment {
             this.nextNmi = new long[p.cpus()];
             this.clearPage = 512 * costs.cost(Op.STORE);
             this.pgdLockCost = costs.cost(Op.LOCK) + costs.cost(Op.UNLOCK);
-            // pgd_ctor under pgd_lock: clone_pgd_range of the kernel's top-level entries (and, with
-            // PAE and unshared kernel pmds, a copy of each kernel pmd page's 512 entries).
-            long kernelTop = k.arch().ptrsPerPgd() - k.arch().kernelPgdBoundary();
-            long copied = kernelTop + (p.mode().isPae() && !k.arch().sharedKernelPmd() ? kernelTop * 512 : 0);
-            this.forkLockHold = pgdLockCost + copied * (costs.cost(Op.LOAD) + costs.cost(Op.STORE));
+            pgdLockMeter.pgdLock = k.arch().pgd_lock;
+            sync.setCrossCall((target, fn) -> {
+                long before = meter.cycles();
+                fn.run();                                          // the handler's memory accesses, metered
+                long handler = meter.cycles() - before;
+                ipiHandlerCycles += handler;                       // the target's time, not the sender's
+                if (ipis == ipiTarget.length) {
+                    ipiTarget = java.util.Arrays.copyOf(ipiTarget, ipis * 2);
+                    ipiCycles = java.util.Arrays.copyOf(ipiCycles, ipis * 2);
+                }
+                ipiTarget[ipis] = target.id();
+                ipiCycles[ipis++] = handler;
+            });
             if (p.mode().isLongMode()) {
                 mmioBase = 1L << 40;
                 mmioWindow = 1L << 39;
@@ -231,6 +267,84 @@ public final class VmallocSyncExperiment {
                 mmioWindow = 512L << 20;
                 maxBarShift = 24;
             }
+        }
+
+        /**
+         * Measures every pgd_lock hold (pgd_ctor in fork, pgd_dtor in exit, each pgd_list walk of
+         * a sync) in meter cycles, charges spin_lock/spin_unlock and the page_table_locks the
+         * sync took inside the hold, and records the hold for {@link #placeHolds}.
+         */
+        private final class PgdLockMeter implements Interleaving {
+            /** The kernel's pgd_lock, once the kernel exists; the other locks are not timed here. */
+            KernelLock pgdLock;
+            long acquiredAt;
+            long pgtPairsAt;
+
+            @Override
+            public void afterAcquire(KernelLock lock, int mode) {
+                if (lock != pgdLock) {
+                    return;
+                }
+                meter.charge(costs.cost(Op.LOCK));
+                acquiredAt = meter.cycles();
+                pgtPairsAt = sync.lockPairs() - sync.listWalks();
+            }
+
+            @Override
+            public void beforeRelease(KernelLock lock, int mode) {
+                if (lock != pgdLock) {
+                    return;
+                }
+                meter.charge((sync.lockPairs() - sync.listWalks() - pgtPairsAt) * pgdLockCost);
+                if (holds == holdAt.length) {
+                    holdAt = java.util.Arrays.copyOf(holdAt, holds * 2);
+                    holdLen = java.util.Arrays.copyOf(holdLen, holds * 2);
+                }
+                holdAt[holds] = acquiredAt;
+                holdLen[holds++] = meter.cycles() - acquiredAt;
+                meter.charge(costs.cost(Op.UNLOCK));
+            }
+        }
+
+        /**
+         * Delivers the IPIs the operation on CPU c sent at its end ({@code sentAfter} cycles
+         * into it), as smp_call_function_single with wait: one IPI send each, then each target
+         * takes the interrupt when it arrives or, if it is inside an operation then, at that
+         * operation's end (interrupts are taken between operations), runs the handler (its
+         * cycles, measured when the handler ran, go to the target's clock) and acknowledges;
+         * the sender waits for the last acknowledgement. Returns the sender's extra cycles.
+         */
+        private long deliverIpis(int c, long sentAfter) {
+            if (ipis == 0) {
+                return 0;
+            }
+            long sentAt = clock[c] + sentAfter;
+            long done = sentAt;
+            for (int i = 0; i < ipis; i++) {
+                int t = ipiTarget[i];
+                long arrive = sentAt + (i + 1) * costs.cost(Op.IPI_SEND);
+                long handled = costs.cost(Op.INTERRUPT) + ipiCycles[i] + costs.cost(Op.IPI_ACK);
+                long ack = Math.max(clock[t], arrive) + handled;
+                clock[t] += handled;                              // the target's work, wherever it falls
+                done = Math.max(done, Math.max(ack, arrive));
+            }
+            ipis = 0;
+            return done - sentAt;
+        }
+
+        /**
+         * Places the pgd_lock holds of the operation that started at meter cycles {@code s} on
+         * CPU c's clock onto the pgd_lock timeline, in order; returns the cycles CPU c waited.
+         */
+        private long placeHolds(int c, Snap s) {
+            long wait = 0;
+            for (int i = 0; i < holds; i++) {
+                long want = clock[c] + wait + (holdAt[i] - s.cycles);
+                wait += pgdLock.acquire(want, holdLen[i]) - want;
+            }
+            holds = 0;
+            pgdLockWait += wait;
+            return wait;
         }
 
         Row go() {
@@ -261,6 +375,7 @@ public final class VmallocSyncExperiment {
                         c = i;
                     }
                 }
+                pgdLock.forgetBefore(clock[c]);               // c has the smallest clock
                 rnd = nmiRnd[c];
                 while (nextNmi[c] <= clock[c]) {
                     nmi(c);
@@ -286,7 +401,8 @@ public final class VmallocSyncExperiment {
                     pct(vmallocLat, 50), pct(vmallocLat, 99), vmallocLat.getMaxValue(),
                     pct(forkLat, 50), pct(forkLat, 99), switches == 0 ? 0 : Math.round((double) switchHookCycles / switches),
                     ptBytes, strategy.bootTableBytes(), v.areas().end() - v.areas().start(), v.allocFailures(),
-                    violations, firstViolation, events, wall, makespan, vmallocLat, forkLat);
+                    violations, firstViolation, events, wall, makespan, vmallocLat, forkLat,
+                    vmallocAttempts, sync.listWalks(), pgdLockWait);
         }
 
         private static long pct(Histogram h, double q) {
@@ -327,7 +443,7 @@ public final class VmallocSyncExperiment {
             c += (k.allocator().frees() - s.frees) * costs.cost(Op.FREE);
             long purges = v.areas().purges() - s.purges;
             c += purges * ((p.cpus() - 1) * (costs.cost(Op.IPI_SEND) + costs.cost(Op.IPI_ACK)) + costs.tlbFlushAll());
-            c += (sync.ipis() - s.ipis) * (costs.cost(Op.IPI_SEND) + costs.cost(Op.IPI_ACK));
+            c -= ipiHandlerCycles - s.ipiHandler;                  // run on the targets ({@link #deliverIpis})
             return c;
         }
 
@@ -336,18 +452,14 @@ public final class VmallocSyncExperiment {
             final long allocs = k.allocator().allocations();
             final long frees = k.allocator().frees();
             final long purges = v.areas().purges();
-            final long ipis = sync.ipis();
-            final long syncs = sync.fullSyncs();
-            final long walked = walkCycles;
+            final long ipiHandler = ipiHandlerCycles;
+
+            Snap() {
+                holds = 0;                                        // holds and IPIs belong to the operation that starts here
+                ipis = 0;
+            }
             /** Fault entry/exit cycles to add to this access. */
             long extra;
-        }
-
-        /** Waits for pgd_lock in model time and holds it for {@code hold} cycles; returns the wait. */
-        private long pgdLock(int c, long hold) {
-            long wait = Math.max(0, pgdLockFreeAt - clock[c]);
-            pgdLockFreeAt = clock[c] + wait + hold;
-            return wait;
         }
 
         private void vmallocFamily(int c) {
@@ -362,10 +474,11 @@ public final class VmallocSyncExperiment {
                 } else {
                     v.vfree(cpu, va);
                 }
-                clock[c] += cost(s);
+                clock[c] += cost(s) + placeHolds(c, s);
                 return;
             }
             long va;
+            vmallocAttempts++;
             if (rnd.nextInt(5) == 0) {
                 long size;
                 long phys;
@@ -384,15 +497,14 @@ public final class VmallocSyncExperiment {
                         : rnd.nextInt(256, 1025);                               // 1..4 MiB buffers
                 va = v.vmalloc(cpu, pages * KernelLayout.PAGE_SIZE);
             }
-            long cycles = cost(s);
-            if (sync.fullSyncs() != s.syncs) {
-                // the walk held pgd_lock for its own cycles; a fork or another walk may be holding it
-                cycles += pgdLock(c, walkCycles - s.walked + pgdLockCost) + pgdLockCost;
-            }
+            long cycles = cost(s) + placeHolds(c, s);             // each walk's pgd_lock hold may wait for a fork's
+            cycles += deliverIpis(c, cycles);
             clock[c] += cycles;
-            vmallocLat.recordValue(cycles);
             if (va != 0) {
+                vmallocLat.recordValue(cycles);
                 areas.add(va);
+            } else {
+                failedVmallocCycles += cycles;                    // counted in vmalloc_failures, not as a latency
             }
         }
 
@@ -422,8 +534,7 @@ public final class VmallocSyncExperiment {
             v.forked(child);
             live.add(child);
             if (timed) {
-                long cycles = cost(s);
-                cycles += pgdLock(c, forkLockHold) + pgdLockCost;
+                long cycles = cost(s) + placeHolds(c, s);         // pgd_alloc's pgd_ctor hold, measured
                 forkLat.recordValue(cycles);
                 clock[c] += cycles;
             }
@@ -440,7 +551,7 @@ public final class VmallocSyncExperiment {
             live.remove(live.size() - 1);
             Snap s = new Snap();
             k.exit(t);
-            long cycles = cost(s) + pgdLock(c, pgdLockCost) + pgdLockCost;   // pgd_dtor: pgd_list_del under pgd_lock
+            long cycles = cost(s) + placeHolds(c, s);             // pgd_dtor: pgd_list_del under pgd_lock
             clock[c] += cycles;
         }
 
@@ -461,6 +572,20 @@ public final class VmallocSyncExperiment {
             if (clock[c] < at) {
                 clock[c] = at;
             }
+            clock[c] += nmiHandler(c, at, 0);
+        }
+
+        /**
+         * The perf NMI handler entered at model time {@code at} on CPU c; returns its cycles up
+         * to its own IRET. NMIs are blocked while it runs, until an IRET: a #PF taken inside it
+         * returns with IRET, which unblocks NMIs ("there is no dedicated 'nmiret'", mail 003), so
+         * the next NMI of CPU c that arrives before this handler's end - or arrived while NMIs
+         * were blocked and was latched - is taken then, on top of this handler: a real nested
+         * NMI, counted, whose own handler runs (and delays this one's end). Nesting stops at
+         * depth {@link #MAX_NMI_NESTING}: at an NMI rate above what a handler can serve the CPU
+         * would livelock in NMIs (and the real NMI stack is long gone by then).
+         */
+        private long nmiHandler(int c, long at, int depth) {
             events++;
             long cycles = costs.cost(Op.INTERRUPT);
             long va = 0;
@@ -470,16 +595,24 @@ public final class VmallocSyncExperiment {
                     va = a;                                       // perf's ring buffer is vmalloc'ed
                 }
             }
-            if (va != 0) {
-                long before = hazards;
-                cycles += access(c, va, "an NMI handler", true);
-                if (hazards != before && nextNmi[c] <= at + cycles + costs.cost(Op.INTERRUPT) / 2) {
-                    // The fault's IRET unblocked NMIs while this handler (started at 'at') still runs
-                    // until its own exit; the next NMI arrives inside that window: it nests.
-                    nestedNmis++;
-                }
+            if (va == 0) {
+                return cycles;
             }
-            clock[c] += cycles;
+            iretOffset = -1;
+            long start = cycles;
+            cycles += access(c, va, "an NMI handler", true);
+            if (iretOffset < 0) {
+                return cycles;                                    // no fault: NMIs stayed blocked to the end
+            }
+            hazards++;                                            // this handler ran with NMIs open after the fault's IRET
+            long open = at + start + iretOffset;
+            while (nextNmi[c] < at + cycles && depth < MAX_NMI_NESTING) {
+                long nestedAt = Math.max(nextNmi[c], open);       // a latched NMI is delivered at the IRET
+                nextNmi[c] = nextNmi[c] + nmiGap(rnd);
+                nestedNmis++;
+                cycles += nmiHandler(c, nestedAt, depth + 1);
+            }
+            return cycles;
         }
 
         /**
@@ -508,7 +641,7 @@ public final class VmallocSyncExperiment {
                 }
                 if (inNmi) {
                     faultsInNmi++;
-                    hazards++;
+                    iretOffset = cost(s) + cycles;                // the fault handler's IRET: NMIs unblocked from here
                 }
                 if (!translate(cpu, addr)) {
                     return cycles + violation(String.format("CPU%d: vmalloc_fault() at 0x%x returned but the access "

@@ -64,6 +64,7 @@ public final class FreePgtablesVsWalk implements Scenario {
                     return;
                 }
             }
+            cpu.flushTlbAll();   // switched to another process: the CR3 write drops this one's entries
         });
         m.addCpu(X86Kit.registers(), cpu -> {
             cpu.lock(mmapLock);
@@ -85,10 +86,10 @@ public final class FreePgtablesVsWalk implements Scenario {
         KernelKit kit = new KernelKit(1, freeBeforeFlush
                 ? KernelVariant.of(KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH) : KernelVariant.CORRECT);
         KernelBridge.watchUserRange(kit.machine, kit.va, 4096);
-        // CPU0 reads until munmap makes it fault: Linux's zap flushes at the vma's end
-        // (tlb_end_vma) before free_pgtables, so only a walk after that flush can leave the
-        // tables in a paging-structure cache when the broken kernel frees them early.
-        kit.cpu(0, KernelKit.readsUntilFault(kit.va, 64));
+        // CPU0 reads until munmap makes it fault, then switches away: Linux's zap flushes at the
+        // vma's end (tlb_end_vma) before free_pgtables, so only a walk after that flush can leave
+        // the tables in a paging-structure cache when the broken kernel frees them early.
+        kit.cpu(0, kit.readsThenSwitchAway(64));
         kit.cpu(1, cpu -> kit.kernel.munmap(kit.other, kit.va, 4096));
         return kit.machine;
     }

@@ -23,6 +23,8 @@ final class KernelKit {
     final Machine machine;
     final Task user;
     final Task other;
+    /** A process CPU0 switches to when its user loop is done (its CR3 write drops P's TLB entries). */
+    final Task away;
     final long va;
 
     KernelKit(int pages, KernelVariant variant) {
@@ -32,6 +34,7 @@ final class KernelKit {
         machine = b.machine();
         user = kernel.createProcess();
         other = kernel.cloneThread(user);
+        away = kernel.createProcess();
         kernel.switchTo(kernel.cpu(0), user);
         kernel.switchTo(kernel.cpu(1), other);
         va = kernel.mmap(user, 0, pages * 4096L, Kernel.PROT_READ | Kernel.PROT_WRITE,
@@ -48,25 +51,20 @@ final class KernelKit {
         KernelBridge.addKernelCpu(machine, kernel.cpu(i), program);
     }
 
-    /** CPU0's user loop: {@code n} reads of {@code va}, stopping at the first signal (the page is gone). */
     /**
-     * A thread that keeps reading {@code va} until the read faults (at most {@code max} reads):
-     * its last, faulting walk comes after the unmapping CPU's zap flush, so its paging-structure
-     * caches hold the tables that free_pgtables is about to free.
+     * CPU0's user loop: {@code n} reads of {@code va}, stopping at the first signal (the page is
+     * gone); then the scheduler switches CPU0 to another process, whose CR3 write drops this
+     * one's TLB entries. So a stale entry is a hazard only while the loop runs: a broken flush
+     * is caught only when the search runs CPU1's free inside that window (a preemption).
      */
-    static SimCpu.Program readsUntilFault(long va, int max) {
-        return cpu -> {
-            for (int i = 0; i < max && KernelBridge.userAccess(cpu, false, va, 0); i++) {
-                // each read is one instruction; the faulting one ends the loop
-            }
-        };
-    }
-
-    static SimCpu.Program reads(long va, int n) {
+    SimCpu.Program readsThenSwitchAway(int n) {
         return cpu -> {
             for (int i = 0; i < n && KernelBridge.userAccess(cpu, false, va, 0); i++) {
                 // each read is one instruction; a fault runs the kernel's handler
             }
+            cpu.localIrqDisable();   // context_switch → switch_mm_irqs_off with interrupts off
+            kernel.switchTo(kernel.cpu(0), away);
+            cpu.localIrqEnable();
         };
     }
 }

@@ -88,6 +88,7 @@ public final class PteClearVsDirty implements Scenario {
             }
             flushTlbPage(cpu, X86Kit.VA);
             m.relyPoint(cpu, PTE_ENTRY);                 // if (pte_dirty(old)) set_page_dirty(page)
+            m.checked(1);
             long written = m.shadow().writes(X86Kit.PAGE);
             if (!PteBits.dirty(old) && written > 0) {
                 m.fail(1, String.format("CPU%d completed %d write(s) to page 0x%x (va 0x%x, last at step %d) but "

@@ -62,6 +62,7 @@ public final class TlbStaleAfterUnmap implements Scenario {
                     return;   // SIGSEGV: the page is gone
                 }
             }
+            cpu.flushTlbAll();   // switched to another process: the CR3 write drops this one's entries
         });
         m.addCpu(X86Kit.registers(), cpu -> {
             cpu.lock(mmapLock);                                    // mmap_write_lock
@@ -81,7 +82,7 @@ public final class TlbStaleAfterUnmap implements Scenario {
         KernelKit kit = new KernelKit(2, localFlushOnly
                 ? KernelVariant.of(KernelVariant.Bug.LOCAL_FLUSH_ONLY) : KernelVariant.CORRECT);
         KernelBridge.watchUserRange(kit.machine, kit.va, 2 * 4096L);
-        kit.cpu(0, KernelKit.reads(kit.va, 3));
+        kit.cpu(0, kit.readsThenSwitchAway(3));
         kit.cpu(1, cpu -> kit.kernel.munmap(kit.other, kit.va, 4096));
         return kit.machine;
     }

@@ -95,16 +95,22 @@ class VmallocTest {
             }
         });
         long copiedBefore = s.entriesCopied();
+        long walksBefore = s.listWalks();
         s.syncRange(va, va + 4096);                              // nothing to copy yet: init_mm has none
-        long loadsOneWalk = loads[0];
+        assertEquals(1, loads[0], "sync_global_pgds_l4 reads init_mm's entry, finds it none and skips it");
+        assertEquals(walksBefore, s.listWalks(), "... without taking pgd_lock or walking pgd_list");
         assertEquals(0, s.entriesCopied() - copiedBefore);
         v.vmalloc(k.cpu(0), 4096);
-        k.memory().setAccessHook(null);
         assertEquals(tasks.size(), s.entriesCopied() - copiedBefore, "one copy per listed pgd");
         for (Task t : tasks) {
             assertTrue(s.inSync(t.mm(), va));
         }
-        assertEquals(2L * tasks.size(), loadsOneWalk, "each visit reads the pgd's entry, then init_mm's");
+        loads[0] = 0;
+        long pairs = s.lockPairs();
+        s.syncRange(va, va + 4096);                              // everything in sync: a walk that copies nothing
+        k.memory().setAccessHook(null);
+        assertEquals(1L + tasks.size(), loads[0], "init_mm's entry once, then each listed pgd's entry once");
+        assertEquals(1L + tasks.size(), s.lockPairs() - pairs, "pgd_lock once, each mm's page_table_lock once");
     }
 
     @ParameterizedTest

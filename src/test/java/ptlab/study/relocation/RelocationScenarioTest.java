@@ -14,6 +14,7 @@ import ptlab.engine.Explorer;
 import ptlab.engine.Machine;
 import ptlab.engine.Strategies;
 import ptlab.engine.TraceRecorder;
+import ptlab.hw.PagingMode;
 import ptlab.tools.Scenarios;
 
 /**
@@ -80,6 +81,35 @@ class RelocationScenarioTest {
         assertNull(p.violation(), () -> p.violation().describe());
         assertEquals(300, r.schedules());
         assertEquals(300, p.schedules());
+    }
+
+    @ParameterizedTest(name = "{0}: the dirty check runs on every schedule, and catches naive on some")
+    @ValueSource(strings = {"x86-32", "x86-32-pae", "x86-64", "x86-64-la57"})
+    void theDirtyCheckRunsOnEverySchedule(String arch) {
+        PagingMode mode = PagingMode.fromCliName(arch);
+        for (String protocol : new String[]{"safe", "naive"}) {
+            java.util.concurrent.atomic.LongAdder runs = new java.util.concurrent.atomic.LongAdder();
+            Strategies.Random random = new Strategies.Random();
+            int[] trail = new int[Explorer.DEFAULT_MAX_STEPS];
+            int violations = 0;
+            for (int i = 0; i < 100; i++) {
+                Machine m = RelocationDirty.build(RelocationProtocol.byName(protocol), mode, 4, runs);
+                random.reset(Strategies.scheduleSeed(11, i));
+                Machine.Outcome o = m.run(random, trail, Explorer.DEFAULT_MAX_STEPS);
+                if (o == Machine.Outcome.VIOLATION) {
+                    violations++;
+                    assertEquals(1, m.violation().invariant(), m.violation().describe());
+                } else {
+                    assertEquals(Machine.Outcome.DONE, o);
+                }
+            }
+            assertEquals(100, runs.sum(), protocol + ": the end check ran once per schedule");
+            if (protocol.equals("safe")) {
+                assertEquals(0, violations);
+            } else {
+                assertTrue(violations > 0, "naive: no lost D in 100 random schedules on " + arch);
+            }
+        }
     }
 
     @Test

@@ -1,0 +1,126 @@
+package ptlab.study.faultlocking;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import ptlab.hw.PagingMode;
+import ptlab.kernel.FaultLocking;
+import ptlab.study.faultlocking.FaultLockingExperiment.Params;
+import ptlab.study.faultlocking.FaultLockingExperiment.Row;
+
+/**
+ * The shapes study 3 must show, as inequalities on timed runs (small fault counts: seconds).
+ * The numbers themselves come from scripts/fault-locking.sh.
+ */
+@Timeout(value = 300, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class FaultLockingExperimentTest {
+
+    static Row run(Mix mix, FaultLocking path, int cpus) {
+        Row r = FaultLockingExperiment.run(new Params(PagingMode.X86_64, mix, 64, 200, 400, 0, 1), path, cpus);
+        assertNull(r.violation(), r.violation());
+        return r;
+    }
+
+    @Test
+    void everyFaultIsCountedAndEveryPathFinishes() {
+        for (FaultLocking f : new FaultLocking[] {FaultLocking.MMAP_LOCK, FaultLocking.SPECULATIVE,
+            FaultLocking.SPECULATIVE_RETRY, FaultLocking.PER_VMA}) {
+            Row r = run(Mix.WRITER_HEAVY, f, 4);
+            assertEquals(3 * 64, r.faults(), f + ": three faulting threads, one writer");
+            assertTrue(r.makespan() > 0 && r.faultP50() > 0 && r.faultP99() >= r.faultP50(), f.toString());
+            if (f == FaultLocking.MMAP_LOCK) {
+                assertEquals(0, r.lockless());
+                assertEquals(0, r.fallbacks());
+            } else {
+                assertEquals(r.faults(), r.lockless() + r.fallbacks(), f + ": each fault ends lockless or on mmap_lock");
+            }
+        }
+    }
+
+    /** Writer-heavy: mmap_lock's writers stall every fault, per-vma faults do not wait for them. */
+    @Test
+    void writerHeavyStopsMmapLockButNotPerVma() {
+        Row lock16 = run(Mix.WRITER_HEAVY, FaultLocking.MMAP_LOCK, 16);
+        Row lock32 = run(Mix.WRITER_HEAVY, FaultLocking.MMAP_LOCK, 32);
+        Row vma16 = run(Mix.WRITER_HEAVY, FaultLocking.PER_VMA, 16);
+        Row vma32 = run(Mix.WRITER_HEAVY, FaultLocking.PER_VMA, 32);
+        double lockGain = lock32.faultsPerSecond() / lock16.faultsPerSecond();
+        double vmaGain = vma32.faultsPerSecond() / vma16.faultsPerSecond();
+        assertTrue(lockGain < 1.3, "mmap-lock 16 -> 32 CPUs: x" + lockGain);
+        assertTrue(vmaGain > 1.4, "per-vma 16 -> 32 CPUs: x" + vmaGain);
+        assertTrue(vma32.faultsPerSecond() > 1.5 * lock32.faultsPerSecond());
+        assertTrue(vma32.faultP99() < lock32.faultP99() / 2, "per-vma faults do not queue behind the writers");
+        assertTrue(vma32.transfersPerFault() < lock32.transfersPerFault(), "no rwsem count bouncing per fault");
+    }
+
+    /** Few CPUs: the per-vma lock costs its extra loads; many CPUs: it wins. */
+    @Test
+    void perVmaCostsAtOneCpuAndWinsAtThirtyTwo() {
+        Row lock1 = run(Mix.READ_MOSTLY, FaultLocking.MMAP_LOCK, 1);
+        Row vma1 = run(Mix.READ_MOSTLY, FaultLocking.PER_VMA, 1);
+        assertTrue(vma1.faultsPerSecond() < lock1.faultsPerSecond(), "per-vma at 1 CPU: " + vma1.faultsPerSecond()
+                + " vs " + lock1.faultsPerSecond());
+        Row lock32 = run(Mix.READ_MOSTLY, FaultLocking.MMAP_LOCK, 32);
+        Row vma32 = run(Mix.READ_MOSTLY, FaultLocking.PER_VMA, 32);
+        assertTrue(vma32.faultsPerSecond() > 1.5 * lock32.faultsPerSecond());
+    }
+
+    /**
+     * The page_fault3 case and the writer-heavy one: speculative faults lose to mmap_lock when
+     * vma changes keep bumping the mm's sequence count — most speculative attempts fail and
+     * fall back, after paying for the count's line, which every writer steals.
+     */
+    @Test
+    void speculativeLosesWhenTheMmKeepsChanging() {
+        Row lock = run(Mix.WRITER_HEAVY, FaultLocking.MMAP_LOCK, 32);
+        Row spec = run(Mix.WRITER_HEAVY, FaultLocking.SPECULATIVE, 32);
+        assertTrue(spec.faultsPerSecond() < lock.faultsPerSecond(), spec.faultsPerSecond() + " vs " + lock.faultsPerSecond());
+        assertTrue(spec.fallbacks() > spec.faults() / 2, "fallbacks " + spec.fallbacks() + " of " + spec.faults());
+        assertTrue(spec.transfersPerFault() > lock.transfersPerFault());
+        Row alone = run(Mix.READ_MOSTLY, FaultLocking.SPECULATIVE, 1);
+        Row aloneLock = run(Mix.READ_MOSTLY, FaultLocking.MMAP_LOCK, 1);
+        assertTrue(alone.faultsPerSecond() > aloneLock.faultsPerSecond(), "with nothing to conflict with, no lock is cheapest");
+    }
+
+    /** Mail 004's question as a table: retrying recovers attempts that would have fallen back. */
+    @Test
+    void retryTurnsFallbacksIntoLocklessFaults() {
+        Row fallback = run(Mix.WRITER_HEAVY, FaultLocking.SPECULATIVE, 16);
+        Row retry = run(Mix.WRITER_HEAVY, FaultLocking.SPECULATIVE_RETRY, 16);
+        assertEquals(0, fallback.retries());
+        assertTrue(retry.retries() > 0);
+        assertTrue(retry.fallbacks() < fallback.fallbacks(), retry.fallbacks() + " vs " + fallback.fallbacks());
+        assertTrue(retry.lockless() > fallback.lockless());
+    }
+
+    /** "fork: lock VMAs of the parent process when forking": one vma_start_write per vma. */
+    @Test
+    void forkFixCostGrowsWithTheNumberOfVmas() {
+        long d10 = fixCost(10);
+        long d200 = fixCost(200);
+        long d1000 = fixCost(1000);
+        assertTrue(d10 > 0 && d200 > d10 && d1000 > 3 * d200, d10 + " " + d200 + " " + d1000);
+    }
+
+    private static long fixCost(int vmas) {
+        return FaultLockingExperiment.forkCycles(PagingMode.X86_64, FaultLocking.PER_VMA, vmas, 200)
+                - FaultLockingExperiment.forkCycles(PagingMode.X86_64, FaultLocking.PER_VMA_FORK_UNLOCKED, vmas, 200);
+    }
+
+    @Test
+    void runsOnThe32BitModes() {
+        for (PagingMode mode : new PagingMode[] {PagingMode.X86_32, PagingMode.X86_32_PAE}) {
+            for (FaultLocking f : new FaultLocking[] {FaultLocking.MMAP_LOCK, FaultLocking.SPECULATIVE,
+                FaultLocking.PER_VMA}) {
+                Row r = FaultLockingExperiment.run(new Params(mode, Mix.WRITER_HEAVY, 32, 200, 400, 0, 1), f, 4);
+                assertNull(r.violation(), mode + " " + f + ": " + r.violation());
+                assertEquals(3 * 32, r.faults());
+            }
+        }
+    }
+}
