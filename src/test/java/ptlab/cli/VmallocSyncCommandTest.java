@@ -88,10 +88,11 @@ class VmallocSyncCommandTest {
     }
 
     /**
-     * Issue 11, item 11: broken-no-sync caught is not a violation (exit 0). Since issue 16 (a flush
-     * that names no CPU flushes the CPU it runs on, Linux v6.6 native_flush_tlb_multi) even this
-     * smallest run catches it, so the "too small" note no longer appears here; the note's path is
-     * kept in VmallocSyncCommand for runs that never touch a missing mapping.
+     * Issue 11, item 11: broken-no-sync caught is not a violation (exit 0). On the engine's timed
+     * mode (issue 10) even this smallest run catches it - four CPUs read each other's fresh
+     * areas, and the end check finds the two processes' missing entries - so the "too small"
+     * note no longer appears here (issue 16's self-flush caught it too, on the old loop); the
+     * note's path is kept in VmallocSyncCommand for runs that never touch a missing mapping.
      */
     @Test
     void aSmallRunCatchesTheBrokenStrategyWithoutAViolationExit() {

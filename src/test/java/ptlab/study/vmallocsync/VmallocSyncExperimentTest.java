@@ -71,15 +71,16 @@ class VmallocSyncExperimentTest {
             // different vmallocs): the counted strategies sync only ~25 times in 1500 operations,
             // so their means differ from lazy-fault's by the tail alone. Since issue 16 (PAE forks
             // prepopulate the PTI user pmds, shootdowns wait once) the tails moved: on PAE with
-            // seed 7 lazy-fault's mean is 6% above eager-generation's (max 1.20M vs 1.01M cycles)
-            // while its median is equal; 10% slack. eager-walk pays for a pgd_list walk on every
+            // seed 7 lazy-fault's mean was 6% above eager-generation's on the discrete-event loop
+            // (max 1.20M vs 1.01M cycles) with equal medians; 10% slack. eager-walk pays for a pgd_list walk on every
             // vmalloc and must be clearly dearer.
             double slack = syncing.equals("eager-walk") ? 1.0 : 1.10;
             assertTrue(lazy.vmallocLatency().getMean() < r.vmallocLatency().getMean() * slack,
                     syncing + ": " + lazy.vmallocLatency().getMean() + " vs " + r.vmallocLatency().getMean());
         }
         for (Row r : rows.values()) {
-            if (!r.strategy().equals("lazy-fault")) {
+            // tracked-mask keeps x86-32's vmalloc_fault() for its race window (TrackedMask), rarely taken
+            if (!r.strategy().equals("lazy-fault") && !r.strategy().equals("tracked-mask")) {
                 assertEquals(0, r.faultsInNmi(), r.strategy());
                 assertEquals(0, r.nestedNmiHazards(), r.strategy());
             }
