@@ -613,19 +613,29 @@ public final class KernelBridge implements Interleaving {
         s.releasedAt = Math.max(s.releasedAt, c.clock);
     }
 
+    /**
+     * The kernel's flush IPIs as the machine's: one {@link SimCpu#onEachCpuMask} per request
+     * (all IPIs, then the local flush, then one wait), and the running CPU as the kernel's
+     * smp_processor_id(), so a caller that names no CPU still flushes the CPU it runs on.
+     */
     private record Ipis(Machine m) implements IpiSender {
         @Override
-        public void sendFlushTlb(Cpu from, Cpu target, FlushTlbInfo info) {
+        public void flushTlbMulti(Cpu self, Cpu[] cpus, long mask, FlushTlbInfo info) {
             SimCpu sender = m.current();
             if (sender == null) {
-                target.flush_tlb_func(info, false);   // outside a run (setup): synchronous
+                IpiSender.SYNCHRONOUS.flushTlbMulti(self, cpus, mask, info);   // outside a run (setup)
                 return;
             }
-            if (sender.id() == target.id()) {
-                target.flush_tlb_func(info, true);   // a flush "by IPI" to oneself (self unknown to the caller) is local
-                return;
+            if (self == null || self.id() != sender.id()) {
+                throw new IllegalStateException("flush from kernel " + self + " while machine CPU" + sender.id() + " runs");
             }
-            sender.smpCallFunction(1L << target.id(), (t, arg) -> target.flush_tlb_func(info, false), 0);
+            sender.onEachCpuMask(mask, (t, arg) -> cpus[t.id()].flush_tlb_func(info, t == sender), 0);
+        }
+
+        @Override
+        public Cpu thisCpu() {
+            SimCpu c = m.current();
+            return c == null ? null : m.bridge.kernel.cpu(c.id());
         }
     }
 }

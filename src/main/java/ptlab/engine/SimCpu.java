@@ -465,31 +465,63 @@ public final class SimCpu {
      * Sending and waiting are scheduling points; so is each target's acknowledgement.
      */
     public void smpCallFunction(long mask, IpiFunction fn, long arg) {
-        if (csd.pending != 0) {
-            throw new IllegalStateException("CPU" + id + ": smp_call_function while a call is in flight");
-        }
-        csd.fn = fn;
-        csd.arg = arg;
-        SimCpu[] cpus = machine.cpus;
-        for (int t = 0; t < cpus.length; t++) {
-            if (t != id && (mask & (1L << t)) != 0) {
-                point(Op.IPI_SEND, t, null);
-                csd.pending++;
-                cpus[t].raise(csd);
-                csd.sentAt = clock;
-            }
-        }
+        callFunctionMany(mask & ~(1L << id), fn, arg, false);
         point(Op.IPI_WAIT, 0, csd);
         if (csd.ackedAt > clock) {
             clock = csd.ackedAt;
         }
     }
 
+    /**
+     * on_each_cpu_mask(mask, func, arg, wait=1) (Linux v6.6 kernel/smp.c,
+     * smp_call_function_many_cond with SCF_RUN_LOCAL): all IPIs to the other CPUs of
+     * {@code mask} first, then {@code fn} on this CPU if it is in the mask (interrupts off),
+     * then one wait for every acknowledgement — so the cost is one ICR write per target plus
+     * the slowest round trip, and the local call overlaps the remote ones.
+     */
+    public void onEachCpuMask(long mask, IpiFunction fn, long arg) {
+        boolean remote = callFunctionMany(mask & ~(1L << id), fn, arg, true);
+        if ((mask & (1L << id)) != 0) {
+            localIrqDisable();
+            fn.call(this, arg);
+            localIrqEnable();
+        }
+        if (remote) {
+            point(Op.IPI_WAIT, 0, csd);
+            if (csd.ackedAt > clock) {
+                clock = csd.ackedAt;
+            }
+        }
+    }
+
+    /** Queues the call on every CPU of {@code targets} and sends the IPIs; true if any was sent. */
+    private boolean callFunctionMany(long targets, IpiFunction fn, long arg, boolean skipIfNone) {
+        if (csd.pending != 0) {
+            throw new IllegalStateException("CPU" + id + ": smp_call_function while a call is in flight");
+        }
+        csd.fn = fn;
+        csd.arg = arg;
+        csd.ackedAt = 0;
+        SimCpu[] cpus = machine.cpus;
+        boolean sent = false;
+        for (int t = 0; t < cpus.length; t++) {
+            if ((targets & (1L << t)) != 0) {
+                point(Op.IPI_SEND, t, null);
+                csd.pending++;
+                cpus[t].raise(csd);
+                csd.sentAt[t] = clock;
+                sent = true;
+            }
+        }
+        return sent || !skipIfNone;
+    }
+
     private final class Csd implements Interrupt, Blocker {
         IpiFunction fn;
         long arg;
         int pending;
-        long sentAt;
+        /** Per target: when its IPI left this CPU (the end of its ICR write). */
+        final long[] sentAt = new long[64];
         long ackedAt;
 
         @Override
@@ -504,8 +536,11 @@ public final class SimCpu {
 
         @Override
         public void handle(SimCpu target) {
-            if (sentAt > target.clock) {
-                target.clock = sentAt;
+            // The target cannot have finished its interrupt entry before the IPI arrived plus
+            // the entry's cost (takeInterrupt charged the entry from the target's own clock).
+            long entered = sentAt[target.id] + target.machine.costs.perOp[Op.INTERRUPT];
+            if (entered > target.clock) {
+                target.clock = entered;
             }
             fn.call(target, arg);
             target.point(Op.IPI_ACK, id, null);   // csd_unlock: the sender may go on

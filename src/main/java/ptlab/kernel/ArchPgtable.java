@@ -8,7 +8,7 @@ import ptlab.hw.PagingMode;
 import ptlab.hw.PteBits;
 
 /**
- * arch/x86/mm/pgtable.c and the boot-time kernel mapping of arch/x86/mm/init*.c: swapper_pg_dir
+ * arch/x86/mm/pgtable.c and the boot-time kernel mapping of arch/x86/mm/init*.c (Linux v6.6): swapper_pg_dir
  * (init_mm) with the direct map, pgd_alloc/pgd_free with pgd_ctor's copy of the kernel half,
  * PAE's preallocated pmds and 32-byte pgds, and pgd_list under pgd_lock.
  *
@@ -16,10 +16,13 @@ import ptlab.hw.PteBits;
  *   KERNEL_PGD_BOUNDARY = pgd_index(PAGE_OFFSET)
  *   pgd_alloc:  _pgd_alloc (page, or 32-byte slab object on PAE with SHARED_KERNEL_PMD)
  *               preallocate_pmds (PAE: user pmds, plus kernel pmds when !SHARED_KERNEL_PMD)
+ *               PTI on PAE (= !SHARED_KERNEL_PMD): a second pgd page (the user copy) and
+ *                 PREALLOCATED_USER_PMDS pmds for its kernel part
  *               spin_lock(pgd_lock)
  *                 pgd_ctor:  clone_pgd_range(kernel entries of swapper_pg_dir)   (not PAE-unshared)
  *                            pgd_list_add when !SHARED_KERNEL_PMD
  *                 pgd_prepopulate_pmd: kernel pmds copied from swapper's, every PDPTE present
+ *                 pgd_prepopulate_user_pmd: the user copy's kernel pmds (PTI)
  *               spin_unlock(pgd_lock)
  * </pre>
  * SHARED_KERNEL_PMD is 1 only on PAE without PTI ({@link KernelConfig#sharedKernelPmd()});
@@ -164,6 +167,16 @@ public final class ArchPgtable {
 
     // ---- pgd_alloc / pgd_free ------------------------------------------------------------------
 
+    /**
+     * PREALLOCATED_USER_PMDS (Linux v6.6 arch/x86/mm/pgtable.c): with PTI on PAE — which is
+     * exactly when SHARED_KERNEL_PMD is 0 ({@code !static_cpu_has(X86_FEATURE_PTI)}) — each pgd
+     * also gets the user-side copy's kernel pmds, KERNEL_PGD_PTRS of them, "to map the
+     * per-process LDT into the user-space page-table".
+     */
+    private int preallocatedUserPmds() {
+        return mode.isPae() && !sharedKernelPmd ? ptrsPerPgd() - kernelPgdBoundary : 0;
+    }
+
     /** pgd_alloc(mm): 0, or -ENOMEM with nothing left allocated. */
     int pgd_alloc(MmStruct mm, int node) {
         long pgd = _pgd_alloc(node);
@@ -172,25 +185,73 @@ public final class ArchPgtable {
         }
         mm.pgd.plainSet(pgd);                  // before the mm is visible to any other CPU
         mm.incPgtables(Pgtable.PGD);
-        int n = preallocatedPmds();
-        long[] pmds = new long[n];
-        for (int i = 0; i < n; i++) {
-            pmds[i] = pt.alloc_one(Pgtable.PMD, node);   // preallocate_pmds()
-            if (pmds[i] < 0) {
-                for (int j = 0; j < i; j++) {
-                    alloc.freeFrame(pmds[j]);
-                }
-                _pgd_free(pgd);
-                mm.decPgtables(Pgtable.PGD);
-                return -Errno.ENOMEM;
-            }
-            mm.incPgtables(Pgtable.PMD);
+        long[] pmds = preallocate_pmds(mm, preallocatedPmds(), node);
+        long[] userPmds = pmds == null ? null : preallocate_pmds(mm, preallocatedUserPmds(), node);
+        long userPgd = 0;
+        if (userPmds != null && userPmds.length > 0) {
+            userPgd = alloc.allocPageTable(node, mode.levels());   // PGD_ALLOCATION_ORDER 1: the second page
+        }
+        if (pmds == null || userPmds == null || userPgd < 0) {
+            free_pmds(mm, pmds);
+            free_pmds(mm, userPmds);
+            _pgd_free(pgd);
+            mm.decPgtables(Pgtable.PGD);
+            mm.pgd.plainSet(0);
+            return -Errno.ENOMEM;
+        }
+        if (userPgd != 0) {
+            mm.user_pgd = userPgd;
+            mm.incPgtables(Pgtable.PGD);
         }
         pgd_lock.lock();
         pgd_ctor(mm, pgd);
         pgd_prepopulate_pmd(mm, pgd, pmds);
+        pgd_prepopulate_user_pmd(mm, userPmds);
         pgd_lock.unlock();
         return 0;
+    }
+
+    /** preallocate_pmds(): {@code n} pmd pages, or null (nothing left allocated) when out of memory. */
+    private long[] preallocate_pmds(MmStruct mm, int n, int node) {
+        long[] pmds = new long[n];
+        for (int i = 0; i < n; i++) {
+            pmds[i] = pt.alloc_one(Pgtable.PMD, node);
+            if (pmds[i] < 0) {
+                free_pmds(mm, Arrays.copyOf(pmds, i));
+                return null;
+            }
+            mm.incPgtables(Pgtable.PMD);
+        }
+        return pmds;
+    }
+
+    /** free_pmds(). */
+    private void free_pmds(MmStruct mm, long[] pmds) {
+        if (pmds == null) {
+            return;
+        }
+        for (long pmd : pmds) {
+            alloc.freeFrame(pmd);
+            mm.decPgtables(Pgtable.PMD);
+        }
+    }
+
+    /**
+     * pgd_prepopulate_user_pmd(): each preallocated user pmd gets a copy of the matching kernel
+     * pmd and goes into the user pgd's PDPTE (pud_populate, with its flush_tlb_mm). Linux copies
+     * from the PTI user copy of swapper_pg_dir (entry text, cpu_entry_area, LDT slot); ptlab has
+     * no such copy and copies swapper's kernel pmd, the same 4 KiB of work. The user pgd is
+     * never loaded into CR3 here (user code runs on the kernel-side tables): it is fork/exit work
+     * and page-table memory, not translation.
+     */
+    private void pgd_prepopulate_user_pmd(MmStruct mm, long[] userPmds) {
+        long swapper = k.initMm().pgdLocked();
+        for (int i = 0; i < userPmds.length; i++) {
+            int index = kernelPgdBoundary + i;
+            long kernelPmd = pt.table(pt.get(swapper + 8L * index));
+            k.memory().copyFrame(kernelPmd, userPmds[i]);
+            pt.populate(mm, Pgtable.PUD, mm.user_pgd + 8L * index, userPmds[i]);
+        }
     }
 
     private long _pgd_alloc(int node) {
@@ -258,6 +319,20 @@ public final class ArchPgtable {
                 alloc.freeFrame(pt.table(e));
                 mm.decPgtables(Pgtable.PMD);
             }
+        }
+        if (mm.user_pgd != 0) {                      // pgd_mop_up_pmds() of the user side
+            for (int i = kernelPgdBoundary; i < ptrsPerPgd(); i++) {
+                long pudp = mm.user_pgd + 8L * i;
+                long e = pt.get(pudp);
+                if (e != 0) {
+                    pt.set(pudp, 0);
+                    alloc.freeFrame(pt.table(e));
+                    mm.decPgtables(Pgtable.PMD);
+                }
+            }
+            alloc.freeFrame(mm.user_pgd);
+            mm.decPgtables(Pgtable.PGD);
+            mm.user_pgd = 0;
         }
         if (mm.onPgdList) {                          // pgd_dtor()
             pgd_lock.lock();

@@ -6,7 +6,7 @@ import ptlab.hw.WalkResult;
 
 /**
  * The kernel's view of one CPU: its hardware {@link Mmu}, the task it runs, and the x86
- * per-CPU TLB state of arch/x86/mm/tlb.c ({@code cpu_tlbstate}): the loaded mm, its ASID, whether
+ * per-CPU TLB state of arch/x86/mm/tlb.c (Linux v6.6, {@code cpu_tlbstate}): the loaded mm, its ASID, whether
  * it is in lazy TLB mode, and the small ASID cache ({@code ctxs[TLB_NR_DYN_ASIDS]}) that
  * remembers, per ASID, which mm (ctx_id) it holds and up to which tlb_gen it is flushed.
  *

@@ -1,7 +1,7 @@
 package ptlab.kernel;
 
 /**
- * struct flush_tlb_info (arch/x86/include/asm/tlbflush.h): what one flush request asks. One
+ * struct flush_tlb_info (Linux v6.6 arch/x86/include/asm/tlbflush.h): what one flush request asks. One
  * instance per sending CPU, reused (get_flush_tlb_info() uses a per-CPU variable too), so the
  * flush path allocates nothing.
  */

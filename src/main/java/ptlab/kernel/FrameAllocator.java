@@ -6,7 +6,7 @@ import java.util.List;
 import ptlab.hw.PhysicalMemory;
 
 /**
- * The page allocator: hands out 4 KiB frames of {@link PhysicalMemory}, per NUMA node and zone,
+ * The page allocator (Linux v6.6 mm/page_alloc.c, reduced): hands out 4 KiB frames of {@link PhysicalMemory}, per NUMA node and zone,
  * and 2 MiB blocks (order 9, for transparent huge pages). A two-order buddy allocator:
  *
  * <pre>
@@ -65,6 +65,7 @@ public final class FrameAllocator {
     private final byte[] use;          // FrameUse ordinal
     private final byte[] ptLevel;      // hardware level of a PAGE_TABLE frame (1..5)
     private final int[] refcount;      // page_count()
+    private final boolean[] anonExclusive;   // PG_anon_exclusive of a user page
     private final int[] next;          // free-list links (order 0: per frame; order 9: first frame of a block)
     private final int[] prev;
     private final short[] blockFree;   // free frames in each 2 MiB block
@@ -110,6 +111,7 @@ public final class FrameAllocator {
         use = new byte[frames];
         ptLevel = new byte[frames];
         refcount = new int[frames];
+        anonExclusive = new boolean[frames];
         next = new int[frames];
         prev = new int[frames];
         int blocks = (frames + BLOCK_FRAMES - 1) / BLOCK_FRAMES;
@@ -328,6 +330,7 @@ public final class FrameAllocator {
         use[pfn] = (byte) FrameUse.FREE.ordinal();
         ptLevel[pfn] = 0;
         refcount[pfn] = 0;
+        anonExclusive[pfn] = false;
         frees++;
         int list = listOf(pfn);
         push0(list, pfn);
@@ -389,6 +392,19 @@ public final class FrameAllocator {
             return true;
         }
         return false;
+    }
+
+    /**
+     * SetPageAnonExclusive / ClearPageAnonExclusive (Linux v6.6 include/linux/page-flags.h): this
+     * anonymous page is mapped by exactly one process, which may write it without copying.
+     */
+    public synchronized void setAnonExclusive(long pa, boolean exclusive) {
+        anonExclusive[checkAllocated(pa, "PageAnonExclusive")] = exclusive;
+    }
+
+    /** PageAnonExclusive(). */
+    public synchronized boolean anonExclusive(long pa) {
+        return anonExclusive[(int) (pa >>> PhysicalMemory.PAGE_SHIFT)];
     }
 
     /** page_count(). */

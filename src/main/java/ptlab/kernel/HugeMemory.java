@@ -7,7 +7,7 @@ import ptlab.hw.PhysicalMemory;
 import ptlab.hw.PteBits;
 
 /**
- * mm/huge_memory.c: transparent huge pages for anonymous memory, mapped by one pmd (2 MiB) on
+ * mm/huge_memory.c (Linux v6.6): transparent huge pages for anonymous memory, mapped by one pmd (2 MiB) on
  * x86-64 and la57 when {@link KernelConfig#thp()} is on.
  *
  * <p>Reference counting: each of the 512 frames of a huge page carries its own refcount, one per
@@ -172,7 +172,11 @@ final class HugeMemory {
         return 0;
     }
 
-    /** zap_huge_pmd(): clear the pmd, note the 2 MiB for the flush, batch the 512 frames. */
+    /**
+     * zap_huge_pmd(): clear the pmd, note the 2 MiB for the flush (cleared_pmds: a PMD-stride
+     * flush), batch the huge page as one entry (tlb_remove_page_size, Linux v6.6
+     * mm/huge_memory.c); its 512 frames are put after the flush.
+     */
     void zap_huge_pmd(MmuGather tlb, VmArea vma, long pmdp, long addr) {
         SpinLock ptl = pt.pmd_lockptr(vma.vm_mm, pmdp);
         ptl.lock();
@@ -183,11 +187,8 @@ final class HugeMemory {
             return;
         }
         vma.vm_mm.addRss(-HPAGE_PMD_NR);
-        long page = pt.pmd_huge_page(old);
-        for (int i = 0; i < HPAGE_PMD_NR; i++) {
-            if (tlb.tlb_remove_page(page + (long) i * PhysicalMemory.PAGE_SIZE)) {
-                tlb.tlb_flush_mmu();
-            }
+        if (tlb.tlb_remove_huge_page(pt.pmd_huge_page(old))) {
+            tlb.tlb_flush_mmu();
         }
     }
 

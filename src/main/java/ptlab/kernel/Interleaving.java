@@ -81,6 +81,14 @@ public interface Interleaving {
     default void gatherFlushed(MmStruct mm, long start, long end, boolean freedTables) {
     }
 
+    /**
+     * The same, with the stride the flush was sent with (tlb_get_unmap_shift); by default
+     * reported as {@link #gatherFlushed(MmStruct, long, long, boolean)}.
+     */
+    default void gatherFlushed(MmStruct mm, long start, long end, int strideShift, boolean freedTables) {
+        gatherFlushed(mm, start, end, freedTables);
+    }
+
     /** mmu_gather returned page-table page {@code pa} of Linux level {@code level} to the allocator. */
     default void tableFreed(long pa, int level) {
     }

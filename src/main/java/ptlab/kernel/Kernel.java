@@ -11,7 +11,7 @@ import ptlab.hw.PhysicalMemory;
 import ptlab.hw.WalkResult;
 
 /**
- * The kernel: boots over fresh simulated hardware (memory, CPUs with MMUs), builds init_mm
+ * The kernel (its mm read from Linux v6.6): boots over fresh simulated hardware (memory, CPUs with MMUs), builds init_mm
  * with the direct map, and offers processes, the memory system calls, and the user-access entry
  * point that trace replay and scenarios drive.
  *

@@ -14,7 +14,7 @@ import java.util.List;
 import ptlab.hw.PhysicalMemory;
 
 /**
- * mm/memory.c: the page-fault handler for anonymous memory, unmapping (zap), freeing page
+ * mm/memory.c (Linux v6.6): the page-fault handler for anonymous memory, unmapping (zap), freeing page
  * tables (free_pgtables with floor/ceiling), and fork's copy_page_range.
  *
  * <pre>
@@ -102,12 +102,12 @@ final class Memory {
     private int handle_pte_fault(Cpu cpu, VmArea vma, long pmdp, long address, int flags) {
         MmStruct mm = vma.vm_mm;
         if (pt.none(PMD, pt.get(pmdp))) {
-            return do_anonymous_page(cpu, vma, pmdp, address, flags);      // do_pte_missing()
+            return do_pte_missing(cpu, vma, pmdp, address, flags);
         }
         long ptep = pt.pte_offset(pmdp, address);
         long orig = pt.get(ptep);
         if (pt.none(PTE, orig)) {
-            return do_anonymous_page(cpu, vma, pmdp, address, flags);
+            return do_pte_missing(cpu, vma, pmdp, address, flags);
         }
         if (!pt.present(PTE, orig)) {
             return VM_FAULT_SIGBUS;                                       // swap entries are not modelled
@@ -133,6 +133,52 @@ final class Memory {
             // (SDM 4.10.4.1), which is why x86's flush_tlb_fix_spurious_fault() does nothing.
             stats.spurious.incrementAndGet();
         }
+        ptl.unlock();
+        return 0;
+    }
+
+    /**
+     * do_pte_missing(): an anonymous vma gets do_anonymous_page; a shared anonymous one is a
+     * shmem file mapping (vma_is_anonymous() is false) and gets do_fault.
+     */
+    private int do_pte_missing(Cpu cpu, VmArea vma, long pmdp, long address, int flags) {
+        if (vma.vm_file != null) {
+            return do_fault(cpu, vma, pmdp, address, flags);
+        }
+        return do_anonymous_page(cpu, vma, pmdp, address, flags);
+    }
+
+    /**
+     * do_fault() → do_read_fault / do_shared_fault → __do_fault (shmem_fault) → finish_fault
+     * (Linux v6.6 mm/memory.c): the page comes from the shmem file's page cache, the one every
+     * process sharing the mapping finds; the pte gets the vma's protection (writable for a
+     * writable shared mapping: shmem needs no write notification), dirty if this is a write.
+     */
+    private int do_fault(Cpu cpu, VmArea vma, long pmdp, long address, int flags) {
+        MmStruct mm = vma.vm_mm;
+        if (pt.pte_alloc(mm, pmdp, cpu.node()) != 0) {
+            return VM_FAULT_OOM;
+        }
+        long addr = address & -PhysicalMemory.PAGE_SIZE;
+        long page = vma.vm_file.shmem_get_page(vma.linear_page_index(addr), cpu.node());   // with the pte's reference
+        if (page < 0) {
+            return VM_FAULT_OOM;
+        }
+        long entry = pt.pfn_pte(page, vma.vm_page_prot);
+        if ((flags & FAULT_FLAG_WRITE) != 0) {
+            entry = Pgtable.pte_mkdirty(entry);
+        }
+        SpinLock ptl = pt.pte_lockptr(mm, pmdp);
+        ptl.lock();
+        long ptep = pt.pte_offset(pmdp, addr);
+        if (!pt.none(PTE, pt.get(ptep))) {
+            ptl.unlock();
+            alloc.putPage(page);
+            stats.raced.incrementAndGet();
+            return 0;
+        }
+        mm.addRss(1);                                                     // MM_SHMEMPAGES
+        pt.set(ptep, entry);
         ptl.unlock();
         return 0;
     }
@@ -177,6 +223,7 @@ final class Memory {
             stats.raced.incrementAndGet();
             return 0;
         }
+        alloc.setAnonExclusive(page, true);                               // folio_add_new_anon_rmap()
         mm.addRss(1);
         pt.set(ptep, entry);
         ptl.unlock();
@@ -185,9 +232,13 @@ final class Memory {
     }
 
     /**
-     * do_wp_page(): a write to a present, write-protected pte, called with the pte lock held.
-     * A shared mapping or a page nobody else references is made writable in place
-     * (wp_page_reuse); otherwise the page is copied (wp_page_copy).
+     * do_wp_page() (Linux v6.6 mm/memory.c): a write to a present, write-protected pte, called
+     * with the pte lock held. A shared mapping is made writable in place (wp_page_shared). An
+     * anonymous page is reused if it is PageAnonExclusive — mapped by this process alone, as
+     * every page it faulted in or copied is until a fork shares it — or if
+     * wp_can_reuse_anon_folio() finds ours the only reference, which makes it exclusive again.
+     * Otherwise the page is copied (wp_page_copy), holding a reference on it (folio_get) from
+     * before the pte lock is dropped until the copy is done, so nothing can free it mid-copy.
      */
     private int do_wp_page(Cpu cpu, VmArea vma, long pmdp, long ptep, long address, long orig, SpinLock ptl) {
         if (Pgtable.pte_special(orig)) {
@@ -195,27 +246,44 @@ final class Memory {
             return wp_page_copy(cpu, vma, pmdp, address, orig, -1);       // the zero page
         }
         long page = pt.pte_page(orig);
-        if ((vma.vm_flags() & VmArea.VM_SHARED) != 0 || alloc.pageCount(page) == 1) {
+        if ((vma.vm_flags() & VmArea.VM_SHARED) != 0 || alloc.anonExclusive(page) || wp_can_reuse_anon_folio(page)) {
             long entry = Pgtable.pte_mkwrite(Pgtable.pte_mkdirty(Pgtable.pte_mkyoung(orig)));
             pt.setAccessFlags(ptep, entry, true);                         // wp_page_reuse()
             ptl.unlock();
             stats.wpReuses.incrementAndGet();
             return 0;
         }
+        alloc.getPage(page);                                              // folio_get(): held across the copy
         ptl.unlock();
         return wp_page_copy(cpu, vma, pmdp, address, orig, page);
     }
 
     /**
-     * wp_page_copy(): copy {@code old} (or take a zeroed page for the zero page) into a new
-     * page; if the pte is still what we saw, clear it, flush the old translation on every CPU
-     * (ptep_clear_flush), install the new one, and drop our reference on the old page.
+     * wp_can_reuse_anon_folio(): ours is the only reference (no swap cache, KSM or LRU caches in
+     * the model to account for), so the page becomes exclusive to this process again.
+     */
+    private boolean wp_can_reuse_anon_folio(long page) {
+        if (alloc.pageCount(page) != 1) {
+            return false;
+        }
+        alloc.setAnonExclusive(page, true);
+        return true;
+    }
+
+    /**
+     * wp_page_copy(): copy {@code old} (or take a zeroed page for the zero page) into a new,
+     * exclusive page; if the pte is still what we saw, clear it, flush the old translation on
+     * every CPU (ptep_clear_flush), install the new one, and drop the pte's reference on the old
+     * page; in every case drop the reference do_wp_page took for the copy.
      */
     private int wp_page_copy(Cpu cpu, VmArea vma, long pmdp, long address, long orig, long old) {
         MmStruct mm = vma.vm_mm;
         long addr = address & -PhysicalMemory.PAGE_SIZE;
         long page = alloc.allocFrame(cpu.node(), FrameUse.USER);
         if (page < 0) {
+            if (old >= 0) {
+                alloc.putPage(old);                                       // the copy's reference
+            }
             return VM_FAULT_OOM;
         }
         if (old >= 0) {
@@ -228,12 +296,16 @@ final class Memory {
         if (pt.get(ptep) != orig) {
             ptl.unlock();
             alloc.putPage(page);
+            if (old >= 0) {
+                alloc.putPage(old);                                       // the copy's reference
+            }
             stats.raced.incrementAndGet();
             return 0;
         }
         if (old < 0) {
             mm.addRss(1);                                                 // the zero page was not counted
         }
+        alloc.setAnonExclusive(page, true);                               // folio_add_new_anon_rmap()
         long entry = Pgtable.pte_mkwrite(Pgtable.pte_mkdirty(pt.pfn_pte(page, vma.vm_page_prot)));
         pt.getAndClear(ptep);                                             // ptep_clear_flush()
         k.tlb().flush_tlb_page(cpu, mm, addr);
@@ -241,6 +313,7 @@ final class Memory {
         ptl.unlock();
         if (old >= 0) {
             alloc.putPage(old);                                           // no CPU maps it through this pte any more
+            alloc.putPage(old);                                           // the copy's reference (do_wp_page's folio_get)
         }
         stats.cowCopies.incrementAndGet();
         return 0;
@@ -259,8 +332,13 @@ final class Memory {
         }
     }
 
-    /** unmap_page_range(): the zap walk, level by level. */
+    /**
+     * unmap_page_range() (Linux v6.6 mm/memory.c): the zap walk, level by level, between
+     * tlb_start_vma and tlb_end_vma — so each vma's cleared range is flushed when its walk ends
+     * (x86: no MMU_GATHER_MERGE_VMAS), while its pages stay batched until tlb_finish_mmu.
+     */
     void unmap_page_range(MmuGather tlb, VmArea vma, long addr, long end) {
+        tlb.tlb_start_vma(vma);
         long pgdp = pt.pgd_offset(vma.vm_mm, addr);
         do {
             long next = pt.addrEnd(PGD, addr, end);
@@ -270,6 +348,7 @@ final class Memory {
             pgdp += eb;
             addr = next;
         } while (addr != end);
+        tlb.tlb_end_vma(vma);
     }
 
     /** zap_p4d_range / zap_pud_range / zap_pmd_range: entries of level {@code l} under {@code parentp}. */
@@ -303,8 +382,9 @@ final class Memory {
 
     /**
      * zap_pte_range(): clear each pte atomically (keeping the A/D bits the hardware set), note
-     * the address for the flush and batch the page for freeing after it. A full batch forces
-     * the TLB flush while the pte lock is still held, and the freeing after it is dropped.
+     * the address for the flush and batch the page for freeing after it. An exhausted batch
+     * (all MAX_GATHER_BATCH_COUNT batch pages full) forces the TLB flush while the pte lock is
+     * still held, and the freeing after it is dropped.
      */
     private void zap_pte_range(MmuGather tlb, VmArea vma, long pmdp, long addr, long end) {
         MmStruct mm = vma.vm_mm;
@@ -561,7 +641,11 @@ final class Memory {
                 continue;
             }
             if (!Pgtable.pte_special(e)) {
-                alloc.getPage(pt.pte_page(e));                            // folio_try_dup_anon_rmap + get
+                long page = pt.pte_page(e);
+                alloc.getPage(page);                                      // folio_try_dup_anon_rmap + get
+                if (cow) {
+                    alloc.setAnonExclusive(page, false);                  // shared with the child now
+                }
                 rss++;
             }
             if (cow && Pgtable.pte_write(e)) {

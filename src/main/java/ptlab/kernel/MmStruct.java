@@ -5,19 +5,24 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * struct mm_struct: one address space. Its page tables live only in physical memory, reached
+ * struct mm_struct (Linux v6.6 include/linux/mm_types.h): one address space. Its page tables live only in physical memory, reached
  * from {@link #pgd()}; this object holds what Linux's mm_struct holds beside them.
  *
  * <p>Locking, as in Linux:
  * <ul>
  * <li>{@link #mmap_lock}: the VMA tree and vm_flags; read for faults, write for mmap/munmap/
- *     mprotect/brk/fork (of the parent) and exit.</li>
+ *     mprotect/brk/fork (of the parent) and exit. munmap (and a shrinking brk) hold it for
+ *     write only while detaching the vmas, then downgrade to read for the zap, free_pgtables
+ *     and the flush (Linux v6.6 mm/mmap.c do_vmi_align_munmap), so faults run alongside.</li>
  * <li>{@link #page_table_lock}: populating p4d/pud/pmd entries (and pmds on 2-level paging).</li>
  * <li>split page-table locks ({@link Pgtable#ptlock}): a pte table's entries under its page's
  *     lock, a pmd table's entries under the pmd page's lock.</li>
  * </ul>
- * Invariant: a page-table page is freed only with mmap_lock held for write (or at exit, when
- * no other user exists) and only after the TLB flush that follows its unlinking (MmuGather).
+ * Invariant: a page-table page is freed only after every vma that could reach it was
+ * detached from the tree under mmap_lock for write — the freeing itself may run with the lock
+ * downgraded to read, concurrently with faults in other vmas, which never populate a table
+ * inside free_pgtables' [floor, ceiling) — or at exit, when no other user exists; and only after
+ * the TLB flush that follows its unlinking (MmuGather).
  */
 public final class MmStruct {
 
@@ -30,6 +35,12 @@ public final class MmStruct {
      * replace it.
      */
     final SharedLong pgd;
+    /**
+     * PAE with PTI: the user copy of the pgd (kernel_to_user_pgdp, the second page of Linux's
+     * order-1 pgd allocation) holding the preallocated user pmds; 0 otherwise. Written only by
+     * pgd_alloc and pgd_free, when no other CPU can reach the mm.
+     */
+    long user_pgd;
 
     public final RwSemaphore mmap_lock;
     public final SpinLock page_table_lock;
@@ -46,6 +57,12 @@ public final class MmStruct {
     final SharedLong tlb_gen;
     /** The last anon_vma id handed out by this mm (anon_vma identities are mm id and this). */
     private int anonVmas;
+    /**
+     * tlb_flush_pending: mmu_gathers running on this mm (inc in tlb_gather_mmu, dec in
+     * tlb_finish_mmu); above one, tlb_finish_mmu flushes everything (mm_tlb_flush_nested).
+     * Shared: read by another CPU's tlb_finish_mmu without a lock.
+     */
+    final SharedLong tlb_flush_pending;
     /** context.ctx_id: unique within the kernel, never reused, for the per-CPU ASID cache. */
     final long ctx_id;
 
@@ -91,6 +108,7 @@ public final class MmStruct {
         this.pgd = new SharedLong(il, n + "->pgd", 0);
         this.cpumask = new SharedLong(il, "mm_cpumask(" + n + ")", 0);
         this.tlb_gen = new SharedLong(il, n + "->context.tlb_gen", 1);
+        this.tlb_flush_pending = new SharedLong(il, n + "->tlb_flush_pending", 0);
         this.mm_mt = new VmaTree(il, n);
     }
 

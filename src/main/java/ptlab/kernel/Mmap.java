@@ -13,8 +13,10 @@ import ptlab.hw.PteBits;
 
 /**
  * mm/mmap.c, mm/vma.c, mm/mprotect.c and kernel/fork.c's dup_mmap: the VMA-changing system
- * calls for anonymous memory. Each takes mmap_lock for write; each that removes mappings
- * goes through an {@link MmuGather} so pages and page tables are freed only after the flush.
+ * calls for anonymous memory (read from Linux v6.6). Each takes mmap_lock for write; munmap
+ * and a shrinking brk downgrade it to read once the vmas are detached, for the zap and
+ * free_pgtables. Each that removes mappings goes through an {@link MmuGather} so pages and
+ * page tables are freed only after the flush.
  */
 final class Mmap {
 
@@ -117,15 +119,29 @@ final class Mmap {
         }
     }
 
-    /** mmap_region(): unmap what MAP_FIXED overlaps, then insert the new vma. */
+    /**
+     * mmap_region(): unmap what MAP_FIXED overlaps, then insert the new vma; a shared one gets
+     * its anonymous shmem file (shmem_zero_setup, Linux v6.6 mm/mmap.c).
+     */
     long mmap_region(Cpu cpu, MmStruct mm, long addr, long len, long vmFlags) {
         if (mm.mm_mt.find_vma_intersection(addr, addr + len) != null) {
             do_vmi_munmap(cpu, mm, addr, len);
         }
         VmArea vma = new VmArea(mm, addr, addr + len, vmFlags, vm_get_page_prot(vmFlags));
+        if ((vmFlags & VmArea.VM_SHARED) != 0) {
+            vma.vm_file = new ShmemFile(k.allocator(), len >>> 12, "mm" + mm.id() + ".shmem@" + Long.toHexString(addr));
+            vma.vm_pgoff = 0;
+        }
         k.vmaLocks().vma_start_write(vma);                                   // mmap_region(): vma_start_write(vma)
         mm.mm_mt.insert(vma);
         return addr;
+    }
+
+    /** remove_vma(): drop the vma's file reference (fput), after unmap_region / exit_mmap. */
+    private static void remove_vma(VmArea vma) {
+        if (vma.vm_file != null) {
+            vma.vm_file.fput();
+        }
     }
 
     /**
@@ -187,18 +203,35 @@ final class Mmap {
 
     // ---- munmap -----------------------------------------------------------------------------------
 
-    /** __vm_munmap(): 0 or -errno. */
+    /**
+     * __vm_munmap(start, len, unlock=true), as sys_munmap calls it (Linux v6.6 mm/mmap.c): take
+     * mmap_lock for write; on success do_vmi_munmap has released it (downgraded to read for the
+     * page-table work, then unlocked); on error it is still held for write. 0 or -errno.
+     */
     int do_munmap(Cpu cpu, MmStruct mm, long start, long len) {
         k.vmaLocks().mmap_write_lock(mm);
-        try {
-            return do_vmi_munmap(cpu, mm, start, len);
-        } finally {
+        int r = do_vmi_munmap(cpu, mm, start, len, true);
+        if (r != 0) {
             k.vmaLocks().mmap_write_unlock(mm);
         }
+        return r;
     }
 
-    /** do_vmi_munmap() → do_vmi_align_munmap(): split at the edges, detach, unmap_region. */
+    /** do_vmi_munmap(..., unlock=false): for callers that keep mmap_lock for write (mmap_region's MAP_FIXED). */
     int do_vmi_munmap(Cpu cpu, MmStruct mm, long start, long len) {
+        return do_vmi_munmap(cpu, mm, start, len, false);
+    }
+
+    /**
+     * do_vmi_munmap() → do_vmi_align_munmap() (Linux v6.6 mm/mmap.c): split at the edges and
+     * detach the vmas from the tree under mmap_lock for write; then, with {@code unlock},
+     * mmap_write_downgrade() — "We can free page tables without write-locking mmap_lock
+     * because VMAs were isolated before we downgraded mmap_lock" — so faults (readers) run
+     * concurrently with the zap, free_pgtables and the TLB flush; finally mmap_read_unlock().
+     * With {@code unlock} the lock is released on success (0) and still held for write on an
+     * error, as in Linux.
+     */
+    int do_vmi_munmap(Cpu cpu, MmStruct mm, long start, long len, boolean unlock) {
         if ((start & (PhysicalMemory.PAGE_SIZE - 1)) != 0 || Long.compareUnsigned(start, mm.task_size) > 0
                 || Long.compareUnsigned(len, mm.task_size - start) > 0) {
             return -Errno.EINVAL;
@@ -210,9 +243,28 @@ final class Mmap {
         long end = start + len;
         List<VmArea> detached = detach(mm, start, end);
         if (detached.isEmpty()) {
+            if (unlock) {
+                k.vmaLocks().mmap_write_unlock(mm);
+            }
             return 0;
         }
-        unmap_region(cpu, mm, detached, start, end);
+        // free_pgtables' bounds come from the neighbours as they are now, before the downgrade.
+        VmaTree t = mm.mm_mt;
+        int i = t.indexOf(start);
+        VmArea prev = t.prev(i);
+        VmArea next = i < t.size() ? t.get(i) : null;
+        long floor = prev != null ? prev.vm_end() : 0;
+        long ceiling = next != null ? next.vm_start() : 0;
+        if (unlock) {
+            k.vmaLocks().mmap_write_downgrade(mm);                          // vma_end_write_all + downgrade_write
+        }
+        unmap_region(cpu, mm, detached, start, end, floor, ceiling);
+        for (VmArea v : detached) {
+            remove_vma(v);                                                  // remove_mt()
+        }
+        if (unlock) {
+            mm.mmap_lock.up_read();
+        }
         return 0;
     }
 
@@ -246,6 +298,11 @@ final class Mmap {
         k.vmaLocks().vma_start_write(v);
         VmArea tail = new VmArea(mm, addr, v.vm_end(), v.vm_flags(), v.vm_page_prot);
         tail.anon_vma.plainSet(v.anonVmaLocked());       // tail not yet published
+        if (v.vm_file != null) {
+            tail.vm_file = v.vm_file;
+            tail.vm_file.get_file();
+            tail.vm_pgoff = v.linear_page_index(addr);
+        }
         k.vmaLocks().vma_start_write(tail);                                  // a new vma is published write-locked
         v.setEnd(addr);
         mm.mm_mt.insert(tail);
@@ -254,22 +311,26 @@ final class Mmap {
 
     /**
      * unmap_region(): zap the detached vmas, free the page tables no remaining vma needs
-     * (floor = end of the previous vma, ceiling = start of the next), flush, then free.
+     * (floor = end of the previous vma, ceiling = start of the next), flush, then free. Runs
+     * with mmap_lock held for read or write: the vmas are already out of the tree, so no fault
+     * can find them, and a fault in a neighbour never reaches a table outside [floor, ceiling).
      */
-    private void unmap_region(Cpu cpu, MmStruct mm, List<VmArea> detached, long start, long end) {
-        VmaTree t = mm.mm_mt;
-        int i = t.indexOf(start);
-        VmArea prev = t.prev(i);
-        VmArea next = i < t.size() ? t.get(i) : null;
+    private void unmap_region(Cpu cpu, MmStruct mm, List<VmArea> detached, long start, long end, long floor,
+            long ceiling) {
         MmuGather tlb = new MmuGather(k, cpu, mm, false);
         memory.unmap_vmas(tlb, detached, start, end);
-        memory.free_pgtables(tlb, detached, prev != null ? prev.vm_end() : 0, next != null ? next.vm_start() : 0);
+        memory.free_pgtables(tlb, detached, floor, ceiling);
         tlb.tlb_finish_mmu();
     }
 
     // ---- mprotect ----------------------------------------------------------------------------------
 
-    /** do_mprotect_pkey(): 0 or -errno. */
+    /**
+     * do_mprotect_pkey() (Linux v6.6 mm/mprotect.c): 0 or -errno. One mmu_gather for the call:
+     * each changed entry is noted (tlb_flush_pte_range / tlb_flush_pmd_range) and each vma's
+     * changes are flushed at its tlb_end_vma, over the span of what changed, with the stride of
+     * the smallest level changed.
+     */
     int do_mprotect(Cpu cpu, MmStruct mm, long start, long len, int prot) {
         if ((start & (PhysicalMemory.PAGE_SIZE - 1)) != 0) {
             return -Errno.EINVAL;
@@ -299,21 +360,23 @@ final class Mmap {
             }
             long newBits = calc_vm_prot_bits(prot);
             long addr = start;
+            MmuGather tlb = new MmuGather(k, cpu, mm, false);
             while (Long.compareUnsigned(addr, end) < 0) {
                 VmArea v = t.find_vma(addr);
                 long vEnd = Long.compareUnsigned(v.vm_end(), end) < 0 ? v.vm_end() : end;
                 long newFlags = (v.vm_flags() & ~(VmArea.VM_READ | VmArea.VM_WRITE | VmArea.VM_EXEC)) | newBits;
-                mprotect_fixup(cpu, mm, v, addr, vEnd, newFlags);
+                mprotect_fixup(tlb, mm, v, addr, vEnd, newFlags);
                 addr = vEnd;
             }
+            tlb.tlb_finish_mmu();
             return 0;
         } finally {
             k.vmaLocks().mmap_write_unlock(mm);
         }
     }
 
-    /** mprotect_fixup(): split to [start, end), set the flags, change_protection, flush. */
-    private void mprotect_fixup(Cpu cpu, MmStruct mm, VmArea v, long start, long end, long newFlags) {
+    /** mprotect_fixup(): split to [start, end), set the flags, change_protection (which flushes at the vma's end). */
+    private void mprotect_fixup(MmuGather tlb, MmStruct mm, VmArea v, long start, long end, long newFlags) {
         if (newFlags == v.vm_flags()) {
             return;
         }
@@ -325,10 +388,7 @@ final class Mmap {
             split_vma(mm, v, end);
         }
         v.setFlags(newFlags, vm_get_page_prot(newFlags));
-        long pages = change_protection(cpu, v, start, end);
-        if (pages > 0) {
-            k.tlb().flush_tlb_mm_range(cpu, mm, start, end, 12, false);
-        }
+        change_protection(tlb, v, start, end);
         vma_merge(mm, v);
     }
 
@@ -344,6 +404,7 @@ final class Mmap {
             if (v.anonVmaLocked() == 0 && next.anonVmaLocked() != 0) {
                 v.setAnonVma(next.anonVmaLocked());
             }
+            remove_vma(next);
         }
         VmArea prev = t.prev(i);
         if (prev != null && prev.vm_end() == v.vm_start() && prev.mergeableWith(v)) {
@@ -354,26 +415,32 @@ final class Mmap {
             if (prev.anonVmaLocked() == 0 && v.anonVmaLocked() != 0) {
                 prev.setAnonVma(v.anonVmaLocked());
             }
+            remove_vma(v);
         }
     }
 
-    /** change_protection(): the ptes (and huge pmds) of [start, end) get the vma's new protection. */
-    private long change_protection(Cpu cpu, VmArea vma, long addr, long end) {
+    /**
+     * change_protection() → change_protection_range(): the ptes (and huge pmds) of [start, end)
+     * get the vma's new protection, between tlb_start_vma and tlb_end_vma.
+     */
+    private long change_protection(MmuGather tlb, VmArea vma, long addr, long end) {
         long pages = 0;
+        tlb.tlb_start_vma(vma);
         long pgdp = pt.pgd_offset(vma.vm_mm, addr);
         do {
             long next = pt.addrEnd(PGD, addr, end);
             if (!pt.noneOrClearBad(PGD, pgdp)) {
-                pages += changeRange(cpu, vma, P4D, pgdp, addr, next);
+                pages += changeRange(tlb, vma, P4D, pgdp, addr, next);
             }
             pgdp += pt.entryBytes();
             addr = next;
         } while (addr != end);
+        tlb.tlb_end_vma(vma);
         return pages;
     }
 
     /** change_p4d_range / change_pud_range / change_pmd_range. */
-    private long changeRange(Cpu cpu, VmArea vma, int l, long parentp, long addr, long end) {
+    private long changeRange(MmuGather tlb, VmArea vma, int l, long parentp, long addr, long end) {
         long pages = 0;
         long p = pt.offset(l, parentp, addr);
         do {
@@ -381,15 +448,16 @@ final class Mmap {
             if (l == PMD && k.huge().pmd_trans_huge(pt.get(p))) {
                 if (next - addr == pt.size(PMD)) {
                     k.huge().change_huge_pmd(vma, p, vma.vm_page_prot);
+                    tlb.tlb_flush_pmd_range(addr, pt.size(PMD));
                     pages += HugeMemory.HPAGE_PMD_NR;
                     p += pt.entryBytes();
                     addr = next;
                     continue;
                 }
-                k.huge().__split_huge_pmd(cpu, vma, p, addr);
+                k.huge().__split_huge_pmd(tlb.cpu, vma, p, addr);
             }
             if (!pt.noneOrClearBad(l, p)) {
-                pages += l == PMD ? change_pte_range(vma, p, addr, next) : changeRange(cpu, vma, l - 1, p, addr, next);
+                pages += l == PMD ? change_pte_range(tlb, vma, p, addr, next) : changeRange(tlb, vma, l - 1, p, addr, next);
             }
             if (!pt.folded(l)) {
                 p += pt.entryBytes();
@@ -404,7 +472,7 @@ final class Mmap {
      * not lost) / pte_modify / ptep_modify_prot_commit. A private writable page that is already
      * dirty and exclusively ours keeps write access (can_change_pte_writable), sparing a fault.
      */
-    private long change_pte_range(VmArea vma, long pmdp, long addr, long end) {
+    private long change_pte_range(MmuGather tlb, VmArea vma, long pmdp, long addr, long end) {
         long pages = 0;
         SpinLock ptl = pt.pte_lockptr(vma.vm_mm, pmdp);
         ptl.lock();
@@ -418,14 +486,26 @@ final class Mmap {
             long old = pt.getAndClear(ptep);
             long ne = pt.pte_modify(old, vma.vm_page_prot);
             if (wantsWrite && Pgtable.pte_dirty(old) && !Pgtable.pte_special(old)
-                    && k.allocator().pageCount(pt.pte_page(old)) == 1) {
+                    && k.allocator().anonExclusive(pt.pte_page(old))) {   // can_change_pte_writable(): PageAnonExclusive
                 ne = Pgtable.pte_mkwrite(ne);
             }
             pt.set(ptep, ne);
+            if (pte_needs_flush(old, ne)) {
+                tlb.tlb_flush_pte_range(addr, PhysicalMemory.PAGE_SIZE);
+            }
             pages++;
         }
         ptl.unlock();
         return pages;
+    }
+
+    /**
+     * pte_needs_flush() (Linux v6.6 arch/x86/include/asm/tlbflush.h) for a present old pte: a
+     * flush unless nothing but the accessed bit differs (clearing D or P, or any change of RW,
+     * US, NX, caching or pkey bits, or of the frame, needs one).
+     */
+    private static boolean pte_needs_flush(long oldPte, long newPte) {
+        return ((oldPte ^ newPte) & ~PteBits.A) != 0;
     }
 
     // ---- brk --------------------------------------------------------------------------------------
@@ -433,19 +513,27 @@ final class Mmap {
     /** sys_brk(): the new break, or the old one if it cannot move. */
     long brk(Cpu cpu, MmStruct mm, long brk) {
         k.vmaLocks().mmap_write_lock(mm);
+        long newbrk = pageAlign(brk);
+        long oldbrk = pageAlign(mm.brk);
+        if (Long.compareUnsigned(brk, mm.start_brk) >= 0 && oldbrk != newbrk
+                && Long.compareUnsigned(brk, mm.brk) <= 0) {
+            // Shrink: unmap [newbrk, oldbrk) as munmap does, downgrading mmap_lock for the
+            // page-table work (Linux v6.6 mm/mmap.c sys_brk: do_vmi_align_munmap(..., true)).
+            long origbrk = mm.brk;
+            mm.brk = brk;
+            if (do_vmi_munmap(cpu, mm, newbrk, oldbrk - newbrk, true) != 0) {
+                mm.brk = origbrk;
+                k.vmaLocks().mmap_write_unlock(mm);
+                return origbrk;
+            }
+            return brk;
+        }
         try {
             if (Long.compareUnsigned(brk, mm.start_brk) < 0) {
                 return mm.brk;
             }
-            long newbrk = pageAlign(brk);
-            long oldbrk = pageAlign(mm.brk);
             if (oldbrk == newbrk) {
                 mm.brk = brk;
-                return brk;
-            }
-            if (Long.compareUnsigned(brk, mm.brk) <= 0) {
-                mm.brk = brk;                                                 // shrink: unmap [newbrk, oldbrk)
-                do_vmi_munmap(cpu, mm, newbrk, oldbrk - newbrk);
                 return brk;
             }
             VmArea next = mm.mm_mt.find_vma(oldbrk);
@@ -528,6 +616,11 @@ final class Mmap {
                 }
                 VmArea dst = new VmArea(mm, src.vm_start(), src.vm_end(), src.vm_flags(), src.vm_page_prot);
                 dst.anon_vma.plainSet(src.anonVmaLocked());   // dst not yet published
+                if (src.vm_file != null) {
+                    dst.vm_file = src.vm_file;                               // get_file(): the child shares the shmem file
+                    dst.vm_file.get_file();
+                    dst.vm_pgoff = src.vm_pgoff;
+                }
                 mm.mm_mt.insert(dst);
                 r = memory.copy_page_range(cpu, dst, src);
                 if (r != 0) {
@@ -558,6 +651,9 @@ final class Mmap {
             memory.unmap_vmas(tlb, all, 0, -1L);
             memory.free_pgtables(tlb, all, 0, 0);
             tlb.tlb_finish_mmu();
+            for (VmArea v : all) {
+                remove_vma(v);
+            }
             t.clear();
         } finally {
             k.vmaLocks().mmap_write_unlock(mm);

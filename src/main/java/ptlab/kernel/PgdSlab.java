@@ -8,7 +8,7 @@ import ptlab.hw.PaePdpte;
 import ptlab.hw.PhysicalMemory;
 
 /**
- * pgd_cache (arch/x86/mm/pgtable.c, pgtable_cache_init): a kmem_cache of 32-byte, 32-byte
+ * pgd_cache (Linux v6.6 arch/x86/mm/pgtable.c, pgtable_cache_init): a kmem_cache of 32-byte, 32-byte
  * aligned objects for PAE pgds when SHARED_KERNEL_PMD, since the PDPT is 4 entries and not a
  * page. 128 objects per slab page; a page returns to the allocator when its last object does.
  * Slab pages are {@link FrameUse#KERNEL} frames from ZONE_NORMAL (below 4 GiB, as CR3 needs).

@@ -7,7 +7,7 @@ import ptlab.hw.Pte64;
 import ptlab.hw.PteBits;
 
 /**
- * The generic page-table operations of include/linux/pgtable.h, mm/memory.c and the x86
+ * The generic page-table operations (Linux v6.6) of include/linux/pgtable.h, mm/memory.c and the x86
  * pgtable headers, written once for all four paging modes with Linux's level folding.
  *
  * <p>Linux always walks five levels: pgd, p4d, pud, pmd, pte. A mode with fewer hardware levels

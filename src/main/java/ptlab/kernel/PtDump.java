@@ -13,7 +13,7 @@ import ptlab.hw.Pte64;
 import ptlab.hw.PteBits;
 
 /**
- * mm/ptdump.c + arch/x86/mm/dump_pagetables.c: the page tables of one mm as the ranges
+ * mm/ptdump.c + arch/x86/mm/dump_pagetables.c (Linux v6.6): the page tables of one mm as the ranges
  * {@code /sys/kernel/debug/page_tables/} prints, read from physical memory.
  *
  * <p>The walk is mm/pagewalk.c's walk_pgd_range() .. walk_pte_range() with Linux's level

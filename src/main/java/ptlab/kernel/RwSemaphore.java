@@ -3,7 +3,7 @@ package ptlab.kernel;
 import java.util.concurrent.locks.StampedLock;
 
 /**
- * struct rw_semaphore, as {@code mm->mmap_lock}: many readers or one writer, not recursive,
+ * struct rw_semaphore (Linux v6.6), as {@code mm->mmap_lock}: many readers or one writer, not recursive,
  * sleeping rather than spinning. {@code down_read/up_read/down_write/up_write} keep Linux's
  * names; {@code downgrade_write} turns the write hold into a read hold without a window.
  *

@@ -4,7 +4,7 @@ import ptlab.hw.CpuRegisters;
 import ptlab.hw.Mmu;
 
 /**
- * arch/x86/mm/tlb.c: context switch of address spaces ({@link #switch_mm_irqs_off}), lazy TLB
+ * arch/x86/mm/tlb.c (Linux v6.6): context switch of address spaces ({@link #switch_mm_irqs_off}), lazy TLB
  * mode, the PCID/ASID cache, and TLB shootdown ({@link #flush_tlb_mm_range}).
  *
  * <p>The protocol is tlb_gen based (Lutomirski, 4.14+): every flush request increments the
@@ -210,16 +210,23 @@ public final class TlbFlush {
     }
 
     /**
-     * flush_tlb_mm_range(mm, start, end, stride_shift, freed_tables): bump the mm's tlb_gen, flush
-     * locally if this CPU has the mm loaded, and send flush IPIs to the other CPUs in
-     * mm_cpumask — skipping CPUs in lazy TLB mode unless page tables were freed
-     * (native_flush_tlb_multi: on_each_cpu_cond_mask(tlb_is_not_lazy, ...)). {@code self} is the
-     * calling CPU, or null when the caller is not on a CPU (every target then gets an IPI).
+     * flush_tlb_mm_range(mm, start, end, stride_shift, freed_tables) (Linux v6.6
+     * arch/x86/mm/tlb.c): bump the mm's tlb_gen, then one native_flush_tlb_multi() over
+     * mm_cpumask — IPIs to the other CPUs (skipping those in lazy TLB mode unless page tables
+     * were freed: on_each_cpu_cond_mask(tlb_is_not_lazy, ...)), the local flush if this CPU
+     * has the mm loaded, then the wait for all acknowledgements ({@link IpiSender}).
+     *
+     * <p>{@code caller} is the CPU the caller says it runs on, or null when it names none (a
+     * syscall for a task not running, pud_populate's flush on PAE). The CPU actually executing
+     * ({@link IpiSender#thisCpu}) takes precedence: it flushes itself locally, as
+     * get_cpu() makes the kernel's own CPU local in Linux; only outside a simulation, with no
+     * CPU at all, does every target get an IPI.
      */
-    public void flush_tlb_mm_range(Cpu self, MmStruct mm, long start, long end, int strideShift, boolean freedTables) {
+    public void flush_tlb_mm_range(Cpu caller, MmStruct mm, long start, long end, int strideShift, boolean freedTables) {
         if (skipFlush) {
             return;
         }
+        Cpu self = thisCpu(caller);
         flushRequests++;
         // Ranges above the ceiling become full flushes (flush_tlb_mm_range: tlb_single_page_flush_ceiling).
         if (end != FlushTlbInfo.TLB_FLUSH_ALL
@@ -230,8 +237,9 @@ public final class TlbFlush {
         long newGen = mm.tlb_gen.addAndGet(1);        // inc_mm_tlb_gen(): before reading mm_cpumask
         FlushTlbInfo info = self != null ? self.flushInfo : new FlushTlbInfo();
         info.set(mm, start, end, strideShift, freedTables, newGen, self == null ? -1 : self.id());
+        long targets = 0;
         if (self != null && self.loadedMmLocal() == mm) {
-            flush_tlb_func(self, info, true);
+            targets |= 1L << self.id();
         }
         long mask = localFlushOnly ? 0 : mm.cpumask();
         for (Cpu target : cpus) {
@@ -243,8 +251,17 @@ public final class TlbFlush {
                 continue;
             }
             ipisSent++;
-            ipi.sendFlushTlb(self, target, info);
+            targets |= 1L << target.id();
         }
+        if (targets != 0) {
+            ipi.flushTlbMulti(self, cpus, targets, info);
+        }
+    }
+
+    /** The CPU executing the caller: the engine's running CPU if there is one, else what the caller named. */
+    private Cpu thisCpu(Cpu caller) {
+        Cpu here = ipi.thisCpu();
+        return here != null ? here : caller;
     }
 
     /**
@@ -271,6 +288,12 @@ public final class TlbFlush {
         }
         int asid = cpu.loaded_asid;
         long localGen = cpu.ctxTlbGen[asid];
+        if (f.new_tlb_gen != 0 && f.new_tlb_gen <= localGen) {
+            // Linux v6.6 flush_tlb_func: already flushed up to this request's generation (a
+            // later request got here first, or a context switch caught up); mm_tlb_gen is not
+            // even read, though the CPU may still be behind it.
+            return;
+        }
         long mmGen = loaded.tlb_gen.get();
         if (localGen == mmGen) {
             return;
@@ -299,22 +322,22 @@ public final class TlbFlush {
 
     // ---- kernel mappings --------------------------------------------------------------------------
 
-    /** flush_tlb_kernel_range(): every CPU drops the range, global entries included (INVLPG, or all). */
-    public void flush_tlb_kernel_range(Cpu self, long start, long end) {
+    /**
+     * flush_tlb_kernel_range() (Linux v6.6 arch/x86/mm/tlb.c): on_each_cpu() — every CPU drops
+     * the range, global entries included (INVLPG, or all); the executing CPU locally, the
+     * others by IPI, sent together before the wait.
+     */
+    public void flush_tlb_kernel_range(Cpu caller, long start, long end) {
         if (skipFlush) {
             return;
         }
+        Cpu self = thisCpu(caller);
         flushRequests++;
         FlushTlbInfo info = self != null ? self.flushInfo : new FlushTlbInfo();
         info.set(null, start, end, 12, false, 0, self == null ? -1 : self.id());
-        for (Cpu target : cpus) {
-            if (target == self) {
-                flush_tlb_func(target, info, true);
-            } else {
-                ipisSent++;
-                ipi.sendFlushTlb(self, target, info);
-            }
-        }
+        long all = cpus.length == 64 ? -1L : (1L << cpus.length) - 1;
+        ipisSent += self != null ? cpus.length - 1 : cpus.length;
+        ipi.flushTlbMulti(self, cpus, all, info);
     }
 
     /** flush_tlb_all(). */

@@ -1,8 +1,9 @@
 package ptlab.kernel;
 
 /**
- * struct vm_area_struct: one contiguous range [vm_start, vm_end) of an mm with the same
- * protection and flags. Anonymous memory only (no vm_file). Changed only under the mm's
+ * struct vm_area_struct (Linux v6.6): one contiguous range [vm_start, vm_end) of an mm with the same
+ * protection and flags. Anonymous memory only: private (anon_vma) or shared, whose vm_file is
+ * the anonymous shmem file of shmem_zero_setup ({@link ShmemFile}). Changed only under the mm's
  * mmap_lock held for write.
  */
 public final class VmArea {
@@ -46,6 +47,13 @@ public final class VmArea {
      * Shared: two faults holding mmap_lock for read race on it (anon_vma_prepare).
      */
     public final SharedLong anon_vma;
+    /**
+     * MAP_SHARED|MAP_ANONYMOUS: the shmem file behind the mapping (null for private memory).
+     * Set before the vma is published and never changed.
+     */
+    ShmemFile vm_file;
+    /** vm_pgoff: the file page that vm_start maps; set before the vma is published. */
+    long vm_pgoff;
 
     /**
      * anon_vma_prepare() (Linux v6.6 mm/rmap.c:__anon_vma_prepare): the unlocked check, then
@@ -156,11 +164,20 @@ public final class VmArea {
         return anon_vma.plainGet() != 0;
     }
 
-    /** is_mergeable_vma() + is_mergeable_anon_vma(): same flags, compatible anon_vma. */
+    /**
+     * is_mergeable_vma() + is_mergeable_anon_vma() for {@code o} right after this vma: same
+     * flags, compatible anon_vma, the same file at consecutive page offsets.
+     */
     boolean mergeableWith(VmArea o) {
         long a = anonVmaLocked();
         long b = o.anonVmaLocked();
-        return vm_flags() == o.vm_flags() && (a == 0 || b == 0 || a == b);
+        return vm_flags() == o.vm_flags() && (a == 0 || b == 0 || a == b)
+                && vm_file == o.vm_file && (vm_file == null || vm_pgoff + ((vm_end() - vm_start()) >>> 12) == o.vm_pgoff);
+    }
+
+    /** The file page {@code addr} maps (linear_page_index). */
+    long linear_page_index(long addr) {
+        return vm_pgoff + ((addr - vm_start()) >>> 12);
     }
 
     public long size() {

@@ -2,7 +2,7 @@ package ptlab.kernel;
 
 /**
  * The x86-32 user/kernel split (CONFIG_VMSPLIT_3G/2G/1G): PAGE_OFFSET is CONFIG_PAGE_OFFSET
- * from arch/x86/Kconfig ({@code config PAGE_OFFSET}: 0xC0000000, 0x80000000, 0x40000000).
+ * from Linux v6.6 arch/x86/Kconfig ({@code config PAGE_OFFSET}: 0xC0000000, 0x80000000, 0x40000000).
  */
 public enum VmSplit {
     VMSPLIT_3G("3G", 0xC000_0000L),

@@ -4,6 +4,11 @@
  * {@code handle_mm_fault}, {@code flush_tlb_mm_range}...), and each class says which kernel
  * file it models.
  *
+ * <p>Version: every claim about what Linux does in this package (and {@code ptlab.kernel.vmalloc})
+ * was read from <b>Linux v6.6</b>, unless the comment names another version (e.g. "Linux since
+ * 5.8", "Linux 6.4"). Where the model departs from v6.6, the departure is listed in
+ * {@code docs/fidelity.md} and README's "Fidelity to Linux".
+ *
  * <pre>
  *   Kernel            facade: boot (init_mm, direct map), processes, syscalls, access()
  *   FrameAllocator    page allocator: per node/zone free lists, orders 0 and 9, refcounts, leak report

@@ -80,7 +80,7 @@ class ArchPgtableTest {
         Task a = k.createProcess();
         Pgtable pt = k.pgtable();
         assertEquals(0, a.mm().pgd() & 4095, "a whole page (PTI)");
-        assertEquals(4, a.mm().pgtables(Pgtable.PMD));
+        assertEquals(4 + 1, a.mm().pgtables(Pgtable.PMD), "four pmds, and PTI's user pmd for the kernel PDPTE");
         long mine = pt.table(pt.get(a.mm().pgd() + 24));
         long swapper = pt.table(pt.get(k.initMm().pgd() + 24));
         assertNotEquals(swapper, mine, "own copy of the kernel pmd");
@@ -208,5 +208,47 @@ class ArchPgtableTest {
         assertTrue(ops.stream().anyMatch(s -> s.contains("ptl@")), "split pte lock: " + ops);
         assertEquals(ops.stream().filter(s -> s.startsWith("+")).count(), ops.stream().filter(s -> s.startsWith("-")).count());
         assertTrue(ops.get(ops.size() - 1).contains("mmap_lock"), ops.toString());
+    }
+
+    /**
+     * PTI on PAE (SHARED_KERNEL_PMD 0): Linux v6.6 pgd_alloc also allocates the user copy of the
+     * pgd (PGD_ALLOCATION_ORDER 1) and PREALLOCATED_USER_PMDS = KERNEL_PGD_PTRS pmds for its
+     * kernel part, filled by pgd_prepopulate_user_pmd; pgd_free gives them back. The old model
+     * allocated only the kernel side, undercounting fork's work and page-table memory.
+     */
+    @ParameterizedTest
+    @EnumSource(VmSplit.class)
+    void paePtiPreallocatesTheUserPgdAndItsKernelPmds(VmSplit split) {
+        Kernel k = new Kernel(PagingMode.X86_32_PAE,
+                KernelConfig.defaults().withRam(64L << 20).withSharedKernelPmd(false).withVmSplit(split));
+        int kernelPdptes = 4 - k.arch().kernelPgdBoundary();
+        long before = k.allocator().inUse(FrameUse.PAGE_TABLE);
+        Task a = k.createProcess();
+        assertEquals(2 + 4 + kernelPdptes, k.allocator().inUse(FrameUse.PAGE_TABLE) - before,
+                "two pgd pages, four pmds, and a user pmd per kernel PDPTE");
+        assertEquals(2, a.mm().pgtables(Pgtable.PGD));
+        assertEquals(4 + kernelPdptes, a.mm().pgtables(Pgtable.PMD));
+        Pgtable pt = k.pgtable();
+        long userPgd = a.mm().user_pgd;
+        assertNotEquals(0, userPgd);
+        for (int i = 0; i < 4; i++) {
+            long e = pt.get(userPgd + 8L * i);
+            assertEquals(i >= k.arch().kernelPgdBoundary(), e != 0, "user-copy PDPTE " + i);
+            if (e != 0) {
+                long swapperPmd = pt.table(pt.get(k.initMm().pgd() + 8L * i));
+                assertEquals(pt.get(swapperPmd + 8), pt.get(pt.table(e) + 8), "a copy of the kernel pmd");
+            }
+        }
+        Task child = k.fork(a);
+        assertEquals(2, child.mm().pgtables(Pgtable.PGD), "fork allocates the user side too");
+        k.exit(child);
+        k.exit(a);
+        k.checkNoLeaks();
+
+        Kernel shared = new Kernel(PagingMode.X86_32_PAE, KernelConfig.defaults().withRam(64L << 20).withVmSplit(split));
+        Task s = shared.createProcess();
+        assertEquals(0, s.mm().user_pgd, "SHARED_KERNEL_PMD (no PTI): no user copy");
+        shared.exit(s);
+        shared.checkNoLeaks();
     }
 }

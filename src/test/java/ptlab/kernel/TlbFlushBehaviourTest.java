@@ -91,11 +91,15 @@ class TlbFlushBehaviourTest {
         Kernel k = boot(2, false);
         Task t = twoCpuProcess(k, 2);
         List<FlushTlbInfo> inFlight = new ArrayList<>();
-        k.tlb().setIpiSender((from, target, info) -> {
-            FlushTlbInfo copy = new FlushTlbInfo();   // the sender's per-CPU info is reused
-            copy.set(info.mm, info.start, info.end, info.stride_shift, info.freed_tables, info.new_tlb_gen,
-                    info.initiating_cpu);
-            inFlight.add(copy);
+        k.tlb().setIpiSender((self, cpus, mask, info) -> {
+            for (Cpu target : cpus) {                 // the IPIs are sent; nobody runs them yet
+                if (target != self && (mask & (1L << target.id())) != 0) {
+                    FlushTlbInfo copy = new FlushTlbInfo();   // the sender's per-CPU info is reused
+                    copy.set(info.mm, info.start, info.end, info.stride_shift, info.freed_tables, info.new_tlb_gen,
+                            info.initiating_cpu);
+                    inFlight.add(copy);
+                }
+            }
         });
         assertEquals(0, k.mprotect(t, VA, 4096, PROT_READ));
         assertEquals(0, k.mprotect(t, VA + 4096, 4096, PROT_READ));

@@ -201,4 +201,81 @@ class TlbShootdownTest {
         k.switchTo(cpu, a);
         assertEquals(SIGSEGV, k.access(cpu, va, AccessType.WRITE), "switching back flushed a's stale ASID");
     }
+
+    /**
+     * Linux v6.6 flush_tlb_func: a request whose generation this CPU has already reached is
+     * done at once, even while the mm's tlb_gen is further ahead (a later request is on its
+     * way and will flush). The old model compared only with mm_tlb_gen and did a needless full
+     * flush here.
+     */
+    @Test
+    void requestAlreadySatisfiedIsNotFlushedAgain() {
+        Kernel k = boot(PagingMode.X86_64, 2);
+        Task t = k.createProcess();
+        k.switchTo(k.cpu(0), t);
+        Cpu cpu1 = k.cpu(1);
+        k.switchTo(cpu1, k.cloneThread(t));
+        long local = cpu1.ctxTlbGen[cpu1.loaded_asid];
+        assertEquals(t.mm().tlb_gen.get(), local, "cpu1 is up to date");
+        t.mm().tlb_gen.addAndGet(1);                         // another flusher's inc_mm_tlb_gen, its IPI not here yet
+        FlushTlbInfo stale = new FlushTlbInfo();
+        stale.set(t.mm(), 0, FlushTlbInfo.TLB_FLUSH_ALL, 12, false, local, 0);
+        long full = cpu1.fullFlushes();
+        long pages = cpu1.pageFlushes();
+        cpu1.flush_tlb_func(stale, false);
+        assertEquals(full, cpu1.fullFlushes(), "no full flush for a generation already reached");
+        assertEquals(pages, cpu1.pageFlushes());
+        assertEquals(local, cpu1.ctxTlbGen[cpu1.loaded_asid], "still behind the mm: the next request flushes");
+        FlushTlbInfo next = new FlushTlbInfo();
+        next.set(t.mm(), 0, FlushTlbInfo.TLB_FLUSH_ALL, 12, false, local + 1, 0);
+        cpu1.flush_tlb_func(next, false);
+        assertEquals(full + 1, cpu1.fullFlushes(), "the pending request does flush");
+    }
+
+    /**
+     * munmap and a shrinking brk free pages and page tables with mmap_lock downgraded to read
+     * (Linux v6.6 do_vmi_align_munmap(..., unlock=true)); mmap(MAP_FIXED) over a mapping keeps
+     * it for write (unlock=false); the lock is free afterwards either way.
+     */
+    @Test
+    void munmapAndBrkFreeUnderTheDowngradedLockMmapFixedUnderWrite() {
+        List<String> modes = new ArrayList<>();
+        RwSemaphore[] lockOf = new RwSemaphore[1];
+        Interleaving gather = new Interleaving() {   // this kernel's own hook: sees only its gathers
+            @Override
+            public void gatherFlushed(MmStruct mm, long start, long end, boolean freedTables) {
+                RwSemaphore lock = lockOf[0];
+                modes.add(lock.isWriteLocked() ? "write" : lock.isReadLocked() ? "read" : "none");
+            }
+        };
+        Kernel k = boot(PagingMode.X86_64, 1, gather, KernelVariant.CORRECT);
+        Cpu cpu = k.cpu(0);
+        Task t = k.createProcess();
+        k.switchTo(cpu, t);
+        RwSemaphore lock = t.mm().mmap_lock;
+        lockOf[0] = lock;
+        long len = 4L << 20;
+        long a = k.mmap(t, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(k.writeUserLong(cpu, a, 1));
+        assertEquals(0, k.munmap(t, a, len));
+        assertEquals(List.of("read", "read"), modes, "munmap's flushes: the zap's, then free_pgtables'");
+
+        modes.clear();
+        long b = k.mmap(t, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(k.writeUserLong(cpu, b, 1));
+        assertEquals(b, k.mmap(t, b, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED));
+        assertTrue(!modes.isEmpty() && modes.stream().allMatch("write"::equals),
+                "mmap_region's MAP_FIXED unmap keeps the write lock: " + modes);
+
+        modes.clear();
+        long brk0 = k.brk(t, 0);
+        assertEquals(brk0 + 8192, k.brk(t, brk0 + 8192));
+        assertTrue(k.writeUserLong(cpu, brk0 + 4096, 1));
+        assertEquals(brk0, k.brk(t, brk0));
+        assertTrue(!modes.isEmpty() && modes.stream().allMatch("read"::equals), "a shrinking brk unmaps like munmap: " + modes);
+        assertEquals(SIGSEGV, k.access(cpu, brk0 + 4096, AccessType.READ));
+
+        assertEquals(-Errno.EINVAL, k.munmap(t, b + 1, 4096), "an error returns with the lock released too");
+        assertTrue(!lock.isLocked(), "mmap_lock free after every call");
+    }
 }

@@ -86,7 +86,10 @@ public final class FreePgtablesVsWalk implements Scenario {
         KernelKit kit = new KernelKit(1, freeBeforeFlush
                 ? KernelVariant.of(KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH) : KernelVariant.CORRECT);
         KernelBridge.watchUserRange(kit.machine, kit.va, 4096);
-        kit.cpu(0, kit.readsThenSwitchAway(3));
+        // CPU0 reads until munmap makes it fault, then switches away: Linux's zap flushes at the
+        // vma's end (tlb_end_vma) before free_pgtables, so only a walk after that flush can leave
+        // the tables in a paging-structure cache when the broken kernel frees them early.
+        kit.cpu(0, kit.readsThenSwitchAway(64));
         kit.cpu(1, cpu -> kit.kernel.munmap(kit.other, kit.va, 4096));
         return kit.machine;
     }

@@ -42,7 +42,14 @@ class FaultLockingExperimentTest {
         }
     }
 
-    /** Writer-heavy: mmap_lock's writers stall every fault, per-vma faults do not wait for them. */
+    /**
+     * Writer-heavy: mmap_lock's writers (mmap, mprotect, brk, and munmap until it detaches its
+     * vmas) stall faults; per-vma faults do not wait for them. Since munmap and brk downgrade
+     * mmap_lock to read before unmap_region as Linux v6.6 do_vmi_align_munmap does (issue 16
+     * item 3), the zap and its shootdown no longer hold the writers' side: mmap-lock still gains
+     * from 16 to 32 CPUs (x1.40 at these sizes; x0.69 while munmap kept the write lock), but
+     * clearly less than per-vma (x1.75), and its median fault waits for a writer.
+     */
     @Test
     void writerHeavyStopsMmapLockButNotPerVma() {
         Row lock16 = run(Mix.WRITER_HEAVY, FaultLocking.MMAP_LOCK, 16);
@@ -51,14 +58,23 @@ class FaultLockingExperimentTest {
         Row vma32 = run(Mix.WRITER_HEAVY, FaultLocking.PER_VMA, 32);
         double lockGain = lock32.faultsPerSecond() / lock16.faultsPerSecond();
         double vmaGain = vma32.faultsPerSecond() / vma16.faultsPerSecond();
-        assertTrue(lockGain < 1.3, "mmap-lock 16 -> 32 CPUs: x" + lockGain);
-        assertTrue(vmaGain > 1.4, "per-vma 16 -> 32 CPUs: x" + vmaGain);
+        assertTrue(vmaGain > 1.6, "per-vma 16 -> 32 CPUs: x" + vmaGain);
+        assertTrue(lockGain < vmaGain - 0.25, "mmap-lock 16 -> 32 CPUs: x" + lockGain + " vs per-vma x" + vmaGain);
         assertTrue(vma32.faultsPerSecond() > 1.5 * lock32.faultsPerSecond());
-        assertTrue(vma32.faultP99() < lock32.faultP99() / 2, "per-vma faults do not queue behind the writers");
+        assertTrue(lock32.mmapLockWait() > 3 * vma32.mmapLockWait(),
+                "mmap_lock wait " + lock32.mmapLockWait() + " vs per-vma " + vma32.mmapLockWait());
+        assertTrue(vma32.faultP50() < lock32.faultP50() * 2 / 3, "per-vma faults do not queue behind the writers: p50 "
+                + vma32.faultP50() + " vs " + lock32.faultP50());
         assertTrue(vma32.transfersPerFault() < lock32.transfersPerFault(), "no rwsem count bouncing per fault");
     }
 
-    /** Few CPUs: the per-vma lock costs its extra loads; many CPUs: it wins. */
+    /**
+     * Few CPUs: the per-vma lock costs its extra loads; many CPUs: it wins, by the rwsem count's
+     * cache line that every mmap-lock fault takes twice (3.3 line transfers a fault against
+     * 1.4). The faulters' own munmaps no longer stall the others' faults (they downgrade
+     * mmap_lock, issue 16 item 3), so the win at 32 CPUs is x1.12 here, not the x3 it was when
+     * each munmap's shootdown ran under the write lock.
+     */
     @Test
     void perVmaCostsAtOneCpuAndWinsAtThirtyTwo() {
         Row lock1 = run(Mix.READ_MOSTLY, FaultLocking.MMAP_LOCK, 1);
@@ -67,19 +83,27 @@ class FaultLockingExperimentTest {
                 + " vs " + lock1.faultsPerSecond());
         Row lock32 = run(Mix.READ_MOSTLY, FaultLocking.MMAP_LOCK, 32);
         Row vma32 = run(Mix.READ_MOSTLY, FaultLocking.PER_VMA, 32);
-        assertTrue(vma32.faultsPerSecond() > 1.5 * lock32.faultsPerSecond());
+        assertTrue(vma32.faultsPerSecond() > 1.08 * lock32.faultsPerSecond(), vma32.faultsPerSecond() + " vs "
+                + lock32.faultsPerSecond());
+        assertTrue(vma32.transfersPerFault() < lock32.transfersPerFault() / 2, vma32.transfersPerFault() + " vs "
+                + lock32.transfersPerFault());
     }
 
     /**
-     * The page_fault3 case and the writer-heavy one: speculative faults lose to mmap_lock when
-     * vma changes keep bumping the mm's sequence count — most speculative attempts fail and
-     * fall back, after paying for the count's line, which every writer steals.
+     * The page_fault3 case and the writer-heavy one: when vma changes keep bumping the mm's
+     * sequence count, most speculative attempts fail and fall back after paying for the count's
+     * line, which every writer steals — so speculation gains next to nothing over mmap_lock
+     * (x1.05 at 32 CPUs here) where per-vma locks gain x1.86. (It lost outright, x0.95, while
+     * munmap held mmap_lock for write through its shootdown: a fallback then waited for it.
+     * munmap downgrades now, issue 16 item 3, and a fallback is cheap.)
      */
     @Test
-    void speculativeLosesWhenTheMmKeepsChanging() {
+    void speculativeGainsLittleWhenTheMmKeepsChanging() {
         Row lock = run(Mix.WRITER_HEAVY, FaultLocking.MMAP_LOCK, 32);
         Row spec = run(Mix.WRITER_HEAVY, FaultLocking.SPECULATIVE, 32);
-        assertTrue(spec.faultsPerSecond() < lock.faultsPerSecond(), spec.faultsPerSecond() + " vs " + lock.faultsPerSecond());
+        Row vma = run(Mix.WRITER_HEAVY, FaultLocking.PER_VMA, 32);
+        assertTrue(spec.faultsPerSecond() < 1.15 * lock.faultsPerSecond(), spec.faultsPerSecond() + " vs " + lock.faultsPerSecond());
+        assertTrue(spec.faultsPerSecond() < 0.7 * vma.faultsPerSecond(), spec.faultsPerSecond() + " vs per-vma " + vma.faultsPerSecond());
         assertTrue(spec.fallbacks() > spec.faults() / 2, "fallbacks " + spec.fallbacks() + " of " + spec.faults());
         assertTrue(spec.transfersPerFault() > lock.transfersPerFault());
         Row alone = run(Mix.READ_MOSTLY, FaultLocking.SPECULATIVE, 1);

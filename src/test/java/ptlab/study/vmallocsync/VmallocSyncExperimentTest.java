@@ -67,9 +67,14 @@ class VmallocSyncExperimentTest {
         for (String syncing : List.of("eager-walk", "eager-generation", "tracked-mask", "switch-check")) {
             Row r = rows.get(syncing);
             assertTrue(lazy.vmallocLatencyP50() <= r.vmallocLatencyP50(), syncing);
-            // the workloads diverge a little (faults shift the CPUs' clocks), hence 2% slack;
-            // eager-walk pays for a pgd_list walk on every vmalloc and must be clearly dearer
-            double slack = syncing.equals("eager-walk") ? 1.0 : 1.02;
+            // The workloads diverge (faults shift the CPUs' clocks, so NMIs and purges land in
+            // different vmallocs): the counted strategies sync only ~25 times in 1500 operations,
+            // so their means differ from lazy-fault's by the tail alone. Since issue 16 (PAE forks
+            // prepopulate the PTI user pmds, shootdowns wait once) the tails moved: on PAE with
+            // seed 7 lazy-fault's mean was 6% above eager-generation's on the discrete-event loop
+            // (max 1.20M vs 1.01M cycles) with equal medians; 10% slack. eager-walk pays for a pgd_list walk on every
+            // vmalloc and must be clearly dearer.
+            double slack = syncing.equals("eager-walk") ? 1.0 : 1.10;
             assertTrue(lazy.vmallocLatency().getMean() < r.vmallocLatency().getMean() * slack,
                     syncing + ": " + lazy.vmallocLatency().getMean() + " vs " + r.vmallocLatency().getMean());
         }

@@ -35,8 +35,8 @@ class KernelScenarioTest {
             "pte-clear-vs-dirty,    mprotect-plain-clear,     random,     1, 'without D'",
             "pte-clear-vs-dirty,    mprotect-plain-clear,     pct,        1, 'without D'",
             "pte-clear-vs-dirty,    mprotect-plain-clear,     exhaustive, 1, 'without D'",
-            "free-pgtables-vs-walk, munmap-free-before-flush, random,     2, 'freed page-table page'",
-            "free-pgtables-vs-walk, munmap-free-before-flush, exhaustive, 2, 'freed page-table page'",
+            "free-pgtables-vs-walk, munmap-free-before-flush, random,     2, 'page-table page'",
+            "free-pgtables-vs-walk, munmap-free-before-flush, exhaustive, 2, 'page-table page'",
     })
     void brokenKernelIsCaught(String scenario, String variant, String strategy, int invariant, String words) {
         Explorer.Summary s = explore(scenario, variant, strategy, 42, 5_000, strategy.equals("pct") ? 3 : 2);
