@@ -208,7 +208,9 @@ public final class KernelBridge implements Interleaving {
         SimCpu c = running();
         if (c != null) {
             machine.checked(6);   // the allocator refused a double free before this (BadFree)
-            machine.note(c, String.format("frees %s page 0x%x (mmu_gather)", LINUX_LEVELS[level], pa));
+            if (machine.tracing()) {   // formatting costs more than the rest of a free: only for a trace
+                machine.note(c, String.format("frees %s page 0x%x (mmu_gather)", LINUX_LEVELS[level], pa));
+            }
             machine.kernelFreedPageTable(c, pa);
             if (kernel != null && kernel.faultLocking() != null) {
                 checkTableEmpty(machine, pa, level);   // kernels whose faults race free_pgtables (study 3)
@@ -252,7 +254,9 @@ public final class KernelBridge implements Interleaving {
             return;   // not on a simulated CPU, or put_page left other references
         }
         machine.checked(6);
-        machine.note(c, String.format("frees page 0x%x (mmu_gather)", pa));
+        if (machine.tracing()) {
+            machine.note(c, String.format("frees page 0x%x (mmu_gather)", pa));
+        }
         long[] w = watched;
         for (int i = 0; i < w.length; i += 2) {
             for (long va = w[i]; va < w[i] + w[i + 1]; va += PhysicalMemory.PAGE_SIZE) {

@@ -772,6 +772,11 @@ public final class Machine implements PhysicalMemory.AccessHook {
     }
 
     /** A line in the trace (replay) about what {@code c} just did that is not a step of its own. */
+    /** Whether a listener records notes: callers that must format a note first ask this. */
+    boolean tracing() {
+        return listener != null;
+    }
+
     void note(SimCpu c, String text) {
         if (listener != null) {
             listener.noteInStep(this, c, text);

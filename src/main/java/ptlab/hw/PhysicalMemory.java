@@ -11,8 +11,8 @@ import java.lang.invoke.VarHandle;
  *
  * <pre>
  *   physical address  [ directory index | chunk index | offset ]
- *                        pfn >>> 12        pfn & 0xfff   pa & 0xfff
- *   directory: long[][][]  ->  chunk: long[4096][]  ->  frame: long[512]
+ *                        pfn >>> 9         pfn & 0x1ff   pa & 0xfff
+ *   directory: long[][][]  ->  chunk: long[512][]  ->  frame: long[512]
  * </pre>
  *
  * A frame's backing array is created on its first write (or compare-and-swap); reading an
@@ -37,7 +37,7 @@ public final class PhysicalMemory {
 
     public static final int PAGE_SHIFT = 12;
     public static final int PAGE_SIZE = 1 << PAGE_SHIFT;
-    private static final int CHUNK_SHIFT = 12;                   // frames per chunk: 4096 (16 MiB)
+    private static final int CHUNK_SHIFT = 9;                    // frames per chunk: 512 (2 MiB)
     private static final int CHUNK_FRAMES = 1 << CHUNK_SHIFT;
 
     private static final int WORDS = PAGE_SIZE / 8;

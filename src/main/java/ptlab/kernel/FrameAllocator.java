@@ -10,8 +10,8 @@ import ptlab.hw.PhysicalMemory;
  * and 2 MiB blocks (order 9, for transparent huge pages). A two-order buddy allocator:
  *
  * <pre>
- *   free_area[node][zone]:  order-0 list  (doubly linked through next[]/prev[], O(1) push/unlink)
- *                           order-9 list  (whole free 2 MiB blocks, linked through the block's first frame)
+ *   free_area[node][zone]:  order-0 list  (doubly linked through each frame's next/prev, O(1) push/unlink)
+ *                           order-9 list  (whole free 2 MiB blocks, doubly linked through next9[]/prev9[] by block)
  *   alloc order 0: pop the order-0 list; empty: split one order-9 block onto it (512 pushes, amortised)
  *   free  order 0: push; when all 512 frames of a block are free again, merge it back to order 9
  * </pre>
@@ -22,6 +22,10 @@ import ptlab.hw.PhysicalMemory;
  *
  * <p>Per frame it keeps what {@code struct page} keeps that the model needs: the use, the
  * page-table level, and the reference count ({@code page_count}) that copy-on-write reads.
+ * These live in one {@link Pages} per 2 MiB block, made when the block is first split or holds a
+ * reserved frame: a block that has only ever been whole and free needs none (all zero: FREE,
+ * level 0, count 0), so booting touches O(blocks), not O(frames). The explorer boots a kernel per
+ * schedule; per-frame arrays over all of RAM were most of that boot's time and allocation.
  * Frames returned are zeroed. {@link #allocFrame} returns -1 when memory is exhausted (the
  * caller turns that into VM_FAULT_OOM or -ENOMEM, as Linux's NULL page).
  *
@@ -62,12 +66,21 @@ public final class FrameAllocator {
     private final int nodes;
     private final long lowmemEnd;
 
-    private final byte[] use;          // FrameUse ordinal
-    private final byte[] ptLevel;      // hardware level of a PAGE_TABLE frame (1..5)
-    private final int[] refcount;      // page_count()
-    private final boolean[] anonExclusive;   // PG_anon_exclusive of a user page
-    private final int[] next;          // free-list links (order 0: per frame; order 9: first frame of a block)
-    private final int[] prev;
+    /** struct page of the 512 frames of one block; null while the block has only been whole and free. */
+    private static final class Pages {
+        final byte[] use = new byte[BLOCK_FRAMES];       // FrameUse ordinal
+        final byte[] ptLevel = new byte[BLOCK_FRAMES];   // hardware level of a PAGE_TABLE frame (1..5)
+        final int[] refcount = new int[BLOCK_FRAMES];    // page_count()
+        final boolean[] anonExclusive = new boolean[BLOCK_FRAMES];   // PG_anon_exclusive of a user page
+        final int[] next = new int[BLOCK_FRAMES];        // order-0 free-list links, as pfns
+        final int[] prev = new int[BLOCK_FRAMES];
+    }
+
+    private final Pages[] pages;       // by block
+    /** The use of every frame of a block without pages: FREE, or a whole block of kernel image. */
+    private final byte[] blockUse;
+    private final int[] next9;         // order-9 free-list links, as blocks
+    private final int[] prev9;
     private final short[] blockFree;   // free frames in each 2 MiB block
     private final boolean[] blockMergeable; // block lies in one node and zone and has no reserved frame
 
@@ -81,6 +94,9 @@ public final class FrameAllocator {
     private long allocations;
     private long frees;
     private final long reservedFrames;
+    /** The kernel image's frames [imageStart, imageEnd). */
+    private int imageStart;
+    private int imageEnd;
     private final Interleaving il;
 
     /**
@@ -108,13 +124,11 @@ public final class FrameAllocator {
         this.frames = (int) f;
         this.nodes = memory.nodes();
         this.lowmemEnd = Math.min(lowmemEnd, memory.sizeBytes());
-        use = new byte[frames];
-        ptLevel = new byte[frames];
-        refcount = new int[frames];
-        anonExclusive = new boolean[frames];
-        next = new int[frames];
-        prev = new int[frames];
         int blocks = (frames + BLOCK_FRAMES - 1) / BLOCK_FRAMES;
+        pages = new Pages[blocks];
+        blockUse = new byte[blocks];
+        next9 = new int[blocks];
+        prev9 = new int[blocks];
         blockFree = new short[blocks];
         blockMergeable = new boolean[blocks];
         head0 = new int[nodes * ZONES];
@@ -131,12 +145,8 @@ public final class FrameAllocator {
 
     /** memblock_reserve() of the low 64 KiB and of the kernel image; returns frames reserved. */
     private long reserveBootMemory(long imageBytes) {
-        long reserved = 0;
         int low = (int) Math.min(frames, RESERVE_LOW >>> PhysicalMemory.PAGE_SHIFT);
-        for (int pfn = 0; pfn < low; pfn++) {
-            use[pfn] = (byte) FrameUse.RESERVED.ordinal();
-            reserved++;
-        }
+        markReserved(0, low, FrameUse.RESERVED);
         long imageFrames = (imageBytes + PhysicalMemory.PAGE_SIZE - 1) >>> PhysicalMemory.PAGE_SHIFT;
         // Small test machines: load the image right after the low reserve instead of at 16 MiB.
         long start = PHYSICAL_START + imageBytes + (4L << 20) <= memory.sizeBytes() ? PHYSICAL_START : RESERVE_LOW;
@@ -145,43 +155,63 @@ public final class FrameAllocator {
             throw new IllegalArgumentException("kernel image of " + imageBytes + " bytes does not fit in RAM of "
                     + memory.sizeBytes() + " bytes");
         }
-        for (int pfn = first; pfn < first + imageFrames; pfn++) {
-            use[pfn] = (byte) FrameUse.KERNEL_IMAGE.ordinal();
-            reserved++;
-        }
+        markReserved(first, (int) (first + imageFrames), FrameUse.KERNEL_IMAGE);
         inUse[FrameUse.RESERVED.ordinal()] = low;
         inUse[FrameUse.KERNEL_IMAGE.ordinal()] = imageFrames;
-        return reserved;
+        imageStart = first;
+        imageEnd = (int) (first + imageFrames);
+        return low + imageFrames;
     }
 
-    /** free_area_init + memblock_free_all: every unreserved frame onto its free list. */
+    /**
+     * Frames [from, to) reserved for {@code u}. A whole block of them needs no pages: reserved
+     * frames are never allocated or freed.
+     */
+    private void markReserved(int from, int to, FrameUse u) {
+        for (int pfn = from; pfn < to; ) {
+            if ((pfn & (BLOCK_FRAMES - 1)) == 0 && pfn + BLOCK_FRAMES <= to && pages[pfn / BLOCK_FRAMES] == null) {
+                blockUse[pfn / BLOCK_FRAMES] = (byte) u.ordinal();
+                pfn += BLOCK_FRAMES;
+            } else {
+                pagesFor(pfn).use[pfn & (BLOCK_FRAMES - 1)] = (byte) u.ordinal();
+                pfn++;
+            }
+        }
+    }
+
+    /**
+     * free_area_init + memblock_free_all: every unreserved frame onto its free list. A whole
+     * 2 MiB block with no reserved frame, in one node and zone, goes onto the order-9 list as
+     * one entry; only the frames of the other blocks are pushed one by one (most of RAM is in
+     * whole blocks, so boot does not visit every frame).
+     */
     private void buildFreeLists() {
+        int low = (int) Math.min(frames, RESERVE_LOW >>> PhysicalMemory.PAGE_SHIFT);
         for (int b = 0; b < blockFree.length; b++) {
             int first = b * BLOCK_FRAMES;
             int end = Math.min(frames, first + BLOCK_FRAMES);
-            boolean whole = end - first == BLOCK_FRAMES;
+            // Lists are contiguous pfn ranges (nodes ascend, HIGHMEM starts at one address), so a
+            // block lies in one list when its first and last frames do.
             int list = listOf(first);
-            int free = 0;
-            for (int pfn = first; pfn < end; pfn++) {
-                if (use[pfn] == 0) {
-                    free++;
-                }
-                if (listOf(pfn) != list) {
-                    whole = false;
-                }
-            }
-            blockMergeable[b] = whole && free == BLOCK_FRAMES;
+            boolean oneList = listOf(end - 1) == list;
+            int free = end - first - overlap(first, end, 0, low) - overlap(first, end, imageStart, imageEnd);
+            blockMergeable[b] = end - first == BLOCK_FRAMES && oneList && free == BLOCK_FRAMES;
             blockFree[b] = (short) free;
             if (blockMergeable[b]) {
                 push9(list, first);
             } else {
                 for (int pfn = end - 1; pfn >= first; pfn--) {
-                    if (use[pfn] == 0) {
+                    if (use(pfn) == 0) {
                         push0(listOf(pfn), pfn);
                     }
                 }
             }
         }
+    }
+
+    /** Frames of [a, b) inside [c, d). */
+    private static int overlap(int a, int b, int c, int d) {
+        return Math.max(0, Math.min(b, d) - Math.max(a, c));
     }
 
     // ---- allocation ---------------------------------------------------------------------------
@@ -295,9 +325,11 @@ public final class FrameAllocator {
     }
 
     private void take(int pfn, FrameUse u, int level) {
-        use[pfn] = (byte) u.ordinal();
-        ptLevel[pfn] = (byte) level;
-        refcount[pfn] = 1;
+        Pages p = pagesFor(pfn);
+        int i = pfn & (BLOCK_FRAMES - 1);
+        p.use[i] = (byte) u.ordinal();
+        p.ptLevel[i] = (byte) level;
+        p.refcount[i] = 1;
         inUse[u.ordinal()]++;
         if (u == FrameUse.PAGE_TABLE) {
             pageTablesPerLevel[level]++;
@@ -322,15 +354,17 @@ public final class FrameAllocator {
     }
 
     private void release(int pfn) {
-        FrameUse u = FrameUse.VALUES[use[pfn]];
+        Pages p = pages[pfn / BLOCK_FRAMES];     // allocated, so its block has pages
+        int i = pfn & (BLOCK_FRAMES - 1);
+        FrameUse u = FrameUse.VALUES[p.use[i]];
         inUse[u.ordinal()]--;
         if (u == FrameUse.PAGE_TABLE) {
-            pageTablesPerLevel[ptLevel[pfn]]--;
+            pageTablesPerLevel[p.ptLevel[i]]--;
         }
-        use[pfn] = (byte) FrameUse.FREE.ordinal();
-        ptLevel[pfn] = 0;
-        refcount[pfn] = 0;
-        anonExclusive[pfn] = false;
+        p.use[i] = (byte) FrameUse.FREE.ordinal();
+        p.ptLevel[i] = 0;
+        p.refcount[i] = 0;
+        p.anonExclusive[i] = false;
         frees++;
         int list = listOf(pfn);
         push0(list, pfn);
@@ -353,7 +387,7 @@ public final class FrameAllocator {
             throw new IllegalArgumentException(String.format("%s of 0x%x: not the address of a frame", what, pa));
         }
         int pfn = (int) (pa >>> PhysicalMemory.PAGE_SHIFT);
-        FrameUse u = FrameUse.VALUES[use[pfn]];
+        FrameUse u = FrameUse.VALUES[use(pfn)];
         if (u == FrameUse.FREE) {
             throw new BadFree(String.format("%s of frame 0x%x which is not allocated (double free?)", what, pa));
         }
@@ -373,7 +407,7 @@ public final class FrameAllocator {
 
     private synchronized void getPageLocked(long pa) {
         int pfn = checkAllocated(pa, "get_page");
-        refcount[pfn]++;
+        pages[pfn / BLOCK_FRAMES].refcount[pfn & (BLOCK_FRAMES - 1)]++;
     }
 
     /** put_page(): drops a reference; frees the frame at zero and returns true then. */
@@ -384,10 +418,12 @@ public final class FrameAllocator {
 
     private synchronized boolean putPageLocked(long pa) {
         int pfn = checkAllocated(pa, "put_page");
-        if (refcount[pfn] <= 0) {
-            throw new IllegalStateException(String.format("put_page of frame 0x%x with refcount %d", pa, refcount[pfn]));
+        int[] refcount = pages[pfn / BLOCK_FRAMES].refcount;
+        int i = pfn & (BLOCK_FRAMES - 1);
+        if (refcount[i] <= 0) {
+            throw new IllegalStateException(String.format("put_page of frame 0x%x with refcount %d", pa, refcount[i]));
         }
-        if (--refcount[pfn] == 0) {
+        if (--refcount[i] == 0) {
             release(pfn);
             return true;
         }
@@ -399,28 +435,31 @@ public final class FrameAllocator {
      * anonymous page is mapped by exactly one process, which may write it without copying.
      */
     public synchronized void setAnonExclusive(long pa, boolean exclusive) {
-        anonExclusive[checkAllocated(pa, "PageAnonExclusive")] = exclusive;
+        int pfn = checkAllocated(pa, "PageAnonExclusive");
+        pagesFor(pfn).anonExclusive[pfn & (BLOCK_FRAMES - 1)] = exclusive;
     }
 
     /** PageAnonExclusive(). */
     public synchronized boolean anonExclusive(long pa) {
-        return anonExclusive[(int) (pa >>> PhysicalMemory.PAGE_SHIFT)];
+        int pfn = (int) (pa >>> PhysicalMemory.PAGE_SHIFT);
+        Pages p = pages[pfn / BLOCK_FRAMES];
+        return p != null && p.anonExclusive[pfn & (BLOCK_FRAMES - 1)];
     }
 
     /** page_count(). */
     public synchronized int pageCount(long pa) {
-        return refcount[(int) (pa >>> PhysicalMemory.PAGE_SHIFT)];
+        return refcount((int) (pa >>> PhysicalMemory.PAGE_SHIFT));
     }
 
     // ---- queries ---------------------------------------------------------------------------------
 
     public synchronized FrameUse useOf(long pa) {
-        return FrameUse.VALUES[use[(int) (pa >>> PhysicalMemory.PAGE_SHIFT)]];
+        return FrameUse.VALUES[use((int) (pa >>> PhysicalMemory.PAGE_SHIFT))];
     }
 
     /** Hardware level (1..5) of a page-table frame, 0 for any other frame. */
     public synchronized int pageTableLevel(long pa) {
-        return ptLevel[(int) (pa >>> PhysicalMemory.PAGE_SHIFT)];
+        return ptLevel((int) (pa >>> PhysicalMemory.PAGE_SHIFT));
     }
 
     public synchronized long inUse(FrameUse u) {
@@ -474,7 +513,18 @@ public final class FrameAllocator {
     public final class Snapshot {
         private final long[] inUseAt = inUse.clone();
         private final long[] ptAt = pageTablesPerLevel.clone();
-        private final byte[] useAt = use.clone();
+        private final byte[][] useAt = new byte[pages.length][];
+
+        Snapshot() {
+            for (int b = 0; b < pages.length; b++) {
+                useAt[b] = pages[b] == null ? null : pages[b].use.clone();
+            }
+        }
+
+        int useAt(int pfn) {
+            byte[] u = useAt[pfn / BLOCK_FRAMES];
+            return u == null ? blockUse[pfn / BLOCK_FRAMES] : u[pfn & (BLOCK_FRAMES - 1)];
+        }
 
         public long inUse(FrameUse u) {
             return inUseAt[u.ordinal()];
@@ -489,10 +539,10 @@ public final class FrameAllocator {
     public synchronized List<String> leaks(Snapshot since, int limit) {
         List<String> out = new ArrayList<>();
         for (int pfn = 0; pfn < frames && out.size() < limit; pfn++) {
-            if (use[pfn] != 0 && since.useAt[pfn] == 0) {
-                FrameUse u = FrameUse.VALUES[use[pfn]];
+            if (use(pfn) != 0 && since.useAt(pfn) == 0) {
+                FrameUse u = FrameUse.VALUES[use(pfn)];
                 out.add(String.format("0x%x %s%s refcount=%d", (long) pfn << PhysicalMemory.PAGE_SHIFT, u,
-                        u == FrameUse.PAGE_TABLE ? " level " + ptLevel[pfn] : "", refcount[pfn]));
+                        u == FrameUse.PAGE_TABLE ? " level " + ptLevel(pfn) : "", refcount(pfn)));
             }
         }
         return out;
@@ -531,7 +581,7 @@ public final class FrameAllocator {
         if (used != 0) {
             StringBuilder sb = new StringBuilder();
             for (int pfn = 0; pfn < frames && sb.length() < 400; pfn++) {
-                FrameUse u = FrameUse.VALUES[use[pfn]];
+                FrameUse u = FrameUse.VALUES[use(pfn)];
                 if (u != FrameUse.FREE && u != FrameUse.RESERVED && u != FrameUse.KERNEL_IMAGE) {
                     sb.append(String.format(" 0x%x %s", (long) pfn << PhysicalMemory.PAGE_SHIFT, u));
                 }
@@ -550,10 +600,10 @@ public final class FrameAllocator {
 
     private void push0(int list, int pfn) {
         int h = head0[list];
-        next[pfn] = h;
-        prev[pfn] = NIL;
+        setNext(pfn, h);
+        setPrev(pfn, NIL);
         if (h != NIL) {
-            prev[h] = pfn;
+            setPrev(h, pfn);
         }
         head0[list] = pfn;
         free0[list]++;
@@ -566,27 +616,30 @@ public final class FrameAllocator {
     }
 
     private void unlink0(int list, int pfn) {
-        int n = next[pfn];
-        int p = prev[pfn];
+        Pages pg = pages[pfn / BLOCK_FRAMES];
+        int i = pfn & (BLOCK_FRAMES - 1);
+        int n = pg.next[i];
+        int p = pg.prev[i];
         if (p != NIL) {
-            next[p] = n;
+            setNext(p, n);
         } else {
             head0[list] = n;
         }
         if (n != NIL) {
-            prev[n] = p;
+            setPrev(n, p);
         }
-        next[pfn] = NIL;
-        prev[pfn] = NIL;
+        pg.next[i] = NIL;
+        pg.prev[i] = NIL;
         free0[list]--;
     }
 
     private void push9(int list, int first) {
+        int b = first / BLOCK_FRAMES;
         int h = head9[list];
-        next[first] = h;
-        prev[first] = NIL;
+        next9[b] = h;
+        prev9[b] = NIL;
         if (h != NIL) {
-            prev[h] = first;
+            prev9[h / BLOCK_FRAMES] = first;
         }
         head9[list] = first;
         free9[list]++;
@@ -594,13 +647,53 @@ public final class FrameAllocator {
 
     private int pop9(int list) {
         int first = head9[list];
-        int n = next[first];
+        int b = first / BLOCK_FRAMES;
+        int n = next9[b];
         head9[list] = n;
         if (n != NIL) {
-            prev[n] = NIL;
+            prev9[n / BLOCK_FRAMES] = NIL;
         }
-        next[first] = NIL;
+        next9[b] = NIL;
         free9[list]--;
         return first;
+    }
+
+    // ---- struct page --------------------------------------------------------------------------
+
+    /** The pages of {@code pfn}'s block, made (all free) on first use; never for a whole reserved block. */
+    private Pages pagesFor(int pfn) {
+        Pages p = pages[pfn / BLOCK_FRAMES];
+        if (p == null) {
+            if (blockUse[pfn / BLOCK_FRAMES] != 0) {
+                throw new IllegalStateException("frame 0x" + Long.toHexString((long) pfn << PhysicalMemory.PAGE_SHIFT)
+                        + " lies in a reserved block");
+            }
+            p = new Pages();
+            pages[pfn / BLOCK_FRAMES] = p;
+        }
+        return p;
+    }
+
+    private int use(int pfn) {
+        Pages p = pages[pfn / BLOCK_FRAMES];
+        return p == null ? blockUse[pfn / BLOCK_FRAMES] : p.use[pfn & (BLOCK_FRAMES - 1)];
+    }
+
+    private int ptLevel(int pfn) {
+        Pages p = pages[pfn / BLOCK_FRAMES];
+        return p == null ? 0 : p.ptLevel[pfn & (BLOCK_FRAMES - 1)];
+    }
+
+    private int refcount(int pfn) {
+        Pages p = pages[pfn / BLOCK_FRAMES];
+        return p == null ? 0 : p.refcount[pfn & (BLOCK_FRAMES - 1)];
+    }
+
+    private void setNext(int pfn, int value) {
+        pagesFor(pfn).next[pfn & (BLOCK_FRAMES - 1)] = value;
+    }
+
+    private void setPrev(int pfn, int value) {
+        pagesFor(pfn).prev[pfn & (BLOCK_FRAMES - 1)] = value;
     }
 }

@@ -1,5 +1,6 @@
 package ptlab.kernel;
 
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -31,7 +32,9 @@ public record KernelVariant(Set<Bug> bugs) {
     public static final KernelVariant CORRECT = new KernelVariant(Set.of());
 
     public KernelVariant {
-        bugs = bugs.isEmpty() ? Set.of() : Set.copyOf(EnumSet.copyOf(bugs));
+        // An EnumSet (a bit mask) behind the read-only view: has() runs in constructors made per
+        // explore schedule (MmuGather per munmap), where Set.copyOf's hashed probe showed up.
+        bugs = bugs.isEmpty() ? Set.of() : Collections.unmodifiableSet(EnumSet.copyOf(bugs));
     }
 
     public static KernelVariant of(Bug... bugs) {
@@ -39,7 +42,7 @@ public record KernelVariant(Set<Bug> bugs) {
     }
 
     public boolean has(Bug bug) {
-        return bugs.contains(bug);
+        return !bugs.isEmpty() && bugs.contains(bug);
     }
 
     public boolean isCorrect() {

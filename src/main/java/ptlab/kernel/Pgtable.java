@@ -54,7 +54,14 @@ public final class Pgtable {
     private final long nxMask;          // __supported_pte_mask & _PAGE_NX
     private final long addrMask4k;      // PTE_PFN_MASK
     private final FrameAllocator alloc;
-    private final SpinLock[] ptlocks;   // split page-table locks, by pfn of the PMD/PTE page
+    /**
+     * Split page-table locks by pfn of the PMD/PTE page, in chunks of {@link #PTLOCK_CHUNK}
+     * frames made on first use: a kernel booted for one explore schedule has a handful of
+     * page tables, and an array over all of RAM was a sizeable part of that boot.
+     */
+    private final SpinLock[][] ptlocks;
+    private static final int PTLOCK_SHIFT = 9;
+    private static final int PTLOCK_CHUNK = 1 << PTLOCK_SHIFT;
     private PdptChangeListener pdptListener = mm -> { };
     /** KernelVariant.Bug.PLAIN_PTE_CLEAR, fixed at construction. */
     private final boolean plainClear;
@@ -85,7 +92,7 @@ public final class Pgtable {
         this.nxMask = mode.hasNx() ? Pte64.NX : 0;
         this.addrMask4k = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK : Pte64.addressMask(maxPhyAddr, 12);
         this.alloc = alloc;
-        this.ptlocks = new SpinLock[(int) alloc.totalFrames()];
+        this.ptlocks = new SpinLock[(int) ((alloc.totalFrames() + PTLOCK_CHUNK - 1) >>> PTLOCK_SHIFT)][];
     }
 
     /** Installs paravirt page-table ops (null: native); every entry write, read and exchange goes through them. */
@@ -494,14 +501,21 @@ public final class Pgtable {
     /** pagetable_pte_ctor / pagetable_pmd_ctor: give the page its ptlock (kept for reuse). */
     public void pagetableCtor(long table) {
         int pfn = (int) (table >>> PhysicalMemory.PAGE_SHIFT);
-        if (ptlocks[pfn] == null) {
-            ptlocks[pfn] = new SpinLock(String.format("ptl@0x%x", table), interleaving);
+        SpinLock[] chunk = ptlocks[pfn >>> PTLOCK_SHIFT];
+        if (chunk == null) {
+            chunk = new SpinLock[PTLOCK_CHUNK];
+            ptlocks[pfn >>> PTLOCK_SHIFT] = chunk;
+        }
+        if (chunk[pfn & (PTLOCK_CHUNK - 1)] == null) {
+            chunk[pfn & (PTLOCK_CHUNK - 1)] = new SpinLock("ptl@0x" + Long.toHexString(table), interleaving);
         }
     }
 
     /** ptlock_ptr(page): the split lock of the page-table page containing {@code p}. */
     public SpinLock ptlock(long p) {
-        SpinLock l = ptlocks[(int) (p >>> PhysicalMemory.PAGE_SHIFT)];
+        int pfn = (int) (p >>> PhysicalMemory.PAGE_SHIFT);
+        SpinLock[] chunk = ptlocks[pfn >>> PTLOCK_SHIFT];
+        SpinLock l = chunk == null ? null : chunk[pfn & (PTLOCK_CHUNK - 1)];
         if (l == null) {
             throw new IllegalStateException(String.format("no ptlock for page-table page 0x%x", p & -4096L));
         }

@@ -84,7 +84,7 @@ public final class VmArea {
     VmArea(MmStruct mm, long start, long end, long flags, long pageProt) {
         this.vm_mm = mm;
         Interleaving il = mm.interleaving();
-        String n = String.format("vma@0x%x", start);
+        String n = "vma@0x" + Long.toHexString(start);   // String.format("vma@0x%x"), without its parser
         this.vm_start = new SharedLong(il, n + ".vm_start", start);
         this.vm_end = new SharedLong(il, n + ".vm_end", end);
         this.vm_flags = new SharedLong(il, n + ".vm_flags", flags);

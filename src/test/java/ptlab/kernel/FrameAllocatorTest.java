@@ -150,6 +150,57 @@ class FrameAllocatorTest {
         assertEquals(a.totalFrames() - a.reservedFrames(), a.freeFrames());
     }
 
+    /**
+     * Which frame each allocation returns is part of every trace and schedule file (addresses).
+     * The allocator keeps struct page per 2 MiB block, made on first use, so a boot visits
+     * blocks, not frames; the order in which it hands frames out must be the one of the
+     * per-frame allocator it replaced. The hashes were recorded with that allocator (commit
+     * 5d589a2) on the same sequence: page tables on node 0, user pages on the last node, a free
+     * every 7th allocation, a 2 MiB block every 101st, until memory runs out.
+     */
+    @Test
+    void allocationOrderIsThatOfThePerFrameAllocator() {
+        long[][] cases = {   // RAM, nodes, lowmem end, image bytes, allocations, hash
+                {8L << 20, 1, 8L << 20, 2L << 20, 578, 0xf5f377f0d7a85d32L},
+                {64L << 20, 2, 40L << 20, 4L << 20, 2967, 0xfdd2224f413df10dL},
+                {48L << 20, 3, 48L << 20, (4L << 20) + 12288, 2964, 0x2e79c4659546921bL}};
+        for (long[] c : cases) {
+            FrameAllocator f = new FrameAllocator(new PhysicalMemory(c[0], (int) c[1]), c[2], c[3]);
+            java.util.List<Long> live = new java.util.ArrayList<>();
+            long h = 17;
+            int n = 0;
+            while (true) {
+                long pa = n % 3 == 0 ? f.allocPageTable(0, 1 + n % 4) : f.allocFrame((int) c[1] - 1, FrameUse.USER);
+                if (pa < 0) {
+                    break;
+                }
+                h = h * 31 + pa;
+                n++;
+                live.add(pa);
+                if (n % 7 == 0) {
+                    f.freeFrame(live.remove(live.size() / 2));
+                }
+                if (n % 101 == 0) {
+                    h = h * 31 + f.allocHugeUser(0);
+                }
+            }
+            assertEquals(c[4], n, "allocations with " + c[0] + " bytes of RAM");
+            assertEquals(c[5], h, "allocation order with " + c[0] + " bytes of RAM");
+            assertEquals(0, f.freeFrames());
+        }
+    }
+
+    @Test
+    void wholeReservedBlocksAreReservedFrameByFrame() {
+        FrameAllocator a = allocator(64L << 20, 1);   // a 2 MiB image at 16 MiB: one whole block
+        assertEquals(FrameUse.KERNEL_IMAGE, a.useOf(FrameAllocator.PHYSICAL_START + (511L << 12)));
+        assertEquals(FrameUse.FREE, a.useOf(FrameAllocator.PHYSICAL_START + (512L << 12)));
+        assertThrows(IllegalStateException.class, () -> a.freeFrame(FrameAllocator.PHYSICAL_START + 4096));
+        FrameAllocator.Snapshot s = a.snapshot();
+        a.checkBalanced(s);
+        assertTrue(a.leaks(s, 10).isEmpty());
+    }
+
     /** clear_huge_page(): a THP is zeroed in all 512 frames, not only its first 4 KiB (no information leak). */
     @Test
     void aThpIsZeroedInAll512Frames() {

@@ -33,8 +33,11 @@ import ptlab.engine.Strategy;
  *     through 4 levels, TLB, IPIs).</li>
  * <li>{@link #kernelScenario}: schedules/s of a kernel-level scenario (tlb-stale-after-unmap
  *     munmap-shootdown: the kernel layer's munmap, mmu_gather and shootdown against a reading
- *     CPU), whose cost is mostly booting a fresh Kernel per schedule.</li>
+ *     CPU), whose cost is mostly booting a fresh Kernel per schedule;</li>
+ * <li>{@link #kernelScenarioBuild}: the same scenario's machine built (kernel booted, process set
+ *     up, CPUs added) and not run: what starting each schedule costs.</li>
  * </ul>
+ * {@code scripts/explore-rate.sh} measures the same through the CLI, JIT warm-up included.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
@@ -102,5 +105,10 @@ public class ExploreBenchmark {
     @Benchmark
     public long kernelScenario() {
         return runOne(tlb, "munmap-shootdown", 30);
+    }
+
+    @Benchmark
+    public Machine kernelScenarioBuild() {
+        return tlb.build("munmap-shootdown");
     }
 }
