@@ -151,7 +151,7 @@ final class Memory {
             ptl.lock();
             long ptep = pt.pte_offset(pmdp, addr);
             if (pt.none(PTE, pt.get(ptep))) {
-                pt.set(ptep, entry);
+                pt.set_pte(ptep, entry);                          // set_pte_at()
                 stats.zeroPageMaps.incrementAndGet();
             } else {
                 stats.raced.incrementAndGet();
@@ -178,7 +178,7 @@ final class Memory {
             return 0;
         }
         mm.addRss(1);
-        pt.set(ptep, entry);
+        pt.set_pte(ptep, entry);                                         // set_pte_at()
         ptl.unlock();
         stats.anonPages.incrementAndGet();
         return 0;
@@ -237,7 +237,7 @@ final class Memory {
         long entry = Pgtable.pte_mkwrite(Pgtable.pte_mkdirty(pt.pfn_pte(page, vma.vm_page_prot)));
         pt.getAndClear(ptep);                                             // ptep_clear_flush()
         k.tlb().flush_tlb_page(cpu, mm, addr);
-        pt.set(ptep, entry);
+        pt.set_pte(ptep, entry);                                         // set_pte_at()
         ptl.unlock();
         if (old >= 0) {
             alloc.putPage(old);                                           // no CPU maps it through this pte any more
@@ -571,7 +571,7 @@ final class Memory {
             if (shared) {
                 e = Pgtable.pte_mkclean(e);
             }
-            pt.set(dp, Pgtable.pte_mkold(e));
+            pt.set_pte(dp, Pgtable.pte_mkold(e));                     // copy_present_pte: set_pte_at(dst_mm, ...)
         }
         dstMm.addRss(rss);
         srcPtl.unlock();

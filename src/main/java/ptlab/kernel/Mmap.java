@@ -421,7 +421,7 @@ final class Mmap {
                     && k.allocator().pageCount(pt.pte_page(old)) == 1) {
                 ne = Pgtable.pte_mkwrite(ne);
             }
-            pt.set(ptep, ne);
+            pt.set_pte(ptep, ne);                        // ptep_modify_prot_commit: set_pte_at()
             pages++;
         }
         ptl.unlock();
