@@ -308,7 +308,7 @@ public final class FaultPaths {
             } else {
                 k.stats().zeroPageMaps.incrementAndGet();
             }
-            pt.set(ptep, entry);
+            pt.set_pte(ptep, entry);                        // set_pte_at()
             ptl.unlock();
             k.stats().pgfault.incrementAndGet();
             return 0;

@@ -178,7 +178,7 @@ final class Memory {
             return 0;
         }
         mm.addRss(1);                                                     // MM_SHMEMPAGES
-        pt.set(ptep, entry);
+        pt.set_pte(ptep, entry);                                         // set_pte_at() (finish_fault)
         ptl.unlock();
         return 0;
     }
@@ -197,7 +197,7 @@ final class Memory {
             ptl.lock();
             long ptep = pt.pte_offset(pmdp, addr);
             if (pt.none(PTE, pt.get(ptep))) {
-                pt.set(ptep, entry);
+                pt.set_pte(ptep, entry);                          // set_pte_at()
                 stats.zeroPageMaps.incrementAndGet();
             } else {
                 stats.raced.incrementAndGet();
@@ -225,7 +225,7 @@ final class Memory {
         }
         alloc.setAnonExclusive(page, true);                               // folio_add_new_anon_rmap()
         mm.addRss(1);
-        pt.set(ptep, entry);
+        pt.set_pte(ptep, entry);                                         // set_pte_at()
         ptl.unlock();
         stats.anonPages.incrementAndGet();
         return 0;
@@ -309,7 +309,7 @@ final class Memory {
         long entry = Pgtable.pte_mkwrite(Pgtable.pte_mkdirty(pt.pfn_pte(page, vma.vm_page_prot)));
         pt.getAndClear(ptep);                                             // ptep_clear_flush()
         k.tlb().flush_tlb_page(cpu, mm, addr);
-        pt.set(ptep, entry);
+        pt.set_pte(ptep, entry);                                         // set_pte_at()
         ptl.unlock();
         if (old >= 0) {
             alloc.putPage(old);                                           // no CPU maps it through this pte any more
@@ -655,7 +655,7 @@ final class Memory {
             if (shared) {
                 e = Pgtable.pte_mkclean(e);
             }
-            pt.set(dp, Pgtable.pte_mkold(e));
+            pt.set_pte(dp, Pgtable.pte_mkold(e));                     // copy_present_pte: set_pte_at(dst_mm, ...)
         }
         dstMm.addRss(rss);
         srcPtl.unlock();

@@ -489,7 +489,7 @@ final class Mmap {
                     && k.allocator().anonExclusive(pt.pte_page(old))) {   // can_change_pte_writable(): PageAnonExclusive
                 ne = Pgtable.pte_mkwrite(ne);
             }
-            pt.set(ptep, ne);
+            pt.set_pte(ptep, ne);                        // ptep_modify_prot_commit: set_pte_at()
             if (pte_needs_flush(old, ne)) {
                 tlb.tlb_flush_pte_range(addr, PhysicalMemory.PAGE_SIZE);
             }

@@ -311,7 +311,7 @@ public final class Vmalloc {
             long next = pt.addrEnd(l, addr, end);
             if (l == PTE) {
                 long pa = pages != null ? pages[(int) ((addr - base) / VmapAreas.PAGE_SIZE)] : phys + (addr - base);
-                pt.set(p, pt.pfn_pte(pa, prot));
+                pt.set_pte(p, pt.pfn_pte(pa, prot));                     // vmap_pte_range: set_pte_at()
                 mask |= 1 << PTE;
             } else if (pages == null && hugeAllowed(l) && next - addr == pt.size(l)
                     && ((phys + (addr - base)) & (pt.size(l) - 1)) == 0 && pt.none(l, pt.get(p))) {

@@ -127,4 +127,48 @@ class PageTableMigratorTest {
         k.cpu(1).mmu().flushAll();
         assertTrue(k.access(k.cpu(1), va, AccessType.READ) < 0, "the replica still maps an unmapped page");
     }
+
+    /**
+     * With PCID a CPU that switched away keeps the mm's TLB and paging-structure-cache entries
+     * under its ASID while the pgd moves. They are safe to reuse: the PML4E-cache entries hold
+     * the pgd entries' contents (the tables below, which did not move), not the old pgd page, and
+     * switching back loads CR3 from mm->pgd — the new page. Here the old pgd's frame is filled
+     * with entries pointing nowhere after the move; CPU1 switches back and every page still reads
+     * its data through its own walks.
+     */
+    @ParameterizedTest(name = "{0}: an ASID switched out during a pgd move walks the new pgd when it returns")
+    @ValueSource(strings = {"x86-64", "x86-64-la57"})
+    void pcidAsidSwitchedOutDuringPgdMove(String arch) {
+        PagingMode mode = PagingMode.fromCliName(arch);
+        Kernel k = new Kernel(mode, KernelConfig.defaults().withRam(64L << 20).withCpus(2).withNodes(2).withPcid(true));
+        Task t = k.createProcess();
+        Task other = k.createProcess();
+        Task third = k.createProcess();
+        k.switchTo(k.cpu(0), third);                                          // the migrator's CPU runs another mm
+        k.switchTo(k.cpu(1), t);
+        long va = k.mmap(t, 0, 64 * 4096L, Kernel.PROT_READ | Kernel.PROT_WRITE, Kernel.MAP_PRIVATE | Kernel.MAP_ANONYMOUS);
+        for (int i = 0; i < 64; i++) {
+            assertTrue(k.writeUserLong(k.cpu(1), va + i * 4096L, i + 1));   // CPU1's TLB and caches fill
+        }
+        k.switchTo(k.cpu(1), other);                                          // t's ASID stays on CPU1
+        int asid = k.cpu(1).pcid();
+
+        PageTableMigrator m = new PageTableMigrator(k, t.mm(), k.cpu(0), null);
+        MoveResult r = new SafeMerge().move(m, Pgtable.PGD, va, 1);
+        assertTrue(r.moved(), r.toString());
+        assertEquals(r.newTable(), t.mm().pgd());
+        for (int i = 0; i < 512; i++) {                                       // the old pgd page is garbage now
+            k.memory().storeLong(r.oldTable() + i * 8L, 0x7fff_f000L | 0x67);
+        }
+
+        k.switchTo(k.cpu(1), t);
+        for (int i = 0; i < 64; i++) {
+            assertEquals(i + 1, k.readUserLong(k.cpu(1), va + i * 4096L, -1), "page " + i + " after the pgd move");
+        }
+        assertEquals(r.newTable(), k.cpu(1).registers().cr3() & ~0xFFFL, "CR3 is the new pgd (PCID " + asid + ")");
+        k.exit(t);
+        k.exit(other);
+        k.exit(third);
+        k.unlazyAll();
+    }
 }
