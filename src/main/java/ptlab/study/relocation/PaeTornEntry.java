@@ -54,6 +54,12 @@ public final class PaeTornEntry implements Scenario {
                 new Variant("ptl", false, "the copier holds the pte lock; the mapper re-checks the pmd after locking"));
     }
 
+    /** PAE's two-half pte write exists only in PAE. */
+    @Override
+    public List<PagingMode> modes(String variant) {
+        return List.of(PagingMode.X86_32_PAE);
+    }
+
     @Override
     public Machine build(String variant) {
         boolean locked = variant(variant).name().equals("ptl");

@@ -66,6 +66,38 @@ public final class RelocationDirty implements Scenario {
         return protocol + "-" + arch + (cpus == 4 ? "-4cpu" : "");
     }
 
+    /**
+     * A protocol's plain variant ({@code safe}) runs in every mode, x86-64 first; a variant that
+     * names its arch ({@code safe-x86-32-pae}) only in that one.
+     */
+    @Override
+    public List<PagingMode> modes(String variant) {
+        String v = variant(variant).name();
+        for (RelocationProtocol p : RelocationProtocol.all()) {
+            if (v.equals(p.name())) {
+                return List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE, PagingMode.X86_64_LA57);
+            }
+        }
+        for (String arch : ARCHES) {
+            if (v.contains("-" + arch + "-4cpu") || v.endsWith("-" + arch)) {
+                return List.of(PagingMode.fromCliName(arch));
+            }
+        }
+        throw new IllegalStateException("variant " + v + " names no arch");
+    }
+
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
+        String v = variant(variant).name();
+        for (RelocationProtocol p : RelocationProtocol.all()) {
+            if (v.equals(p.name())) {
+                return build(RelocationProtocol.byName(v), mode, 2);
+            }
+        }
+        return build(variant);
+    }
+
     @Override
     public Machine build(String variant) {
         String v = variant(variant).name();
