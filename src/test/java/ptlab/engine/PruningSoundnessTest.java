@@ -44,7 +44,7 @@ class PruningSoundnessTest {
     /** The scenario: {@code shared} = kernel state as SharedLongs (v2), else touched between points (old). */
     static Scenario checkThenAct(boolean shared) {
         return MachineTest.scenario(shared ? "check-then-act-shared" : "check-then-act-plain", () -> {
-            Machine m = new Machine(new PhysicalMemory(1L << 20), PagingMode.X86_64);
+            Machine m = new Machine(new PhysicalMemory(1L << 20), PagingMode.X86_64, new ptlab.check.Invariants());
             KernelBridge bridge = KernelBridge.attach(m);
             SharedLong a = new SharedLong(bridge, "a", 0);
             SharedLong b = new SharedLong(bridge, "b", 0);

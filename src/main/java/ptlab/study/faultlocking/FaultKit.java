@@ -27,7 +27,7 @@ final class FaultKit {
         KernelBridge bridge = new KernelBridge();
         kernel = new Kernel(mode, KernelConfig.defaults().withRam(32L << 20).withCpus(cpus), bridge,
                 KernelVariant.CORRECT, path);
-        machine = new Machine(kernel.memory(), mode);
+        machine = new Machine(kernel.memory(), mode, new ptlab.check.Invariants());
         bridge.install(kernel, machine);
         threads = new Task[cpus];
         threads[0] = kernel.createProcess();

@@ -64,7 +64,7 @@ public final class PaeTornEntry implements Scenario {
     public Machine build(String variant) {
         boolean locked = variant(variant).name().equals("ptl");
         KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_32_PAE,
-                KernelConfig.defaults().withRam(32L << 20).withCpus(2).withNodes(2), ptlab.kernel.KernelVariant.CORRECT);
+                KernelConfig.defaults().withRam(32L << 20).withCpus(2).withNodes(2), ptlab.kernel.KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Machine m = b.machine();
         Pgtable pt = k.pgtable();

@@ -67,7 +67,7 @@ public final class ParavirtBypass implements Scenario {
         requireMode(variant, mode);
         boolean bypass = variant(variant).name().equals("bypass");
         KernelBridge.Booted b = KernelBridge.boot(mode,
-                KernelConfig.defaults().withRam(32L << 20).withCpus(2).withNodes(2), ptlab.kernel.KernelVariant.CORRECT);
+                KernelConfig.defaults().withRam(32L << 20).withCpus(2).withNodes(2), ptlab.kernel.KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Machine m = b.machine();
         Task t = k.createProcess();

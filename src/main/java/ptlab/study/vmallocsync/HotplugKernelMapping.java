@@ -95,7 +95,7 @@ public final class HotplugKernelMapping implements Scenario {
         requireMode(variant, mode);
         boolean fix = variant(variant).name().equals("arch-sync-kernel-mappings");
         KernelBridge.Booted b = KernelBridge.boot(mode, KernelConfig.defaults().withRam(64L << 20).withCpus(2),
-                KernelVariant.CORRECT);
+                KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Vmalloc vm = new Vmalloc(k, new Preallocate());
         Machine m = b.machine();

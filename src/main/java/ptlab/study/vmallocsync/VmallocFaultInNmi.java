@@ -83,7 +83,7 @@ public final class VmallocFaultInNmi implements Scenario {
         VmallocSyncStrategy strategy = lazy ? new LazyFault() : new Preallocate();
         // the strategy's configuration: on PAE, kernel pmds per pgd (PTI), so there is something to sync
         KernelBridge.Booted b = KernelBridge.boot(mode,
-                strategy.configure(mode, KernelConfig.defaults().withRam(64L << 20).withCpus(2)), KernelVariant.CORRECT);
+                strategy.configure(mode, KernelConfig.defaults().withRam(64L << 20).withCpus(2)), KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Vmalloc vm = new Vmalloc(k, strategy);
         Machine m = b.machine();

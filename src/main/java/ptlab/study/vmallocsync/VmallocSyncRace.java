@@ -93,7 +93,7 @@ public final class VmallocSyncRace implements Scenario {
         String v = variant(variant).name();
         VmallocSyncStrategy strategy = v.equals("eager-generation") ? new EagerGeneration() : new TrackedMask();
         boolean fault = v.equals("tracked-mask+fault");
-        KernelBridge.Booted b = KernelBridge.boot(m, strategy.configure(m, config(m)), KernelVariant.CORRECT);
+        KernelBridge.Booted b = KernelBridge.boot(m, strategy.configure(m, config(m)), KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Vmalloc vm = new Vmalloc(k, strategy);
         Machine machine = b.machine();

@@ -35,7 +35,7 @@ final class KernelKit {
 
     KernelKit(int pages, KernelVariant variant, PagingMode mode) {
         KernelBridge.Booted b = KernelBridge.boot(mode, KernelConfig.defaults().withRam(32L << 20).withCpus(2),
-                variant);
+                variant, new ptlab.check.Invariants());
         kernel = b.kernel();
         machine = b.machine();
         user = kernel.createProcess();

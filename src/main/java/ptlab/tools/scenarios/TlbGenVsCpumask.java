@@ -74,7 +74,7 @@ public final class TlbGenVsCpumask implements Scenario {
         boolean broken = variant(variant).name().equals("gen-before-cpumask");
         KernelBridge.Booted b = KernelBridge.boot(mode,
                 KernelConfig.defaults().withRam(32L << 20).withCpus(2).withPcid(true),
-                broken ? KernelVariant.of(KernelVariant.Bug.TLB_GEN_BEFORE_CPUMASK) : KernelVariant.CORRECT);
+                broken ? KernelVariant.of(KernelVariant.Bug.TLB_GEN_BEFORE_CPUMASK) : KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Machine m = b.machine();
         Task p0 = k.createProcess();
