@@ -505,6 +505,16 @@ public final class KernelBridge implements Interleaving {
         return s == null ? 0 : s.waitCycles;
     }
 
+    /**
+     * Timed mode: model cycles {@code lock} was held exclusively (spinlock or writer) on
+     * {@code m}, summed over its holds: measured from each acquire to its release on the
+     * holder's clock, i.e. what the holder did in between as the cost model charged it.
+     */
+    public static long lockHoldCycles(Machine m, KernelLock lock) {
+        State s = (State) m.kernelLocks.get(lock);
+        return s == null ? 0 : s.holdCycles;
+    }
+
     /** How often {@code lock} was taken on {@code m}. */
     public static long lockAcquisitions(Machine m, KernelLock lock) {
         State s = (State) m.kernelLocks.get(lock);
@@ -523,6 +533,9 @@ public final class KernelBridge implements Interleaving {
         /** Timed mode: model cycles CPUs spent waiting to take this lock, and how often it was taken. */
         long waitCycles;
         long acquisitions;
+        /** Timed mode: the exclusive holder's clock when it took the lock, and the cycles of all exclusive holds. */
+        long heldSince;
+        long holdCycles;
         /** Mode the parked CPU wants; only one CPU runs at a time, and it sets this just before parking. */
         final int[] wanted = new int[64];
 
@@ -591,6 +604,9 @@ public final class KernelBridge implements Interleaving {
         }
         s.acquisitions++;
         c.machine().chargeLockLine(c, s.id);   // the lock word's atomic (the rwsem count, the spinlock)
+        if (mode != READ) {
+            s.heldSince = c.clock;
+        }
     }
 
     @Override
@@ -600,6 +616,9 @@ public final class KernelBridge implements Interleaving {
             return;
         }
         State s = state(c.machine(), lock);
+        if (mode != READ) {
+            s.holdCycles += c.clock - s.heldSince;   // before the release's own point: the hold, not the unlock
+        }
         c.publish(s.id);
         c.machine().chargeLockLine(c, s.id);
         if (mode == READ) {

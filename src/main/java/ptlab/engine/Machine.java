@@ -152,6 +152,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private boolean recordWrites = true;
     /** Timed mode: node distances, or null (every access local). */
     NodeDistance numa;
+    /**
+     * False: timed at operation granularity ({@link #setMemoryPoints}) - memory accesses are
+     * charged to the running CPU by {@link #charger} and are no scheduling points.
+     */
+    private boolean memoryPoints = true;
+    private final Charger charger = new Charger();
+    /** Set by {@link #runTimed} for its duration: lets a CPU at a point go on without a switch ({@link #keepRunning}). */
+    private boolean timed;
+    private int timedMaxSteps;
     private int[] cpuNodes;
 
     // ---- what traces and invariant 1 need ----
@@ -191,7 +200,73 @@ public final class Machine implements PhysicalMemory.AccessHook {
         this.costs = costs;
         this.checker = checker;
         checker.attach(this);
-        memory.setAccessHook(this);
+        hookMemory();
+    }
+
+    /** Installs this machine on memory: as the scheduler hook, or in operation-granularity mode as a meter. */
+    private void hookMemory() {
+        if (memoryPoints) {
+            memory.setAccessHook(this);
+        } else {
+            memory.setMeter(charger);
+        }
+    }
+
+    /** Takes this machine off memory (setup work, checkers): accesses are neither points nor charged. */
+    private void unhookMemory() {
+        if (memoryPoints) {
+            memory.setAccessHook(null);
+        } else {
+            memory.setMeter(null);
+        }
+    }
+
+    /**
+     * Timed mode at operation granularity (false; default true): memory accesses by the kernel
+     * and the page walkers are charged to the running CPU's clock from the cost table (load,
+     * store, cas, walk_ref, walk_cas; a whole-page clear or copy as its 512 stores) without
+     * being scheduling points, so a CPU runs a kernel operation's memory work without a switch
+     * and yields only at the kernel's locks, shared variables, frame-allocator operations, IPIs
+     * and interrupts. For timed studies whose races are explored elsewhere (the vmalloc-sync
+     * experiment): at 10^5 operations over 10^3 processes a switch per access would cost
+     * minutes. What it gives up: invariant 2's checks at each access (a walker reading a freed
+     * table, the kernel storing into a free frame) - they live at the access hook, which is
+     * not installed; explore runs keep them. Set before {@link #start}.
+     */
+    public void setMemoryPoints(boolean on) {
+        if (cpus != null) {
+            throw new IllegalStateException("memory points are chosen before the machine starts");
+        }
+        unhookMemory();
+        memoryPoints = on;
+        hookMemory();
+    }
+
+    /**
+     * The meter of operation-granularity mode: charges each access to the CPU whose step is
+     * running (nothing outside a step: setup and checkers are free). Allocation-free.
+     */
+    private final class Charger implements PhysicalMemory.AccessHook {
+        @Override
+        public void beforeAccess(int op, long pa) {
+            SimCpu c = current;
+            if (c != null) {
+                c.chargeMemory(op, 1);
+            }
+        }
+
+        @Override
+        public boolean onlyCounts() {
+            return true;
+        }
+
+        @Override
+        public void beforeAccesses(int op, int n) {
+            SimCpu c = current;
+            if (c != null) {
+                c.chargeMemory(op, n);
+            }
+        }
     }
 
     public Machine(PhysicalMemory memory, PagingMode mode, Checker checker) {
@@ -321,9 +396,9 @@ public final class Machine implements PhysicalMemory.AccessHook {
                 c = new SimCpu(i, this, mmus.get(i), programs.get(i));
             } else {
                 c = new SimCpu(i, this, regs, programs.get(i));
-                memory.setAccessHook(null);   // the CR3 load (PAE PDPTEs) is not a scheduling point
+                unhookMemory();   // the CR3 load (PAE PDPTEs) is not a scheduling point
                 c.mmu.writeCr3(regs.cr3());
-                memory.setAccessHook(this);
+                hookMemory();
             }
             cpus[i] = c;
             c.mmu.setFrameGenerations(checker);   // walks and PSC entries remember their tables' generations
@@ -596,7 +671,36 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public Outcome runTimed(int maxSteps) {
         start();
-        return runTimedLoop(maxSteps);
+        timed = true;
+        timedMaxSteps = maxSteps;
+        try {
+            return runTimedLoop(maxSteps);
+        } finally {
+            timed = false;
+        }
+    }
+
+    /**
+     * Timed mode's shortcut at a point of the running CPU {@code c}: true when the scheduler
+     * would pick {@code c} again anyway - it is runnable and its clock is the smallest of the
+     * runnable CPUs (ties to the lower number, as {@link #runTimedLoop}) - and nobody watches
+     * single steps (no listener, no step checks). The step is counted as the loop would count
+     * it, and {@code c} goes on without a fiber switch. The same run, only faster: the choice
+     * is the loop's, made at the same point with the same state.
+     */
+    boolean keepRunning(SimCpu c) {
+        if (!timed || listener != null || !stepChecks.isEmpty() || violation != null || crash != null
+                || steps + 1 >= timedMaxSteps || !c.runnable()) {
+            return false;
+        }
+        SimCpu[] cs = cpus;
+        for (SimCpu o : cs) {
+            if (o != c && o.runnable() && (o.clock < c.clock || (o.clock == c.clock && o.id < c.id))) {
+                return false;
+            }
+        }
+        steps++;
+        return true;
     }
 
     private Outcome runTimedLoop(int maxSteps) {
@@ -752,6 +856,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
     /** Runs {@code r} (a checker's software walk) without its memory accesses becoming scheduling points. */
     public void unobserved(Runnable r) {
+        PhysicalMemory.AccessHook scheduler = memory.accessHook();
         PhysicalMemory.AccessHook meter = memory.meter();
         memory.setAccessHook(null);
         memory.setMeter(null);
@@ -761,7 +866,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
         } finally {
             unobserved--;
             memory.setMeter(meter);
-            memory.setAccessHook(this);
+            memory.setAccessHook(scheduler);
         }
     }
 

@@ -153,11 +153,12 @@ public final class SimCpu {
         pendingOp = op;
         pendingAddr = addr;
         blocker = b;
-        machine.yieldCpu(this);
+        if (!machine.keepRunning(this)) {
+            machine.yieldCpu(this);
+        }
+        arrivals();
         for (;;) {
-            while (deliverable()) {
-                takeInterrupt();
-            }
+            takeInterrupts();
             if (b == null || !b.blocks(this)) {
                 break;
             }
@@ -182,6 +183,79 @@ public final class SimCpu {
         }
     }
 
+    /**
+     * {@code n} memory accesses of kind {@code op} (PhysicalMemory's OP_LOAD, OP_STORE, OP_CAS)
+     * charged without a scheduling point ({@link Machine#setMemoryPoints}): the walker's inside a
+     * walk, the kernel's otherwise. Node distance is not applied here (every access local).
+     */
+    void chargeMemory(int op, int n) {
+        long[] perOp = machine.costs.perOp;
+        long c;
+        if (inWalk) {
+            c = n * perOp[op == PhysicalMemory.OP_LOAD ? Op.WALK_LOAD : Op.WALK_CAS];
+            walkCycles += c;
+        } else {
+            c = n * perOp[op == PhysicalMemory.OP_LOAD ? Op.LOAD : op == PhysicalMemory.OP_STORE ? Op.STORE : Op.CAS];
+        }
+        clock += c;
+    }
+
+    // ---- timed interrupt arrivals ----------------------------------------------------------------
+
+    /** Timed mode: an interrupt source of this CPU, and the model time of its next arrival. */
+    private Interrupt arrivalIrq;
+    private java.util.function.LongSupplier arrivalGap;
+    private long nextArrival = Long.MAX_VALUE;
+    private long arrivalsLatched;
+    private long arrivalsMerged;
+
+    /**
+     * Timed mode: {@code irq} arrives on this CPU at model times gap(), 2 gaps, ... (each call
+     * of {@code gap} the distance to the next arrival, e.g. exponential for a Poisson process:
+     * perf's sampling NMIs). An arrival is noticed at this CPU's next point or instruction
+     * boundary once its clock has passed it, and is taken there as {@link #raise} would have
+     * it - an NMI at once unless NMIs are blocked (inside an NMI handler before any IRET), then
+     * latched. As on x86, at most one NMI is latched: an arrival while one is already pending
+     * merges with it ({@link #arrivalsMerged()}). A finished CPU takes no more arrivals.
+     */
+    public void setArrivals(Interrupt irq, java.util.function.LongSupplier gap) {
+        this.arrivalIrq = irq;
+        this.arrivalGap = gap;
+        this.nextArrival = clock + gap.getAsLong();
+    }
+
+    /** Raises the arrivals whose time has come (at most one pending; the others merge). */
+    private void arrivals() {
+        if (clock < nextArrival || finished) {
+            return;
+        }
+        boolean pending = false;
+        for (int i = 0; i < queued; i++) {
+            pending |= queue[i] == arrivalIrq;
+        }
+        while (nextArrival <= clock) {
+            if (pending) {
+                arrivalsMerged++;
+            } else {
+                raise(arrivalIrq);
+                arrivalsLatched++;
+                pending = true;
+            }
+            long gap = arrivalGap.getAsLong();
+            nextArrival = gap == Long.MAX_VALUE ? Long.MAX_VALUE : nextArrival + Math.max(1, gap);
+        }
+    }
+
+    /** Arrivals raised on this CPU ({@link #setArrivals}). */
+    public long arrivalsRaised() {
+        return arrivalsLatched;
+    }
+
+    /** Arrivals that found one of their own still pending and merged with it (x86 latches one NMI). */
+    public long arrivalsMerged() {
+        return arrivalsMerged;
+    }
+
     /** Adds {@code cycles} of work that is no scheduling point (copying a page, building a replica). */
     public void charge(long cycles) {
         clock += cycles;
@@ -199,15 +273,42 @@ public final class SimCpu {
 
     /** True if resuming this CPU now would deliver an interrupt before anything else. */
     boolean deliverable() {
+        return deliverable(true);
+    }
+
+    private boolean deliverable(boolean nmiAllowed) {
         if (queued == 0 || inInstruction) {
             return false;
         }
         for (int i = 0; i < queued; i++) {
-            if (queue[i].kind() == Interrupt.Kind.NMI ? !nmiBlocked : irqOff == 0) {
+            if (queue[i].kind() == Interrupt.Kind.NMI ? nmiAllowed && nmiDeliverable() : irqOff == 0) {
                 return true;
             }
         }
         return false;
+    }
+
+    /**
+     * Takes the interrupts deliverable at this boundary, at most one NMI: after an NMI
+     * handler's IRET the interrupted code gets on before the next latched NMI is taken, so an
+     * NMI storm (arrivals faster than the handler) slows a CPU down instead of stopping it.
+     */
+    private void takeInterrupts() {
+        boolean nmiAllowed = true;
+        while (deliverable(nmiAllowed)) {
+            nmiAllowed &= !takeInterrupt(nmiAllowed);
+        }
+    }
+
+    /**
+     * NMIs nest at most this deep. Beyond one level a real CPU has already overwritten its NMI
+     * stack (the hazard); a model whose NMIs arrive faster than a faulting handler finishes
+     * would otherwise recurse without end, so deeper ones stay latched until a level returns.
+     */
+    static final int MAX_NMI_DEPTH = 8;
+
+    private boolean nmiDeliverable() {
+        return !nmiBlocked && nmiDepth < MAX_NMI_DEPTH;
     }
 
     /** Can the scheduler pick this CPU? */
@@ -225,10 +326,11 @@ public final class SimCpu {
         queue[queued++] = irq;
     }
 
-    private void takeInterrupt() {
+    /** Takes one deliverable interrupt (an NMI first, if allowed); returns whether it was an NMI. */
+    private boolean takeInterrupt(boolean nmiAllowed) {
         int pick = -1;
         for (int i = 0; i < queued && pick < 0; i++) {
-            if (queue[i].kind() == Interrupt.Kind.NMI && !nmiBlocked) {
+            if (nmiAllowed && queue[i].kind() == Interrupt.Kind.NMI && nmiDeliverable()) {
                 pick = i;   // NMIs first
             }
         }
@@ -265,6 +367,7 @@ public final class SimCpu {
         pendingOp = savedOp;
         pendingAddr = savedAddr;
         blocker = savedBlocker;
+        return nmi;
     }
 
     /**
@@ -463,9 +566,8 @@ public final class SimCpu {
 
     private boolean access(long va, AccessType type, boolean user, boolean write, long value) {
         // an instruction boundary: interrupts raised since the last point are recognized here
-        while (deliverable()) {
-            takeInterrupt();
-        }
+        arrivals();
+        takeInterrupts();
         inInstruction = true;
         long walksBefore = mmu.walks();
         inWalk = true;
@@ -480,6 +582,13 @@ public final class SimCpu {
             return false;
         }
         long pa = walk.pa & ~7L;
+        if (Long.compareUnsigned(pa, memory.sizeBytes()) >= 0) {
+            // Beyond RAM: MMIO (an ioremap'ed BAR). The device answers, not memory: a read of no
+            // device returns all ones, a write goes nowhere; neither is a simulated-memory access.
+            lastValue = write ? lastValue : -1L;
+            inInstruction = false;
+            return true;
+        }
         if (write) {
             memory.storeLong(pa, value);
         } else {

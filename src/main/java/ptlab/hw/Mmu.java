@@ -98,6 +98,7 @@ public final class Mmu {
         int pkey = Tlb.entryPkey(entry);
         int denied = PageWalker.accessDenied(regs, access, user, implicit, restr, pkey);
         if (denied != 0) {
+            // (faultFromTlb() always returns false: PIT's "return false" here is an equivalent mutant)
             return faultFromTlb(va, access, user, implicit, entry, denied, out);
         }
         if (access == AccessType.WRITE && !Tlb.entryDirty(entry)) {
@@ -113,7 +114,8 @@ public final class Mmu {
 
     private boolean miss(long va, AccessType access, boolean user, boolean implicit, WalkResult out) {
         if (!regs.mode().isCanonical(va)) {
-            return walker.translate(regs, va, access, user, implicit, out);   // #GP, no TLB involved
+            // #GP, no TLB involved; always false (so "return false" is an equivalent mutant)
+            return walker.translate(regs, va, access, user, implicit, out);
         }
         misses++;
         return walk(va, access, user, implicit, regs.pcid(), out);

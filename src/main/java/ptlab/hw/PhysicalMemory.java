@@ -392,9 +392,21 @@ public final class PhysicalMemory {
 
     // ---- whole frames -----------------------------------------------------------------------
 
-    /** Zeroes the 4 KiB frame containing {@code pa} (clear_page). Untouched frames stay unbacked. */
+    /**
+     * Zeroes the 4 KiB frame containing {@code pa} (clear_page). Untouched frames stay unbacked.
+     * One scheduling point per frame for a hook that acts at accesses; a hook that only counts
+     * is told of all 512 stores (a cost meter charges clear_page as what it is).
+     */
     public void zeroFrame(long pa) {
         beforeAccess(OP_STORE, pa & ~(long) (PAGE_SIZE - 1));
+        AccessHook h = hook;
+        if (h != null && h.onlyCounts()) {
+            h.beforeAccesses(OP_STORE, WORDS - 1);
+        }
+        clearBacking(pa);
+    }
+
+    private void clearBacking(long pa) {
         long[] f = frameOrNull(pa, 0);
         if (f != null) {
             java.util.Arrays.fill(f, 0L);
@@ -419,7 +431,7 @@ public final class PhysicalMemory {
         }
         long[] src = frameOrNull(fromPa, 0);
         if (src == null) {
-            zeroFrame(toPa);
+            clearBacking(toPa);                          // the 512 stores were counted above
             return;
         }
         System.arraycopy(src, 0, frameForWrite(toPa, 0), 0, WORDS);

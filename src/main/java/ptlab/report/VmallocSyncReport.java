@@ -55,6 +55,11 @@ public final class VmallocSyncReport {
         m.put("vmalloc_attempts", r.vmallocAttempts());
         m.put("pgd_list_walks", r.pgdListWalks());
         m.put("pgd_lock_wait_cycles", r.pgdLockWaitCycles());
+        m.put("pgd_lock_hold_cycles", r.pgdLockHoldCycles());
+        m.put("pgd_lock_holds", r.pgdLockHolds());
+        m.put("ipis", r.ipis());
+        m.put("nmis", r.nmis());
+        m.put("invariant4_checks", r.invariant4Checks());
         m.put("mms_walked", r.mmsWalked());
         m.put("walk_cycles", r.walkCycles());
         m.put("violations", r.violations());
@@ -192,7 +197,9 @@ public final class VmallocSyncReport {
                 n.path("first_violation").isNull() ? null : n.path("first_violation").asText(null),
                 n.path("events").asLong(), 0, n.path("model_cycles").asLong(), null, null,
                 n.path("vmalloc_attempts").asLong(), n.path("pgd_list_walks").asLong(),
-                n.path("pgd_lock_wait_cycles").asLong());
+                n.path("pgd_lock_wait_cycles").asLong(), n.path("pgd_lock_hold_cycles").asLong(),
+                n.path("pgd_lock_holds").asLong(), n.path("ipis").asLong(), n.path("nmis").asLong(),
+                n.path("invariant4_checks").asLong());
         return new Entry(n.path("procs").asInt(), r);
     }
 

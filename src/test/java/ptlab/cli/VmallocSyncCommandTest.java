@@ -87,14 +87,20 @@ class VmallocSyncCommandTest {
         assertEquals("", r.err());
     }
 
-    /** Issue 11, item 11: a run too small to exercise broken-no-sync is not a violation, and says why. */
+    /**
+     * Issue 11, item 11: broken-no-sync caught is not a violation (exit 0). On the engine's timed
+     * mode (issue 10) even this smallest run catches it - four CPUs read each other's fresh
+     * areas, and the end check finds the two processes' missing entries - so the "too small"
+     * note no longer appears here; the note's path is kept in VmallocSyncCommand for runs that
+     * never touch a missing mapping.
+     */
     @Test
-    void aRunTooSmallToExerciseTheBrokenStrategyIsANoteNotAViolation() {
+    void aSmallRunCatchesTheBrokenStrategyWithoutAViolationExit() {
         Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-64", "--procs", "2", "--vmallocs", "100",
                 "--strategies", "lazy-fault,broken-no-sync", "--jobs", "1");
         assertEquals(0, r.code(), r.out() + r.err());
-        assertEquals(1, r.err().strip().lines().count(), r.err());
-        assertTrue(r.err().contains("broken-no-sync") && r.err().contains("too small"), r.err());
+        assertTrue(r.out().contains("deliberately broken"), r.out());
+        assertFalse(r.err().contains("too small"), r.err());
     }
 
     /** Issue 11, item 12: --procs 1 is valid input (it used to fail with Random's "bound must be positive"). */

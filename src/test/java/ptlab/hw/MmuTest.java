@@ -352,4 +352,198 @@ class MmuTest {
                 r.global, r.memoryRefs);
         return c;
     }
+
+    /**
+     * SDM 4.10.4.1: a page fault invalidates the TLB entries of the faulting address. Here the
+     * fault comes from the walk of a write hit on a clean entry (4.8) whose PTE the kernel made
+     * read-only without a flush: the stale writable entry must not survive the #PF.
+     */
+    @Test
+    void aPageFaultInvalidatesTheTlbEntryOfTheFaultingAddress() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        long va = 0x40_0000L;
+        long neighbour = va + 0x1000;
+        cpu.pt.map(va, 0x20_0000, 1, USER_RW);
+        cpu.pt.map(neighbour, 0x21_0000, 1, USER_RW);
+        cpu.loadCr3();
+        assertTrue(cpu.read(va));
+        assertTrue(cpu.read(neighbour));
+        cpu.pt.set(va, 1, 0x20_0000 | PteBits.P | PteBits.US | PteBits.A);   // write-protected, no flush
+        assertFalse(cpu.write(va), "the clean entry walks again and sees R/W=0");
+        assertEquals(PageFaultError.P | PageFaultError.WR | PageFaultError.US, cpu.out.errorCode);
+        assertEquals(-1, cpu.mmu.tlb().probe(va, 0), "the faulting address's entry is gone");
+        assertTrue(cpu.mmu.tlb().probe(neighbour, 0) >= 0, "only that address's");
+    }
+
+    /**
+     * SDM 4.10.4.1: the #PF also drops the paging-structure-cache entries that would be used for
+     * the faulting address, so the retry after the kernel's fix walks from CR3.
+     */
+    @Test
+    void aPageFaultDropsThePagingStructureCacheEntriesOfTheFaultingAddress() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        long va = 0x40_0000L;
+        cpu.pt.map(va, 0x20_0000, 1, USER_RW);
+        cpu.pt.map(va + 0x2000, 0x22_0000, 1, USER_RW);
+        cpu.loadCr3();
+        assertTrue(cpu.read(va));
+        assertEquals(3, cpu.mmu.pagingStructureCaches().size(2) + cpu.mmu.pagingStructureCaches().size(3)
+                + cpu.mmu.pagingStructureCaches().size(4), "PML4E, PDPTE and PDE cached");
+        assertFalse(cpu.read(va + 0x1000), "not mapped: a #PF from a walk that started at the PDE cache");
+        assertEquals(1, cpu.mmu.pscHits());
+        assertEquals(0, cpu.mmu.pagingStructureCaches().deepestHit(va + 0x1000, 0));
+        assertTrue(cpu.read(va + 0x2000));
+        assertEquals(4, cpu.out.memoryRefs, "the walk after the fault starts at CR3");
+        assertEquals(1, cpu.mmu.pscHits());
+    }
+
+    /** A CPU with PCIDE=1, PGE=1 that has cached {@code u1}, {@code u2} and global {@code g} in PCID 3 and {@code u1} in PCID 4. */
+    private static Cpu twoPcids(long g, long u1, long u2) {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        cpu.regs.setPcide(true);
+        cpu.mmu.setPge(true);
+        cpu.pt.map(g, 0x30_0000, 1, PteBits.P | PteBits.RW | PteBits.G);
+        cpu.pt.map(u1, 0x31_0000, 1, USER_RW);
+        cpu.pt.map(u2, 0x32_0000, 1, USER_RW);
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 4));
+        assertTrue(cpu.read(u1));
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 3));
+        assertTrue(cpu.mmu.translate(g, AccessType.READ, false, false, cpu.out));
+        assertTrue(cpu.read(u1));
+        assertTrue(cpu.read(u2));
+        assertEquals(4, cpu.mmu.tlb().size());
+        return cpu;
+    }
+
+    private static boolean cached(Cpu cpu, long va, int pcid) {
+        return cpu.mmu.tlb().probe(va, pcid) >= 0;
+    }
+
+    @Test
+    void invpcidType0DropsOnlyThatAddressInThatPcid() {
+        long g = 0xffff_8880_0000_0000L;
+        long u1 = 0x40_0000L;
+        long u2 = 0x80_0000L;
+        Cpu cpu = twoPcids(g, u1, u2);
+        assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_ADDRESS, 3, u1));
+        assertFalse(cached(cpu, u1, 3));
+        assertTrue(cached(cpu, u2, 3), "another address of the PCID stays");
+        assertTrue(cached(cpu, u1, 4), "the address in another PCID stays");
+        assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_ADDRESS, 3, g));
+        assertTrue(cached(cpu, g, 3), "type 0 leaves global entries");
+        assertEquals(0, cpu.mmu.pagingStructureCaches().deepestHit(u2, 3), "and drops the PCID's PSC entries");
+        assertTrue(cpu.mmu.pagingStructureCaches().deepestHit(u1, 4) != 0, "not another PCID's");
+        assertFalse(cpu.mmu.invpcid(Mmu.INVPCID_ADDRESS, 3, 1L << 60), "non-canonical: #GP");
+    }
+
+    @Test
+    void invpcidType1DropsTheNonGlobalEntriesOfThatPcid() {
+        long g = 0xffff_8880_0000_0000L;
+        long u1 = 0x40_0000L;
+        long u2 = 0x80_0000L;
+        Cpu cpu = twoPcids(g, u1, u2);
+        assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_SINGLE_CONTEXT, 3, 0));
+        assertFalse(cached(cpu, u1, 3));
+        assertFalse(cached(cpu, u2, 3));
+        assertTrue(cached(cpu, g, 3), "global entries stay");
+        assertTrue(cached(cpu, u1, 4), "another PCID stays");
+        assertEquals(0, cpu.mmu.pagingStructureCaches().deepestHit(u1, 3));
+        assertTrue(cpu.mmu.pagingStructureCaches().deepestHit(u1, 4) != 0);
+    }
+
+    @Test
+    void invpcidType3DropsEveryNonGlobalEntryOfEveryPcid() {
+        long g = 0xffff_8880_0000_0000L;
+        long u1 = 0x40_0000L;
+        long u2 = 0x80_0000L;
+        Cpu cpu = twoPcids(g, u1, u2);
+        assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_ALL_EXCEPT_GLOBAL, 0, 0));
+        assertFalse(cached(cpu, u1, 3));
+        assertFalse(cached(cpu, u2, 3));
+        assertFalse(cached(cpu, u1, 4));
+        assertTrue(cached(cpu, g, 3));
+        assertEquals(0, cpu.mmu.pagingStructureCaches().deepestHit(u1, 4));
+        assertTrue(cpu.read(u1));
+        assertTrue(cpu.mmu.pagingStructureCaches().deepestHit(u1, 3) != 0);
+        assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_ALL_INCLUDING_GLOBAL, 0, 0));
+        assertEquals(0, cpu.mmu.tlb().size(), "type 2 drops the global entry too");
+        assertEquals(0, cpu.mmu.pagingStructureCaches().deepestHit(u1, 3), "and every PSC entry");
+    }
+
+    /**
+     * MOV to CR3 with PCIDE=1: bit 63 set keeps the PCID's TLB and paging-structure-cache
+     * entries, bit 63 clear drops them (4.10.4.1); with PCIDE=0 every PSC entry goes.
+     */
+    @Test
+    void cr3WriteKeepsOrDropsThePagingStructureCachesLikeTheTlb() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        cpu.regs.setPcide(true);
+        long va = 0x40_0000L;
+        cpu.pt.map(va, 0x50_0000, 1, USER_RW);
+        cpu.pt.map(va + 0x1000, 0x51_0000, 1, USER_RW);
+        cpu.pt.map(va + 0x2000, 0x52_0000, 1, USER_RW);
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 1));
+        assertTrue(cpu.read(va));
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 1 | CpuRegisters.CR3_NOFLUSH));
+        assertTrue(cpu.read(va + 0x1000));
+        assertEquals(1, cpu.mmu.pscHits(), "no-flush: the walk starts at the cached PDE");
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 1));
+        assertTrue(cpu.read(va + 0x2000));
+        assertEquals(1, cpu.mmu.pscHits(), "flushing CR3 write: the walk starts at CR3");
+        assertEquals(4, cpu.out.memoryRefs);
+
+        Cpu plain = new Cpu(PagingMode.X86_64);
+        plain.pt.map(va, 0x50_0000, 1, USER_RW);
+        plain.pt.map(va + 0x1000, 0x51_0000, 1, USER_RW);
+        plain.loadCr3();
+        assertTrue(plain.read(va));
+        plain.loadCr3();
+        assertTrue(plain.read(va + 0x1000));
+        assertEquals(0, plain.mmu.pscHits(), "PCIDE=0: a CR3 write drops every PSC entry");
+    }
+
+    /**
+     * SDM 4.8: the processor sets A in every paging-structure entry it uses, not only in the
+     * leaf; a leaf whose A is already set must not make the walk skip the upper entries.
+     */
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void aWalkSetsAccessedInEveryUpperEntryEvenWhenTheLeafHasIt(PagingMode mode) {
+        Cpu cpu = new Cpu(mode);
+        long va = va(mode);
+        cpu.pt.map(va, 0x20_0000, 1, USER_RW | PteBits.A);   // upper entries: P RW US, no A
+        cpu.loadCr3();
+        assertTrue(cpu.read(va));
+        for (int level = mode.levels(); level >= 2; level--) {
+            if (mode.isPae() && level == 3) {
+                continue;   // a PDPTE register has no A flag (4.4.1)
+            }
+            assertTrue(PteBits.accessed(cpu.pt.get(va, level)), mode + ": A at level " + level);
+        }
+        assertFalse(PteBits.dirty(cpu.pt.get(va, 1)), "a read sets no D");
+    }
+
+    /** The counters the measurements read: walks, misses, hits and the entries walks read from memory. */
+    @Test
+    void walkCountersAddUpAndResetStatsClearsThem() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        assertEquals(cpu.regs, cpu.mmu.registers());
+        long va = 0x40_0000L;
+        cpu.pt.map(va, 0x20_0000, 1, USER_RW);
+        cpu.pt.map(va + 0x1000, 0x21_0000, 1, USER_RW);
+        cpu.loadCr3();
+        assertTrue(cpu.read(va));
+        assertEquals(4, cpu.mmu.walkMemoryRefs(), "PML4E, PDPTE, PDE, PTE");
+        assertTrue(cpu.read(va + 0x1000));
+        assertEquals(5, cpu.mmu.walkMemoryRefs(), "from the cached PDE: only the PTE");
+        assertTrue(cpu.read(va));
+        assertEquals(2, cpu.mmu.walks());
+        assertEquals(2, cpu.mmu.misses());
+        assertEquals(1, cpu.mmu.hits());
+        assertEquals(cpu.pt.get(va, 1), cpu.mmu.walker().translate(cpu.regs, va, AccessType.READ, true, false, cpu.out)
+                ? cpu.out.leafEntry : -1, "the walker is the MMU's own");
+        cpu.mmu.resetStats();
+        assertEquals(0, cpu.mmu.walks() + cpu.mmu.misses() + cpu.mmu.hits() + cpu.mmu.walkMemoryRefs()
+                + cpu.mmu.pscHits() + cpu.mmu.dirtyRewalks());
+    }
 }

@@ -122,4 +122,42 @@ class TlbTest {
         assertTrue(tlb.lookupEntry(vas[2], 4) >= 0, "global: any PCID hits");
         assertThrows(IllegalArgumentException.class, () -> tlb.insert(vas[0], 3, 12, 0x1234, 0, 0, false, false));
     }
+
+    /**
+     * probe(), the lookup of the invariant checkers, names the same entry as lookup() in every
+     * array: a stale 2 MiB or 1 GiB entry must be as visible to invariant 3 as a 4 KiB one.
+     */
+    @Test
+    void probeSeesLargeAndHugeEntriesLikeLookup() {
+        Tlb tlb = new Tlb(TlbConfig.DEFAULT);
+        long[] vas = {0x7f00_0000_3000L, 0x7f00_0040_0000L, 0x7f00_8000_0000L};
+        int[] shifts = {12, 21, 30};
+        long[] frames = {0x5000L, 0x4020_0000L, 0x8000_0000L};
+        for (int i = 0; i < 3; i++) {
+            tlb.insert(vas[i], 3, shifts[i], frames[i], 0, 0, false, false);
+        }
+        assertEquals(3, tlb.size(), "one entry in each of the three arrays");
+        assertEquals(TlbConfig.DEFAULT, tlb.config());
+        for (int i = 0; i < 3; i++) {
+            int probed = tlb.probe(vas[i], 3);
+            assertTrue(probed >= 0, "probe misses the " + shifts[i] + "-bit page");
+            assertEquals(shifts[i], tlb.pageShift(probed));
+            assertEquals(frames[i], tlb.frame(probed));
+            assertEquals(3, tlb.pcid(probed));
+            assertEquals(tlb.lookup(vas[i], 3), probed);
+        }
+    }
+
+    /** The first way of the first set is a slot like any other, in each array, for lookupEntry(). */
+    @Test
+    void anEntryInSlotZeroHitsInEveryArray() {
+        Tlb tlb = new Tlb(TlbConfig.DEFAULT);
+        tlb.insert(0, 1, 12, 0x1000, 0, 0, false, false);          // 4 KiB array, set 0, way 0
+        tlb.insert(0, 2, 21, 0x20_0000, 0, 0, false, false);      // 2 MiB array, set 0, way 0
+        tlb.insert(0, 3, 30, 0x4000_0000, 0, 0, false, false);    // 1 GiB array, set 0, way 0
+        assertEquals(0x1000, Tlb.entryFrame(tlb.lookupEntry(0x123, 1)));
+        assertEquals(0x20_0000, Tlb.entryFrame(tlb.lookupEntry(0x1234, 2)));
+        assertEquals(0x4000_0000, Tlb.entryFrame(tlb.lookupEntry(0x12_3456, 3)));
+        assertEquals(-1, tlb.lookupEntry(0, 4));
+    }
 }

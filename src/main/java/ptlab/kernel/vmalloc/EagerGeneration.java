@@ -11,7 +11,17 @@ import ptlab.kernel.Cpu;
  */
 public final class EagerGeneration implements VmallocSyncStrategy {
 
-    private int syncedGeneration;
+    /**
+     * The generation pgd_list has been synced up to: written under {@link #syncMutex}, read
+     * without it by every CPU's vmalloc first, so a shared variable.
+     */
+    private ptlab.kernel.SharedLong syncedGeneration;
+    /**
+     * Serialises the syncs: a vmalloc that finds the generation ahead waits for the sync in
+     * progress and then re-checks, rather than walking pgd_list a second time (so full syncs
+     * stay bounded by the generation's changes, mail 000's "255 times per boot").
+     */
+    private ptlab.kernel.SpinLock syncMutex;
 
     @Override
     public String name() {
@@ -25,15 +35,22 @@ public final class EagerGeneration implements VmallocSyncStrategy {
 
     @Override
     public void boot(KernelMappingSync s) {
-        syncedGeneration = s.generation();
+        syncedGeneration = new ptlab.kernel.SharedLong(s.kernel().interleaving(), "synced_generation", s.generation());
+        syncMutex = new ptlab.kernel.SpinLock("vmalloc_sync_mutex", s.kernel().interleaving());
     }
 
     @Override
     public void afterMap(KernelMappingSync s, Cpu cpu, long start, long end, int pgtblModMask) {
-        int g = s.generation();
-        if (g != syncedGeneration) {
-            s.syncGenerations(syncedGeneration);
-            syncedGeneration = g;
+        if (s.generation() <= syncedGeneration.get()) {
+            return;                                       // the fast path: nothing new since the last sync
         }
+        syncMutex.lock();
+        int g = s.generation();
+        long synced = syncedGeneration.get();
+        if (g > synced) {
+            s.syncGenerations((int) synced);
+            syncedGeneration.set(g);                      // only raised: every writer holds syncMutex
+        }
+        syncMutex.unlock();
     }
 }

@@ -15,7 +15,14 @@ import ptlab.kernel.MmStruct;
  */
 public final class SwitchCheck implements VmallocSyncStrategy {
 
-    private int seenGeneration;
+    /**
+     * The generation every loaded mm has been brought up to by IPIs (every handler ran and
+     * acknowledged): read and raised by any CPU's vmalloc without a lock, so a shared variable.
+     * A vmalloc that finds it below the generation sends the IPIs itself, even when another
+     * CPU's are still in flight: its area may lie in an entry that CPU populated, and it may
+     * return only when every loaded mm has that entry.
+     */
+    private ptlab.kernel.SharedLong propagated;
 
     @Override
     public String name() {
@@ -34,8 +41,8 @@ public final class SwitchCheck implements VmallocSyncStrategy {
 
     @Override
     public void boot(KernelMappingSync s) {
-        seenGeneration = s.generation();
-        s.kernel().initMm().kernelSyncGen = seenGeneration;
+        propagated = new ptlab.kernel.SharedLong(s.kernel().interleaving(), "switch_check_propagated", s.generation());
+        s.kernel().initMm().kernelSyncGen = s.generation();
     }
 
     @Override
@@ -47,7 +54,11 @@ public final class SwitchCheck implements VmallocSyncStrategy {
 
     @Override
     public void forked(KernelMappingSync s, MmStruct child) {
-        child.kernelSyncGen = s.generation();      // pgd_ctor cloned init_mm's entries under pgd_lock
+        // pgd_ctor cloned init_mm's entries under pgd_lock, but the generation is ordered by
+        // init_mm's page_table_lock: an entry populated during the clone may be counted and
+        // missing. So the child's count starts at 0, and the first switch to it checks every
+        // populated entry (copying only those the clone missed).
+        child.kernelSyncGen = 0;
     }
 
     /** The IPI handler (or the sender's own part): bring the mm this CPU has loaded up to date. */
@@ -60,10 +71,10 @@ public final class SwitchCheck implements VmallocSyncStrategy {
 
     @Override
     public void afterMap(KernelMappingSync s, Cpu cpu, long start, long end, int pgtblModMask) {
-        if (s.generation() == seenGeneration) {
+        long g = s.generation();
+        if (propagated.get() >= g) {
             return;
         }
-        seenGeneration = s.generation();
         for (int i = 0; i < s.kernel().cpuCount(); i++) {
             Cpu c = s.kernel().cpu(i);
             if (c == cpu) {
@@ -71,6 +82,9 @@ public final class SwitchCheck implements VmallocSyncStrategy {
             } else {
                 s.smpCallFunctionSingle(c, () -> catchUpLoaded(s, c));
             }
+        }
+        for (long cur = propagated.get(); cur < g && !propagated.compareAndSet(cur, g); cur = propagated.get()) {
+            // another CPU raised it meanwhile; keep the larger
         }
     }
 }

@@ -78,7 +78,7 @@ public final class Vmalloc {
         this.sync = new KernelMappingSync(k);
         long[] range = strategy.vmallocRange(k.layout());
         this.areas = new VmapAreas(range[0], range[1], VmapAreas.lazyMaxPages(k.cpuCount()),
-                (s, e) -> k.tlb().flush_tlb_kernel_range(null, s, e));
+                (s, e) -> k.tlb().flush_tlb_kernel_range(null, s, e), k.interleaving());
         this.pageKernel = PteBits.P | PteBits.RW | PteBits.A | PteBits.D | PteBits.G | pt.nx();
         strategy.boot(sync);
     }

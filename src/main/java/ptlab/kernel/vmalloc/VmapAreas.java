@@ -56,6 +56,8 @@ public final class VmapAreas {
     /** Busy areas: start -> size (guard page included). */
     private final TreeMap<Long, Long> busy = new TreeMap<>();
     private final List<long[]> purgeList = new ArrayList<>();
+    /** vmap_purge_lock: one purge at a time; an allocation that found no room waits for the one in flight. */
+    private final ptlab.kernel.SpinLock purgeLock;
     private long lazyPages;
     private long purges;
     private long purgedAreas;
@@ -65,6 +67,14 @@ public final class VmapAreas {
      * {@code fls(num_online_cpus()) * (32 MiB / PAGE_SIZE)}.
      */
     public VmapAreas(long start, long end, long lazyMaxPages, KernelTlbFlush flush) {
+        this(start, end, lazyMaxPages, flush, ptlab.kernel.Interleaving.NONE);
+    }
+
+    /**
+     * The same, with {@code vmap_purge_lock} under {@code il} (the kernel's interleaving), so
+     * that purges on several simulated CPUs serialise as Linux's mutex makes them.
+     */
+    public VmapAreas(long start, long end, long lazyMaxPages, KernelTlbFlush flush, ptlab.kernel.Interleaving il) {
         if (start >= end || (start & (PAGE_SIZE - 1)) != 0 || (end & (PAGE_SIZE - 1)) != 0) {
             throw new IllegalArgumentException(String.format("bad vmalloc range 0x%x..0x%x", start, end));
         }
@@ -75,6 +85,7 @@ public final class VmapAreas {
         this.areaEnd = end;
         this.lazyMaxPages = lazyMaxPages;
         this.flush = flush;
+        this.purgeLock = new ptlab.kernel.SpinLock("vmap_purge_lock", il);
         insertFree(start, end - start);
     }
 
@@ -99,8 +110,8 @@ public final class VmapAreas {
      */
     public long alloc(long size, long align) {
         long va = findAndCarve(size, align);
-        if (va == -1 && !purgeList.isEmpty()) {
-            purge();                                   // "purge_vmap_area_lazy(); goto retry;"
+        if (va == -1) {
+            purge();                                   // "purge_vmap_area_lazy(); goto retry;" (waits for one in flight)
             va = findAndCarve(size, align);
         }
         if (va != -1) {
@@ -162,22 +173,38 @@ public final class VmapAreas {
      * end of the pending areas, then their ranges go back to the free tree.
      */
     public void purge() {
+        purgeLock.lock();
+        try {
+            purgeLocked();
+        } finally {
+            purgeLock.unlock();
+        }
+    }
+
+    /**
+     * Linux v6.6 mm/vmalloc.c:__purge_vmap_area_lazy() under vmap_purge_lock: the pending list
+     * is taken whole first ("list_replace_init(&purge_vmap_area_list, &local_purge_list)"), so
+     * areas freed while the flush's IPIs are out queue for the next purge; the taken ones go
+     * back to the free tree only after the flush.
+     */
+    private void purgeLocked() {
         if (purgeList.isEmpty()) {
             return;
         }
+        List<long[]> local = new ArrayList<>(purgeList);
+        purgeList.clear();
+        lazyPages = 0;
         long lo = Long.MAX_VALUE;
         long hi = Long.MIN_VALUE;
-        for (long[] a : purgeList) {
+        for (long[] a : local) {
             lo = Math.min(lo, a[0]);
             hi = Math.max(hi, a[0] + a[1]);
         }
         flush.flush(lo, hi);
-        for (long[] a : purgeList) {
+        for (long[] a : local) {
             freeMerging(a[0], a[1]);
         }
-        purgedAreas += purgeList.size();
-        purgeList.clear();
-        lazyPages = 0;
+        purgedAreas += local.size();
         purges++;
     }
 

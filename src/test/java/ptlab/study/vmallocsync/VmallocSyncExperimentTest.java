@@ -74,7 +74,8 @@ class VmallocSyncExperimentTest {
                     syncing + ": " + lazy.vmallocLatency().getMean() + " vs " + r.vmallocLatency().getMean());
         }
         for (Row r : rows.values()) {
-            if (!r.strategy().equals("lazy-fault")) {
+            // tracked-mask keeps x86-32's vmalloc_fault() for its race window (TrackedMask), rarely taken
+            if (!r.strategy().equals("lazy-fault") && !r.strategy().equals("tracked-mask")) {
                 assertEquals(0, r.faultsInNmi(), r.strategy());
                 assertEquals(0, r.nestedNmiHazards(), r.strategy());
             }
