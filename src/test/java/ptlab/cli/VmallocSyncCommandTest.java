@@ -88,19 +88,20 @@ class VmallocSyncCommandTest {
     }
 
     /**
-     * Issue 11, item 11: broken-no-sync caught is not a violation (exit 0). On the engine's timed
-     * mode (issue 10) even this smallest run catches it - four CPUs read each other's fresh
-     * areas, and the end check finds the two processes' missing entries - so the "too small"
-     * note no longer appears here; the note's path is kept in VmallocSyncCommand for runs that
-     * never touch a missing mapping.
+     * Issue 11, item 11: in a run this small broken-no-sync is either caught (its oops listed,
+     * not a violation: exit 0) or not exercised at all, which is a note on stderr saying so -
+     * never exit 1. Which one depends on whether any CPU happens to read an area through a pgd
+     * that lacks its entry (the engine's interleaving of four CPUs, issue 10; the flush
+     * delivery of issue 16).
      */
     @Test
-    void aSmallRunCatchesTheBrokenStrategyWithoutAViolationExit() {
+    void aSmallRunCatchesTheBrokenStrategyOrSaysItIsTooSmall() {
         Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-64", "--procs", "2", "--vmallocs", "100",
                 "--strategies", "lazy-fault,broken-no-sync", "--jobs", "1");
         assertEquals(0, r.code(), r.out() + r.err());
-        assertTrue(r.out().contains("deliberately broken"), r.out());
-        assertFalse(r.err().contains("too small"), r.err());
+        boolean caught = r.out().contains("deliberately broken");
+        boolean noted = r.err().contains("broken-no-sync") && r.err().contains("too small");
+        assertTrue(caught != noted, "caught or noted, not both: " + r.out() + r.err());
     }
 
     /** Issue 11, item 12: --procs 1 is valid input (it used to fail with Random's "bound must be positive"). */

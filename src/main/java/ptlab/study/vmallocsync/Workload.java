@@ -62,8 +62,9 @@ import ptlab.study.vmallocsync.VmallocSyncExperiment.Row;
  * of 1..16 pages or, 15% of those, a 2 MiB..1 GiB BAR (2..16 MiB on x86-32); the matching
  * vfree/iounmap, keeping about 256 areas live); 20% a kernel read of a live area from process
  * context and 10% from interrupt context; 15% a context switch to a process not running; 15% a
- * fork (while fewer than {@code procs} live) or an exit of a process not running on another
- * CPU. A CPU stops when {@code vmallocOps} vmalloc-family operations have been started.
+ * fork (while fewer than {@code procs} live) or an exit, each of a process not running on
+ * another CPU (both run on the task's own CPU in Linux). A CPU stops when {@code vmallocOps}
+ * vmalloc-family operations have been started.
  * Workload bookkeeping is not kernel state: an area or task an operation works on is taken
  * out of the workload's lists for the operation's length, so no other CPU frees the area
  * being read or exits the parent being forked.
@@ -388,12 +389,16 @@ final class Workload {
             live.add(next);
         }
 
-        /** fork() of a live process; false when out of memory. */
+        /** fork() of a live process not running on another CPU; false when none was forked. */
         private boolean fork() {
             if (live.isEmpty()) {
                 return false;
             }
-            Task parent = take(live, rnd.nextInt(live.size()));
+            int i = rnd.nextInt(live.size());
+            if (live.get(i).cpu() != null && live.get(i).cpu() != kcpu) {
+                return false;                                // fork runs on the parent's CPU (dup_mmap flushes from it)
+            }
+            Task parent = take(live, i);
             long t0 = cpu.clock();
             Task child = k.fork(parent);
             if (child != null) {
