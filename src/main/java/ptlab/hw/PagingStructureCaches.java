@@ -45,6 +45,7 @@ public final class PagingStructureCaches {
     }
 
     public boolean has(int level) {
+        // (caches[0] is always null, so PIT's "level > 0" for "level >= 0" is an equivalent mutant)
         return level >= 0 && level < caches.length && caches[level] != null;
     }
 

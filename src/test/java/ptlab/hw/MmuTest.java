@@ -546,4 +546,36 @@ class MmuTest {
         assertEquals(0, cpu.mmu.walks() + cpu.mmu.misses() + cpu.mmu.hits() + cpu.mmu.walkMemoryRefs()
                 + cpu.mmu.pscHits() + cpu.mmu.dirtyRewalks());
     }
+
+    /** A TLB entry for physical frame 0 (a clean 4 KiB page with no restriction packs to 0) is a hit like any other. */
+    @Test
+    void aPageAtPhysicalAddressZeroHitsInTheTlb() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        long va = 0x40_0000L;
+        cpu.pt.map(va, 0, 1, USER_RW | PteBits.A);
+        cpu.loadCr3();
+        assertTrue(cpu.read(va + 8));
+        assertEquals(8, cpu.out.pa);
+        assertTrue(cpu.read(va + 16));
+        assertEquals(16, cpu.out.pa);
+        assertEquals(1, cpu.mmu.hits());
+        assertEquals(1, cpu.mmu.misses());
+    }
+
+    /** INVPCID takes PCIDs 0..4095; 4096 is #GP(0) and invalidates nothing. */
+    @Test
+    void invpcidAcceptsEveryTwelveBitPcid() {
+        Cpu cpu = new Cpu(PagingMode.X86_64);
+        cpu.regs.setPcide(true);
+        long va = 0x40_0000L;
+        cpu.pt.map(va, 0x20_0000, 1, USER_RW);
+        assertTrue(cpu.mmu.writeCr3(cpu.pt.root | 0xFFF));
+        assertTrue(cpu.read(va));
+        assertFalse(cpu.mmu.invpcid(Mmu.INVPCID_SINGLE_CONTEXT, 0x1000, 0));
+        assertFalse(cpu.mmu.invpcid(Mmu.INVPCID_SINGLE_CONTEXT, -1, 0));
+        assertTrue(cached(cpu, va, 0xFFF), "a #GP invalidates nothing");
+        assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_SINGLE_CONTEXT, 0xFFF, 0));
+        assertFalse(cached(cpu, va, 0xFFF));
+        assertTrue(cpu.mmu.invpcid(Mmu.INVPCID_SINGLE_CONTEXT, 0, 0));
+    }
 }

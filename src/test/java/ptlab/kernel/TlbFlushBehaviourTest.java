@@ -103,8 +103,10 @@ class TlbFlushBehaviourTest {
         Cpu cpu1 = k.cpu(1);
         long pages = cpu1.pageFlushes();
         long full = cpu1.fullFlushes();
+        long cr3 = cpu1.cr3Writes();
         cpu1.flush_tlb_func(inFlight.get(0), false);
         assertEquals(1, cpu1.fullFlushes() - full, "behind by two generations: a full flush");
+        assertEquals(1, cpu1.cr3Writes() - cr3, "by a CR3 reload");
         assertEquals(0, cpu1.pageFlushes() - pages);
         cpu1.flush_tlb_func(inFlight.get(1), false);
         assertEquals(1, cpu1.fullFlushes() - full, "already at the mm's generation: nothing to do");
@@ -271,5 +273,79 @@ class TlbFlushBehaviourTest {
         assertEquals(1, k.cpu(1).ipisReceived() - got[1]);
         assertEquals(0, k.cpu(2).ipisReceived() - got[2], "cpu2 never ran the mm");
         assertEquals(0, k.readUserLong(k.cpu(1), VA, -1), "still mapped: the flush only dropped cached entries");
+    }
+
+    /** flush_tlb_kernel_range() of exactly the ceiling's 33 pages still invalidates page by page. */
+    @Test
+    void aKernelRangeOfExactlyTheCeilingIsFlushedPageByPage() {
+        Kernel k = boot(2, false);
+        long start = 0xffff_c900_0000_0000L;
+        int n = TlbFlush.TLB_SINGLE_PAGE_FLUSH_CEILING;
+        long requests = k.tlb().flushRequests();
+        long[] pages = {k.cpu(0).pageFlushes(), k.cpu(1).pageFlushes()};
+        long[] full = {k.cpu(0).fullFlushes(), k.cpu(1).fullFlushes()};
+        k.tlb().flush_tlb_kernel_range(k.cpu(0), start, start + n * 4096L);
+        assertEquals(1, k.tlb().flushRequests() - requests);
+        for (int c = 0; c < 2; c++) {
+            assertEquals(n, k.cpu(c).pageFlushes() - pages[c], "cpu" + c);
+            assertEquals(0, k.cpu(c).fullFlushes() - full[c], "cpu" + c);
+        }
+    }
+
+    /** __flush_tlb_all(): a kernel flush above the ceiling drops global entries too, on every CPU. */
+    @Test
+    void aFullKernelFlushDropsGlobalEntriesOnEveryCpu() {
+        Kernel k = boot(2, false);
+        long va = 0xffff_c900_0000_0000L;
+        for (int c = 0; c < 2; c++) {
+            k.cpu(c).mmu().tlb().insert(va, 0, 12, 0x40_0000L, 0, 0, true, false);   // a global vmalloc entry
+        }
+        k.tlb().flush_tlb_all(k.cpu(0));
+        for (int c = 0; c < 2; c++) {
+            assertEquals(-1, k.cpu(c).mmu().tlb().probe(va, 0), "cpu" + c + " still holds the global entry");
+        }
+    }
+
+    /** flush_tlb_page() (ptep_clear_flush): that one page, on every CPU running the mm. */
+    @Test
+    void flushTlbPageDropsThatPageEverywhere() {
+        Kernel k = boot(2, false);
+        Task t = twoCpuProcess(k, 2);
+        long[] pages = {k.cpu(0).pageFlushes(), k.cpu(1).pageFlushes()};
+        k.tlb().flush_tlb_page(k.cpu(0), t.mm(), VA);
+        for (int c = 0; c < 2; c++) {
+            assertEquals(1, k.cpu(c).pageFlushes() - pages[c], "cpu" + c + ": one INVLPG");
+            int pcid = k.cpu(c).pcid();
+            assertEquals(-1, k.cpu(c).mmu().tlb().probe(VA, pcid), "cpu" + c + ": the page is gone");
+            assertTrue(k.cpu(c).mmu().tlb().probe(VA + 4096, pcid) >= 0, "cpu" + c + ": the next page is not");
+        }
+    }
+
+    /**
+     * The TLB_GEN_BEFORE_CPUMASK variant is wrong only under a race: alone on a CPU it still
+     * records the generation it loaded, so a later one-page flush is one INVLPG, not a full flush.
+     */
+    @Test
+    void withoutARaceTheBrokenOrderingStillRecordsTheLoadedGeneration() {
+        for (KernelVariant variant : new KernelVariant[] {KernelVariant.CORRECT,
+                KernelVariant.of(KernelVariant.Bug.TLB_GEN_BEFORE_CPUMASK)}) {
+            Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(1)
+                    .withPcid(true), Interleaving.NONE, variant);
+            Cpu cpu = k.cpu(0);
+            Task a = k.createProcess();
+            Task b = k.createProcess();
+            k.switchTo(cpu, a);
+            assertEquals(VA, k.mmap(a, VA, 2 * 4096L, RW, ANON_FIXED));
+            assertTrue(k.writeUserLong(cpu, VA, 1));
+            assertTrue(k.writeUserLong(cpu, VA + 4096, 1));
+            assertEquals(0, k.mprotect(a, VA, 4096, PROT_READ));    // a's tlb_gen moves on
+            k.switchTo(cpu, b);
+            k.switchTo(cpu, a);                                      // back, up to date
+            long pages = cpu.pageFlushes();
+            long full = cpu.fullFlushes();
+            assertEquals(0, k.mprotect(a, VA + 4096, 4096, PROT_READ));
+            assertEquals(1, cpu.pageFlushes() - pages, variant.toString());
+            assertEquals(0, cpu.fullFlushes() - full, variant.toString());
+        }
     }
 }

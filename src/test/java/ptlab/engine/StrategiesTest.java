@@ -1,0 +1,150 @@
+package ptlab.engine;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+import ptlab.hw.CpuRegisters;
+import ptlab.hw.PagingMode;
+import ptlab.hw.PhysicalMemory;
+
+/** The scheduling strategies' choices, step by step, without running a scenario. */
+class StrategiesTest {
+
+    private static Machine machine(int cpus) {
+        Machine m = new Machine(new PhysicalMemory(1L << 20), PagingMode.X86_64);
+        for (int i = 0; i < cpus; i++) {
+            CpuRegisters r = new CpuRegisters(PagingMode.X86_64);
+            r.setCr3(0x1000);
+            m.addCpu(r, c -> { });
+        }
+        return m;
+    }
+
+    /** Keep the CPU that ran last; else the lowest runnable CPU; an injected event only when no CPU can run. */
+    @Test
+    void theDefaultChoiceAddsNoPreemption() {
+        assertEquals(2, Strategies.defaultChoice(0b0111, 3, 2), "the CPU that ran last goes on");
+        assertEquals(0, Strategies.defaultChoice(0b0011, 3, 2), "it cannot: the lowest runnable CPU");
+        assertEquals(1, Strategies.defaultChoice(0b1010, 3, -1), "no CPU ran yet: the lowest runnable CPU");
+        assertEquals(1, Strategies.defaultChoice(0b1010, 3, 3), "an event ran last: a CPU, not the event again");
+        assertEquals(3, Strategies.defaultChoice(0b1000, 3, 0), "only the event is enabled");
+        assertEquals(0, Strategies.defaultChoice(0b1, 1, 0));
+        assertEquals(63, Strategies.defaultChoice(1L << 63, 64, 5), "64 CPUs: the top bit is a CPU");
+        assertEquals(5, Strategies.defaultChoice(1L << 63 | 1L << 5, 64, 5));
+    }
+
+    /** splitmix64 (Steele, Lea, Flood 2014): schedule i of seed s is the (i+1)-th output from state s. */
+    @Test
+    void scheduleSeedsAreSplitmix64() {
+        assertEquals(0xE220A8397B1DCDAFL, Strategies.scheduleSeed(0, 0));
+        assertEquals(0x6E789E6AA1B965F4L, Strategies.scheduleSeed(0, 1));
+        assertEquals(0xBDD732262FEB6E95L, Strategies.scheduleSeed(42, 0));
+    }
+
+    @Test
+    void nthBitCountsSetBitsFromTheBottom() {
+        assertEquals(1, Strategies.nthBit(0b10110, 0));
+        assertEquals(2, Strategies.nthBit(0b10110, 1));
+        assertEquals(4, Strategies.nthBit(0b10110, 2));
+        assertEquals(63, Strategies.nthBit(1L << 63 | 1, 1));
+    }
+
+    @Test
+    void rngIsUniformInRangeAndReproducible() {
+        Strategies.Rng rng = new Strategies.Rng();
+        rng.seed(7);
+        int[] seen = new int[5];
+        List<Integer> first = new ArrayList<>();
+        for (int i = 0; i < 1000; i++) {
+            int v = rng.nextInt(5);
+            assertTrue(v >= 0 && v < 5, "out of range: " + v);
+            seen[v]++;
+            if (i < 10) {
+                first.add(v);
+            }
+        }
+        for (int v = 0; v < 5; v++) {
+            assertTrue(seen[v] > 150, "value " + v + " drawn " + seen[v] + " times in 1000");
+        }
+        rng.seed(7);
+        for (int i = 0; i < 10; i++) {
+            assertEquals(first.get(i), rng.nextInt(5), "draw " + i);
+        }
+        rng.seed(0);
+        assertEquals(0xE220A8397B1DCDAFL, rng.next(), "the same generator as the schedule seeds");
+    }
+
+    /** Replay follows the list where the listed choice is enabled, else (and after the list) the default choice. */
+    @Test
+    void replayFollowsTheListThenTheDefault() {
+        Machine m = machine(3);
+        Strategies.Replay r = new Strategies.Replay(new int[] {2, 1, 0}, 3);
+        assertEquals(2, r.choose(m, 0b111, 0));
+        assertEquals(1, r.choose(m, 0b111, 1));
+        assertEquals(1, r.choose(m, 0b110, 2), "CPU 0 listed but not enabled: keep CPU 1");
+        assertEquals(1, r.choose(m, 0b111, 3), "after the list: keep CPU 1");
+        assertEquals(0, r.choose(m, 0b101, 4), "CPU 1 cannot: the lowest");
+        r.reset(new int[] {2}, 1);
+        assertEquals(2, r.choose(m, 0b111, 0));
+        r.reset(new int[] {2}, 0);
+        assertEquals(0, r.choose(m, 0b111, 0), "an empty list: the default from the start");
+    }
+
+    @Test
+    void randomChoosesOnlyEnabledChoicesAndRepeatsWithTheSeed() {
+        Machine m = machine(4);
+        Strategies.Random r = new Strategies.Random();
+        r.reset(3);
+        int[] got = new int[200];
+        boolean[] hit = new boolean[4];
+        for (int i = 0; i < got.length; i++) {
+            long en = i % 2 == 0 ? 0b1010 : 0b0111;
+            got[i] = r.choose(m, en, i);
+            assertTrue((en & 1L << got[i]) != 0, "step " + i + " chose " + got[i]);
+            hit[got[i]] = true;
+        }
+        assertTrue(hit[0] && hit[1] && hit[2] && hit[3], "every choice comes up");
+        r.reset(3);
+        for (int i = 0; i < got.length; i++) {
+            assertEquals(got[i], r.choose(m, i % 2 == 0 ? 0b1010 : 0b0111, i));
+        }
+    }
+
+    /** PCT depth 1: no change point, so the highest-priority enabled choice runs as long as it is enabled. */
+    @Test
+    void pctWithoutChangePointsRunsTheHighestPriorityChoice() {
+        Machine m = machine(3);
+        Strategies.Pct p = new Strategies.Pct(1);
+        p.reset(11, 3, 10);
+        int first = p.choose(m, 0b111, 0);
+        for (int step = 1; step < 10; step++) {
+            assertEquals(first, p.choose(m, 0b111, step));
+        }
+        int second = p.choose(m, 0b111 & ~(1L << first), 10);
+        assertNotEquals(first, second);
+        assertEquals(first, p.choose(m, 0b111, 11), "priorities do not change without a change point");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Strategies.Pct(0));
+        assertTrue(e.getMessage().contains("got 0"), e.getMessage());
+    }
+
+    /** PCT depth 2 with one change point at step 0 of a 1-step run: the top choice drops below every other at once. */
+    @Test
+    void pctDropsTheRunningChoiceBelowEveryOtherAtAChangePoint() {
+        Machine m = machine(3);
+        for (long seed = 0; seed < 20; seed++) {
+            Strategies.Pct p = new Strategies.Pct(2);
+            p.reset(seed, 3, 1);                      // the one change point is at step 0
+            Strategies.Pct same = new Strategies.Pct(1);
+            same.reset(seed, 3, 1);                   // same seed: the same initial priorities
+            int top = same.choose(m, 0b111, 0);
+            int c = p.choose(m, 0b111, 0);
+            assertNotEquals(top, c, "seed " + seed + ": the top choice was demoted at the change point");
+            assertEquals(c, p.choose(m, 0b111, 1), "and stays below the others");
+            assertEquals(top, p.choose(m, 1L << top, 2), "it still runs when it is the only one enabled");
+        }
+    }
+}
