@@ -341,13 +341,16 @@ function _picocli_ptlab_explore() {
 
   local commands=""
   local flag_opts="--list --merge -h --help -V --version --debug"
-  local arg_opts="--variant --schedules --seed --strategy --max-depth --max-steps --out --shard --format"
+  local arg_opts="--variant --arch --schedules --seed --strategy --max-depth --max-steps --out --shard --format"
   local format_option_args=("text" "json") # --format values
 
   type compopt &>/dev/null && compopt +o default
 
   case ${prev_word} in
     --variant)
+      return
+      ;;
+    --arch)
       return
       ;;
     --schedules)
@@ -398,12 +401,15 @@ function _picocli_ptlab_replay() {
 
   local commands=""
   local flag_opts="-h --help -V --version --debug"
-  local arg_opts="--max-steps --format"
+  local arg_opts="--arch --max-steps --format"
   local format_option_args=("text" "json") # --format values
 
   type compopt &>/dev/null && compopt +o default
 
   case ${prev_word} in
+    --arch)
+      return
+      ;;
     --max-steps)
       return
       ;;

@@ -144,6 +144,13 @@ expect 2 "diverged" "replay of an edited schedule" -- replay edited.json
 expect 2 "max-steps 5" "replay --max-steps 5" -- replay sched.json --max-steps 5
 expect 2 "max-steps" "replay --max-steps 0" -- replay sched.json --max-steps 0
 
+echo "== 9b. --arch on explore and replay"
+expect 2 "unknown arch 'x86-99'" "explore --arch x86-99" -- explore pte-clear-vs-dirty --arch x86-99
+expect 2 "runs on x86-32-pae only" "explore a PAE-only scenario on x86-64" -- explore pae-torn-entry --arch x86-64
+expect 2 "runs on x86-64 only" "a hand-built x86-64 variant on x86-32" -- explore pte-clear-vs-dirty --variant xchg --arch x86-32
+expect 2 "recorded on x86-64, not --arch x86-32" "replay --arch contradicting the file" -- replay sched.json --arch x86-32
+expect 2 "unknown arch" "replay --arch x86-99" -- replay sched.json --arch x86-99
+
 echo "== 10-12. experiment ranges and small runs"
 expect 2 "nmi-rate" "--nmi-rate 1e12" -- experiment vmalloc-sync --arch x86-64 --nmi-rate 1e12
 expect 0 "deliberately broken|too small" "--procs 2 --vmallocs 100: broken-no-sync caught or too small, not a violation exit" -- experiment vmalloc-sync --arch x86-64 --procs 2 --vmallocs 100 --strategies lazy-fault,broken-no-sync

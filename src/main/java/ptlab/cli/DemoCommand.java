@@ -126,7 +126,7 @@ public final class DemoCommand implements Callable<Integer> {
         } else {
             out.println("   no violation found");
         }
-        ObjectNode summary = ExploreCommand.toJson(s, settings, saved);
+        ObjectNode summary = ExploreCommand.toJson(s, settings, sc.mode(v.name()), saved);
         summary.set("meta", meta);
         Files.writeString(outDir.resolve("explore-" + DEMO_SCENARIO + ".json"), Json.writePretty(summary) + "\n");
     }

@@ -24,6 +24,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import ptlab.engine.Explorer;
 import ptlab.engine.Scenario;
+import ptlab.hw.PagingMode;
 import ptlab.tools.Scenarios;
 
 /**
@@ -38,6 +39,7 @@ import ptlab.tools.Scenarios;
                 "  ptlab explore --list",
                 "  ptlab explore pte-clear-vs-dirty --schedules 1000 --seed 1",
                 "  ptlab explore tlb-stale-after-unmap --variant shootdown --strategy exhaustive --max-depth 2",
+                "  ptlab explore vmalloc-sync-race --variant tracked-mask --arch x86-32-pae",
                 "  ptlab explore pte-clear-vs-dirty --shard 3/8 --format json > shard3.json",
                 "  ptlab explore --merge shard*.json"})
 public final class ExploreCommand implements Callable<Integer> {
@@ -54,6 +56,11 @@ public final class ExploreCommand implements Callable<Integer> {
 
     @Option(names = "--variant", description = "protocol variant (default: the scenario's first, see --list)")
     String variant;
+
+    @Option(names = "--arch", description = "paging mode the scenario's machines are built in: x86-32, x86-32-pae, "
+            + "x86-64 or x86-64-la57 (default: the variant's first mode, see --list); a mode the variant cannot run "
+            + "in is refused")
+    String arch;
 
     @Option(names = "--schedules", defaultValue = "1000",
             description = "schedules to run (exhaustive: at most) (default: ${DEFAULT-VALUE})")
@@ -99,8 +106,10 @@ public final class ExploreCommand implements Callable<Integer> {
         if (args.size() != 1) {
             throw new UsageException("give one scenario (see ptlab explore --list), got " + args.size());
         }
-        Scenario sc = UsageException.userInput(() -> Scenarios.byName(args.get(0)));
-        Scenario.Variant v = UsageException.userInput(() -> sc.variant(variant));
+        Scenario named = UsageException.userInput(() -> Scenarios.byName(args.get(0)));
+        Scenario.Variant v = UsageException.userInput(() -> named.variant(variant));
+        Scenario sc = arch == null ? named : UsageException.userInput(
+                () -> Scenario.inMode(named, v.name(), PagingMode.fromCliName(arch)));
         // K/N, or K from the batch system's index (Kubernetes, Slurm): see ShardSpec
         ShardSpec part = ShardSpec.parse(shard, System.getenv());
         int k = part.index();
@@ -155,9 +164,9 @@ public final class ExploreCommand implements Callable<Integer> {
                 saved = save(s, saveTo, meta(part));
             }
             if (format == OutputFormat.json) {
-                out.println(Json.writePretty(toJson(s, settings, saved).set("meta", meta(part))));
+                out.println(Json.writePretty(toJson(s, settings, sc.mode(v.name()), saved).set("meta", meta(part))));
             } else {
-                printText(out, s, v, saved);
+                printText(out, s, v, sc.mode(v.name()), saved);
             }
             out.flush();
             return s.violation() != null ? Ptlab.EXIT_VIOLATION : Ptlab.EXIT_OK;
@@ -185,9 +194,10 @@ public final class ExploreCommand implements Callable<Integer> {
         }
     }
 
-    private static void printText(PrintWriter out, Explorer.Summary s, Scenario.Variant v, Path saved) {
-        out.printf("explore %s, variant %s (%s), strategy %s, seed %d%n", s.scenario(), v.name(),
-                v.broken() ? "broken" : "correct", s.strategy(), s.seed());
+    private static void printText(PrintWriter out, Explorer.Summary s, Scenario.Variant v, PagingMode mode,
+                                  Path saved) {
+        out.printf("explore %s, variant %s (%s), strategy %s, seed %d, arch %s%n", s.scenario(), v.name(),
+                v.broken() ? "broken" : "correct", s.strategy(), s.seed(), mode.cliName());
         out.printf("schedules %d, steps %d in %.2f s: %.0f schedules/s, %.0f steps/s%n", s.schedules(), s.steps(),
                 s.seconds(), s.schedulesPerSecond(), s.stepsPerSecond());
         if (s.strategy().equals("exhaustive")) {
@@ -216,10 +226,11 @@ public final class ExploreCommand implements Callable<Integer> {
         return Meta.provenance(spec, seed).withShard(part.label()).toJson(Json.MAPPER);
     }
 
-    static ObjectNode toJson(Explorer.Summary s, Explorer.Settings settings, Path saved) {
+    static ObjectNode toJson(Explorer.Summary s, Explorer.Settings settings, PagingMode mode, Path saved) {
         ObjectNode o = Json.object();
         o.put("scenario", s.scenario());
         o.put("variant", s.variant());
+        o.put("arch", mode.cliName());
         o.put("strategy", s.strategy());
         o.put("seed", s.seed());
         o.put("shard", (settings.shardIndex() + 1) + "/" + settings.shardCount());
@@ -263,7 +274,10 @@ public final class ExploreCommand implements Callable<Integer> {
                 o.put("description", sc.description());
                 var vs = o.putArray("variants");
                 for (Scenario.Variant v : sc.variants()) {
-                    vs.addObject().put("variant", v.name()).put("broken", v.broken()).put("description", v.description());
+                    ObjectNode vo = vs.addObject().put("variant", v.name()).put("broken", v.broken())
+                            .put("description", v.description());
+                    var arches = vo.putArray("arches");
+                    sc.modes(v.name()).forEach(m -> arches.add(m.cliName()));
                 }
             }
             out.println(Json.writePretty(arr));
@@ -274,10 +288,35 @@ public final class ExploreCommand implements Callable<Integer> {
                     out.printf("    --variant %-24s %-8s %s%n", v.name(), v.broken() ? "broken" : "correct",
                             v.description());
                 }
+                out.printf("    %s%n", archLine(sc));
             }
         }
         out.flush();
         return Ptlab.EXIT_OK;
+    }
+
+    /**
+     * "--arch x86-32, x86-32-pae, x86-64, x86-64-la57 (first: x86-64)", and the variants whose
+     * modes differ from the default variant's listed after it.
+     */
+    static String archLine(Scenario sc) {
+        String first = sc.variants().get(0).name();
+        List<PagingMode> common = sc.modes(first);
+        StringBuilder sb = new StringBuilder("--arch ").append(names(common));
+        java.util.Map<String, List<String>> others = new java.util.LinkedHashMap<>();
+        for (Scenario.Variant v : sc.variants()) {
+            List<PagingMode> ms = sc.modes(v.name());
+            if (!ms.equals(common)) {
+                others.computeIfAbsent(names(ms), k -> new ArrayList<>()).add(v.name());
+            }
+        }
+        others.forEach((modes, vs) -> sb.append("; ").append(vs.size() > 3 ? vs.size() + " variants"
+                : String.join(", ", vs)).append(": ").append(modes));
+        return sb.toString();
+    }
+
+    private static String names(List<PagingMode> ms) {
+        return String.join(", ", ms.stream().map(PagingMode::cliName).toList());
     }
 
     /** The keys that must agree between the shards of one sweep. */
@@ -314,6 +353,10 @@ public final class ExploreCommand implements Callable<Integer> {
                     throw new UsageException(f + " is not a shard of the same sweep as " + refFile + ": " + key + " "
                             + n.get(key) + " vs " + ref.get(key));
                 }
+            }
+            if (!n.path("arch").equals(ref.path("arch"))) {   // absent in summaries from before --arch
+                throw new UsageException(f + " is not a shard of the same sweep as " + refFile + ": arch "
+                        + n.path("arch") + " vs " + ref.path("arch"));
             }
             ShardSpec recorded;
             try {
@@ -367,6 +410,9 @@ public final class ExploreCommand implements Callable<Integer> {
         ObjectNode o = Json.object();
         for (String key : SWEEP_KEYS) {
             o.set(key, ref.get(key));
+        }
+        if (ref.has("arch")) {
+            o.set("arch", ref.get("arch"));
         }
         o.put("shards", shardCount);
         o.put("schedules", total);

@@ -21,6 +21,7 @@ import ptlab.engine.Schedule;
 import ptlab.engine.Strategies;
 import ptlab.engine.Strategy;
 import ptlab.engine.TraceRecorder;
+import ptlab.hw.PagingMode;
 
 /**
  * {@code ptlab replay}: re-runs a saved schedule exactly and prints its trace, ending with the
@@ -40,6 +41,10 @@ public final class ReplayCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "SCHEDULE_FILE", description = "a schedule written by ptlab explore --out")
     String file;
+
+    @Option(names = "--arch", description = "paging mode (default: the one the file records, or the variant's first "
+            + "mode for a file without \"arch\"); one that contradicts the file is refused")
+    String arch;
 
     @Option(names = "--max-steps", defaultValue = "100000", description = "step limit (default: ${DEFAULT-VALUE})")
     int maxSteps;
@@ -70,8 +75,10 @@ public final class ReplayCommand implements Callable<Integer> {
             }
         });
         boolean recorded = recordsOutcome(text);
-        Scenario sc = UsageException.userInput(() -> Scenarios.byName(sch.scenario()));
-        String variant = UsageException.userInput(() -> sc.variant(sch.variant())).name();
+        Scenario named = UsageException.userInput(() -> Scenarios.byName(sch.scenario()));
+        String variant = UsageException.userInput(() -> named.variant(sch.variant())).name();
+        PagingMode mode = mode(sch, named, variant);
+        Scenario sc = UsageException.userInput(() -> Scenario.inMode(named, variant, mode));
         Machine m = sc.build(variant);
         int[] choices = sch.choices();
         for (int i = 0; i < choices.length; i++) {
@@ -98,6 +105,7 @@ public final class ReplayCommand implements Callable<Integer> {
             ObjectNode o = Json.object();
             o.put("scenario", sc.name());
             o.put("variant", variant);
+            o.put("arch", mode.cliName());
             o.put("steps", m.steps());
             ArrayNode lines = o.putArray("trace");
             for (TraceRecorder.Line l : trace.lines()) {
@@ -125,8 +133,8 @@ public final class ReplayCommand implements Callable<Integer> {
             }
             out.println(Json.writePretty(o));
         } else {
-            out.printf("replay %s, variant %s: %d listed choices, then each CPU runs on while it can%n", sc.name(),
-                    variant, sch.choices().length);
+            out.printf("replay %s, variant %s, arch %s: %d listed choices, then each CPU runs on while it can%n",
+                    sc.name(), variant, mode.cliName(), sch.choices().length);
             out.printf("%6s  %-5s %-11s %s%n", "step", "cpu", "operation", "address and value");
             for (TraceRecorder.Line l : trace.lines()) {
                 out.println(l.format());
@@ -142,6 +150,22 @@ public final class ReplayCommand implements Callable<Integer> {
             throw new UsageException(divergence);
         }
         return m.violation() != null ? Ptlab.EXIT_VIOLATION : Ptlab.EXIT_OK;
+    }
+
+    /**
+     * The paging mode to replay in: the file's {@code arch}, an explicit {@code --arch} that agrees
+     * with it, or (a file from before {@code --arch}) the option or the variant's first mode. An
+     * {@code --arch} contradicting the file would replay another machine: refused.
+     */
+    private PagingMode mode(Schedule sch, Scenario sc, String variant) {
+        PagingMode recorded = sch.arch() == null ? null
+                : UsageException.userInput(() -> PagingMode.fromCliName(sch.arch()));
+        PagingMode asked = arch == null ? null : UsageException.userInput(() -> PagingMode.fromCliName(arch));
+        if (recorded != null && asked != null && recorded != asked) {
+            throw new UsageException(file + " was recorded on " + recorded.cliName() + ", not --arch " + asked.cliName()
+                    + " (drop --arch, or explore again with --arch " + asked.cliName() + ")");
+        }
+        return recorded != null ? recorded : asked != null ? asked : sc.mode(variant);
     }
 
     /** Whether the file has a "violation" key (null or a message): schedules by explore do. */

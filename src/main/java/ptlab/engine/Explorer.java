@@ -231,7 +231,7 @@ public final class Explorer {
             m = runOn(sc, variant, trail, trail.length, buf, maxSteps);
             choices = trail;
         }
-        return new Schedule(sc.name(), variant, strategy, seed, scheduleSeed, index, choices, m.steps(),
+        return new Schedule(sc.name(), variant, sc.mode(variant).cliName(), strategy, seed, scheduleSeed, index, choices, m.steps(),
                 preemptions(sc, variant, choices, maxSteps), m.violation() == null ? null : m.violation().describe());
     }
 

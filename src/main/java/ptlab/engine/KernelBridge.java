@@ -28,7 +28,7 @@ import ptlab.kernel.MmStruct;
  * <pre>
  *   KernelBridge b = new KernelBridge();
  *   Kernel k = new Kernel(mode, cfg, b, variant);   // every lock and shared variable holds b
- *   Machine m = new Machine(k.memory(), mode);
+ *   Machine m = new Machine(k.memory(), mode, new ptlab.check.Invariants());
  *   b.install(k, m);                                 // bound once; or all three: boot(mode, cfg, variant)
  * </pre>
  * Nothing is static, global or thread-local: two kernels on two machines in one JVM (or on one
@@ -95,11 +95,14 @@ public final class KernelBridge implements Interleaving {
     public record Booted(Kernel kernel, Machine machine, KernelBridge bridge) {
     }
 
-    /** Boots a kernel over a new bridge and binds it to a new machine over the kernel's memory. */
-    public static Booted boot(PagingMode mode, KernelConfig cfg, KernelVariant variant) {
+    /**
+     * Boots a kernel over a new bridge and binds it to a new machine over the kernel's memory,
+     * whose invariants {@code checker} checks (a fresh {@code ptlab.check.Invariants}).
+     */
+    public static Booted boot(PagingMode mode, KernelConfig cfg, KernelVariant variant, Checker checker) {
         KernelBridge b = new KernelBridge();
         Kernel k = new Kernel(mode, cfg, b, variant);
-        Machine m = new Machine(k.memory(), mode);
+        Machine m = new Machine(k.memory(), mode, checker);
         b.install(k, m);
         return new Booted(k, m, b);
     }
@@ -262,6 +265,20 @@ public final class KernelBridge implements Interleaving {
             for (long va = w[i]; va < w[i] + w[i + 1]; va += PhysicalMemory.PAGE_SIZE) {
                 machine.kernelFreedUserPage(c, va, pa);
             }
+        }
+    }
+
+    @Override
+    public void frameAllocated(long pa) {
+        if (machine != null) {
+            machine.checker().frameAllocated(pa);
+        }
+    }
+
+    @Override
+    public void frameFreed(long pa) {
+        if (machine != null) {
+            machine.checker().frameReleased(pa);
         }
     }
 

@@ -1,7 +1,6 @@
 package ptlab.engine;
 
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -10,7 +9,6 @@ import ptlab.hw.CpuRegisters;
 import ptlab.hw.PagingMode;
 import ptlab.hw.PhysicalMemory;
 import ptlab.hw.PteBits;
-import ptlab.hw.Tlb;
 import ptlab.hw.TlbConfig;
 
 /**
@@ -144,13 +142,12 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private Violation violation;
     private Throwable crash;
     private StepListener listener;
-    private boolean tolerateNmiFaults;
+    /** The invariant checks ({@code ptlab.check.Invariants}): told every event, they judge and count. */
+    private final Checker checker;
     /** Timed runs: cache-line ownership costs of memory accesses and kernel lock words (null: off). */
     private CacheLines lines;
     /** Depth of {@link #unobserved} calls. */
     private int unobserved;
-    /** Evaluations of each invariant's check in this run (index = invariant number). */
-    private final long[] checkRuns = new long[Violation.INVARIANTS + 1];
     /** Completed user writes go to the shadow record (invariant 1); off for large timed runs. */
     private boolean recordWrites = true;
     /** Timed mode: node distances, or null (every access local). */
@@ -166,8 +163,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private int timedMaxSteps;
     private int[] cpuNodes;
 
-    // ---- invariant bookkeeping ----
-    private final BitSet freedFrames = new BitSet();
+    // ---- what traces and invariant 1 need ----
     private final Map<Long, Integer> pageTableLevel = new HashMap<>();
     private final ShadowWrites shadow = new ShadowWrites();
     /** Simulated ownership of kernel-layer locks, for {@link KernelBridge}. */
@@ -195,12 +191,15 @@ public final class Machine implements PhysicalMemory.AccessHook {
         }
     }
 
-    public Machine(PhysicalMemory memory, PagingMode mode, TlbConfig tlbConfig, CostTable costs) {
+    /** A machine whose invariants {@code checker} checks (a fresh {@code ptlab.check.Invariants}). */
+    public Machine(PhysicalMemory memory, PagingMode mode, TlbConfig tlbConfig, CostTable costs, Checker checker) {
         Fibers.requireAvailable();
         this.memory = memory;
         this.mode = mode;
         this.tlbConfig = tlbConfig;
         this.costs = costs;
+        this.checker = checker;
+        checker.attach(this);
         hookMemory();
     }
 
@@ -270,8 +269,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
         }
     }
 
-    public Machine(PhysicalMemory memory, PagingMode mode) {
-        this(memory, mode, TlbConfig.DEFAULT, CostTable.defaults());
+    public Machine(PhysicalMemory memory, PagingMode mode, Checker checker) {
+        this(memory, mode, TlbConfig.DEFAULT, CostTable.defaults(), checker);
     }
 
     // ---- building --------------------------------------------------------------------------
@@ -326,7 +325,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
     /** Invariant 5 off: a fault in an NMI is counted, not reported (strategies that tolerate it). */
     public void tolerateNmiFaults(boolean tolerate) {
-        this.tolerateNmiFaults = tolerate;
+        checker.tolerateNmiFaults(tolerate);
     }
 
     /**
@@ -402,6 +401,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
                 hookMemory();
             }
             cpus[i] = c;
+            c.mmu.setFrameGenerations(checker);   // walks and PSC entries remember their tables' generations
             if (cpuNodes != null && i < cpuNodes.length) {
                 c.node = cpuNodes[i];
             }
@@ -410,6 +410,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
         if (cpus.length + injectionArray.length > 64) {
             throw new IllegalArgumentException("at most 64 CPUs plus injectable events");
         }
+        checker.runStarts();
     }
 
     // ---- accessors ----------------------------------------------------------------------------
@@ -464,12 +465,27 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
     /** Invariant {@code invariant}'s check was evaluated once (whatever its result). */
     public void checked(int invariant) {
-        checkRuns[invariant]++;
+        checker.checked(invariant);
     }
 
     /** How often invariant {@code invariant}'s check was evaluated in this run. */
     public long checkRuns(int invariant) {
-        return checkRuns[invariant];
+        return checker.runs(invariant);
+    }
+
+    /** This machine's invariant checks. */
+    public Checker checker() {
+        return checker;
+    }
+
+    /** The kernel's view of frames, or null (no kernel runs here). */
+    public Frames frames() {
+        return frames;
+    }
+
+    /** The kernel running on this machine ({@link KernelBridge#install}), or null. */
+    public ptlab.kernel.Kernel kernel() {
+        return bridge == null ? null : bridge.kernel();
     }
 
     // ---- the hook: memory accesses are scheduling points -------------------------------------
@@ -489,16 +505,11 @@ public final class Machine implements PhysicalMemory.AccessHook {
         if (lines != null) {
             c.clock += lines.access(c.id, pa >>> CacheLines.LINE_SHIFT, op != PhysicalMemory.OP_LOAD);
         }
-        // Invariant 2: the kernel never stores into a frame its allocator holds free.
-        if (!c.inWalk && op != PhysicalMemory.OP_LOAD && frames != null && frames.isFree(pa)) {
-            fail(2, String.format("CPU%d's kernel code %s 0x%x in page 0x%x, which is free (a table it was "
-                            + "installing into was freed)", c.id, op == PhysicalMemory.OP_STORE ? "stored to" : "updated",
-                    pa, pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1)));
-        }
-        // Invariant 2, at the moment the walker's access happens: the table must not be freed.
-        if (c.inWalk && checkFreedTable(pa)) {
-            fail(2, String.format("CPU%d's page walker read entry 0x%x of page-table page 0x%x after it was freed",
-                    c.id, pa, pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1)));
+        // the checks, at the moment the access happens (invariant 2)
+        if (c.inWalk) {
+            checker.walkerAccess(c, pa);
+        } else if (op != PhysicalMemory.OP_LOAD) {
+            checker.kernelWrite(c, pa, op == PhysicalMemory.OP_STORE);
         }
     }
 
@@ -644,6 +655,11 @@ public final class Machine implements PhysicalMemory.AccessHook {
                 return Outcome.VIOLATION;
             }
         }
+        Violation v = checker.scheduleEnded();   // invariant 6: leaks, on machines running a kernel
+        if (v != null) {
+            violation = v;
+            return Outcome.VIOLATION;
+        }
         return Outcome.DONE;
     }
 
@@ -734,33 +750,11 @@ public final class Machine implements PhysicalMemory.AccessHook {
         return kernelAccesses;
     }
 
-    private boolean checkFreedTable(long pa) {
-        checkRuns[2]++;
-        return isFreed(pa);
-    }
-
     /** A CPU completed a user access at {@code pa} through a translation of {@code va}. */
     void userAccessDone(SimCpu c, long va, long pa, boolean write) {
-        checkRuns[3]++;
-        if (isFreed(pa)) {
-            fail(3, String.format("CPU%d %s va 0x%x -> pa 0x%x, a page already freed: its TLB entry outlived the "
-                    + "mapping", c.id, write ? "wrote" : "read", va, pa));
-        }
+        checker.userAccessDone(c, va, pa, write);
         if (write && recordWrites) {
             shadow.record(pa, c.id, steps);
-        }
-    }
-
-    void nestedNmi(SimCpu c, Interrupt irq) {
-        if (!tolerateNmiFaults) {
-            fail(5, String.format("CPU%d took %s inside an NMI handler: an IRET (from a fault in the handler) "
-                    + "re-enabled NMIs, so the nested NMI would clobber the NMI stack", c.id, irq.name()));
-        }
-    }
-
-    void faultInNmi(SimCpu c, long address) {
-        if (!tolerateNmiFaults) {
-            fail(5, String.format("CPU%d took a page fault at 0x%x inside an NMI handler", c.id, address));
         }
     }
 
@@ -796,8 +790,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public void freePageTable(SimCpu by, long frame) {
         by.point(Op.FREE, frame, null);
-        markFreed(by, frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
-        kernelFreedPageTable(by, frame);
+        checker.scenarioFreed(by, frame);
+        checker.pageTableFreed(by, frame);
     }
 
     /**
@@ -806,17 +800,17 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public void freeUserPage(SimCpu by, long va, long frame) {
         by.point(Op.FREE, frame, null);
-        markFreed(by, frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
-        kernelFreedUserPage(by, va, frame);
+        checker.scenarioFreed(by, frame);
+        checker.userPageFreed(by, va, frame);
     }
 
-    private void markFreed(SimCpu by, long f) {
-        checkRuns[6]++;
-        int pfn = (int) (f >>> PhysicalMemory.PAGE_SHIFT);
-        if (freedFrames.get(pfn)) {
-            fail(6, String.format("CPU%d frees page 0x%x twice", by.id, f));
-        }
-        freedFrames.set(pfn);
+    /**
+     * A scenario takes a frame it freed ({@link #freePageTable}, {@link #freeUserPage}) back into
+     * use — as a data page or another table: the allocator's reuse, for scenarios without a kernel.
+     */
+    public void reuseFrame(SimCpu by, long frame) {
+        by.point(Op.ALLOC, frame, null);
+        checker.frameAllocated(frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1));
     }
 
     /**
@@ -843,7 +837,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
 
     /** Freed by a scenario ({@link #freePageTable}, {@link #freeUserPage}) or free in the kernel's allocator. */
     public boolean isFreed(long pa) {
-        return freedFrames.get((int) (pa >>> PhysicalMemory.PAGE_SHIFT)) || (frames != null && frames.isFree(pa));
+        return checker.isFreed(pa);
     }
 
     /**
@@ -852,15 +846,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
      * it are caught by {@link #isFreed} as long as it stays free.
      */
     public void kernelFreedPageTable(SimCpu by, long frame) {
-        checkRuns[2]++;
-        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
-        for (SimCpu c : cpus) {
-            int level = c.mmu.pagingStructureCaches().levelCaching(f);
-            if (level != 0) {
-                fail(2, String.format("CPU%d freed page-table page 0x%x while CPU%d's %s cache still points to it",
-                        by.id, f, c.id, mode.linuxName(level)));
-            }
-        }
+        checker.pageTableFreed(by, frame);
     }
 
     /**
@@ -868,17 +854,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
      * instant: no CPU's TLB may still translate {@code va} to it.
      */
     public void kernelFreedUserPage(SimCpu by, long va, long frame) {
-        checkRuns[3]++;
-        long f = frame & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
-        for (SimCpu c : cpus) {
-            Tlb tlb = c.mmu.tlb();
-            int slot = tlb.probe(va, c.mmu.registers().pcid());
-            if (slot >= 0 && tlb.frame(slot) == f) {
-                fail(3, String.format("CPU%d freed page 0x%x but CPU%d's TLB still maps va 0x%x -> 0x%x (%s%s)",
-                        by.id, f, c.id, va, f, (tlb.restrictions(slot) & 1) == 0 ? "RW" : "RO",
-                        tlb.dirty(slot) ? " D" : ""));
-            }
-        }
+        checker.userPageFreed(by, va, frame);
     }
 
     // ---- traces -----------------------------------------------------------------------------------

@@ -14,16 +14,18 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * A saved schedule: enough to re-run one interleaving exactly.
  * <pre>
  * {"format": "ptlab-schedule/1", "scenario": "pte-clear-vs-dirty", "variant": "plain-store",
- *  "strategy": "random", "seed": 42, "schedule_seed": 7126…, "index": 3,
+ *  "arch": "x86-64", "strategy": "random", "seed": 42, "schedule_seed": 7126…, "index": 3,
  *  "choices": [0, 0, 1, 1, 0], "steps": 31, "preemptions": 2,
  *  "violation": "invariant 1 (no lost dirty bit) violated at step 17: …"}
  * </pre>
  * {@code choices} lists the choice taken at each point: a CPU number, or (CPU count + k) for the
  * k-th injectable event of the scenario. After the list, the run continues by the default rule
  * ({@link Strategies#defaultChoice}: the same CPU while it can run), so a shrunk schedule lists
- * only the steps up to its last needed preemption.
+ * only the steps up to its last needed preemption. {@code arch} is the paging mode the machine
+ * was built in ({@code explore --arch}); a file without it (written before {@code --arch}
+ * existed) replays in the variant's first mode, which is what it ran in.
  */
-public record Schedule(String scenario, String variant, String strategy, long seed, long scheduleSeed, long index,
+public record Schedule(String scenario, String variant, String arch, String strategy, long seed, long scheduleSeed, long index,
                        int[] choices, long steps, int preemptions, String violation) {
 
     public static final String FORMAT = "ptlab-schedule/1";
@@ -34,6 +36,9 @@ public record Schedule(String scenario, String variant, String strategy, long se
         o.put("format", FORMAT);
         o.put("scenario", scenario);
         o.put("variant", variant);
+        if (arch != null) {
+            o.put("arch", arch);
+        }
         o.put("strategy", strategy);
         o.put("seed", seed);
         o.put("schedule_seed", scheduleSeed);
@@ -101,7 +106,12 @@ public record Schedule(String scenario, String variant, String strategy, long se
             }
             choices[i] = cs.get(i).asInt();
         }
-        return new Schedule(scenario, n.path("variant").asText(null), n.path("strategy").asText("replay"),
+        JsonNode arch = n.path("arch");
+        if (!arch.isMissingNode() && !arch.isNull() && !arch.isTextual()) {
+            throw new IllegalArgumentException(file + ": \"arch\" must be a string such as \"x86-64\"");
+        }
+        return new Schedule(scenario, n.path("variant").asText(null), arch.isTextual() ? arch.asText() : null,
+                n.path("strategy").asText("replay"),
                 n.path("seed").asLong(), n.path("schedule_seed").asLong(), n.path("index").asLong(), choices,
                 n.path("steps").asLong(), n.path("preemptions").asInt(),
                 n.path("violation").isNull() ? null : n.path("violation").asText(null));
@@ -110,7 +120,7 @@ public record Schedule(String scenario, String variant, String strategy, long se
     @Override
     public boolean equals(Object o) {
         return o instanceof Schedule s && s.scenario.equals(scenario) && Arrays.equals(s.choices, choices)
-                && java.util.Objects.equals(s.variant, variant);
+                && java.util.Objects.equals(s.variant, variant) && java.util.Objects.equals(s.arch, arch);
     }
 
     @Override

@@ -347,11 +347,10 @@ public final class SimCpu {
         Blocker savedBlocker = blocker;
         boolean nmi = irq.kind() == Interrupt.Kind.NMI;
         if (nmi) {
-            machine.checked(5);   // an NMI handler runs: a #PF or nested NMI in it is reported (invariant 5)
             if (nmiDepth > 0) {
                 nestedNmis++;   // an NMI inside an NMI handler: only possible after an IRET reopened the window
-                machine.nestedNmi(this, irq);
             }
+            machine.checker().nmiHandlerRuns(this, irq, nmiDepth > 0);   // invariant 5
             nmiDepth++;
             nmiBlocked = true;
         }
@@ -380,7 +379,7 @@ public final class SimCpu {
         boolean pageFault = "#PF".equals(name);
         if (pageFault && nmiDepth > 0) {
             faultsInNmi++;
-            machine.faultInNmi(this, address);
+            machine.checker().faultInNmi(this, address);
         }
         irqOff++;
         handler.run();

@@ -51,6 +51,21 @@ public final class Mmu {
         return tlb;
     }
 
+    /**
+     * Installs a checker's frame generations: walks and paging-structure-cache entries remember
+     * the generation of the tables they reach, and a walk into a table freed since is reported
+     * ({@link FrameGenerations}). Null removes them.
+     */
+    public void setFrameGenerations(FrameGenerations g) {
+        if (g != generations) {
+            psc.forgetGenerations();   // recorded against another checker's counts: not comparable
+        }
+        generations = g;
+        walker.setFrameGenerations(g);
+    }
+
+    private FrameGenerations generations;
+
     public PageWalker walker() {
         return walker;
     }
@@ -144,8 +159,10 @@ public final class Mmu {
         boolean ok;
         if (cached != 0) {
             pscHits++;
+            walker.startFromGeneration(psc.hitGeneration());
             ok = walker.translateFrom(regs, va, access, user, implicit, cached - 1, psc.hitTable(),
                     psc.hitRestrictions(), out);
+            walker.startFromGeneration(FrameGenerations.UNKNOWN);
         } else {
             ok = walker.translate(regs, va, access, user, implicit, out);
         }
@@ -166,7 +183,8 @@ public final class Mmu {
         for (int level = startLevel; level > out.leafLevel; level--) {
             // the entry at `level` points to the table at level-1; rights through `level` are
             // the rights above level-1
-            psc.fill(va, pcid, level, walker.walkedTable(level - 1), walker.restrictionsAbove(level - 1));
+            psc.fill(va, pcid, level, walker.walkedTable(level - 1), walker.restrictionsAbove(level - 1),
+                    walker.walkedTableGeneration(level - 1));
         }
         long frame = out.pa & ~((1L << out.pageShift) - 1);
         tlb.insert(va, pcid, out.pageShift, frame, out.restrictions, out.pkey, out.global && regs.pge(),

@@ -137,7 +137,11 @@ public final class PageWalker {
     private long loadEntrySlow(long pa, int level) {
         long[] f = memory.hasAccessHook() ? null : memory.frameIfBacked(pa);
         if (f == null) {
-            return memory.loadEntry(pa, entryBytes);   // hooked, unbacked (reads as zero) or out of range (throws)
+            long e = memory.loadEntry(pa, entryBytes);   // hooked, unbacked (reads as zero) or out of range (throws)
+            if (gens != null) {
+                checkGeneration(pa, level, e);
+            }
+            return e;
         }
         frame[level] = f;
         framePfn[level] = pa >>> PhysicalMemory.PAGE_SHIFT;
@@ -347,6 +351,50 @@ public final class PageWalker {
         pathLevel = startLevel;
         pathTable = tableBase;
         pathRestrictions = restrictions;
+        pathGeneration[startLevel] = startGeneration;
+    }
+
+    // ---- frame generations (a checker's, see FrameGenerations) ---------------------------------
+
+    private FrameGenerations gens;
+    /** Generation of the table at each level of the current walk, as the entry above saw it. */
+    private final long[] pathGeneration = new long[6];
+    /** Generation of the start table of the next walks (a PSC entry's), or UNKNOWN. */
+    private long startGeneration = FrameGenerations.UNKNOWN;
+
+    /** Installs the checker's frame generations (null: none). */
+    public void setFrameGenerations(FrameGenerations g) {
+        this.gens = g;
+    }
+
+    /**
+     * The walks that follow start in a table a paging-structure-cache entry gave, which recorded
+     * generation {@code g} (UNKNOWN when the walk starts at CR3's root).
+     */
+    void startFromGeneration(long g) {
+        startGeneration = g;
+    }
+
+    /** The generation the last walk saw for the table it indexed at {@code level} (for a PSC fill). */
+    long walkedTableGeneration(int level) {
+        return gens != null && level <= pathLevel ? pathGeneration[level] : FrameGenerations.UNKNOWN;
+    }
+
+    /**
+     * Invariant 2 across frame reuse: the table the walk reads at {@code level} must still be at
+     * the generation the reference to it saw; and the entry just read gives the table of the
+     * level below, whose generation is remembered now — the instant the reference is read.
+     */
+    private void checkGeneration(long pa, int level, long e) {
+        long table = pa & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
+        long seen = pathGeneration[level];
+        if (seen != FrameGenerations.UNKNOWN && gens.generation(table) != seen) {
+            gens.staleTableRead(table, seen, pa, level, level == pathLevel && startGeneration != FrameGenerations.UNKNOWN);
+        }
+        if (level > 1) {
+            long next = e & (entryBytes == 8 ? nextTableMask : Pte32.TABLE_ADDR_MASK);
+            pathGeneration[level - 1] = gens.generation(next);
+        }
     }
 
     /** The walk ends at the leaf at {@code level}, whose entry is at {@code entryAddress}: remembers it for leaf(). */

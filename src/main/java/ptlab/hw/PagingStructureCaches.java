@@ -27,12 +27,19 @@ public final class PagingStructureCaches {
     private final PagingMode mode;
     /** caches[L] for L = 2..levels; null where the mode has no such cache. */
     private final CacheArray[] caches = new CacheArray[6];
+    /**
+     * Per slot of caches[L]: the generation of the table the entry points to, as the walk that
+     * filled it saw it ({@link FrameGenerations}; UNKNOWN when no checker keeps generations).
+     */
+    private final long[][] generations = new long[6][];
 
     public PagingStructureCaches(PagingMode mode) {
         this.mode = mode;
         for (int level = 2; level <= mode.levels(); level++) {
             if (!(mode.isPae() && level == 3)) {
                 caches[level] = new CacheArray(ENTRIES, WAYS, mode.hardwareName(level) + " cache");
+                generations[level] = new long[ENTRIES];
+                java.util.Arrays.fill(generations[level], FrameGenerations.UNKNOWN);
             }
         }
     }
@@ -80,9 +87,28 @@ public final class PagingStructureCaches {
 
     /** Caches the level-{@code level} entry for {@code va}: next table base and rights through this level. */
     public void fill(long va, int pcid, int level, long nextTable, int restrictions) {
+        fill(va, pcid, level, nextTable, restrictions, FrameGenerations.UNKNOWN);
+    }
+
+    /** {@link #fill}, remembering the generation {@code generation} of the next table ({@link FrameGenerations}). */
+    public void fill(long va, int pcid, int level, long nextTable, int restrictions, long generation) {
         if (caches[level] != null) {
-            caches[level].insert(tag(va, level), pcid, nextTable, restrictions);
+            generations[level][caches[level].insert(tag(va, level), pcid, nextTable, restrictions)] = generation;
         }
+    }
+
+    /** Every entry forgets its generation (a new checker counts them): none is compared again. */
+    public void forgetGenerations() {
+        for (long[] g : generations) {
+            if (g != null) {
+                java.util.Arrays.fill(g, FrameGenerations.UNKNOWN);
+            }
+        }
+    }
+
+    /** The generation the last hit's entry recorded for its table (UNKNOWN if none). */
+    public long hitGeneration() {
+        return generations[hitLevel][hitSlot];
     }
 
     /** Entries that would be used to translate {@code va} for {@code pcid} (the page-fault invalidation of 4.10.4.1). */

@@ -208,6 +208,7 @@ public final class ArchPgtable {
         pgd_prepopulate_pmd(mm, pgd, pmds);
         pgd_prepopulate_user_pmd(mm, userPmds);
         pgd_lock.unlock();
+        withPgd.add(mm);
         return 0;
     }
 
@@ -252,6 +253,18 @@ public final class ArchPgtable {
             k.memory().copyFrame(kernelPmd, userPmds[i]);
             pt.populate(mm, Pgtable.PUD, mm.user_pgd + 8L * index, userPmds[i]);
         }
+    }
+
+    /**
+     * Every mm with a pgd, whether on pgd_list or not (PAE with SHARED_KERNEL_PMD keeps none
+     * there): bookkeeping of the model for checkers, not a kernel list. Mms are created and torn
+     * down by one CPU, under no lock another CPU reads this under: read it only when no CPU runs.
+     */
+    private final java.util.Set<MmStruct> withPgd = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+
+    /** The mms that have a pgd now, for a checker that runs when no CPU does. */
+    public List<MmStruct> mmsQuiescent() {
+        return new ArrayList<>(withPgd);
     }
 
     private long _pgd_alloc(int node) {
@@ -342,6 +355,7 @@ public final class ArchPgtable {
         _pgd_free(pgd);
         mm.decPgtables(Pgtable.PGD);
         mm.pgd.set(0);
+        withPgd.remove(mm);
     }
 
     /**
@@ -414,6 +428,21 @@ public final class ArchPgtable {
         if (!pgd_lock.isHeldByCurrentThread()) {
             throw new IllegalStateException("pgd_list walked without pgd_lock");
         }
+    }
+
+    /**
+     * The mms on pgd_list, newest first, for a checker that runs when no CPU does (between the
+     * steps of a simulation, after the last): nothing can change the list meanwhile, so
+     * pgd_lock is not needed.
+     */
+    public List<MmStruct> pgdListQuiescent() {
+        List<MmStruct> out = new ArrayList<>(pgdListLength);
+        for (int s = pgdListSlots - 1; s >= 0; s--) {
+            if (pgdListMms[s] != null) {
+                out.add(pgdListMms[s]);
+            }
+        }
+        return out;
     }
 
     /** The mms on pgd_list, newest first; the caller must hold {@link #pgd_lock}. */

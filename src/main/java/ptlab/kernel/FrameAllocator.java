@@ -228,6 +228,7 @@ public final class FrameAllocator {
         il.beforeAllocator();
         long pa = rmqueue(node, use, 0);
         if (pa >= 0) {
+            il.frameAllocated(pa);
             memory.zeroFrame(pa);
         }
         return pa;
@@ -241,6 +242,7 @@ public final class FrameAllocator {
         il.beforeAllocator();
         long pa = rmqueue(node, FrameUse.PAGE_TABLE, level);
         if (pa >= 0) {
+            il.frameAllocated(pa);
             memory.zeroFrame(pa);
             // Back the frame now: walkers on other threads may read it as soon as it is published.
             memory.storeLong(pa, 0);
@@ -262,6 +264,7 @@ public final class FrameAllocator {
         long pa = rmqueueHuge(node);
         if (pa >= 0) {
             for (int i = 0; i < BLOCK_FRAMES; i++) {   // clear_huge_page(), after the zone lock
+                il.frameAllocated(pa + ((long) i << PhysicalMemory.PAGE_SHIFT));
                 memory.zeroFrame(pa + ((long) i << PhysicalMemory.PAGE_SHIFT));
             }
         }
@@ -346,6 +349,7 @@ public final class FrameAllocator {
     public void freeFrame(long pa) {
         il.beforeAllocator();
         freeFrameLocked(pa);
+        il.frameFreed(pa);
     }
 
     private synchronized void freeFrameLocked(long pa) {
@@ -413,7 +417,11 @@ public final class FrameAllocator {
     /** put_page(): drops a reference; frees the frame at zero and returns true then. */
     public boolean putPage(long pa) {
         il.beforeAllocator();
-        return putPageLocked(pa);
+        boolean freed = putPageLocked(pa);
+        if (freed) {
+            il.frameFreed(pa);
+        }
+        return freed;
     }
 
     private synchronized boolean putPageLocked(long pa) {
@@ -533,6 +541,29 @@ public final class FrameAllocator {
 
     public synchronized Snapshot snapshot() {
         return new Snapshot();
+    }
+
+    /** The frames allocated now that were free at {@code since}: what was allocated after it and not freed. */
+    public synchronized long[] allocatedSince(Snapshot since) {
+        long[] out = new long[16];
+        int n = 0;
+        for (int pfn = 0; pfn < frames; pfn++) {
+            if (use[pfn] != 0 && since.useAt[pfn] == 0) {
+                if (n == out.length) {
+                    out = java.util.Arrays.copyOf(out, n * 2);
+                }
+                out[n++] = (long) pfn << PhysicalMemory.PAGE_SHIFT;
+            }
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
+    /** "0x1a000 PAGE_TABLE level 1 refcount=1": a frame for a leak report. */
+    public synchronized String describe(long pa) {
+        int pfn = (int) (pa >>> PhysicalMemory.PAGE_SHIFT);
+        FrameUse u = FrameUse.VALUES[use[pfn]];
+        return String.format("0x%x %s%s refcount=%d", pa, u, u == FrameUse.PAGE_TABLE ? " level " + ptLevel[pfn] : "",
+                refcount[pfn]);
     }
 
     /** Frames allocated now that were free at {@code since} (at most {@code limit}, with their use). */

@@ -75,6 +75,14 @@ public interface Interleaving {
     default void beforeAllocator() {
     }
 
+    /** After the allocator handed out {@code pa} (a checker's frame generations). */
+    default void frameAllocated(long pa) {
+    }
+
+    /** After the allocator put {@code pa} back on its free lists. */
+    default void frameFreed(long pa) {
+    }
+
     // ---- mmu_gather -----------------------------------------------------------------------------
 
     /** mmu_gather flushed [start, end) of {@code mm} (tlb_flush_mmu_tlbonly), before freeing. */

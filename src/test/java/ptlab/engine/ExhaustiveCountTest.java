@@ -20,7 +20,7 @@ class ExhaustiveCountTest {
 
     static Scenario twoStores(boolean sameVariable) {
         return MachineTest.scenario("two-stores", () -> {
-            Machine m = new Machine(new PhysicalMemory(1L << 20), PagingMode.X86_64);
+            Machine m = new Machine(new PhysicalMemory(1L << 20), PagingMode.X86_64, new ptlab.check.Invariants());
             KernelBridge b = KernelBridge.attach(m);
             SharedLong x = new SharedLong(b, "x", 0);
             SharedLong y = sameVariable ? x : new SharedLong(b, "y", 0);

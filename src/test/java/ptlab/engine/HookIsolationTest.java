@@ -31,7 +31,7 @@ class HookIsolationTest {
 
     private static KernelBridge.Booted boot() {
         return KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2),
-                KernelVariant.CORRECT);
+                KernelVariant.CORRECT, new ptlab.check.Invariants());
     }
 
     /** CPU0 of machine A faults a page in; with {@code alsoB}, it also drives kernel B's mmap, fault and munmap. */

@@ -26,7 +26,7 @@ class InvariantsTest {
 
     private static KernelBridge.Booted booted() {
         return KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(1),
-                ptlab.kernel.KernelVariant.CORRECT);
+                ptlab.kernel.KernelVariant.CORRECT, new ptlab.check.Invariants());
     }
 
     /**

@@ -31,7 +31,7 @@ class KernelBridgeTest {
     static final int PAGES = 2;
 
     static Machine build() {
-        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2), ptlab.kernel.KernelVariant.CORRECT);
+        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2), ptlab.kernel.KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Machine m = b.machine();
         Task[] tasks = new Task[2];
@@ -102,7 +102,7 @@ class KernelBridgeTest {
         Scenario sc = MachineTest.scenario("kernel-spinlock", () -> {
             PhysicalMemory mem = new PhysicalMemory(1L << 20);
             mem.storeLong(counter, 0);
-            Machine m = new Machine(mem, PagingMode.X86_64);
+            Machine m = new Machine(mem, PagingMode.X86_64, new ptlab.check.Invariants());
             SpinLock lock = new SpinLock("test_lock", KernelBridge.attach(m));
             CpuRegisters regs = new CpuRegisters(PagingMode.X86_64);
             regs.setCr3(0x1000);
@@ -146,7 +146,7 @@ class KernelBridgeTest {
     @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void timedModeChargesTheWaitForAKernelLock() {
         PhysicalMemory mem = new PhysicalMemory(1L << 20);
-        Machine m = new Machine(mem, PagingMode.X86_64);
+        Machine m = new Machine(mem, PagingMode.X86_64, new ptlab.check.Invariants());
         SpinLock lock = new SpinLock("timed_lock", KernelBridge.attach(m));
         for (int i = 0; i < 2; i++) {
             CpuRegisters regs = new CpuRegisters(PagingMode.X86_64);
@@ -174,7 +174,7 @@ class KernelBridgeTest {
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void schedulingPointUnderTheZoneLockFailsLoudly() {
-        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(1), ptlab.kernel.KernelVariant.CORRECT);
+        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(1), ptlab.kernel.KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Machine m = b.machine();
         KernelBridge.addKernelCpu(m, k.cpu(0), c -> {

@@ -58,7 +58,7 @@ class MachineTest {
     /** Two CPUs increment a shared counter, with load+store (racy) or a CAS loop; the end check wants 2. */
     static Machine counter(boolean cas) {
         PhysicalMemory mem = new PhysicalMemory(1 << 20);
-        Machine m = new Machine(mem, PagingMode.X86_64);
+        Machine m = new Machine(mem, PagingMode.X86_64, new ptlab.check.Invariants());
         for (int i = 0; i < 2; i++) {
             m.addCpu(regs(), cpu -> {
                 if (cas) {
@@ -92,7 +92,7 @@ class MachineTest {
         // CPU0 and CPU1 each do 3 stores to their own frame: all interleavings are equivalent
         Scenario sc = scenario("disjoint", () -> {
             PhysicalMemory mem = new PhysicalMemory(1 << 20);
-            Machine m = new Machine(mem, PagingMode.X86_64);
+            Machine m = new Machine(mem, PagingMode.X86_64, new ptlab.check.Invariants());
             m.addCpu(regs(), cpu -> {
                 for (int i = 0; i < 3; i++) {
                     mem.storeLong(X + 8 * i, i);
@@ -117,7 +117,7 @@ class MachineTest {
         int[] inside = {0};
         Scenario mutex = scenario("mutex", () -> {
             PhysicalMemory mem = new PhysicalMemory(1 << 20);
-            Machine m = new Machine(mem, PagingMode.X86_64);
+            Machine m = new Machine(mem, PagingMode.X86_64, new ptlab.check.Invariants());
             SimLock l = new SimLock("ptl", 1);
             for (int i = 0; i < 2; i++) {
                 m.addCpu(regs(), cpu -> {
@@ -138,7 +138,7 @@ class MachineTest {
                 null).violation());
 
         Scenario abba = scenario("abba", () -> {
-            Machine m = new Machine(new PhysicalMemory(1 << 20), PagingMode.X86_64);
+            Machine m = new Machine(new PhysicalMemory(1 << 20), PagingMode.X86_64, new ptlab.check.Invariants());
             SimLock a = new SimLock("A", 1);
             SimLock b = new SimLock("B", 2);
             m.addCpu(regs(), cpu -> {
@@ -164,7 +164,7 @@ class MachineTest {
 
     @Test
     void ipiRunsOnTargetAndSenderWaitsForAck() {
-        Machine m = new Machine(new PhysicalMemory(1 << 20), PagingMode.X86_64);
+        Machine m = new Machine(new PhysicalMemory(1 << 20), PagingMode.X86_64, new ptlab.check.Invariants());
         long[] ranOn = {-1};
         m.addCpu(regs(), cpu -> m.memory().loadLong(X));
         m.addCpu(regs(), cpu -> {
@@ -178,7 +178,7 @@ class MachineTest {
     /** One CPU loading in a loop; an NMI can be injected twice; the handler may fault (its IRET reopens NMIs). */
     static Machine nmiMachine(boolean faultInHandler, boolean tolerate) {
         PhysicalMemory mem = new PhysicalMemory(1 << 20);
-        Machine m = new Machine(mem, PagingMode.X86_64);
+        Machine m = new Machine(mem, PagingMode.X86_64, new ptlab.check.Invariants());
         m.tolerateNmiFaults(tolerate);
         m.addCpu(regs(), cpu -> {
             for (int i = 0; i < 5; i++) {
@@ -225,7 +225,7 @@ class MachineTest {
         assertEquals(3, t.cost(Op.LOAD));
         assertEquals(4, t.cost(Op.STORE));
         PhysicalMemory mem = new PhysicalMemory(1 << 20);
-        Machine m = new Machine(mem, PagingMode.X86_64, ptlab.hw.TlbConfig.DEFAULT, t);
+        Machine m = new Machine(mem, PagingMode.X86_64, ptlab.hw.TlbConfig.DEFAULT, t, new ptlab.check.Invariants());
         m.addCpu(regs(), cpu -> {
             for (int i = 0; i < 10; i++) {
                 mem.compareAndSetLong(X, i, i + 1);

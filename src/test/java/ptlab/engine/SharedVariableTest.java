@@ -30,7 +30,7 @@ class SharedVariableTest {
     /** Two CPUs add 1 to one shared counter: get then set (racy), or one atomic add. */
     static Scenario counter(boolean atomic) {
         return MachineTest.scenario("shared-counter", () -> {
-            Machine m = new Machine(new PhysicalMemory(1L << 20), PagingMode.X86_64);
+            Machine m = new Machine(new PhysicalMemory(1L << 20), PagingMode.X86_64, new ptlab.check.Invariants());
             KernelBridge b = KernelBridge.attach(m);
             SharedLong counter = new SharedLong(b, "counter", 0);
             for (int i = 0; i < 2; i++) {
@@ -78,7 +78,7 @@ class SharedVariableTest {
     /** Accesses before the machine runs (setup) and inside {@link Machine#unobserved} are not points. */
     @Test
     void setupAndCheckerAccessesAreNoPoints() {
-        Machine m = new Machine(new PhysicalMemory(1L << 20), PagingMode.X86_64);
+        Machine m = new Machine(new PhysicalMemory(1L << 20), PagingMode.X86_64, new ptlab.check.Invariants());
         KernelBridge b = KernelBridge.attach(m);
         SharedLong v = new SharedLong(b, "v", 0);
         v.set(5);                                         // setup: no CPU runs

@@ -15,7 +15,7 @@ import ptlab.hw.PhysicalMemory;
 class StrategiesTest {
 
     private static Machine machine(int cpus) {
-        Machine m = new Machine(new PhysicalMemory(1L << 20), PagingMode.X86_64);
+        Machine m = new Machine(new PhysicalMemory(1L << 20), PagingMode.X86_64, new ptlab.check.Invariants());
         for (int i = 0; i < cpus; i++) {
             CpuRegisters r = new CpuRegisters(PagingMode.X86_64);
             r.setCr3(0x1000);

@@ -38,7 +38,7 @@ class TimedOperationsTest {
     @Test
     void memoryAccessesAreChargedWithoutPoints() {
         PhysicalMemory mem = new PhysicalMemory(1 << 20);
-        Machine m = new Machine(mem, PagingMode.X86_64);
+        Machine m = new Machine(mem, PagingMode.X86_64, new ptlab.check.Invariants());
         m.setMemoryPoints(false);
         SpinLock lock = new SpinLock("l", KernelBridge.attach(m));
         m.addCpu(regs(), cpu -> {
@@ -67,7 +67,7 @@ class TimedOperationsTest {
         long[][] results = new long[2][];
         for (int pass = 0; pass < 2; pass++) {
             PhysicalMemory mem = new PhysicalMemory(1 << 20);
-            Machine m = new Machine(mem, PagingMode.X86_64);
+            Machine m = new Machine(mem, PagingMode.X86_64, new ptlab.check.Invariants());
             m.setMemoryPoints(false);
             KernelBridge b = KernelBridge.attach(m);
             SpinLock lock = new SpinLock("l", b);
@@ -113,7 +113,7 @@ class TimedOperationsTest {
     void anNmiNestsOnlyAfterAnIretInsideTheHandler() {
         for (boolean faults : new boolean[] {false, true}) {
             PhysicalMemory mem = new PhysicalMemory(1 << 20);
-            Machine m = new Machine(mem, PagingMode.X86_64);
+            Machine m = new Machine(mem, PagingMode.X86_64, new ptlab.check.Invariants());
             m.setMemoryPoints(false);
             m.tolerateNmiFaults(true);
             int[] handlers = new int[1];
@@ -179,7 +179,7 @@ class TimedOperationsTest {
         KernelBridge bridge = new KernelBridge();
         Kernel k = new Kernel(mode, cfg, bridge, KernelVariant.CORRECT);
         CostTable costs = CostTable.defaults().set("store", storeCost);
-        Machine m = new Machine(k.memory(), mode, cfg.tlb(), costs);
+        Machine m = new Machine(k.memory(), mode, cfg.tlb(), costs, new ptlab.check.Invariants());
         m.setMemoryPoints(false);
         bridge.install(k, m);
         Task parent = k.createProcess();

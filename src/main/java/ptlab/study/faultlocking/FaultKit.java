@@ -23,11 +23,11 @@ final class FaultKit {
     final Machine machine;
     final Task[] threads;
 
-    FaultKit(FaultLocking path, int cpus) {
+    FaultKit(FaultLocking path, int cpus, PagingMode mode) {
         KernelBridge bridge = new KernelBridge();
-        kernel = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(cpus), bridge,
+        kernel = new Kernel(mode, KernelConfig.defaults().withRam(32L << 20).withCpus(cpus), bridge,
                 KernelVariant.CORRECT, path);
-        machine = new Machine(kernel.memory(), PagingMode.X86_64);
+        machine = new Machine(kernel.memory(), mode, new ptlab.check.Invariants());
         bridge.install(kernel, machine);
         threads = new Task[cpus];
         threads[0] = kernel.createProcess();

@@ -89,7 +89,7 @@ public final class FaultLockingExperiment {
         KernelBridge bridge = new KernelBridge();
         Kernel k = new Kernel(p.mode(), cfg, bridge, KernelVariant.CORRECT, path);
         CostTable costs = CostTable.defaults();
-        Machine m = new Machine(k.memory(), p.mode(), cfg.tlb(), costs);
+        Machine m = new Machine(k.memory(), p.mode(), cfg.tlb(), costs, new ptlab.check.Invariants());
         bridge.install(k, m);
         CacheLines lines = new CacheLines(p.lineTransfer());
         m.setCacheLines(lines);
@@ -143,7 +143,7 @@ public final class FaultLockingExperiment {
         KernelConfig cfg = KernelConfig.defaults().withCpus(1).withRam(ramFor(p, 1));
         KernelBridge bridge = new KernelBridge();
         Kernel k = new Kernel(mode, cfg, bridge, KernelVariant.CORRECT, path);
-        Machine m = new Machine(k.memory(), mode, cfg.tlb(), CostTable.defaults());
+        Machine m = new Machine(k.memory(), mode, cfg.tlb(), CostTable.defaults(), new ptlab.check.Invariants());
         bridge.install(k, m);
         m.setCacheLines(new CacheLines(lineTransfer));
         m.setRecordWrites(false);

@@ -3,6 +3,7 @@ package ptlab.study.faultlocking;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import ptlab.hw.PagingMode;
 import ptlab.engine.KernelBridge;
 import ptlab.engine.Machine;
 import ptlab.engine.Scenario;
@@ -57,9 +58,24 @@ public final class FaultsVsWriters implements Scenario {
         return endChecks.get();
     }
 
+    /** The paging modes this scenario runs in, its default first. */
+    static final List<PagingMode> MODES = List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE,
+            PagingMode.X86_64_LA57);
+
+    @Override
+    public List<PagingMode> modes(String variant) {
+        return MODES;
+    }
+
     @Override
     public Machine build(String variant) {
-        FaultKit kit = new FaultKit(FaultLocking.byName(variant(variant).name()), 4);
+        return build(variant, modes(variant).get(0));
+    }
+
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
+        FaultKit kit = new FaultKit(FaultLocking.byName(variant(variant).name()), 4, mode);
         Kernel k = kit.kernel;
         kit.mmapFixed(A, 4L << 20);
         kit.mmapFixed(B, 2L << 20);

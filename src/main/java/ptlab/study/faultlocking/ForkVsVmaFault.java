@@ -3,6 +3,7 @@ package ptlab.study.faultlocking;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import ptlab.hw.PagingMode;
 import ptlab.engine.KernelBridge;
 import ptlab.engine.Machine;
 import ptlab.engine.Scenario;
@@ -54,9 +55,24 @@ public final class ForkVsVmaFault implements Scenario {
         return readBacks.get();
     }
 
+    /** The paging modes this scenario runs in, its default first. */
+    static final List<PagingMode> MODES = List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE,
+            PagingMode.X86_64_LA57);
+
+    @Override
+    public List<PagingMode> modes(String variant) {
+        return MODES;
+    }
+
     @Override
     public Machine build(String variant) {
-        FaultKit kit = new FaultKit(FaultLocking.byName(variant(variant).name()), 3);
+        return build(variant, modes(variant).get(0));
+    }
+
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
+        FaultKit kit = new FaultKit(FaultLocking.byName(variant(variant).name()), 3, mode);
         kit.mmapFixed(BASE, 4096);
         kit.prefault(2, BASE + 8, 0);                       // CPU2's TLB: P writable
         kit.cpu(0, cpu -> kit.kernel.fork(kit.threads[0]));

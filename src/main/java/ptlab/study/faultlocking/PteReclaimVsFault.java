@@ -3,6 +3,7 @@ package ptlab.study.faultlocking;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import ptlab.hw.PagingMode;
 import ptlab.engine.KernelBridge;
 import ptlab.engine.Machine;
 import ptlab.engine.Scenario;
@@ -47,9 +48,24 @@ public final class PteReclaimVsFault implements Scenario {
         return readBacks.get();
     }
 
+    /** The paging modes this scenario runs in, its default first. */
+    static final List<PagingMode> MODES = List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE,
+            PagingMode.X86_64_LA57);
+
+    @Override
+    public List<PagingMode> modes(String variant) {
+        return MODES;
+    }
+
     @Override
     public Machine build(String variant) {
-        FaultKit kit = new FaultKit(FaultLocking.byName(variant(variant).name()), 2);
+        return build(variant, modes(variant).get(0));
+    }
+
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
+        FaultKit kit = new FaultKit(FaultLocking.byName(variant(variant).name()), 2, mode);
         kit.mmapFixed(BASE, 2L << 20);
         kit.prefault(1, BASE, 7);                              // the pte table exists, with one page
         long va = BASE + 4096;

@@ -3,6 +3,7 @@ package ptlab.study.faultlocking;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import ptlab.hw.PagingMode;
 import ptlab.engine.KernelBridge;
 import ptlab.engine.Machine;
 import ptlab.engine.Scenario;
@@ -60,10 +61,25 @@ public final class SpeculativeVsMunmap implements Scenario {
         return endChecks.get();
     }
 
+    /** The paging modes this scenario runs in, its default first. */
+    static final List<PagingMode> MODES = List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE,
+            PagingMode.X86_64_LA57);
+
+    @Override
+    public List<PagingMode> modes(String variant) {
+        return MODES;
+    }
+
     @Override
     public Machine build(String variant) {
+        return build(variant, modes(variant).get(0));
+    }
+
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
         FaultLocking path = FaultLocking.byName(variant(variant).name());
-        FaultKit kit = new FaultKit(path, 2);
+        FaultKit kit = new FaultKit(path, 2, mode);
         kit.mmapFixed(BASE, LEN);
         kit.prefault(0, BASE, 1);                          // pud, pmd and the first pte table exist
         long va = BASE + (2L << 20);

@@ -54,11 +54,17 @@ public final class PaeTornEntry implements Scenario {
                 new Variant("ptl", false, "the copier holds the pte lock; the mapper re-checks the pmd after locking"));
     }
 
+    /** PAE's two-half pte write exists only in PAE. */
+    @Override
+    public List<PagingMode> modes(String variant) {
+        return List.of(PagingMode.X86_32_PAE);
+    }
+
     @Override
     public Machine build(String variant) {
         boolean locked = variant(variant).name().equals("ptl");
         KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_32_PAE,
-                KernelConfig.defaults().withRam(32L << 20).withCpus(2).withNodes(2), ptlab.kernel.KernelVariant.CORRECT);
+                KernelConfig.defaults().withRam(32L << 20).withCpus(2).withNodes(2), ptlab.kernel.KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Machine m = b.machine();
         Pgtable pt = k.pgtable();

@@ -66,6 +66,38 @@ public final class RelocationDirty implements Scenario {
         return protocol + "-" + arch + (cpus == 4 ? "-4cpu" : "");
     }
 
+    /**
+     * A protocol's plain variant ({@code safe}) runs in every mode, x86-64 first; a variant that
+     * names its arch ({@code safe-x86-32-pae}) only in that one.
+     */
+    @Override
+    public List<PagingMode> modes(String variant) {
+        String v = variant(variant).name();
+        for (RelocationProtocol p : RelocationProtocol.all()) {
+            if (v.equals(p.name())) {
+                return List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE, PagingMode.X86_64_LA57);
+            }
+        }
+        for (String arch : ARCHES) {
+            if (v.contains("-" + arch + "-4cpu") || v.endsWith("-" + arch)) {
+                return List.of(PagingMode.fromCliName(arch));
+            }
+        }
+        throw new IllegalStateException("variant " + v + " names no arch");
+    }
+
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
+        String v = variant(variant).name();
+        for (RelocationProtocol p : RelocationProtocol.all()) {
+            if (v.equals(p.name())) {
+                return build(RelocationProtocol.byName(v), mode, 2);
+            }
+        }
+        return build(variant);
+    }
+
     @Override
     public Machine build(String variant) {
         String v = variant(variant).name();
@@ -81,6 +113,18 @@ public final class RelocationDirty implements Scenario {
         return build(RelocationProtocol.byName(v), PagingMode.X86_64, 2);
     }
 
+    /** The per-node replica pgds a {@link Replicate} protocol made: tables the leak check counts as owned. */
+    private static long[] replicaRoots(RelocationProtocol protocol) {
+        if (!(protocol instanceof Replicate r) || r.replicas() == null) {
+            return new long[0];
+        }
+        long[] roots = new long[2];
+        for (int node = 0; node < roots.length; node++) {
+            roots[node] = r.replicas().top(node);
+        }
+        return roots;
+    }
+
     /** The scenario for {@code protocol} (a fresh instance) on {@code mode} with {@code cpus} CPUs. */
     public static Machine build(RelocationProtocol protocol, PagingMode mode, int cpus) {
         return build(protocol, mode, cpus, null);
@@ -94,7 +138,8 @@ public final class RelocationDirty implements Scenario {
     public static Machine build(RelocationProtocol protocol, PagingMode mode, int cpus,
                                 java.util.concurrent.atomic.LongAdder checkRuns) {
         KernelBridge.Booted b = KernelBridge.boot(mode,
-                KernelConfig.defaults().withRam(32L << 20).withCpus(cpus).withNodes(2), ptlab.kernel.KernelVariant.CORRECT);
+                KernelConfig.defaults().withRam(32L << 20).withCpus(cpus).withNodes(2), ptlab.kernel.KernelVariant.CORRECT,
+                new ptlab.check.Invariants().alsoOwning(() -> replicaRoots(protocol)));
         Kernel k = b.kernel();
         Machine m = b.machine();
         int writers = cpus - 1;

@@ -290,7 +290,7 @@ public final class RelocationExperiment {
 
         /** One timed run: every thread CPU does {@code accesses} accesses; {@code mover} runs first on the first one. */
         Phase phase(int accesses, Mover mover) {
-            Machine m = new Machine(k.memory(), p.mode(), k.config().tlb(), costs);
+            Machine m = new Machine(k.memory(), p.mode(), k.config().tlb(), costs, new ptlab.check.Invariants());
             bridge.install(k, m);
             int[] nodes = new int[p.cpus()];
             for (int i = 0; i < p.cpus(); i++) {

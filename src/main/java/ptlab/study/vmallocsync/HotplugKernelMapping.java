@@ -77,11 +77,25 @@ public final class HotplugKernelMapping implements Scenario {
                         "ARCH_PAGE_TABLE_SYNC_MASK: the new p4d is synced when populated, before any access"));
     }
 
+    /** Memory hotplug's vmemmap and direct map sync at the pgd/p4d: 4- and 5-level paging only. */
+    static final List<PagingMode> MODES = List.of(PagingMode.X86_64, PagingMode.X86_64_LA57);
+
+    @Override
+    public List<PagingMode> modes(String variant) {
+        return MODES;
+    }
+
     @Override
     public Machine build(String variant) {
+        return build(variant, modes(variant).get(0));
+    }
+
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
         boolean fix = variant(variant).name().equals("arch-sync-kernel-mappings");
-        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(2),
-                KernelVariant.CORRECT);
+        KernelBridge.Booted b = KernelBridge.boot(mode, KernelConfig.defaults().withRam(64L << 20).withCpus(2),
+                KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Vmalloc vm = new Vmalloc(k, new Preallocate());
         Machine m = b.machine();

@@ -62,12 +62,28 @@ public final class VmallocFaultInNmi implements Scenario {
         boolean sampled;
     }
 
+    /** The paging modes this scenario runs in, its default first. */
+    static final List<PagingMode> MODES = List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE,
+            PagingMode.X86_64_LA57);
+
+    @Override
+    public List<PagingMode> modes(String variant) {
+        return MODES;
+    }
+
     @Override
     public Machine build(String variant) {
+        return build(variant, modes(variant).get(0));
+    }
+
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
         boolean lazy = variant(variant).name().equals("lazy-fault");
         VmallocSyncStrategy strategy = lazy ? new LazyFault() : new Preallocate();
-        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(2),
-                KernelVariant.CORRECT);
+        // the strategy's configuration: on PAE, kernel pmds per pgd (PTI), so there is something to sync
+        KernelBridge.Booted b = KernelBridge.boot(mode,
+                strategy.configure(mode, KernelConfig.defaults().withRam(64L << 20).withCpus(2)), KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Vmalloc vm = new Vmalloc(k, strategy);
         Machine m = b.machine();

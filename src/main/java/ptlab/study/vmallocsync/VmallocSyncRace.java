@@ -73,17 +73,27 @@ public final class VmallocSyncRace implements Scenario {
                         + "races with the populate-then-count window"));
     }
 
+    /** Every mode; this instance's first (x86-64 for the registry's). */
+    @Override
+    public List<PagingMode> modes(String variant) {
+        List<PagingMode> ms = new java.util.ArrayList<>(List.of(PagingMode.values()));
+        ms.remove(mode);
+        ms.add(0, mode);
+        return ms;
+    }
+
     @Override
     public Machine build(String variant) {
         return build(variant, mode);
     }
 
     /** The machine for {@code variant} in paging mode {@code m}. */
+    @Override
     public Machine build(String variant, PagingMode m) {
         String v = variant(variant).name();
         VmallocSyncStrategy strategy = v.equals("eager-generation") ? new EagerGeneration() : new TrackedMask();
         boolean fault = v.equals("tracked-mask+fault");
-        KernelBridge.Booted b = KernelBridge.boot(m, strategy.configure(m, config(m)), KernelVariant.CORRECT);
+        KernelBridge.Booted b = KernelBridge.boot(m, strategy.configure(m, config(m)), KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Vmalloc vm = new Vmalloc(k, strategy);
         Machine machine = b.machine();

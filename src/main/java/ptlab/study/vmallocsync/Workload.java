@@ -141,7 +141,7 @@ final class Workload {
         KernelConfig cfg = strategy.configure(p.mode(), base);
         KernelBridge bridge = new KernelBridge();
         this.k = new Kernel(p.mode(), cfg, bridge, KernelVariant.CORRECT);
-        this.m = new Machine(k.memory(), p.mode(), cfg.tlb(), this.costs);
+        this.m = new Machine(k.memory(), p.mode(), cfg.tlb(), this.costs, new ptlab.check.Invariants());
         m.setMemoryPoints(false);
         m.setRecordWrites(false);
         m.tolerateNmiFaults(true);             // counted here; a strategy that cannot fix one oopses (invariant 4)

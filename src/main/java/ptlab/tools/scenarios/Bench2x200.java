@@ -35,7 +35,7 @@ public final class Bench2x200 implements Scenario {
         variant(variant);
         PhysicalMemory mem = new PhysicalMemory(1L << 20);
         mem.storeLong(SHARED, 0);
-        Machine m = new Machine(mem, X86Kit.MODE);
+        Machine m = new Machine(mem, X86Kit.MODE, new ptlab.check.Invariants());
         for (int c = 0; c < 2; c++) {
             m.addCpu(X86Kit.registers(), cpu -> {
                 for (int i = 0; i < 100; i++) {

@@ -1,5 +1,7 @@
 package ptlab.tools.scenarios;
 
+import ptlab.hw.PagingMode;
+
 import java.util.List;
 
 import ptlab.kernel.KernelVariant;
@@ -49,10 +51,22 @@ public final class FreePgtablesVsWalk implements Scenario {
     }
 
     @Override
+    public List<PagingMode> modes(String variant) {
+        return variant(variant).name().startsWith("munmap-") ? KernelKit.ALL_MODES : List.of(X86Kit.MODE);
+    }
+
+    @Override
     public Machine build(String variant) {
+        return build(variant, modes(variant).get(0));
+    }
+
+    /** The {@code munmap-*} variants boot the kernel layer in any mode; the others are x86-64 tables written by hand. */
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
         String v = variant(variant).name();
         if (v.startsWith("munmap-")) {
-            return buildKernel(v.equals("munmap-free-before-flush"));
+            return buildKernel(v.equals("munmap-free-before-flush"), mode);
         }
         boolean gather = v.equals("mmu-gather");
         X86Kit kit = new X86Kit();
@@ -82,9 +96,9 @@ public final class FreePgtablesVsWalk implements Scenario {
         return m;
     }
 
-    private static Machine buildKernel(boolean freeBeforeFlush) {
+    private static Machine buildKernel(boolean freeBeforeFlush, PagingMode mode) {
         KernelKit kit = new KernelKit(1, freeBeforeFlush
-                ? KernelVariant.of(KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH) : KernelVariant.CORRECT);
+                ? KernelVariant.of(KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH) : KernelVariant.CORRECT, mode);
         KernelBridge.watchUserRange(kit.machine, kit.va, 4096);
         // CPU0 reads until munmap makes it fault, then switches away: Linux's zap flushes at the
         // vma's end (tlb_end_vma) before free_pgtables, so only a walk after that flush can leave

@@ -1,5 +1,7 @@
 package ptlab.tools.scenarios;
 
+import java.util.List;
+
 import ptlab.hw.AccessType;
 import ptlab.hw.PagingMode;
 import ptlab.kernel.Kernel;
@@ -27,9 +29,13 @@ final class KernelKit {
     final Task away;
     final long va;
 
-    KernelKit(int pages, KernelVariant variant) {
-        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2),
-                variant);
+    /** Every paging mode, x86-64 first: what the kernel layer boots in. */
+    static final List<PagingMode> ALL_MODES = List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE,
+            PagingMode.X86_64_LA57);
+
+    KernelKit(int pages, KernelVariant variant, PagingMode mode) {
+        KernelBridge.Booted b = KernelBridge.boot(mode, KernelConfig.defaults().withRam(32L << 20).withCpus(2),
+                variant, new ptlab.check.Invariants());
         kernel = b.kernel();
         machine = b.machine();
         user = kernel.createProcess();

@@ -1,5 +1,7 @@
 package ptlab.tools.scenarios;
 
+import ptlab.hw.PagingMode;
+
 import java.util.List;
 
 import ptlab.hw.PhysicalMemory;
@@ -60,10 +62,22 @@ public final class PteClearVsDirty implements Scenario {
     }
 
     @Override
+    public List<PagingMode> modes(String variant) {
+        return variant(variant).name().startsWith("mprotect-") ? KernelKit.ALL_MODES : List.of(X86Kit.MODE);
+    }
+
+    @Override
     public Machine build(String variant) {
+        return build(variant, modes(variant).get(0));
+    }
+
+    /** The {@code mprotect-*} variants boot the kernel layer in any mode; the others are x86-64 tables written by hand. */
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
         String v = variant(variant).name();
         if (v.startsWith("mprotect-")) {
-            return buildKernel(v.equals("mprotect-plain-clear"));
+            return buildKernel(v.equals("mprotect-plain-clear"), mode);
         }
         boolean xchg = v.equals("xchg");
         X86Kit kit = new X86Kit();
@@ -108,14 +122,15 @@ public final class PteClearVsDirty implements Scenario {
         cpu.smpCallFunction(others, (target, addr) -> target.invlpg(addr), va);
     }
 
-    private static Machine buildKernel(boolean plainClear) {
+    private static Machine buildKernel(boolean plainClear, PagingMode mode) {
         KernelKit kit = new KernelKit(1, plainClear
-                ? KernelVariant.of(KernelVariant.Bug.PLAIN_PTE_CLEAR) : KernelVariant.CORRECT);
+                ? KernelVariant.of(KernelVariant.Bug.PLAIN_PTE_CLEAR) : KernelVariant.CORRECT, mode);
         long va = kit.va;
         // madvise_free_pte_range: the page stays mapped and writable but clean, and no TLB keeps it dirty
         int[] level = new int[1];
         long ptep = kit.kernel.pgtable().walk(kit.user.mm(), va, level);
-        kit.kernel.memory().storeLong(ptep, kit.kernel.memory().loadLong(ptep) & ~PteBits.D);
+        ptlab.kernel.Pgtable pt = kit.kernel.pgtable();
+        pt.set(ptep, pt.get(ptep) & ~PteBits.D);                 // the mode's entry width (4 bytes on x86-32)
         kit.kernel.cpu(0).mmu().invlpg(va);
         kit.machine.addEndCheck(KernelBridge.dirtyCheck(kit.kernel, kit.user.mm(), va, 4096));
         kit.cpu(0, cpu -> {

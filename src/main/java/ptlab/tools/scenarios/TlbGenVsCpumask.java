@@ -55,12 +55,26 @@ public final class TlbGenVsCpumask implements Scenario {
                         "switch_mm_irqs_off sets its mm_cpumask bit, then reads tlb_gen (Linux)"));
     }
 
+    /** The race needs PCID (a CPU switching back keeps its TLB entries), which only 4- and 5-level paging have. */
+    static final List<PagingMode> MODES = List.of(PagingMode.X86_64, PagingMode.X86_64_LA57);
+
+    @Override
+    public List<PagingMode> modes(String variant) {
+        return MODES;
+    }
+
     @Override
     public Machine build(String variant) {
+        return build(variant, modes(variant).get(0));
+    }
+
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
         boolean broken = variant(variant).name().equals("gen-before-cpumask");
-        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64,
+        KernelBridge.Booted b = KernelBridge.boot(mode,
                 KernelConfig.defaults().withRam(32L << 20).withCpus(2).withPcid(true),
-                broken ? KernelVariant.of(KernelVariant.Bug.TLB_GEN_BEFORE_CPUMASK) : KernelVariant.CORRECT);
+                broken ? KernelVariant.of(KernelVariant.Bug.TLB_GEN_BEFORE_CPUMASK) : KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Machine m = b.machine();
         Task p0 = k.createProcess();

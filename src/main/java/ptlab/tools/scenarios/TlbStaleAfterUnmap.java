@@ -1,5 +1,7 @@
 package ptlab.tools.scenarios;
 
+import ptlab.hw.PagingMode;
+
 import java.util.List;
 
 import ptlab.kernel.KernelVariant;
@@ -47,10 +49,22 @@ public final class TlbStaleAfterUnmap implements Scenario {
     }
 
     @Override
+    public List<PagingMode> modes(String variant) {
+        return variant(variant).name().startsWith("munmap-") ? KernelKit.ALL_MODES : List.of(X86Kit.MODE);
+    }
+
+    @Override
     public Machine build(String variant) {
+        return build(variant, modes(variant).get(0));
+    }
+
+    /** The {@code munmap-*} variants boot the kernel layer in any mode; the others are x86-64 tables written by hand. */
+    @Override
+    public Machine build(String variant, PagingMode mode) {
+        requireMode(variant, mode);
         String v = variant(variant).name();
         if (v.startsWith("munmap-")) {
-            return buildKernel(v.equals("munmap-local-flush"));
+            return buildKernel(v.equals("munmap-local-flush"), mode);
         }
         boolean shootdown = v.equals("shootdown");
         X86Kit kit = new X86Kit();
@@ -78,9 +92,9 @@ public final class TlbStaleAfterUnmap implements Scenario {
         return m;
     }
 
-    private static Machine buildKernel(boolean localFlushOnly) {
+    private static Machine buildKernel(boolean localFlushOnly, PagingMode mode) {
         KernelKit kit = new KernelKit(2, localFlushOnly
-                ? KernelVariant.of(KernelVariant.Bug.LOCAL_FLUSH_ONLY) : KernelVariant.CORRECT);
+                ? KernelVariant.of(KernelVariant.Bug.LOCAL_FLUSH_ONLY) : KernelVariant.CORRECT, mode);
         KernelBridge.watchUserRange(kit.machine, kit.va, 2 * 4096L);
         kit.cpu(0, kit.readsThenSwitchAway(3));
         kit.cpu(1, cpu -> kit.kernel.munmap(kit.other, kit.va, 4096));

@@ -31,8 +31,13 @@ final class X86Kit {
     final PhysicalMemory memory;
 
     X86Kit() {
+        this(new ptlab.check.Invariants());
+    }
+
+    /** The address space on a machine whose invariants {@code checker} checks. */
+    X86Kit(ptlab.engine.Checker checker) {
         memory = new PhysicalMemory(16L << 20);
-        machine = new Machine(memory, MODE);
+        machine = new Machine(memory, MODE, checker);
         store(PGD, VA, 4, PUD | TABLE_FLAGS);
         store(PUD, VA, 3, PMD | TABLE_FLAGS);
         store(PMD, VA, 2, PTE | TABLE_FLAGS);

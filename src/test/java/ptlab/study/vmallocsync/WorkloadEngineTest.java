@@ -43,7 +43,7 @@ class WorkloadEngineTest {
         KernelConfig cfg = strategy.configure(mode, KernelConfig.defaults().withCpus(2).withRam(64L << 20));
         KernelBridge bridge = new KernelBridge();
         Kernel k = new Kernel(mode, cfg, bridge, KernelVariant.CORRECT);
-        Machine m = new Machine(k.memory(), mode, cfg.tlb(), CostTable.defaults());
+        Machine m = new Machine(k.memory(), mode, cfg.tlb(), CostTable.defaults(), new ptlab.check.Invariants());
         m.setMemoryPoints(false);
         bridge.install(k, m);
         Vmalloc v = new Vmalloc(k, strategy);
