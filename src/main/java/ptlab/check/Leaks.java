@@ -86,6 +86,11 @@ final class Leaks {
             }
             owned.set((int) (pgd >>> PhysicalMemory.PAGE_SHIFT));
             w.table(pgd, k.mode().levels(), 0);
+            long userPgd = mm.userPgd();         // PAE with PTI: the user pgd and its preallocated pmds
+            if (userPgd > 0) {
+                owned.set((int) (userPgd >>> PhysicalMemory.PAGE_SHIFT));
+                w.table(userPgd, k.mode().levels(), 0);
+            }
         }
         long[] roots = java.util.Arrays.copyOf(extraRoots, extraRoots.length + k.cpuCount());
         for (int i = 0; i < k.cpuCount(); i++) {    // what a CPU's CR3 points to: a per-node replica's pgd, say

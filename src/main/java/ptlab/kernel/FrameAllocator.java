@@ -548,7 +548,7 @@ public final class FrameAllocator {
         long[] out = new long[16];
         int n = 0;
         for (int pfn = 0; pfn < frames; pfn++) {
-            if (use[pfn] != 0 && since.useAt[pfn] == 0) {
+            if (use(pfn) != 0 && since.useAt(pfn) == 0) {
                 if (n == out.length) {
                     out = java.util.Arrays.copyOf(out, n * 2);
                 }
@@ -561,9 +561,9 @@ public final class FrameAllocator {
     /** "0x1a000 PAGE_TABLE level 1 refcount=1": a frame for a leak report. */
     public synchronized String describe(long pa) {
         int pfn = (int) (pa >>> PhysicalMemory.PAGE_SHIFT);
-        FrameUse u = FrameUse.VALUES[use[pfn]];
-        return String.format("0x%x %s%s refcount=%d", pa, u, u == FrameUse.PAGE_TABLE ? " level " + ptLevel[pfn] : "",
-                refcount[pfn]);
+        FrameUse u = FrameUse.VALUES[use(pfn)];
+        return String.format("0x%x %s%s refcount=%d", pa, u, u == FrameUse.PAGE_TABLE ? " level " + ptLevel(pfn) : "",
+                refcount(pfn));
     }
 
     /** Frames allocated now that were free at {@code since} (at most {@code limit}, with their use). */

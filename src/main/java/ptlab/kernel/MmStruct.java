@@ -42,6 +42,11 @@ public final class MmStruct {
      */
     long user_pgd;
 
+    /** The PAE PTI user pgd (0 when there is none), for checkers that run when no CPU does. */
+    public long userPgd() {
+        return user_pgd;
+    }
+
     public final RwSemaphore mmap_lock;
     public final SpinLock page_table_lock;
     final VmaTree mm_mt;

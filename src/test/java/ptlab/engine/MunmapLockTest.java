@@ -33,7 +33,7 @@ class MunmapLockTest {
 
     private Machine build() {
         KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64, KernelConfig.defaults().withRam(32L << 20).withCpus(2),
-                KernelVariant.CORRECT);
+                KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Machine m = b.machine();
         Task t = k.createProcess();

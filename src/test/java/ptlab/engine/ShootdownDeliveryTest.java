@@ -27,7 +27,7 @@ class ShootdownDeliveryTest {
     /** A kernel of {@code cpus} CPUs, each running a thread of one process, on a machine. */
     private static Object[] threads(int cpus) {
         KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64,
-                KernelConfig.defaults().withRam(32L << 20).withCpus(cpus), KernelVariant.CORRECT);
+                KernelConfig.defaults().withRam(32L << 20).withCpus(cpus), KernelVariant.CORRECT, new ptlab.check.Invariants());
         Kernel k = b.kernel();
         Machine m = b.machine();
         Task t = k.createProcess();
