@@ -68,6 +68,7 @@ public final class MmuGather {
 
     /** __tlb_adjust_range(). */
     void adjustRange(long address, long size) {
+        // (address == start leaves start as it is: "<=" here is an equivalent mutant)
         if (Long.compareUnsigned(address, start) < 0) {
             start = address;
         }
@@ -122,6 +123,7 @@ public final class MmuGather {
 
     /** tlb_flush_mmu_tlbonly() → tlb_flush() (arch/x86/include/asm/tlb.h). */
     void tlb_flush_mmu_tlbonly() {
+        // start == end never happens (every range added is at least a page): "<=" is equivalent
         boolean any = fullmm || need_flush_all || Long.compareUnsigned(start, end) < 0;
         if (!any) {
             return;
