@@ -17,6 +17,9 @@ public final class Strategies {
      * defaults adds no preemption, and a shrunk schedule lists only its first steps.
      */
     public static int defaultChoice(long enabled, int cpuCount, int prev) {
+        // Equivalent mutants here: prev == 0 enabled is also the lowest CPU ("prev > 0"), and
+        // events are numbered above the CPUs, so the lowest enabled choice is a CPU whenever one
+        // is (the mask below changes nothing observable; it states the rule).
         if (prev >= 0 && prev < cpuCount && (enabled & (1L << prev)) != 0) {
             return prev;
         }

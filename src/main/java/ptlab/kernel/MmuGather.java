@@ -104,6 +104,7 @@ public final class MmuGather {
 
     /** __tlb_adjust_range(). */
     void adjustRange(long address, long size) {
+        // (address == start leaves start as it is: "<=" here is an equivalent mutant)
         if (Long.compareUnsigned(address, start) < 0) {
             start = address;
         }

@@ -147,4 +147,20 @@ class StrategiesTest {
             assertEquals(top, p.choose(m, 1L << top, 2), "it still runs when it is the only one enabled");
         }
     }
+
+    /** PCT runs the highest-priority enabled choice: whatever else is enabled, the top one wins while enabled. */
+    @Test
+    void pctTheTopPriorityChoiceWinsInEveryEnabledSet() {
+        Machine m = machine(3);
+        for (long seed = 0; seed < 30; seed++) {
+            Strategies.Pct p = new Strategies.Pct(1);
+            p.reset(seed, 3, 10);
+            int top = p.choose(m, 0b111, 0);
+            for (long mask = 1; mask < 8; mask++) {
+                if ((mask & 1L << top) != 0) {
+                    assertEquals(top, p.choose(m, mask, 1), "seed " + seed + ", enabled " + Long.toBinaryString(mask));
+                }
+            }
+        }
+    }
 }

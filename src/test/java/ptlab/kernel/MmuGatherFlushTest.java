@@ -187,4 +187,24 @@ class MmuGatherFlushTest {
         assertTrue(r.events.get(0).startsWith("flush"), r.events.toString());
         assertEquals(4, r.count("page"));
     }
+
+    /** zap_huge_pmd() → tlb_remove_pmd_tlb_entry(): unmapping a whole THP flushes its 2 MiB. */
+    @Test
+    void munmapOfAWholeThpFlushesItsTwoMegabytes() {
+        Recorder r = new Recorder();
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(1).withThp(true),
+                r, KernelVariant.CORRECT);
+        Task t = running(k);
+        long hpage = 2L << 20;
+        long a = k.mmap(t, 0, 2 * hpage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(k.writeUserLong(k.cpu(0), a, 1));
+        assertTrue(k.writeUserLong(k.cpu(0), a + hpage, 2));
+        assertEquals(2, k.stats().thpFaultAlloc.get(), "both halves are huge pages");
+        r.flushes.clear();
+        assertEquals(0, k.munmap(t, a, hpage));
+        assertEquals(1, r.flushes.size());
+        assertArrayEquals(new long[] {a, a + hpage, 0}, r.flushes.get(0), "the pmd's range, no table freed");
+        assertEquals(SIGSEGV, k.access(k.cpu(0), a + hpage - 4096, AccessType.READ), "no stale 2 MiB entry");
+        assertEquals(2, k.readUserLong(k.cpu(0), a + hpage, -1));
+    }
 }
