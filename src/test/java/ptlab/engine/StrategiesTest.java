@@ -152,15 +152,18 @@ class StrategiesTest {
     @Test
     void pctTheTopPriorityChoiceWinsInEveryEnabledSet() {
         Machine m = machine(3);
+        boolean[] wasTop = new boolean[3];
         for (long seed = 0; seed < 30; seed++) {
             Strategies.Pct p = new Strategies.Pct(1);
             p.reset(seed, 3, 10);
             int top = p.choose(m, 0b111, 0);
+            wasTop[top] = true;
             for (long mask = 1; mask < 8; mask++) {
                 if ((mask & 1L << top) != 0) {
                     assertEquals(top, p.choose(m, mask, 1), "seed " + seed + ", enabled " + Long.toBinaryString(mask));
                 }
             }
         }
+        assertTrue(wasTop[0] && wasTop[1] && wasTop[2], "random priorities: every choice is on top for some seed");
     }
 }
