@@ -47,18 +47,24 @@ final class Leaks {
             return null;
         }
         long[] fresh = k.allocator().allocatedSince(baseline);
-        if (fresh.length == 0) {
-            return null;
-        }
-        BitSet owned = owned(k, extraRoots.get());
-        List<String> leaked = new ArrayList<>();
-        int count = 0;
+        BitSet subjects = new BitSet();          // what must be owned: fresh page-table pages and user pages
         for (long f : fresh) {
             FrameUse use = k.allocator().useOf(f);
-            if ((use == FrameUse.PAGE_TABLE || use == FrameUse.USER) && !owned.get((int) (f >>> PhysicalMemory.PAGE_SHIFT))) {
+            if (use == FrameUse.PAGE_TABLE || use == FrameUse.USER) {
+                subjects.set((int) (f >>> PhysicalMemory.PAGE_SHIFT));
+            }
+        }
+        if (subjects.isEmpty()) {
+            return null;
+        }
+        BitSet owned = owned(k, extraRoots.get(), subjects);
+        List<String> leaked = new ArrayList<>();
+        int count = 0;
+        for (int pfn = subjects.nextSetBit(0); pfn >= 0; pfn = subjects.nextSetBit(pfn + 1)) {
+            if (!owned.get(pfn)) {
                 count++;
                 if (leaked.size() < 8) {
-                    leaked.add(k.allocator().describe(f));
+                    leaked.add(k.allocator().describe((long) pfn << PhysicalMemory.PAGE_SHIFT));
                 }
             }
         }
@@ -70,44 +76,57 @@ final class Leaks {
      * Frames reachable from the page tables of init_mm and of every other live mm: every page-table page,
      * every frame a leaf maps outside the direct map (user pages, vmalloc and other kernel
      * mappings), and the frames holding the pgds. The direct map's leaves map all of RAM and
-     * own nothing.
+     * own nothing. The walk stops once every frame of {@code subjects} is found owned: only
+     * theirs is asked, and user mms (walked first) own most of them.
      */
-    private static BitSet owned(Kernel k, long[] extraRoots) {
+    private static BitSet owned(Kernel k, long[] extraRoots, BitSet subjects) {
         BitSet owned = new BitSet();
         BitSet walked = new BitSet();
         List<MmStruct> mms = new ArrayList<>(k.arch().mmsQuiescent());
         mms.add(k.initMm());
         Walk w = new Walk(k.memory(), k.mode(), k.layout().pageOffset(),
-                k.layout().pageOffset() + k.layout().directMapBytes(), owned, walked);
+                k.layout().pageOffset() + k.layout().directMapBytes(), owned, walked,
+                new long[k.mode().levels() + 1][PhysicalMemory.PAGE_SIZE / 8], new long[mms.size() * 2 + k.cpuCount()
+                        + extraRoots.length], new int[1], subjects, new int[] {subjects.cardinality()});
         for (MmStruct mm : mms) {
-            long pgd = mm.pgd();
-            if (pgd <= 0) {
-                continue;
-            }
-            owned.set((int) (pgd >>> PhysicalMemory.PAGE_SHIFT));
-            w.table(pgd, k.mode().levels(), 0);
-            long userPgd = mm.userPgd();         // PAE with PTI: the user pgd and its preallocated pmds
-            if (userPgd > 0) {
-                owned.set((int) (userPgd >>> PhysicalMemory.PAGE_SHIFT));
-                w.table(userPgd, k.mode().levels(), 0);
-            }
+            w.top(mm.pgd());
+            w.top(mm.userPgd());                 // PAE with PTI: the user pgd and its preallocated pmds
         }
-        long[] roots = java.util.Arrays.copyOf(extraRoots, extraRoots.length + k.cpuCount());
+        for (long top : extraRoots) {
+            w.top(top);
+        }
         for (int i = 0; i < k.cpuCount(); i++) {    // what a CPU's CR3 points to: a per-node replica's pgd, say
-            roots[extraRoots.length + i] = k.cpu(i).mmu().registers().topTableAddress();
-        }
-        for (long top : roots) {
-            if (top > 0 && top < k.memory().sizeBytes()) {
-                owned.set((int) (top >>> PhysicalMemory.PAGE_SHIFT));
-                w.table(top, k.mode().levels(), 0);
-            }
+            w.top(k.cpu(i).mmu().registers().topTableAddress());
         }
         return owned;
     }
 
-    /** A walk over page tables marking what they own. */
+    /**
+     * A walk over page tables marking what they own. Each table is read as one frame
+     * ({@code readFrame}), not entry by entry: this runs after every kernel-level schedule, and
+     * the top tables alone are hundreds of entries per mm.
+     */
     private record Walk(PhysicalMemory mem, PagingMode mode, long directStart, long directEnd, BitSet owned,
-                        BitSet walked) {
+                        BitSet walked, long[][] frameAt, long[] topsWalked, int[] tops, BitSet subjects,
+                        int[] unowned) {
+
+        /**
+         * A top table ({@code mm->pgd}, a CPU's CR3): walked once however many mms and CPUs
+         * name it. Tops are remembered by address, not frame: PAE pgds are 32-byte objects
+         * sharing a slab page.
+         */
+        void top(long pgd) {
+            if (pgd <= 0 || pgd >= mem.sizeBytes() || unowned[0] == 0) {
+                return;
+            }
+            for (int i = 0; i < tops[0]; i++) {
+                if (topsWalked[i] == pgd) {
+                    return;
+                }
+            }
+            topsWalked[tops[0]++] = pgd;
+            table(pgd, mode.levels(), 0);
+        }
 
         void table(long table, int level, long vaBase) {
             int pfn = (int) (table >>> PhysicalMemory.PAGE_SHIFT);
@@ -117,11 +136,14 @@ final class Leaks {
                 }
                 walked.set(pfn);
             }
-            owned.set(pfn);
+            own(pfn, pfn + 1);
+            long[] words = frameAt[level];
+            mem.readFrame(table, words);
             int eb = mode.entryBytes();
+            int first = (int) (table & (PhysicalMemory.PAGE_SIZE - 1)) / eb;
             long mask = eb == 8 ? 0x000F_FFFF_FFFF_F000L : 0xFFFF_F000L;
-            for (int i = 0; i < mode.entries(level); i++) {
-                long e = mem.loadEntry(table + (long) i * eb, eb);
+            for (int i = 0; i < mode.entries(level) && unowned[0] > 0; i++) {
+                long e = entry(words, first + i, eb);
                 if ((e & PteBits.P) == 0) {
                     continue;
                 }
@@ -137,6 +159,15 @@ final class Leaks {
             }
         }
 
+        /** Entry {@code index} of a frame read as words: 4-byte entries are little-endian halves. */
+        private static long entry(long[] words, int index, int eb) {
+            if (eb == 8) {
+                return words[index];
+            }
+            long w = words[index >>> 1];
+            return (index & 1) == 0 ? w & 0xFFFF_FFFFL : w >>> 32;
+        }
+
         private void leaf(long va, long pa, long span) {
             if (Long.compareUnsigned(va, directStart) >= 0 && Long.compareUnsigned(va, directEnd) < 0) {
                 return;                           // the direct map: every frame of RAM, owned by no one
@@ -144,8 +175,18 @@ final class Leaks {
             long first = (pa & ~(span - 1)) >>> PhysicalMemory.PAGE_SHIFT;
             long end = Math.min(first + (span >>> PhysicalMemory.PAGE_SHIFT), mem.sizeBytes() >>> PhysicalMemory.PAGE_SHIFT);
             if (first < end) {
-                owned.set((int) first, (int) end);
+                own((int) first, (int) end);
             }
+        }
+
+        /** Marks frames [from, to) owned, counting the subjects among them found for the first time. */
+        private void own(int from, int to) {
+            for (int s = subjects.nextSetBit(from); s >= 0 && s < to; s = subjects.nextSetBit(s + 1)) {
+                if (!owned.get(s)) {
+                    unowned[0]--;
+                }
+            }
+            owned.set(from, to);
         }
 
         private long canonical(long va) {

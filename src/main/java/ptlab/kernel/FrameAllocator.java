@@ -547,12 +547,24 @@ public final class FrameAllocator {
     public synchronized long[] allocatedSince(Snapshot since) {
         long[] out = new long[16];
         int n = 0;
-        for (int pfn = 0; pfn < frames; pfn++) {
-            if (use(pfn) != 0 && since.useAt(pfn) == 0) {
-                if (n == out.length) {
-                    out = java.util.Arrays.copyOf(out, n * 2);
+        for (int b = 0; b < pages.length; b++) {
+            Pages now = pages[b];
+            byte[] then = since.useAt[b];
+            if (now == null && (then == null || blockUse[b] == 0)) {
+                continue;   // one use for the whole block now, and it was that use or the block was split: nothing new
+            }
+            int first = b * BLOCK_FRAMES;
+            int end = Math.min(frames, first + BLOCK_FRAMES);
+            for (int pfn = first; pfn < end; pfn++) {
+                int i = pfn - first;
+                int useNow = now == null ? blockUse[b] : now.use[i];
+                int useThen = then == null ? blockUse[b] : then[i];
+                if (useNow != 0 && useThen == 0) {
+                    if (n == out.length) {
+                        out = java.util.Arrays.copyOf(out, n * 2);
+                    }
+                    out[n++] = (long) pfn << PhysicalMemory.PAGE_SHIFT;
                 }
-                out[n++] = (long) pfn << PhysicalMemory.PAGE_SHIFT;
             }
         }
         return java.util.Arrays.copyOf(out, n);
