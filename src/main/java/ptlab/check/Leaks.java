@@ -102,8 +102,8 @@ final class Leaks {
     }
 
     /**
-     * A walk over page tables marking what they own. Each table is read as one frame
-     * ({@code readFrame}), not entry by entry: this runs after every kernel-level schedule, and
+     * A walk over page tables marking what they own. Each table is copied out as one frame
+     * ({@code peekFrame}), not read entry by entry: this runs after every kernel-level schedule, and
      * the top tables alone are hundreds of entries per mm.
      */
     private record Walk(PhysicalMemory mem, PagingMode mode, long directStart, long directEnd, BitSet owned,
@@ -138,7 +138,7 @@ final class Leaks {
             }
             own(pfn, pfn + 1);
             long[] words = frameAt[level];
-            mem.readFrame(table, words);
+            mem.peekFrame(table, words);
             int eb = mode.entryBytes();
             int first = (int) (table & (PhysicalMemory.PAGE_SIZE - 1)) / eb;
             long mask = eb == 8 ? 0x000F_FFFF_FFFF_F000L : 0xFFFF_F000L;

@@ -88,6 +88,10 @@ public final class ExploreCommand implements Callable<Integer> {
             + "JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)")
     String shard;
 
+    @Option(names = "--jobs", defaultValue = "1", paramLabel = "N", description = "worker threads for random and pct "
+            + "search (default: ${DEFAULT-VALUE}); the schedules, counts and findings are the same for every N")
+    int jobs;
+
     @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
     OutputFormat format;
 
@@ -118,6 +122,12 @@ public final class ExploreCommand implements Callable<Integer> {
             throw new UsageException("--max-depth applies to pct (bug depth) and exhaustive (preemption bound), "
                     + "not to random");
         }
+        if (jobs < 1 || jobs > 256) {
+            throw new UsageException("--jobs must be 1..256, got " + jobs);
+        }
+        if (jobs > 1 && strategy.equals("exhaustive")) {
+            throw new UsageException("--jobs applies to random and pct; exhaustive search is one depth-first traversal");
+        }
         int depth = maxDepth != null ? maxDepth : strategy.equals("pct") ? 3 : 2;
         int shardIndex = k;
         int shardCount = n;
@@ -147,7 +157,7 @@ public final class ExploreCommand implements Callable<Integer> {
                                 new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build();
             }
             ProgressBar b = bar;
-            s = Explorer.explore(sc, v.name(), settings, stop::get, b == null ? null : b::stepTo);
+            s = Explorer.explore(sc, v.name(), settings, jobs, stop::get, b == null ? null : b::stepTo);
         } finally {
             if (bar != null) {
                 bar.close();
@@ -164,7 +174,8 @@ public final class ExploreCommand implements Callable<Integer> {
                 saved = save(s, saveTo, meta(part));
             }
             if (format == OutputFormat.json) {
-                out.println(Json.writePretty(toJson(s, settings, sc.mode(v.name()), saved).set("meta", meta(part))));
+                out.println(Json.writePretty(toJson(s, settings, sc.mode(v.name()), saved).put("jobs", jobs)
+                        .set("meta", meta(part))));
             } else {
                 printText(out, s, v, sc.mode(v.name()), saved);
             }

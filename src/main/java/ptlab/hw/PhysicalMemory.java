@@ -483,6 +483,20 @@ public final class PhysicalMemory {
         }
     }
 
+    /**
+     * Copies the 4 KiB frame containing {@code pa} into {@code out} (512 words) without being an
+     * access: for a checker that runs while no simulated CPU does (the end-of-schedule leak
+     * check), which nothing can race and nothing should charge or schedule.
+     */
+    public void peekFrame(long pa, long[] out) {
+        long[] src = frameOrNull(pa, 0);
+        if (src == null) {
+            java.util.Arrays.fill(out, 0, WORDS, 0L);
+        } else {
+            System.arraycopy(src, 0, out, 0, WORDS);
+        }
+    }
+
     // ---- internals ----------------------------------------------------------------------------
 
     private void beforeAccess(int op, long pa) {

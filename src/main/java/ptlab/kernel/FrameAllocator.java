@@ -199,6 +199,10 @@ public final class FrameAllocator {
             blockFree[b] = (short) free;
             if (blockMergeable[b]) {
                 push9(list, first);
+            } else if (oneList) {
+                if (free > 0) {
+                    pushFreeFramesOf(list, first, end);
+                }
             } else {
                 for (int pfn = end - 1; pfn >= first; pfn--) {
                     if (use(pfn) == 0) {
@@ -207,6 +211,39 @@ public final class FrameAllocator {
                 }
             }
         }
+    }
+
+    /**
+     * What pushing the free frames of [first, end) one by one from the last down to the first
+     * (push0) leaves, in one pass over the block: the list starts with those frames in ascending
+     * order, followed by what it held before. All of them are on {@code list}.
+     */
+    private void pushFreeFramesOf(int list, int first, int end) {
+        Pages p = pagesFor(first);
+        int firstFree = NIL;
+        int last = NIL;
+        int n = 0;
+        for (int pfn = first; pfn < end; pfn++) {
+            int i = pfn - first;
+            if (p.use[i] != 0) {
+                continue;
+            }
+            p.prev[i] = last;
+            if (last == NIL) {
+                firstFree = pfn;
+            } else {
+                p.next[last - first] = pfn;
+            }
+            last = pfn;
+            n++;
+        }
+        int h = head0[list];
+        p.next[last - first] = h;
+        if (h != NIL) {
+            setPrev(h, last);
+        }
+        head0[list] = firstFree;
+        free0[list] += n;
     }
 
     /** Frames of [a, b) inside [c, d). */
