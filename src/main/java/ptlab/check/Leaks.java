@@ -80,6 +80,8 @@ final class Leaks {
      * theirs is asked, and user mms (walked first) own most of them.
      */
     private static BitSet owned(Kernel k, long[] extraRoots, BitSet subjects) {
+        // init_mm comes last: the kernel entries every other pgd shares with it are walked there,
+        // once, and only if the user mms did not already own every subject
         BitSet owned = new BitSet();
         BitSet walked = new BitSet();
         List<MmStruct> mms = new ArrayList<>(k.arch().mmsQuiescent());
@@ -87,7 +89,9 @@ final class Leaks {
         Walk w = new Walk(k.memory(), k.mode(), k.layout().pageOffset(),
                 k.layout().pageOffset() + k.layout().directMapBytes(), owned, walked,
                 new long[k.mode().levels() + 1][PhysicalMemory.PAGE_SIZE / 8], new long[mms.size() * 2 + k.cpuCount()
-                        + extraRoots.length], new int[1], subjects, new int[] {subjects.cardinality()});
+                        + extraRoots.length], new int[1], subjects, new int[] {subjects.cardinality()},
+                k.initMm().pgd(), new long[PhysicalMemory.PAGE_SIZE / 8]);
+        k.memory().peekFrame(k.initMm().pgd(), w.initWords());
         for (MmStruct mm : mms) {
             w.top(mm.pgd());
             w.top(mm.userPgd());                 // PAE with PTI: the user pgd and its preallocated pmds
@@ -108,7 +112,7 @@ final class Leaks {
      */
     private record Walk(PhysicalMemory mem, PagingMode mode, long directStart, long directEnd, BitSet owned,
                         BitSet walked, long[][] frameAt, long[] topsWalked, int[] tops, BitSet subjects,
-                        int[] unowned) {
+                        int[] unowned, long initPgd, long[] initWords) {
 
         /**
          * A top table ({@code mm->pgd}, a CPU's CR3): walked once however many mms and CPUs
@@ -141,10 +145,13 @@ final class Leaks {
             mem.peekFrame(table, words);
             int eb = mode.entryBytes();
             int first = (int) (table & (PhysicalMemory.PAGE_SIZE - 1)) / eb;
+            // another mm's top entries equal to init_mm's are the kernel's, walked with init_mm
+            boolean skipKernel = level == mode.levels() && table != initPgd;
+            int initFirst = (int) (initPgd & (PhysicalMemory.PAGE_SIZE - 1)) / eb;
             long mask = eb == 8 ? 0x000F_FFFF_FFFF_F000L : 0xFFFF_F000L;
             for (int i = 0; i < mode.entries(level) && unowned[0] > 0; i++) {
                 long e = entry(words, first + i, eb);
-                if ((e & PteBits.P) == 0) {
+                if ((e & PteBits.P) == 0 || (skipKernel && e == entry(initWords, initFirst + i, eb))) {
                     continue;
                 }
                 long va = vaBase | ((long) i << mode.shift(level));

@@ -82,4 +82,25 @@ class LeakCheckTest {
         assertNotNull(s.violation());
         assertEquals(6, s.violation().invariant());
     }
+
+    /** CPU1 allocates a pte table for CPU0's process and never links or frees it (mail 004's leaked table). */
+    static Scenario leakingTable(PagingMode mode) {
+        return ptlab.engine.MachineTestAccess.scenario("leaking-table", () -> {
+            KernelKit kit = new KernelKit(1, KernelVariant.CORRECT, mode);
+            kit.cpu(0, cpu -> KernelBridge.userAccess(cpu, false, kit.va, 0));
+            kit.cpu(1, cpu -> kit.kernel.allocator().allocPageTable(0, 1));
+            return kit.machine;
+        });
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(value = PagingMode.class, names = {"X86_64", "X86_32", "X86_32_PAE",
+            "X86_64_LA57"})
+    void aPageTableNoMmOwnsIsCaughtInEveryMode(PagingMode mode) {
+        Machine m = Explorer.replay(leakingTable(mode), null, new int[0], Explorer.DEFAULT_MAX_STEPS, null);
+        assertNotNull(m.violation(), "the unlinked table is reported");
+        assertEquals(6, m.violation().invariant());
+        assertTrue(m.violation().message().contains("1 frame(s)") && m.violation().message().contains("PAGE_TABLE level 1"),
+                m.violation().message());
+    }
 }
