@@ -341,7 +341,7 @@ function _picocli_ptlab_explore() {
 
   local commands=""
   local flag_opts="--list --merge -h --help -V --version --debug"
-  local arg_opts="--variant --arch --schedules --seed --strategy --max-depth --max-steps --out --shard --format"
+  local arg_opts="--variant --arch --schedules --seed --strategy --max-depth --max-steps --out --shard --jobs --format"
   local format_option_args=("text" "json") # --format values
 
   type compopt &>/dev/null && compopt +o default
@@ -375,6 +375,9 @@ function _picocli_ptlab_explore() {
       return $?
       ;;
     --shard)
+      return
+      ;;
+    --jobs)
       return
       ;;
     --format)

@@ -151,6 +151,11 @@ expect 2 "runs on x86-64 only" "a hand-built x86-64 variant on x86-32" -- explor
 expect 2 "recorded on x86-64, not --arch x86-32" "replay --arch contradicting the file" -- replay sched.json --arch x86-32
 expect 2 "unknown arch" "replay --arch x86-99" -- replay sched.json --arch x86-99
 
+echo "== 9c. explore --jobs"
+expect 2 "--jobs must be 1..256, got 0" "explore --jobs 0" -- explore pte-clear-vs-dirty --jobs 0
+expect 2 "exhaustive search is one depth-first traversal" "explore --jobs 2 --strategy exhaustive" -- explore pte-clear-vs-dirty --jobs 2 --strategy exhaustive
+expect 1 "violation" "explore --jobs 2 still finds the broken variant" -- explore pte-clear-vs-dirty --variant mprotect-plain-clear --schedules 400 --jobs 2 --out jobs-sched.json
+
 echo "== 10-12. experiment ranges and small runs"
 expect 2 "nmi-rate" "--nmi-rate 1e12" -- experiment vmalloc-sync --arch x86-64 --nmi-rate 1e12
 expect 0 "deliberately broken|too small" "--procs 2 --vmallocs 100: broken-no-sync caught or too small, not a violation exit" -- experiment vmalloc-sync --arch x86-64 --procs 2 --vmallocs 100 --strategies lazy-fault,broken-no-sync
