@@ -8,6 +8,8 @@
 # and the whole process's CPU seconds (user + system): on a shared machine wall time mostly
 # measures the others. Prints the load (uptime) at start, per round and at the end.
 #
+# "after, --jobs 2" is this checkout with `explore --jobs 2` (two worker threads, same results).
+#
 #   scripts/explore-rate.sh [--before REV] [--rounds N] [--work DIR] [--quick]
 #
 #   --before REV   the commit to compare against (default 5d589a2, main before the fast resets)
@@ -57,8 +59,10 @@ TIMES="$WORK/time.out"
 one() {
   local v="$1" n="$2" sc="$3" p out
   shift 3
+  local jobs=()
   p="$AFTER"; [[ $v == before ]] && p="$BEFORE_DIR/ptlab"
-  out="$(/usr/bin/time -f "%U %S" -o "$TIMES" "$p" explore "$sc" "$@" --schedules "$n" --format json --out /dev/null)"
+  [[ $v == jobs2 ]] && jobs=(--jobs 2)
+  out="$(/usr/bin/time -f "%U %S" -o "$TIMES" "$p" explore "$sc" "$@" ${jobs[@]+"${jobs[@]}"} --schedules "$n" --format json --out /dev/null)"
   record "rate_${sc}_$n" "$v" "$(grep -o '"schedules_per_s" *: *[0-9.]*' <<<"$out" | sed 's/.*: *//')"
   record "cpu_${sc}_$n" "$v" "$(awk '{ printf "%.2f", $1 + $2 }' "$TIMES")"
 }
@@ -69,12 +73,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
   say "round $r of $ROUNDS (load $(load))"
   ROUND_LOADS+="${ROUND_LOADS:+; }$(load)"
   for n in "${SIZES[@]}"; do
-    for v in before after; do
+    for v in before after jobs2; do
       one "$v" "$n" tlb-stale-after-unmap --variant munmap-shootdown
     done
   done
   if (( ! QUICK )); then
-    for v in before after; do one "$v" 100000 bench-2x200; done
+    for v in before after jobs2; do one "$v" 100000 bench-2x200; done
   fi
 done
 END_LOAD="$(load)"
@@ -91,11 +95,16 @@ echo "Measured $START on $(nproc) CPUs, $ROUNDS rounds interleaved; load average
 echo "$START_LOAD, at each round's start $ROUND_LOADS, at end $END_LOAD."
 echo "before = $BEFORE, after = $(git -C "$ROOT" rev-parse --short HEAD). Each cell: best (median)."
 echo
-echo "| explore, schedules/s (process CPU s) | before | after |"
-echo "|---|--:|--:|"
+cell() {   # metric-suffix variant
+  echo "$(best "rate_$1" "$2" 1); cpu $(best "cpu_$1" "$2" 0)"
+}
+echo "| explore, schedules/s (process CPU s) | before | after | after, --jobs 2 |"
+echo "|---|--:|--:|--:|"
 for n in "${SIZES[@]}"; do
-  echo "| tlb-stale-after-unmap munmap-shootdown, $n schedules | $(best "rate_tlb-stale-after-unmap_$n" before 1); cpu $(best "cpu_tlb-stale-after-unmap_$n" before 0) | $(best "rate_tlb-stale-after-unmap_$n" after 1); cpu $(best "cpu_tlb-stale-after-unmap_$n" after 0) |"
+  m="tlb-stale-after-unmap_$n"
+  echo "| tlb-stale-after-unmap munmap-shootdown, $n schedules | $(cell "$m" before) | $(cell "$m" after) | $(cell "$m" jobs2) |"
 done
 if (( ! QUICK )); then
-  echo "| bench-2x200, 100000 schedules | $(best rate_bench-2x200_100000 before 1); cpu $(best cpu_bench-2x200_100000 before 0) | $(best rate_bench-2x200_100000 after 1); cpu $(best cpu_bench-2x200_100000 after 0) |"
+  m=bench-2x200_100000
+  echo "| bench-2x200, 100000 schedules | $(cell "$m" before) | $(cell "$m" after) | $(cell "$m" jobs2) |"
 fi
