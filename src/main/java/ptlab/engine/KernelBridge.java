@@ -70,9 +70,10 @@ import ptlab.kernel.MmStruct;
  * mmu_gather's frees are checked the instant they happen ({@link #tableFreed}, {@link #pageFreed}): a freed
  * page-table page must be in no CPU's paging-structure cache (invariant 2), a freed user page in
  * no CPU's TLB for the addresses the scenario watches ({@link #watchUserRange}, invariant 3).
- * {@link #dirtyCheck} is invariant 1 against the machine's shadow record of completed writes,
- * {@link #checkKernelMapping} invariant 4 at an access that may not fault, {@link #leakCheck}
- * invariant 6 at the end (and a double free the allocator detects stops the run as invariant 6).
+ * A kernel access that faults where it may not is invariant 4 ({@link #kernelAccess}); the
+ * end-of-schedule checks of invariants 1, 4 and 6 over the kernel's state are in
+ * {@code ptlab.check} ({@code KernelChecks}, {@code Leaks}); a double free the allocator
+ * detects stops the run as invariant 6.
  * User accesses go through {@link #userAccess}: translation and data access are one instruction
  * (no interrupt in between, as on x86), a fault runs {@code do_user_addr_fault} as a #PF.
  *
@@ -402,82 +403,6 @@ public final class KernelBridge implements Interleaving {
                 r[0] >= 0 ? String.format("although init_mm maps it (-> 0x%x): its top-level entry 0x%x [%s] lacks "
                         + "the kernel mapping (a missing sync)", r[0], r[1], PteBits.describe(r[1]))
                         : "init_mm does not map it either"));
-    }
-
-    /**
-     * Invariant 4 at a kernel access the running code may not fault on (an NMI handler, a
-     * context the strategy under test promises is synchronized): {@code va} must translate in
-     * {@code mm}'s page tables exactly as in init_mm's — mapped where init_mm maps it (else the
-     * access would fault: a missing sync), and not mapped where init_mm no longer does (a
-     * removed mapping still visible). The comparison is a software walk, not a scheduling point.
-     * Returns true when the invariant holds; otherwise reports the violation (the run stops).
-     */
-    public static boolean checkKernelMapping(SimCpu cpu, MmStruct mm, long va, String context) {
-        Machine m = cpu.machine();
-        Kernel k = m.bridge.kernel;
-        m.checked(4);
-        long[] r = new long[4];
-        m.unobserved(() -> {
-            r[0] = k.lookup(k.initMm(), va);
-            r[1] = k.lookup(mm, va);
-            r[2] = k.leafEntry(k.initMm(), va);
-            r[3] = k.memory().loadLong(k.pgtable().pgd_offset(mm, va));
-        });
-        if (r[0] >= 0 && r[1] != r[0]) {
-            m.fail(4, String.format("CPU%d (%s) uses kernel va 0x%x: init_mm maps it (-> 0x%x, leaf 0x%x [%s]) but "
-                            + "mm %d's page tables %s (its top-level entry 0x%x [%s]): a missing kernel-mapping sync",
-                    cpu.id(), context, va, r[0], r[2], PteBits.describe(r[2]), mm.id(),
-                    r[1] < 0 ? "do not" : String.format("map it to 0x%x", r[1]), r[3], PteBits.describe(r[3])));
-            return false;
-        }
-        if (r[0] < 0 && r[1] >= 0) {
-            m.fail(4, String.format("CPU%d (%s) uses kernel va 0x%x: removed from init_mm but mm %d still maps it "
-                    + "-> 0x%x (its top-level entry 0x%x [%s])", cpu.id(), context, va, mm.id(), r[1], r[3],
-                    PteBits.describe(r[3])));
-            return false;
-        }
-        return true;
-    }
-
-    /**
-     * Invariant 6 as an end check: every frame the kernel allocated since {@code since} (page
-     * tables included) is free again, e.g. after every process exited. Double frees are
-     * reported as invariant 6 when the allocator detects them (SimCpu).
-     */
-    public static Machine.StepCheck leakCheck(Kernel k, ptlab.kernel.FrameAllocator.Snapshot since) {
-        return m -> {
-            m.checked(6);
-            java.util.List<String> leaks = k.allocator().leaks(since, 8);
-            return leaks.isEmpty() ? null : new Violation(6, m.steps(), "frames leaked (allocated and never freed): "
-                    + String.join("; ", leaks));
-        };
-    }
-
-    /**
-     * Invariant 1 for the pages of [start, start+len) of {@code mm}, as an end check: every page
-     * the machine's shadow record says was written through a translation and is still mapped
-     * has D set in its pte. The shadow record is kept by the machine from completed user
-     * writes, independent of any A/D bit, so this check does not trust the mechanism under test.
-     */
-    public static Machine.StepCheck dirtyCheck(Kernel k, MmStruct mm, long start, long len) {
-        return m -> {
-            m.checked(1);
-            for (long va = start; va < start + len; va += PhysicalMemory.PAGE_SIZE) {
-                long pte = k.leafEntry(mm, va);
-                if ((pte & PteBits.P) == 0) {
-                    continue;                                    // unmapped: nothing relies on D any more
-                }
-                long pa = k.lookup(mm, va) & ~(long) (PhysicalMemory.PAGE_SIZE - 1);
-                long writes = m.shadow().writes(pa);
-                if (writes > 0 && !PteBits.dirty(pte)) {
-                    return new Violation(1, m.steps(), String.format("CPU%d completed %d write(s) to page 0x%x "
-                                    + "(va 0x%x, last at step %d) but its pte is 0x%x [%s], without D: the dirty bit "
-                                    + "was lost and the page would be treated as clean", m.shadow().lastWriter(pa),
-                            writes, pa, va, m.shadow().lastWriteStep(pa), pte, PteBits.describe(pte)));
-                }
-            }
-            return null;
-        };
     }
 
     /** Adds kernel CPU {@code cpu} to {@code m} as the machine CPU of the same number. */

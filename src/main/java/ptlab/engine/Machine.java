@@ -347,7 +347,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
     /**
      * Whether completed user writes are recorded for invariant 1 (default on). The record holds
      * a scenario's handful of pages; a timed workload writing thousands turns it off (and then
-     * must not rely on {@link KernelBridge#dirtyCheck}).
+     * must not rely on {@code check.KernelChecks.dirtyCheck}).
      */
     public void setRecordWrites(boolean on) {
         this.recordWrites = on;

@@ -53,7 +53,7 @@ class InvariantsTest {
             long userPgdp = pt.pgd_offset(t.mm(), va);
             k.memory().storeLong(userPgdp, synced ? k.memory().loadLong(pgdp) : 0);   // the process's copy, or none
             MmStruct mm = t.mm();
-            KernelBridge.addKernelCpu(m, k.cpu(0), cpu -> KernelBridge.checkKernelMapping(cpu, mm, va, "NMI"));
+            KernelBridge.addKernelCpu(m, k.cpu(0), cpu -> ptlab.check.KernelChecks.kernelMappingAsInInitMm(cpu, mm, va, "NMI"));
             m.run(new Strategies.Random(), new int[1000], 1000);
             if (synced) {
                 assertNull(m.violation(), () -> m.violation().describe());
@@ -75,7 +75,7 @@ class InvariantsTest {
         FrameAllocator.Snapshot before = k.allocator().snapshot();
         long[] table = new long[1];
         KernelBridge.addKernelCpu(m, k.cpu(0), cpu -> table[0] = k.allocator().allocPageTable(0, 1));
-        m.addEndCheck(KernelBridge.leakCheck(k, before));
+        m.addEndCheck(ptlab.check.KernelChecks.allFreedSince(k, before));
         m.run(new Strategies.Random(), new int[1000], 1000);
         assertEquals(6, m.violation().invariant(), String.valueOf(m.violation()));
         assertTrue(m.violation().message().contains(String.format("0x%x PAGE_TABLE level 1", table[0])),

@@ -166,7 +166,7 @@ public final class RelocationDirty implements Scenario {
             k.pgtable().set(ptep, k.pgtable().get(ptep) & ~PteBits.D);
         }
         k.tlb().flush_tlb_mm(null, main.mm());
-        Machine.StepCheck dirty = KernelBridge.dirtyCheck(k, main.mm(), va, writers * 4096L);
+        Machine.StepCheck dirty = ptlab.check.KernelChecks.dirtyCheck(k, main.mm(), va, writers * 4096L);
         m.addEndCheck(checkRuns == null ? dirty : mm -> {
             checkRuns.increment();
             return dirty.check(mm);

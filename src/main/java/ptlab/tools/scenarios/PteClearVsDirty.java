@@ -132,7 +132,7 @@ public final class PteClearVsDirty implements Scenario {
         ptlab.kernel.Pgtable pt = kit.kernel.pgtable();
         pt.set(ptep, pt.get(ptep) & ~PteBits.D);                 // the mode's entry width (4 bytes on x86-32)
         kit.kernel.cpu(0).mmu().invlpg(va);
-        kit.machine.addEndCheck(KernelBridge.dirtyCheck(kit.kernel, kit.user.mm(), va, 4096));
+        kit.machine.addEndCheck(ptlab.check.KernelChecks.dirtyCheck(kit.kernel, kit.user.mm(), va, 4096));
         kit.cpu(0, cpu -> {
             if (KernelBridge.userAccess(cpu, false, va, 0)       // caches the translation clean
                     && KernelBridge.userAccess(cpu, true, va, 1)) {  // clean hit: the walker sets D
