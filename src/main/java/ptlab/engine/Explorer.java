@@ -152,14 +152,14 @@ public final class Explorer {
     }
 
     /** PCT's k: the length of one default run (the first schedule's rule, no preemption). */
-    private static int pctWindow(Scenario sc, String variant, int[] trail, int maxSteps) {
+    static int pctWindow(Scenario sc, String variant, int[] trail, int maxSteps) {
         Machine probe = sc.build(variant);
         probe.run(new Strategies.Replay(new int[0], 0), trail, maxSteps);
         return (int) probe.steps();
     }
 
     /** Adds machine {@code m}'s per-invariant check counts of its one schedule. */
-    private static void addChecks(Machine m, long[] checks, long[] checkedSchedules) {
+    static void addChecks(Machine m, long[] checks, long[] checkedSchedules) {
         for (int inv = 1; inv <= Violation.INVARIANTS; inv++) {
             long n = m.checkRuns(inv);
             checks[inv] += n;
@@ -171,16 +171,13 @@ public final class Explorer {
 
     // ---- several worker threads ------------------------------------------------------------------
 
-    /** Schedules a worker takes at a time: consecutive indices, so the tallies add up in index order. */
-    static final int CHUNK = 64;
-
     /**
      * {@link #explore(Scenario, String, Settings, BooleanSupplier, LongConsumer)} on {@code jobs}
      * worker threads, with the same result for every {@code jobs}: the same schedules, counts,
      * first violation and shrunk schedule, because schedule i of random and PCT search is a
      * function of (seed, i) alone and each worker builds its own machines (no state is shared
      * between two machines; {@code KernelBridge}'s class comment). Workers take chunks of
-     * {@link #CHUNK} consecutive schedules from a shared counter; when one finds a violation at
+     * {@link ParallelExplorer#CHUNK} consecutive schedules from a shared counter; when one finds a violation at
      * schedule j, chunks after j are not started and the tallies are added over schedules 0..j
      * only, exactly what one thread would have run. Exhaustive search is one depth-first
      * traversal and runs on the calling thread whatever {@code jobs} says. Only a Ctrl-C
@@ -194,171 +191,7 @@ public final class Explorer {
         if (jobs == 1 || s.strategy().equals("exhaustive")) {
             return explore(sc, variantName, s, stop, progress);
         }
-        String variant = sc.variant(variantName).name();
-        long t0 = System.nanoTime();
-        int k = s.strategy().equals("pct") ? pctWindow(sc, variant, new int[s.maxSteps()], s.maxSteps()) : 0;
-        // schedules i = shardIndex + j * shardCount, j in [0, total): j is the position in our share
-        long total = (s.schedules() - s.shardIndex() + s.shardCount() - 1) / s.shardCount();
-        java.util.concurrent.atomic.AtomicLong nextChunk = new java.util.concurrent.atomic.AtomicLong();
-        java.util.concurrent.atomic.AtomicLong firstViolation = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
-        java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
-        java.util.List<Tally> tallies = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
-        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
-        Runnable worker = () -> {
-            try {
-                Worker w = new Worker(sc, variant, s, k);
-                while (failure.get() == null) {
-                    long first = nextChunk.getAndIncrement() * CHUNK;
-                    if (first >= total || first > firstViolation.get()) {
-                        return;
-                    }
-                    Tally t = w.run(first, Math.min(total, first + CHUNK), stop, done, progress);
-                    tallies.add(t);
-                    if (t.foundJ >= 0) {
-                        firstViolation.accumulateAndGet(t.foundJ, Math::min);
-                    }
-                    if (t.interrupted) {
-                        return;
-                    }
-                }
-            } catch (Throwable e) {
-                failure.compareAndSet(null, e);
-            }
-        };
-        Thread[] threads = new Thread[jobs];
-        for (int t = 0; t < jobs; t++) {
-            threads[t] = new Thread(worker, "explore-" + t);
-            threads[t].start();
-        }
-        for (Thread t : threads) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                failure.compareAndSet(null, e);
-            }
-        }
-        Throwable f = failure.get();
-        if (f instanceof RuntimeException re) {
-            throw re;
-        } else if (f instanceof Error err) {
-            throw err;
-        } else if (f != null) {
-            throw new IllegalStateException("explore worker failed", f);
-        }
-        // add up, in index order, the chunks a single thread would have run
-        long fv = firstViolation.get();
-        tallies.sort(java.util.Comparator.comparingLong(t -> t.first));
-        long[] checks = new long[Violation.INVARIANTS + 1];
-        long[] checkedSchedules = new long[Violation.INVARIANTS + 1];
-        long schedules = 0;
-        long steps = 0;
-        long truncated = 0;
-        boolean interrupted = false;
-        Tally found = null;
-        for (Tally t : tallies) {
-            if (t.first > fv) {
-                continue;
-            }
-            schedules += t.schedules;
-            steps += t.steps;
-            truncated += t.truncated;
-            interrupted |= t.interrupted;
-            for (int inv = 1; inv <= Violation.INVARIANTS; inv++) {
-                checks[inv] += t.checks[inv];
-                checkedSchedules[inv] += t.checkedSchedules[inv];
-            }
-            if (t.foundJ == fv) {
-                found = t;
-            }
-        }
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        Violation violation = null;
-        Schedule schedule = null;
-        if (found != null) {
-            long i = s.shardIndex() + found.foundJ * s.shardCount();
-            schedule = shrink(sc, variant, found.foundTrail, found.violation, s.maxSteps(), s.strategy(), s.seed(),
-                    Strategies.scheduleSeed(s.seed(), i), i);
-            violation = replay(sc, variant, schedule.choices(), s.maxSteps(), null).violation();
-        }
-        return new Summary(sc.name(), variant, s.strategy(), s.seed(), schedules, steps, seconds, violation, schedule,
-                false, 0, truncated, interrupted, checks, checkedSchedules);
-    }
-
-    /** What one worker's run of a chunk [first, end) of our share added up to. */
-    private static final class Tally {
-        final long first;
-        long schedules;
-        long steps;
-        long truncated;
-        boolean interrupted;
-        final long[] checks = new long[Violation.INVARIANTS + 1];
-        final long[] checkedSchedules = new long[Violation.INVARIANTS + 1];
-        long foundJ = -1;
-        Violation violation;
-        int[] foundTrail;
-
-        Tally(long first) {
-            this.first = first;
-        }
-    }
-
-    /** One worker thread's strategies and trail: nothing here is shared with another worker. */
-    private static final class Worker {
-        private final Scenario sc;
-        private final String variant;
-        private final Settings s;
-        private final int k;
-        private final int[] trail;
-        private final Strategies.Random random = new Strategies.Random();
-        private final Strategies.Pct pct;
-
-        Worker(Scenario sc, String variant, Settings s, int k) {
-            this.sc = sc;
-            this.variant = variant;
-            this.s = s;
-            this.k = k;
-            this.trail = new int[s.maxSteps()];
-            this.pct = s.strategy().equals("pct") ? new Strategies.Pct(s.maxDepth()) : null;
-        }
-
-        Tally run(long first, long end, BooleanSupplier stop, java.util.concurrent.atomic.AtomicLong done,
-                  LongConsumer progress) {
-            Tally t = new Tally(first);
-            for (long j = first; j < end; j++) {
-                if (stop.getAsBoolean()) {
-                    t.interrupted = true;
-                    break;
-                }
-                long seed = Strategies.scheduleSeed(s.seed(), s.shardIndex() + j * s.shardCount());
-                Machine m = sc.build(variant);
-                Strategy strategy;
-                if (pct != null) {
-                    pct.reset(seed, m.choiceCount(), k);
-                    strategy = pct;
-                } else {
-                    random.reset(seed);
-                    strategy = random;
-                }
-                Machine.Outcome o = m.run(strategy, trail, s.maxSteps());
-                t.schedules++;
-                t.steps += m.steps();
-                addChecks(m, t.checks, t.checkedSchedules);
-                long n = done.incrementAndGet();
-                if (progress != null && (n & 63) == 0) {
-                    progress.accept(n);
-                }
-                if (o == Machine.Outcome.STEP_LIMIT) {
-                    t.truncated++;
-                } else if (o == Machine.Outcome.VIOLATION) {
-                    t.foundJ = j;
-                    t.violation = m.violation();
-                    t.foundTrail = Arrays.copyOf(trail, (int) m.steps());
-                    break;
-                }
-            }
-            return t;
-        }
+        return ParallelExplorer.explore(sc, variantName, s, jobs, stop, progress);
     }
 
     // ---- replay ------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ class ParallelExploreTest {
     void theFirstViolationIsTheOneThreadFindsEvenInALaterChunk() {
         Explorer.Summary one = run("mprotect-plain-clear", "random", 0, 1, 2000, 1);
         assertNotNull(one.schedule());
-        assertTrue(one.schedule().index() >= Explorer.CHUNK, "the case needs a violation past the first chunk, found at "
+        assertTrue(one.schedule().index() >= ParallelExplorer.CHUNK, "the case needs a violation past the first chunk, found at "
                 + one.schedule().index());
         assertEquals(one.schedule().index() + 1, one.schedules(), "one thread stops at the violating schedule");
         for (int jobs : new int[] {2, 3}) {
