@@ -54,8 +54,8 @@ public final class FaultLockingCommand implements Callable<Integer> {
             + "(default: the four correct ones)")
     List<String> paths;
 
-    @Option(names = "--cpus", split = ",", defaultValue = "1,2,4,8,16,32,48",
-            description = "CPU counts, 1..63 each (the engine's limit) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--cpus", split = ",", defaultValue = "1,2,4,8,16,32,48,64,110,128",
+            description = "CPU counts, 1..256 each (CONFIG_NR_CPUS) (default: ${DEFAULT-VALUE})")
     List<Integer> cpus;
 
     @Option(names = "--mix", split = ",", defaultValue = "read-mostly",
