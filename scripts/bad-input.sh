@@ -160,6 +160,8 @@ echo "== 10-12. experiment ranges and small runs"
 expect 2 "nmi-rate" "--nmi-rate 1e12" -- experiment vmalloc-sync --arch x86-64 --nmi-rate 1e12
 expect 0 "deliberately broken|too small" "--procs 2 --vmallocs 100: broken-no-sync caught or too small, not a violation exit" -- experiment vmalloc-sync --arch x86-64 --procs 2 --vmallocs 100 --strategies lazy-fault,broken-no-sync
 expect 0 "lazy-fault" "--procs 1 is valid" -- experiment vmalloc-sync --arch x86-64 --procs 1 --vmallocs 100 --strategies lazy-fault
+expect 2 "--cpus.*1\.\.256.*257" "fault-locking --cpus 257" -- experiment fault-locking --arch x86-64 --cpus 4,257
+expect 0 "per-vma +read-mostly +128 " "fault-locking at 128 CPUs (two cpumask words)" -- experiment fault-locking --arch x86-64 --paths per-vma --cpus 128 --faults 2
 
 echo "== 13-15. groups, --format, typos"
 for g in experiment mmu trace bench; do

@@ -23,6 +23,7 @@ import ptlab.engine.Explorer;
 import ptlab.engine.Scenario;
 import ptlab.hw.PagingMode;
 import ptlab.kernel.FaultLocking;
+import ptlab.kernel.KernelConfig;
 import ptlab.report.FaultLockingReport;
 import ptlab.study.faultlocking.FaultLockingExperiment;
 import ptlab.study.faultlocking.FaultLockingExperiment.Params;
@@ -53,8 +54,8 @@ public final class FaultLockingCommand implements Callable<Integer> {
             + "(default: the four correct ones)")
     List<String> paths;
 
-    @Option(names = "--cpus", split = ",", defaultValue = "1,2,4,8,16,32,48",
-            description = "CPU counts, 1..63 each (the engine's limit) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--cpus", split = ",", defaultValue = "1,2,4,8,16,32,48,64,110,128",
+            description = "CPU counts, 1..256 each (CONFIG_NR_CPUS) (default: ${DEFAULT-VALUE})")
     List<Integer> cpus;
 
     @Option(names = "--mix", split = ",", defaultValue = "read-mostly",
@@ -120,8 +121,8 @@ public final class FaultLockingCommand implements Callable<Integer> {
             mixList.add(Mix.byName(n.strip()));
         }
         for (int c : cpus) {
-            if (c < 1 || c > 63) {
-                throw new UsageException("--cpus: each count must be 1..63 (the engine's limit), got " + c);
+            if (c < 1 || c > KernelConfig.NR_CPUS) {
+                throw new UsageException("--cpus: each count must be 1.." + KernelConfig.NR_CPUS + " (CONFIG_NR_CPUS), got " + c);
             }
         }
         if (explore != null && !List.of("random", "pct", "exhaustive").contains(explore)) {

@@ -21,7 +21,8 @@ package ptlab.engine;
  *
  * <p>Keys are physical line numbers ({@code pa >>> 6}) for simulated memory and negative
  * numbers for kernel locks kept outside it. Open addressing, no allocation after growth.
- * At most 64 CPUs (the sharer set is a bit mask).
+ * A line's sharer set is a bitmap of {@code words} longs (CPU c at bit c % 64 of word c / 64),
+ * stored at {@code sharers[slot * words ..]}: one word up to 64 CPUs.
  */
 public final class CacheLines {
 
@@ -32,18 +33,31 @@ public final class CacheLines {
     private long[] keys;
     private int[] owners;
     private long[] sharers;
+    /** Longs per sharer set: BITS_TO_LONGS(cpus). */
+    private final int words;
+    private final int cpus;
     private int size;
     private long transfers;
 
     /** {@code transferCycles}: what moving one line between two CPUs' caches costs (~100-300 on a server). */
     public CacheLines(long transferCycles) {
+        this(transferCycles, 64);
+    }
+
+    /** For a machine of {@code cpus} CPUs (0 .. cpus-1). */
+    public CacheLines(long transferCycles, int cpus) {
         if (transferCycles < 0) {
             throw new IllegalArgumentException("line transfer cost must not be negative, got " + transferCycles);
         }
+        if (cpus < 1) {
+            throw new IllegalArgumentException("cache lines need at least one CPU, got " + cpus);
+        }
         this.transfer = transferCycles;
+        this.cpus = cpus;
+        this.words = (cpus + 63) >>> 6;
         keys = new long[1024];
         owners = new int[1024];
-        sharers = new long[1024];
+        sharers = new long[1024 * words];
         java.util.Arrays.fill(keys, EMPTY);
     }
 
@@ -58,12 +72,17 @@ public final class CacheLines {
 
     /** The cycles CPU {@code cpu} pays to access line {@code key} ({@code write}: store or RMW). */
     public long access(int cpu, long key, boolean write) {
+        if (cpu < 0 || cpu >= cpus) {
+            throw new IndexOutOfBoundsException("CPU " + cpu + " outside the " + cpus + " CPUs of these cache lines");
+        }
         int i = slot(key);
-        long me = 1L << cpu;
+        int base = i * words;
+        int mine = base + (cpu >>> 6);
+        long me = 1L << cpu;                     // bit cpu % 64 of word cpu / 64
         if (keys[i] == EMPTY) {
             keys[i] = key;
             owners[i] = write ? cpu : -1;
-            sharers[i] = me;
+            onlyMe(base, mine, me);
             if (++size * 2 > keys.length) {
                 grow();
             }
@@ -74,21 +93,40 @@ public final class CacheLines {
             return 0;
         }
         if (write) {
-            boolean moved = owner >= 0 || (sharers[i] & ~me) != 0;
+            boolean moved = owner >= 0 || othersShare(base, mine, me);
             owners[i] = cpu;
-            sharers[i] = me;
+            onlyMe(base, mine, me);
             return moved ? charge() : 0;
         }
         if (owner >= 0) {
             owners[i] = -1;
-            sharers[i] = me | (1L << owner);
+            onlyMe(base, mine, me);
+            sharers[base + (owner >>> 6)] |= 1L << owner;
             return charge();
         }
-        if ((sharers[i] & me) != 0) {
+        if ((sharers[mine] & me) != 0) {
             return 0;
         }
-        sharers[i] |= me;
+        sharers[mine] |= me;
         return charge();
+    }
+
+    /** The sharer set at {@code base} becomes {cpu} (its bit {@code me} in word {@code mine}). */
+    private void onlyMe(int base, int mine, long me) {
+        for (int w = base; w < base + words; w++) {
+            sharers[w] = 0;
+        }
+        sharers[mine] = me;
+    }
+
+    /** Whether a CPU other than the one at ({@code mine}, {@code me}) shares the line. */
+    private boolean othersShare(int base, int mine, long me) {
+        for (int w = base; w < base + words; w++) {
+            if ((sharers[w] & (w == mine ? ~me : -1L)) != 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private long charge() {
@@ -116,14 +154,14 @@ public final class CacheLines {
         long[] os = sharers;
         keys = new long[ok.length * 2];
         owners = new int[ok.length * 2];
-        sharers = new long[ok.length * 2];
+        sharers = new long[ok.length * 2 * words];
         java.util.Arrays.fill(keys, EMPTY);
         for (int j = 0; j < ok.length; j++) {
             if (ok[j] != EMPTY) {
                 int i = slot(ok[j]);
                 keys[i] = ok[j];
                 owners[i] = oo[j];
-                sharers[i] = os[j];
+                System.arraycopy(os, j * words, sharers, i * words, words);
             }
         }
     }

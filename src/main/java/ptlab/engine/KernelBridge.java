@@ -8,6 +8,7 @@ import ptlab.hw.PagingMode;
 import ptlab.hw.PhysicalMemory;
 import ptlab.hw.PteBits;
 import ptlab.kernel.Cpu;
+import ptlab.kernel.Cpumask;
 import ptlab.kernel.FlushTlbInfo;
 import ptlab.kernel.FrameUse;
 import ptlab.kernel.Interleaving;
@@ -466,10 +467,11 @@ public final class KernelBridge implements Interleaving {
         long heldSince;
         long holdCycles;
         /** Mode the parked CPU wants; only one CPU runs at a time, and it sets this just before parking. */
-        final int[] wanted = new int[64];
+        final int[] wanted;
 
-        State(int id) {
+        State(int id, int cpus) {
             this.id = id;
+            this.wanted = new int[cpus];
         }
 
         @Override
@@ -489,7 +491,7 @@ public final class KernelBridge implements Interleaving {
         Map<Object, Object> locks = m.kernelLocks;
         State s = (State) locks.get(lock);
         if (s == null) {
-            s = new State(1000 + locks.size());
+            s = new State(1000 + locks.size(), m.cpuCount());
             locks.put(lock, s);
             m.lockNames.put((long) s.id, lock.toString());
         }
@@ -566,7 +568,7 @@ public final class KernelBridge implements Interleaving {
      */
     private record Ipis(Machine m) implements IpiSender {
         @Override
-        public void flushTlbMulti(Cpu self, Cpu[] cpus, long mask, FlushTlbInfo info) {
+        public void flushTlbMulti(Cpu self, Cpu[] cpus, Cpumask mask, FlushTlbInfo info) {
             SimCpu sender = m.current();
             if (sender == null) {
                 IpiSender.SYNCHRONOUS.flushTlbMulti(self, cpus, mask, info);   // outside a run (setup)

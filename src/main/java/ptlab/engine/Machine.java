@@ -10,6 +10,7 @@ import ptlab.hw.PagingMode;
 import ptlab.hw.PhysicalMemory;
 import ptlab.hw.PteBits;
 import ptlab.hw.TlbConfig;
+import ptlab.kernel.KernelConfig;
 
 /**
  * N simulated CPUs over one {@link PhysicalMemory}, run by one deterministic scheduler on the
@@ -280,13 +281,22 @@ public final class Machine implements PhysicalMemory.AccessHook {
         if (cpus != null) {
             throw new IllegalStateException("CPUs are added before the machine starts");
         }
-        if (programs.size() == 63) {
-            throw new IllegalArgumentException("at most 63 CPUs");
-        }
+        checkRoomForCpu();
         registers.add(regs);
         mmus.add(null);
         programs.add(program);
         return programs.size() - 1;
+    }
+
+    /**
+     * Timed runs take up to {@link KernelConfig#NR_CPUS} CPUs (mm_cpumask has a word per 64);
+     * an exploration at most 64 choices, CPUs and events together ({@link #run}: a strategy
+     * sees the enabled choices as one {@code long}, and a search over more is hopeless anyway).
+     */
+    private void checkRoomForCpu() {
+        if (programs.size() == KernelConfig.NR_CPUS) {
+            throw new IllegalArgumentException("at most " + KernelConfig.NR_CPUS + " CPUs");
+        }
     }
 
     /** Adds a CPU over an existing MMU (e.g. a kernel {@code Cpu}'s, CR3 already loaded). */
@@ -294,6 +304,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
         if (cpus != null) {
             throw new IllegalStateException("CPUs are added before the machine starts");
         }
+        checkRoomForCpu();
         registers.add(mmu.registers());
         mmus.add(mmu);
         programs.add(program);
@@ -407,9 +418,6 @@ public final class Machine implements PhysicalMemory.AccessHook {
             }
         }
         injectionArray = injections.toArray(new Injection[0]);
-        if (cpus.length + injectionArray.length > 64) {
-            throw new IllegalArgumentException("at most 64 CPUs plus injectable events");
-        }
         checker.runStarts();
     }
 
@@ -544,6 +552,10 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     public Outcome run(Strategy strategy, int[] trail, int maxSteps) {
         start();
+        if (choiceCount() > 64) {
+            throw new IllegalArgumentException("explore: at most 64 CPUs plus injectable events, got " + choiceCount()
+                    + " (timed runs take up to " + KernelConfig.NR_CPUS + " CPUs)");
+        }
         return runLoop(strategy, trail, maxSteps);
     }
 

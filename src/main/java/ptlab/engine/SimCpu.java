@@ -5,6 +5,7 @@ import ptlab.hw.CpuRegisters;
 import ptlab.hw.Mmu;
 import ptlab.hw.PhysicalMemory;
 import ptlab.hw.WalkResult;
+import ptlab.kernel.Cpumask;
 
 /**
  * One simulated CPU: its {@link Mmu} (registers, walker, TLB, paging-structure caches), the
@@ -84,7 +85,9 @@ public final class SimCpu {
     private int lastErrorCode;
 
     /** smp_call_function's call-single-data of this CPU as a sender: one call in flight at a time. */
-    private final Csd csd = new Csd();
+    private final Csd csd;
+    /** Scratch for {@link #smpCallFunction(long, IpiFunction, long)}'s one-word masks (made on first use). */
+    private Cpumask callMask;
 
     SimCpu(int id, Machine machine, CpuRegisters regs, Program program) {
         this(id, machine, new Mmu(machine.memory(), regs, machine.tlbConfig()), program);
@@ -97,6 +100,7 @@ public final class SimCpu {
         this.memory = machine.memory();
         this.mmu = mmu;
         this.program = program;
+        this.csd = new Csd();                 // after machine: its sentAt has one slot per CPU
         this.fiber = Fibers.create(this::body);
     }
 
@@ -464,7 +468,12 @@ public final class SimCpu {
      * Sending and waiting are scheduling points; so is each target's acknowledgement.
      */
     public void smpCallFunction(long mask, IpiFunction fn, long arg) {
-        callFunctionMany(mask & ~(1L << id), fn, arg, false);
+        smpCallFunction(maskOf(mask), fn, arg);
+    }
+
+    /** smp_call_function_many over a {@link Cpumask} (any number of CPUs). */
+    public void smpCallFunction(Cpumask mask, IpiFunction fn, long arg) {
+        callFunctionMany(mask, fn, arg, false);
         point(Op.IPI_WAIT, 0, csd);
         if (csd.ackedAt > clock) {
             clock = csd.ackedAt;
@@ -478,9 +487,9 @@ public final class SimCpu {
      * then one wait for every acknowledgement — so the cost is one ICR write per target plus
      * the slowest round trip, and the local call overlaps the remote ones.
      */
-    public void onEachCpuMask(long mask, IpiFunction fn, long arg) {
-        boolean remote = callFunctionMany(mask & ~(1L << id), fn, arg, true);
-        if ((mask & (1L << id)) != 0) {
+    public void onEachCpuMask(Cpumask mask, IpiFunction fn, long arg) {
+        boolean remote = callFunctionMany(mask, fn, arg, true);
+        if (mask.test(id)) {
             localIrqDisable();
             fn.call(this, arg);
             localIrqEnable();
@@ -493,8 +502,22 @@ public final class SimCpu {
         }
     }
 
-    /** Queues the call on every CPU of {@code targets} and sends the IPIs; true if any was sent. */
-    private boolean callFunctionMany(long targets, IpiFunction fn, long arg, boolean skipIfNone) {
+    /** A one-word mask (CPUs 0..63, as scenarios with a few CPUs name them) in this CPU's scratch cpumask. */
+    private Cpumask maskOf(long mask) {
+        if (callMask == null) {
+            callMask = new Cpumask(machine.cpus.length);
+        }
+        if (callMask.words() == 1 && machine.cpus.length < 64 && (mask >>> machine.cpus.length) != 0) {
+            throw new IllegalArgumentException("CPU mask 0x" + Long.toHexString(mask) + " names CPUs beyond the "
+                    + machine.cpus.length + " of this machine");
+        }
+        callMask.clearAll();
+        callMask.setWord(0, mask);
+        return callMask;
+    }
+
+    /** Queues the call on every CPU of {@code targets} but this one and sends the IPIs; true if any was sent. */
+    private boolean callFunctionMany(Cpumask targets, IpiFunction fn, long arg, boolean skipIfNone) {
         if (csd.pending != 0) {
             throw new IllegalStateException("CPU" + id + ": smp_call_function while a call is in flight");
         }
@@ -503,8 +526,8 @@ public final class SimCpu {
         csd.ackedAt = 0;
         SimCpu[] cpus = machine.cpus;
         boolean sent = false;
-        for (int t = 0; t < cpus.length; t++) {
-            if ((targets & (1L << t)) != 0) {
+        for (int t = targets.next(-1); t >= 0; t = targets.next(t)) {
+            if (t != id) {
                 point(Op.IPI_SEND, t, null);
                 csd.pending++;
                 cpus[t].raise(csd);
@@ -520,7 +543,7 @@ public final class SimCpu {
         long arg;
         int pending;
         /** Per target: when its IPI left this CPU (the end of its ICR write). */
-        final long[] sentAt = new long[64];
+        final long[] sentAt = new long[machine.cpus.length];
         long ackedAt;
 
         @Override

@@ -101,7 +101,7 @@ public final class ArchPgtable {
      * pmds can be shared (or copied) into every pgd.
      */
     MmStruct bootInitMm(int node) {
-        MmStruct init = new MmStruct(0, true, k.interleaving());
+        MmStruct init = new MmStruct(0, true, k.interleaving(), k.cpuCount());
         long pgd = alloc.allocPageTable(node, mode.levels());
         if (pgd < 0) {
             throw new IllegalStateException("out of memory allocating swapper_pg_dir");

@@ -34,6 +34,8 @@ public final class Cpu {
     final WalkResult walk = new WalkResult();
     /** This CPU's flush request buffer (per-CPU flush_tlb_info). */
     final FlushTlbInfo flushInfo = new FlushTlbInfo();
+    /** This CPU's flush targets (smp_call_function_many_cond's per-CPU cfd->cpumask). */
+    final Cpumask flushTargets;
 
     Task current;
     MmStruct active_mm;
@@ -96,6 +98,7 @@ public final class Cpu {
         this.node = node;
         this.mmu = mmu;
         this.tlb = tlb;
+        this.flushTargets = new Cpumask(tlb.nrCpus());
     }
 
     public int id() {

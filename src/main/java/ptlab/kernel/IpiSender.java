@@ -18,12 +18,12 @@ package ptlab.kernel;
 public interface IpiSender {
 
     /**
-     * Runs {@code flush_tlb_func(info)} on every CPU of {@code mask} (bit i = {@code cpus[i]}):
+     * Runs {@code flush_tlb_func(info)} on every CPU of {@code mask} (CPU i = {@code cpus[i]}):
      * IPIs to all targets other than {@code self}, then the local call if {@code self} is in
      * the mask, then the wait for all acknowledgements. {@code self} is null when the caller
      * runs on no CPU (then every target is remote).
      */
-    void flushTlbMulti(Cpu self, Cpu[] cpus, long mask, FlushTlbInfo info);
+    void flushTlbMulti(Cpu self, Cpu[] cpus, Cpumask mask, FlushTlbInfo info);
 
     /**
      * smp_processor_id(): the CPU the calling kernel code runs on, or null when it runs on none
@@ -37,11 +37,11 @@ public interface IpiSender {
 
     IpiSender SYNCHRONOUS = (self, cpus, mask, info) -> {
         for (Cpu target : cpus) {
-            if (target != self && (mask & (1L << target.id())) != 0) {
+            if (target != self && mask.test(target.id())) {
                 target.flush_tlb_func(info, false);
             }
         }
-        if (self != null && (mask & (1L << self.id())) != 0) {
+        if (self != null && mask.test(self.id())) {
             self.flush_tlb_func(info, true);
         }
     };

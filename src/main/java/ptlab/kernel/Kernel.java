@@ -258,7 +258,7 @@ public final class Kernel {
      * STACK_TOP; null when out of memory. It runs nowhere until {@link #switchTo}.
      */
     public Task createProcess() {
-        MmStruct m = new MmStruct(nextMmId.getAndIncrement(), false, interleaving);
+        MmStruct m = new MmStruct(nextMmId.getAndIncrement(), false, interleaving, cpus.length);
         if (arch.pgd_alloc(m, 0) != 0) {
             return null;
         }
@@ -297,7 +297,7 @@ public final class Kernel {
             throw new IllegalStateException(parent + " has no mm (it exited)");
         }
         Cpu cpu = parent.cpu;
-        MmStruct m = new MmStruct(nextMmId.getAndIncrement(), false, interleaving);
+        MmStruct m = new MmStruct(nextMmId.getAndIncrement(), false, interleaving, cpus.length);
         if (arch.pgd_alloc(m, cpu == null ? 0 : cpu.node()) != 0) {
             return null;
         }

@@ -24,9 +24,12 @@ public record KernelConfig(long ramBytes, int nodes, int cpus, TlbConfig tlb, bo
                            boolean gbpages, boolean sharedKernelPmd, boolean zeroPage, VmSplit vmSplit,
                            long kernelImageBytes, Long topReserveBytes) {
 
+    /** CONFIG_NR_CPUS: the most CPUs a kernel is built for (mm_cpumask has a word per 64). */
+    public static final int NR_CPUS = 256;
+
     public KernelConfig {
-        if (cpus < 1 || cpus > 64) {
-            throw new IllegalArgumentException("cpus must be 1..64, got " + cpus);
+        if (cpus < 1 || cpus > NR_CPUS) {
+            throw new IllegalArgumentException("cpus must be 1.." + NR_CPUS + ", got " + cpus);
         }
         if (nodes < 1 || nodes > 64) {
             throw new IllegalArgumentException("nodes must be 1..64, got " + nodes);

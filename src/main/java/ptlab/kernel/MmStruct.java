@@ -54,10 +54,12 @@ public final class MmStruct {
     VmaLocks.MmShared shared;
 
     /**
-     * mm_cpumask(mm): CPUs that may hold TLB entries of this mm (bit i = CPU i, up to 64 CPUs).
-     * Shared: set by a CPU switching to the mm, read by flushers without a lock.
+     * mm_cpumask(mm): CPUs that may hold TLB entries of this mm, a {@link Cpumask} laid out in
+     * words (CPU i is bit i % 64 of word i / 64). Each word is shared: set by a CPU switching to
+     * the mm (set_bit on its word), read by flushers without a lock one word at a time, as
+     * for_each_cpu() does. With 64 CPUs or fewer there is one word, named mm_cpumask(mmN).
      */
-    private final SharedLong cpumask;
+    private final SharedLong[] cpumask;
     /** context.tlb_gen: bumped by every flush request (arch/x86 inc_mm_tlb_gen); shared. */
     final SharedLong tlb_gen;
     /** The last anon_vma id handed out by this mm (anon_vma identities are mm id and this). */
@@ -102,7 +104,7 @@ public final class MmStruct {
      * {@code id} is unique within one {@link Kernel} (init_mm is 0), so that names in messages
      * and traces ("mm3.mmap_lock") depend only on the run, not on what else ran in this JVM.
      */
-    MmStruct(int id, boolean initMm, Interleaving il) {
+    MmStruct(int id, boolean initMm, Interleaving il, int nrCpus) {
         this.il = il;
         this.id = id;
         this.ctx_id = id + 1L;
@@ -111,7 +113,10 @@ public final class MmStruct {
         this.mmap_lock = new RwSemaphore(n + ".mmap_lock", il);
         this.page_table_lock = new SpinLock(n + ".page_table_lock", il);
         this.pgd = new SharedLong(il, n + "->pgd", 0);
-        this.cpumask = new SharedLong(il, "mm_cpumask(" + n + ")", 0);
+        this.cpumask = new SharedLong[Cpumask.words(nrCpus)];
+        for (int w = 0; w < cpumask.length; w++) {
+            cpumask[w] = new SharedLong(il, "mm_cpumask(" + n + ")" + (w == 0 ? "" : "[" + w + "]"), 0);
+        }
         this.tlb_gen = new SharedLong(il, n + "->context.tlb_gen", 1);
         this.tlb_flush_pending = new SharedLong(il, n + "->tlb_flush_pending", 0);
         this.mm_mt = new VmaTree(il, n);
@@ -180,23 +185,35 @@ public final class MmStruct {
 
     // ---- mm_cpumask -------------------------------------------------------------------------
 
-    /** mm_cpumask(mm), read as a shared variable (a scheduling point on a simulated CPU). */
-    public long cpumask() {
-        return cpumask.get();
+    /** Words in mm_cpumask (BITS_TO_LONGS(nr_cpu_ids)). */
+    public int cpumaskWords() {
+        return cpumask.length;
+    }
+
+    /** Word {@code w} of mm_cpumask (CPUs 64w..64w+63), read as a shared variable (a scheduling point). */
+    public long cpumaskWord(int w) {
+        return cpumask[w].get();
+    }
+
+    /** mm_cpumask(mm) copied into {@code into}, one shared read per word (cpumask_copy). */
+    public void cpumask(Cpumask into) {
+        for (int w = 0; w < cpumask.length; w++) {
+            into.setWord(w, cpumask[w].get());
+        }
     }
 
     public boolean cpumaskTest(int cpu) {
-        return (cpumask.plainGet() & (1L << cpu)) != 0;
+        return (cpumask[cpu >>> 6].plainGet() & (1L << cpu)) != 0;
     }
 
-    /** cpumask_set_cpu(): atomic, as set_bit(). */
+    /** cpumask_set_cpu(): atomic, as set_bit() on the CPU's word. */
     void cpumaskSet(int cpu) {
-        cpumask.getAndOr(1L << cpu);
+        cpumask[cpu >>> 6].getAndOr(1L << cpu);
     }
 
     /** cpumask_clear_cpu(). */
     void cpumaskClear(int cpu) {
-        cpumask.getAndAndNot(1L << cpu);
+        cpumask[cpu >>> 6].getAndAndNot(1L << cpu);
     }
 
     /** context.tlb_gen without a scheduling point (checkers, tests). */

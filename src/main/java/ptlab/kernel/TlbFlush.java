@@ -23,6 +23,8 @@ public final class TlbFlush {
     public static final int TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
 
     private final Cpu[] cpus;
+    /** cpu_online_mask: every CPU, fixed at boot (flush_tlb_kernel_range's on_each_cpu). */
+    private final Cpumask online;
     private final boolean pcid;
     private MmStruct init_mm;
     private IpiSender ipi = IpiSender.SYNCHRONOUS;
@@ -36,10 +38,17 @@ public final class TlbFlush {
 
     TlbFlush(Cpu[] cpus, boolean pcid, KernelVariant variant) {
         this.cpus = cpus;
+        this.online = new Cpumask(cpus.length);
+        online.setAll();
         this.pcid = pcid;
         this.skipFlush = variant.has(KernelVariant.Bug.SKIP_FLUSH);
         this.localFlushOnly = variant.has(KernelVariant.Bug.LOCAL_FLUSH_ONLY);
         this.tlbGenBeforeCpumask = variant.has(KernelVariant.Bug.TLB_GEN_BEFORE_CPUMASK);
+    }
+
+    /** nr_cpu_ids. */
+    int nrCpus() {
+        return cpus.length;
     }
 
     void setInitMm(MmStruct initMm) {
@@ -237,24 +246,39 @@ public final class TlbFlush {
         long newGen = mm.tlb_gen.addAndGet(1);        // inc_mm_tlb_gen(): before reading mm_cpumask
         FlushTlbInfo info = self != null ? self.flushInfo : new FlushTlbInfo();
         info.set(mm, start, end, strideShift, freedTables, newGen, self == null ? -1 : self.id());
-        long targets = 0;
+        Cpumask targets = self != null ? self.flushTargets : new Cpumask(cpus.length);
+        targets.clearAll();
         if (self != null && self.loadedMmLocal() == mm) {
-            targets |= 1L << self.id();
+            targets.set(self.id());
         }
-        long mask = localFlushOnly ? 0 : mm.cpumask();
-        for (Cpu target : cpus) {
-            if (target == self || (mask & (1L << target.id())) == 0) {
-                continue;
-            }
-            if (!freedTables && target.isLazy()) {     // tlb_is_not_lazy(): another CPU's is_lazy
-                lazySkipped++;                         // it catches up via tlb_gen when it returns
-                continue;
-            }
-            ipisSent++;
-            targets |= 1L << target.id();
+        if (!localFlushOnly) {
+            collectRemoteTargets(self, mm, freedTables, targets);
         }
-        if (targets != 0) {
+        if (!targets.isEmpty()) {
             ipi.flushTlbMulti(self, cpus, targets, info);
+        }
+    }
+
+    /**
+     * The other CPUs of mm_cpumask that need the IPI: for_each_cpu over the mask, one shared
+     * read per word (so with up to 64 CPUs a single read, as before cpumasks had words), minus
+     * the lazy ones when no page table was freed (on_each_cpu_cond_mask(tlb_is_not_lazy)).
+     */
+    private void collectRemoteTargets(Cpu self, MmStruct mm, boolean freedTables, Cpumask targets) {
+        for (int w = 0; w < mm.cpumaskWords(); w++) {
+            long bits = mm.cpumaskWord(w);
+            for (; bits != 0; bits &= bits - 1) {
+                Cpu target = cpus[(w << 6) + Long.numberOfTrailingZeros(bits)];
+                if (target == self) {
+                    continue;
+                }
+                if (!freedTables && target.isLazy()) {     // tlb_is_not_lazy(): another CPU's is_lazy
+                    lazySkipped++;                         // it catches up via tlb_gen when it returns
+                    continue;
+                }
+                ipisSent++;
+                targets.set(target.id());
+            }
         }
     }
 
@@ -335,9 +359,8 @@ public final class TlbFlush {
         flushRequests++;
         FlushTlbInfo info = self != null ? self.flushInfo : new FlushTlbInfo();
         info.set(null, start, end, 12, false, 0, self == null ? -1 : self.id());
-        long all = cpus.length == 64 ? -1L : (1L << cpus.length) - 1;
         ipisSent += self != null ? cpus.length - 1 : cpus.length;
-        ipi.flushTlbMulti(self, cpus, all, info);
+        ipi.flushTlbMulti(self, cpus, online, info);
     }
 
     /** flush_tlb_all(). */

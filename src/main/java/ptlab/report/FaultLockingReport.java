@@ -97,22 +97,7 @@ public final class FaultLockingReport {
 
     /** CSV with the JSON keys as the header row. */
     public static String csv(List<Row> rows) {
-        StringBuilder sb = new StringBuilder();
-        boolean header = true;
-        for (Row r : rows) {
-            Map<String, Object> m = columns(rows, r);
-            if (header) {
-                sb.append(String.join(",", m.keySet())).append('\n');
-                header = false;
-            }
-            List<String> out = new ArrayList<>();
-            for (Object v : m.values()) {
-                String s = v == null ? "" : v.toString();
-                out.add(s.contains(",") || s.contains("\"") ? '"' + s.replace("\"", "\"\"") + '"' : s);
-            }
-            sb.append(String.join(",", out)).append('\n');
-        }
-        return sb.toString();
+        return Csv.of(rows, r -> columns(rows, r));
     }
 
     /** fault-locking-scalability.png: faults per model second against CPUs, one line per path (and mix). */

@@ -106,22 +106,7 @@ public final class RelocationReport {
 
     /** CSV with the JSON keys as the header row. */
     public static String csv(List<Row> rows) {
-        StringBuilder sb = new StringBuilder();
-        boolean header = true;
-        for (Row r : rows) {
-            Map<String, Object> m = columns(r);
-            if (header) {
-                sb.append(String.join(",", m.keySet())).append('\n');
-                header = false;
-            }
-            List<String> out = new ArrayList<>();
-            for (Object v : m.values()) {
-                String s = v == null ? "" : v.toString();
-                out.add(s.contains(",") || s.contains("\"") ? '"' + s.replace("\"", "\"\"") + '"' : s);
-            }
-            sb.append(String.join(",", out)).append('\n');
-        }
-        return sb.toString();
+        return Csv.of(rows, RelocationReport::columns);
     }
 
     /**

@@ -138,22 +138,7 @@ public final class VmallocSyncReport {
 
     /** CSV with the JSON keys as the header row. */
     public static String csv(List<Entry> entries) {
-        StringBuilder sb = new StringBuilder();
-        boolean header = true;
-        for (Entry e : entries) {
-            Map<String, Object> m = columns(e);
-            if (header) {
-                sb.append(String.join(",", m.keySet())).append('\n');
-                header = false;
-            }
-            List<String> cells = new ArrayList<>();
-            for (Object v : m.values()) {
-                String s = v == null ? "" : v.toString();
-                cells.add(s.contains(",") || s.contains("\"") ? '"' + s.replace("\"", "\"\"") + '"' : s);
-            }
-            sb.append(String.join(",", cells)).append('\n');
-        }
-        return sb.toString();
+        return Csv.of(entries, VmallocSyncReport::columns);
     }
 
     /**

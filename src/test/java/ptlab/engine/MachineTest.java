@@ -75,6 +75,33 @@ class MachineTest {
         return m;
     }
 
+    /** 100 CPUs that each store once: a timed run takes them, an exploration (one long of choices) does not. */
+    @Test
+    void timedRunsTakeMoreThanSixtyFourCpusExplorationsDoNot() {
+        PhysicalMemory mem = new PhysicalMemory(1 << 20);
+        Machine timed = new Machine(mem, PagingMode.X86_64, new ptlab.check.Invariants());
+        for (int i = 0; i < 100; i++) {
+            long a = X + 8L * i;
+            timed.addCpu(regs(), cpu -> mem.storeLong(a, 1));
+        }
+        assertEquals(Machine.Outcome.DONE, timed.runTimed(10_000));
+        for (int i = 0; i < 100; i++) {
+            assertEquals(1, timed.peekLong(X + 8L * i), "CPU" + i + " ran");
+        }
+        Machine explored = new Machine(new PhysicalMemory(1 << 20), PagingMode.X86_64, new ptlab.check.Invariants());
+        for (int i = 0; i < 65; i++) {
+            explored.addCpu(regs(), cpu -> { });
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> explored.run(new Strategies.Replay(new int[0], 0), new int[100], 100));
+        assertTrue(e.getMessage().contains("at most 64") && e.getMessage().contains("got 65"), e.getMessage());
+        Machine full = new Machine(new PhysicalMemory(1 << 20), PagingMode.X86_64, new ptlab.check.Invariants());
+        for (int i = 0; i < ptlab.kernel.KernelConfig.NR_CPUS; i++) {
+            full.addCpu(regs(), cpu -> { });
+        }
+        assertThrows(IllegalArgumentException.class, () -> full.addCpu(regs(), cpu -> { }));
+    }
+
     @Test
     void exhaustiveFindsLostUpdateAndClearsCasLoop() {
         Explorer.Summary racy = Explorer.explore(scenario("racy", () -> counter(false)), null,

@@ -110,6 +110,58 @@ class ShootdownDeliveryTest {
         assertEquals(2, k.cpu(1).ipisReceived(), "the other CPU got both as IPIs");
     }
 
+    /**
+     * mm_cpumask beyond one word: on a 128-CPU machine, threads on CPUs 63, 64 and 127 (the
+     * last bit of word 0, the first and last of word 1) cache a writable translation; CPU0's
+     * mprotect must shoot it down on each of them, and no other CPU gets an IPI. With a
+     * kernel that flushes only locally the same run leaves CPU64's entry writable - the check
+     * can fail.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void shootdownReachesCpusInTheSecondCpumaskWord() {
+        assertEquals(Kernel.SIGSEGV, writeAfterMprotectOnCpu64(KernelVariant.CORRECT),
+                "CPU64's writable TLB entry was shot down");
+        assertEquals(0, writeAfterMprotectOnCpu64(KernelVariant.of(KernelVariant.Bug.LOCAL_FLUSH_ONLY)),
+                "without the IPI the stale writable entry on CPU64 lets the write through");
+    }
+
+    /** What CPU64's write to the page returns after CPU0 made it read-only (0: the write went through). */
+    private static long writeAfterMprotectOnCpu64(KernelVariant variant) {
+        int cpus = 128;
+        int[] users = {0, 63, 64, 127};
+        KernelBridge.Booted b = KernelBridge.boot(PagingMode.X86_64,
+                KernelConfig.defaults().withRam(64L << 20).withCpus(cpus), variant, new ptlab.check.Invariants());
+        Kernel k = b.kernel();
+        Machine m = b.machine();
+        Task t = k.createProcess();
+        k.switchTo(k.cpu(0), t);
+        for (int i = 1; i < users.length; i++) {
+            k.switchTo(k.cpu(users[i]), k.cloneThread(t));
+        }
+        long a = k.mmap(t, 0, 4096, Kernel.PROT_READ | Kernel.PROT_WRITE, Kernel.MAP_PRIVATE | Kernel.MAP_ANONYMOUS);
+        for (int u : users) {
+            assertTrue(k.writeUserLong(k.cpu(u), a, u), "CPU" + u + " writes (and caches the translation)");
+            assertTrue(inTlb(k.cpu(u), a), "CPU" + u + " cached it");
+        }
+        for (int w = 0; w < 2; w++) {
+            assertEquals((1L << 63) | 1, t.mm().cpumaskWord(w),
+                    "mm_cpumask word " + w + ": CPUs 0/63 and 64/127");
+        }
+        KernelBridge.addKernelCpu(m, k.cpu(0), c -> assertEquals(0, k.mprotect(t, a, 4096, Kernel.PROT_READ)));
+        for (int i = 1; i < cpus; i++) {
+            KernelBridge.addKernelCpu(m, k.cpu(i), c -> { });
+        }
+        assertEquals(Machine.Outcome.DONE, m.runTimed(1_000_000));
+        boolean ipis = !variant.has(KernelVariant.Bug.LOCAL_FLUSH_ONLY);
+        for (int i = 1; i < cpus; i++) {
+            boolean user = i == 63 || i == 64 || i == 127;
+            assertEquals(user && ipis ? 1 : 0, k.cpu(i).ipisReceived(), "IPIs received by CPU" + i);
+        }
+        long r = k.access(k.cpu(64), a, AccessType.WRITE);
+        return r < 0 ? r : 0;
+    }
+
     private static boolean inTlb(Cpu cpu, long va) {
         return cpu.mmu().tlb().probe(va, cpu.pcid()) >= 0;
     }

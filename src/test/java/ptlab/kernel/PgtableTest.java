@@ -23,7 +23,7 @@ class PgtableTest {
         PhysicalMemory mem = new PhysicalMemory(32L << 20);
         FrameAllocator a = new FrameAllocator(mem, 32L << 20, 1 << 20);
         Pgtable pt = new Pgtable(mem, mode, mode.defaultMaxPhyAddr(), a);
-        MmStruct mm = new MmStruct(1, false, Interleaving.NONE);
+        MmStruct mm = new MmStruct(1, false, Interleaving.NONE, 1);
         mm.pgd.plainSet(a.allocPageTable(0, mode.levels()));
         long va = 0x1234_5000L;
         long pgdp = pt.pgd_offset(mm, va);

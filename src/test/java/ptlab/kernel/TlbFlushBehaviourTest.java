@@ -93,7 +93,7 @@ class TlbFlushBehaviourTest {
         List<FlushTlbInfo> inFlight = new ArrayList<>();
         k.tlb().setIpiSender((self, cpus, mask, info) -> {
             for (Cpu target : cpus) {                 // the IPIs are sent; nobody runs them yet
-                if (target != self && (mask & (1L << target.id())) != 0) {
+                if (target != self && mask.test(target.id())) {
                     FlushTlbInfo copy = new FlushTlbInfo();   // the sender's per-CPU info is reused
                     copy.set(info.mm, info.start, info.end, info.stride_shift, info.freed_tables, info.new_tlb_gen,
                             info.initiating_cpu);

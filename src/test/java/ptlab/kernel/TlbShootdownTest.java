@@ -127,7 +127,7 @@ class TlbShootdownTest {
         k.switchTo(k.cpu(0), t);
         k.switchTo(k.cpu(1), thread);
         k.switchTo(k.cpu(2), other);
-        assertEquals(0b011, t.mm().cpumask());
+        assertEquals(0b011, t.mm().cpumaskWord(0));
         long a = k.mmap(t, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
         assertTrue(k.writeUserLong(k.cpu(1), a, 5));
         assertEquals(5, k.readUserLong(k.cpu(0), a, -1));

@@ -82,8 +82,8 @@ public final class FaultLockingExperiment {
     }
 
     public static Row run(Params p, FaultLocking path, int cpus) {
-        if (cpus < 1 || cpus > 63) {
-            throw new IllegalArgumentException("--cpus: 1..63 per run (the engine's limit), got " + cpus);
+        if (cpus < 1 || cpus > KernelConfig.NR_CPUS) {
+            throw new IllegalArgumentException("--cpus: 1.." + KernelConfig.NR_CPUS + " per run (CONFIG_NR_CPUS), got " + cpus);
         }
         KernelConfig cfg = KernelConfig.defaults().withCpus(cpus).withRam(ramFor(p, cpus));
         KernelBridge bridge = new KernelBridge();
@@ -91,7 +91,7 @@ public final class FaultLockingExperiment {
         CostTable costs = CostTable.defaults();
         Machine m = new Machine(k.memory(), p.mode(), cfg.tlb(), costs, new ptlab.check.Invariants());
         bridge.install(k, m);
-        CacheLines lines = new CacheLines(p.lineTransfer());
+        CacheLines lines = new CacheLines(p.lineTransfer(), cpus);
         m.setCacheLines(lines);
         m.setRecordWrites(false);                          // thousands of pages; invariant 1 is not studied here
         Task[] threads = new Task[cpus];
@@ -145,7 +145,7 @@ public final class FaultLockingExperiment {
         Kernel k = new Kernel(mode, cfg, bridge, KernelVariant.CORRECT, path);
         Machine m = new Machine(k.memory(), mode, cfg.tlb(), CostTable.defaults(), new ptlab.check.Invariants());
         bridge.install(k, m);
-        m.setCacheLines(new CacheLines(lineTransfer));
+        m.setCacheLines(new CacheLines(lineTransfer, 1));
         m.setRecordWrites(false);
         Task t = k.createProcess();
         k.switchTo(k.cpu(0), t);

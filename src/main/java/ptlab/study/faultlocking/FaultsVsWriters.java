@@ -3,14 +3,9 @@ package ptlab.study.faultlocking;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
-import ptlab.hw.PagingMode;
 import ptlab.engine.KernelBridge;
-import ptlab.engine.Machine;
-import ptlab.engine.Scenario;
 import ptlab.engine.SimCpu;
-import ptlab.kernel.FaultLocking;
 import ptlab.kernel.Kernel;
-import ptlab.kernel.MmStruct;
 
 /**
  * {@code faults-vs-writers}: the correct fault paths on four CPUs against every kind of vma
@@ -22,7 +17,7 @@ import ptlab.kernel.MmStruct;
  * page-table page is empty (KernelBridge); at the end every installed pte table covers a vma
  * ({@link #endChecks()}).
  */
-public final class FaultsVsWriters implements Scenario {
+public final class FaultsVsWriters extends FaultScenario {
 
     static final long A = 1L << 30;
     static final long B = A + (8L << 20);
@@ -58,24 +53,13 @@ public final class FaultsVsWriters implements Scenario {
         return endChecks.get();
     }
 
-    /** The paging modes this scenario runs in, its default first. */
-    static final List<PagingMode> MODES = List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE,
-            PagingMode.X86_64_LA57);
-
     @Override
-    public List<PagingMode> modes(String variant) {
-        return MODES;
+    int cpus() {
+        return 4;
     }
 
     @Override
-    public Machine build(String variant) {
-        return build(variant, modes(variant).get(0));
-    }
-
-    @Override
-    public Machine build(String variant, PagingMode mode) {
-        requireMode(variant, mode);
-        FaultKit kit = new FaultKit(FaultLocking.byName(variant(variant).name()), 4, mode);
+    void setUp(FaultKit kit) {
         Kernel k = kit.kernel;
         kit.mmapFixed(A, 4L << 20);
         kit.mmapFixed(B, 2L << 20);
@@ -88,25 +72,12 @@ public final class FaultsVsWriters implements Scenario {
             k.mprotect(kit.threads[3], A + (1L << 20), 4096, Kernel.PROT_READ);
             k.mprotect(kit.threads[3], A + (1L << 20), 4096, Kernel.PROT_READ | Kernel.PROT_WRITE);
         });
-        MmStruct mm = kit.threads[0].mm();
-        kit.machine.addEndCheck(m -> {
-            endChecks.incrementAndGet();
-            m.checked(8);
-            return SpeculativeVsMunmap.tablesInsideVmas(m, k, mm);
-        });
-        return kit.machine;
+        kit.checkTablesInsideVmasAtEnd(endChecks);
     }
 
     private void writeAndCheck(SimCpu cpu, long va, long value) {
-        if (!KernelBridge.userAccess(cpu, true, va, value) || !KernelBridge.userAccess(cpu, false, va, 0)) {
+        if (!FaultKit.writeAndReadBack(cpu, va, value, readBacks, "")) {
             cpu.machine().fail(8, String.format("CPU%d's fault at 0x%x inside a live vma failed", cpu.id(), va));
-            return;
-        }
-        readBacks.incrementAndGet();
-        cpu.machine().checked(7);
-        if (cpu.lastValue() != value) {
-            cpu.machine().fail(7, String.format("CPU%d wrote 0x%x to va 0x%x and read back 0x%x", cpu.id(), value, va,
-                    cpu.lastValue()));
         }
     }
 }

@@ -3,11 +3,7 @@ package ptlab.study.faultlocking;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
-import ptlab.hw.PagingMode;
 import ptlab.engine.KernelBridge;
-import ptlab.engine.Machine;
-import ptlab.engine.Scenario;
-import ptlab.kernel.FaultLocking;
 
 /**
  * {@code fork-vs-vma-fault}: the Linux 6.4 memory corruption fixed by "fork: lock VMAs of the
@@ -26,7 +22,7 @@ import ptlab.kernel.FaultLocking;
  *
  * <p>Check: after every write CPU2 reads the word back ({@link #readBacks()} counts them).
  */
-public final class ForkVsVmaFault implements Scenario {
+public final class ForkVsVmaFault extends FaultScenario {
 
     static final long BASE = 1L << 30;
 
@@ -55,42 +51,24 @@ public final class ForkVsVmaFault implements Scenario {
         return readBacks.get();
     }
 
-    /** The paging modes this scenario runs in, its default first. */
-    static final List<PagingMode> MODES = List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE,
-            PagingMode.X86_64_LA57);
-
     @Override
-    public List<PagingMode> modes(String variant) {
-        return MODES;
+    int cpus() {
+        return 3;
     }
 
     @Override
-    public Machine build(String variant) {
-        return build(variant, modes(variant).get(0));
-    }
-
-    @Override
-    public Machine build(String variant, PagingMode mode) {
-        requireMode(variant, mode);
-        FaultKit kit = new FaultKit(FaultLocking.byName(variant(variant).name()), 3, mode);
+    void setUp(FaultKit kit) {
         kit.mmapFixed(BASE, 4096);
         kit.prefault(2, BASE + 8, 0);                       // CPU2's TLB: P writable
         kit.cpu(0, cpu -> kit.kernel.fork(kit.threads[0]));
         kit.cpu(1, cpu -> KernelBridge.userAccess(cpu, true, BASE, 0x1111));
         kit.cpu(2, cpu -> {
             for (long n = 1; n <= 3; n++) {
-                if (!KernelBridge.userAccess(cpu, true, BASE + 8, n) || !KernelBridge.userAccess(cpu, false, BASE + 8, 0)) {
+                if (!FaultKit.writeAndReadBack(cpu, BASE + 8, n, readBacks, ": a parent write was lost (it went to "
+                        + "the page a concurrent COW fault had already copied)")) {
                     return;
-                }
-                readBacks.incrementAndGet();
-                cpu.machine().checked(7);
-                if (cpu.lastValue() != n) {
-                    cpu.machine().fail(7, String.format("CPU2 wrote %d to va 0x%x and read back %d: a parent write "
-                            + "was lost (it went to the page a concurrent COW fault had already copied)", n, BASE + 8,
-                            cpu.lastValue()));
                 }
             }
         });
-        return kit.machine;
     }
 }

@@ -3,11 +3,6 @@ package ptlab.study.faultlocking;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
-import ptlab.hw.PagingMode;
-import ptlab.engine.KernelBridge;
-import ptlab.engine.Machine;
-import ptlab.engine.Scenario;
-import ptlab.kernel.FaultLocking;
 
 /**
  * {@code pte-reclaim-vs-fault}: an empty pte table reclaimed under mmap_lock for read while a
@@ -21,7 +16,7 @@ import ptlab.kernel.FaultLocking;
  *
  * <p>Check: CPU0 reads back what it wrote ({@link #readBacks()}), and every freed table must be empty.
  */
-public final class PteReclaimVsFault implements Scenario {
+public final class PteReclaimVsFault extends FaultScenario {
 
     static final long BASE = 1L << 30;
 
@@ -48,38 +43,17 @@ public final class PteReclaimVsFault implements Scenario {
         return readBacks.get();
     }
 
-    /** The paging modes this scenario runs in, its default first. */
-    static final List<PagingMode> MODES = List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE,
-            PagingMode.X86_64_LA57);
-
     @Override
-    public List<PagingMode> modes(String variant) {
-        return MODES;
+    int cpus() {
+        return 2;
     }
 
     @Override
-    public Machine build(String variant) {
-        return build(variant, modes(variant).get(0));
-    }
-
-    @Override
-    public Machine build(String variant, PagingMode mode) {
-        requireMode(variant, mode);
-        FaultKit kit = new FaultKit(FaultLocking.byName(variant(variant).name()), 2, mode);
+    void setUp(FaultKit kit) {
         kit.mmapFixed(BASE, 2L << 20);
         kit.prefault(1, BASE, 7);                              // the pte table exists, with one page
         long va = BASE + 4096;
-        kit.cpu(0, cpu -> {
-            if (KernelBridge.userAccess(cpu, true, va, 0xabc) && KernelBridge.userAccess(cpu, false, va, 0)) {
-                readBacks.incrementAndGet();
-                cpu.machine().checked(7);
-                if (cpu.lastValue() != 0xabc) {
-                    cpu.machine().fail(7, String.format("CPU0 wrote 0xabc to va 0x%x and read back 0x%x", va,
-                            cpu.lastValue()));
-                }
-            }
-        });
+        kit.cpu(0, cpu -> FaultKit.writeAndReadBack(cpu, va, 0xabc, readBacks, ""));
         kit.cpu(1, cpu -> kit.kernel.madvise_dontneed(kit.threads[1], BASE, 4096, new long[1]));
-        return kit.machine;
     }
 }

@@ -3,16 +3,7 @@ package ptlab.study.faultlocking;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
-import ptlab.hw.PagingMode;
 import ptlab.engine.KernelBridge;
-import ptlab.engine.Machine;
-import ptlab.engine.Scenario;
-import ptlab.engine.Violation;
-import ptlab.kernel.FaultLocking;
-import ptlab.kernel.Kernel;
-import ptlab.kernel.MmStruct;
-import ptlab.kernel.Pgtable;
-import ptlab.kernel.VmArea;
 
 /**
  * {@code fault-vs-munmap}: mail 004's race. CPU0 write-faults on the second 2 MiB of a mapping
@@ -29,7 +20,7 @@ import ptlab.kernel.VmArea;
  * at the end, every table still installed under the mm's pgd covers some vma (invariant 8,
  * counted by {@link #endChecks()}).
  */
-public final class SpeculativeVsMunmap implements Scenario {
+public final class SpeculativeVsMunmap extends FaultScenario {
 
     static final long BASE = 1L << 30;                    // 1 GiB: its own pgd entry and pud table
     static final long LEN = 4L << 20;
@@ -61,78 +52,18 @@ public final class SpeculativeVsMunmap implements Scenario {
         return endChecks.get();
     }
 
-    /** The paging modes this scenario runs in, its default first. */
-    static final List<PagingMode> MODES = List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE,
-            PagingMode.X86_64_LA57);
-
     @Override
-    public List<PagingMode> modes(String variant) {
-        return MODES;
+    int cpus() {
+        return 2;
     }
 
     @Override
-    public Machine build(String variant) {
-        return build(variant, modes(variant).get(0));
-    }
-
-    @Override
-    public Machine build(String variant, PagingMode mode) {
-        requireMode(variant, mode);
-        FaultLocking path = FaultLocking.byName(variant(variant).name());
-        FaultKit kit = new FaultKit(path, 2, mode);
+    void setUp(FaultKit kit) {
         kit.mmapFixed(BASE, LEN);
         kit.prefault(0, BASE, 1);                          // pud, pmd and the first pte table exist
         long va = BASE + (2L << 20);
         kit.cpu(0, cpu -> KernelBridge.userAccess(cpu, true, va, 0xc0ffee));
         kit.cpu(1, cpu -> kit.kernel.munmap(kit.threads[1], BASE, LEN));
-        MmStruct mm = kit.threads[0].mm();
-        kit.machine.addEndCheck(m -> {
-            endChecks.incrementAndGet();
-            m.checked(8);
-            return tablesInsideVmas(m, kit.kernel, mm);
-        });
-        return kit.machine;
-    }
-
-    /**
-     * Invariant 8 for tables: every page-table page still linked under {@code mm}'s user pgd
-     * entries maps a range some vma overlaps (free_pgtables frees every other one).
-     */
-    static Violation tablesInsideVmas(Machine m, Kernel k, MmStruct mm) {
-        Violation[] v = {null};
-        m.unobserved(() -> {
-            Pgtable pt = k.pgtable();
-            long top = mm.taskSize();
-            long a = 0;
-            outer:
-            while (Long.compareUnsigned(a, top) < 0 && v[0] == null) {
-                long p = pt.pgd_offset(mm, a);
-                for (int l = Pgtable.PGD; l > Pgtable.PMD; l--) {
-                    if (pt.none(l, pt.get(p))) {
-                        long next = (a + pt.size(l)) & pt.mask(l);   // nothing below: skip the whole entry
-                        if (next == 0) {
-                            break outer;
-                        }
-                        a = next;
-                        continue outer;
-                    }
-                    p = pt.offset(l - 1, p, a);
-                }
-                long e = pt.get(p);
-                long step = pt.size(Pgtable.PMD);
-                if (!pt.none(Pgtable.PMD, e) && !pt.leaf(Pgtable.PMD, e) && !overlapsVma(mm, a, step)) {
-                    v[0] = new Violation(8, m.steps(), String.format("mm%d still has a pte table (pmd entry 0x%x) "
-                            + "for 0x%x-0x%x, where no vma is: it was installed after munmap's free_pgtables passed",
-                            mm.id(), e, a, a + step));
-                }
-                a += step;
-            }
-        });
-        return v[0];
-    }
-
-    private static boolean overlapsVma(MmStruct mm, long start, long len) {
-        VmArea v = mm.vmas().find_vma(start);
-        return v != null && Long.compareUnsigned(v.vm_start(), start + len) < 0;
+        kit.checkTablesInsideVmasAtEnd(endChecks);
     }
 }

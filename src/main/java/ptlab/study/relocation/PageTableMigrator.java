@@ -6,6 +6,7 @@ import ptlab.hw.PagingMode;
 import ptlab.hw.PhysicalMemory;
 import ptlab.hw.PteBits;
 import ptlab.kernel.Cpu;
+import ptlab.kernel.Cpumask;
 import ptlab.kernel.FlushTlbInfo;
 import ptlab.kernel.Kernel;
 import ptlab.kernel.MmStruct;
@@ -300,20 +301,19 @@ public final class PageTableMigrator {
      * (smp_call_function_many, waiting for all), or directly when not on a machine.
      */
     void onEachCpuOfMm(java.util.function.Consumer<Cpu> fn) {
-        long mask = mm.cpumask();
-        if ((mask & (1L << cpu.id())) != 0 || cpu.loadedMm() == mm) {
+        Cpumask others = new Cpumask(k.cpuCount());
+        mm.cpumask(others);
+        if (others.test(cpu.id()) || cpu.loadedMm() == mm) {
             fn.accept(cpu);
         }
-        long others = mask & ~(1L << cpu.id());
-        if (others == 0) {
+        others.clear(cpu.id());
+        if (others.isEmpty()) {
             return;
         }
-        ipis += Long.bitCount(others);
+        ipis += others.weight();
         if (sim == null) {
-            for (int i = 0; i < k.cpuCount(); i++) {
-                if ((others & (1L << i)) != 0) {
-                    fn.accept(k.cpu(i));
-                }
+            for (int i = others.next(-1); i >= 0; i = others.next(i)) {
+                fn.accept(k.cpu(i));
             }
             return;
         }

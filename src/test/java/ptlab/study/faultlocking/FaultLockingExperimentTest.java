@@ -111,6 +111,25 @@ class FaultLockingExperimentTest {
         assertTrue(alone.faultsPerSecond() > aloneLock.faultsPerSecond(), "with nothing to conflict with, no lock is cheapest");
     }
 
+    /**
+     * Beyond one cpumask word: 128 CPUs (mm_cpumask and the cache lines' sharer sets have two
+     * words, every munmap's shootdown reaches CPUs above 63). Every fault is counted, no
+     * invariant breaks, and per-vma faults still bounce fewer lines than mmap_lock's (whose
+     * every fault takes the rwsem count's line twice).
+     */
+    @Test
+    void runsOnMoreThanSixtyFourCpus() {
+        Params p = new Params(PagingMode.X86_64, Mix.READ_MOSTLY, 8, 200, 400, 0, 1);
+        Row lock = FaultLockingExperiment.run(p, FaultLocking.MMAP_LOCK, 128);
+        Row vma = FaultLockingExperiment.run(p, FaultLocking.PER_VMA, 128);
+        for (Row r : new Row[] {lock, vma}) {
+            assertNull(r.violation(), r.violation());
+            assertEquals(128, r.cpus());
+            assertTrue(r.faults() >= 100 * 8, r.path() + ": faults " + r.faults());
+        }
+        assertTrue(vma.transfersPerFault() < lock.transfersPerFault(), vma.transfersPerFault() + " vs " + lock.transfersPerFault());
+    }
+
     /** Mail 004's question as a table: retrying recovers attempts that would have fallen back. */
     @Test
     void retryTurnsFallbacksIntoLocklessFaults() {
