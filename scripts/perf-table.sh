@@ -56,7 +56,7 @@ if (( ! TABLE_ONLY )); then
 : >"$LOG"
 say "load at start: $(uptime)"
 { echo "start $(date -u '+%Y-%m-%d %H:%M UTC')"; echo "start_load $(load)"; echo "before $BEFORE";
-  echo "after $(git -C "$ROOT" rev-parse --short HEAD)"; echo "rounds $ROUNDS"; } >"$INFO"
+  echo "after $(git -C "$ROOT" rev-parse --short HEAD)"; echo "rounds $ROUNDS"; echo "big_lines $BIG_LINES"; } >"$INFO"
 
 # ---- builds -----------------------------------------------------------------------------------
 AFTER="$ROOT/ptlab"
@@ -159,11 +159,11 @@ if (( BIG )); then   # long: two rounds, in-process rate (steady state) and whol
   for ((r = 1; r <= 2; r++)); do
     for v in before after; do
       P="$AFTER"; [[ $v == before ]] && P="$BEFORE_PTLAB"
-      t0=$(date +%s.%N)
-      rate=$("$P" trace replay "$TBIG" "${replay_args[@]}" | json_field lines_per_s)
-      t1=$(date +%s.%N)
-      record replaybig_rate "$v" "$rate"
-      record replaybig_s "$v" "$(echo "$t1 - $t0" | bc -l)"
+      /usr/bin/time -f "%e %U %S" -o "$TIMES" "$P" trace replay "$TBIG" "${replay_args[@]}" >"$WORK/big.json"
+      record replaybig_rate "$v" "$(json_field lines_per_s <"$WORK/big.json" | awk '{ printf "%.1f", $1 / 1e6 }')"
+      t=($(awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$TIMES"))
+      record replaybig_s "$v" "${t[0]}"
+      record replaybig_cpu "$v" "${t[1]}"
     done
     record_wall replaybig C "$WORK/lackey_replay" "$TBIG"
   done
@@ -187,6 +187,7 @@ rate() {   # lines / best seconds, in M lines/s, for metric $1 variant $2, trace
 }
 
 info() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$INFO"; }
+[[ -z "$(info big_lines)" ]] || BIG_LINES="$(info big_lines)"   # --table-only: the run's own size
 echo
 echo "Measured $(info start) on $(nproc) CPUs; load average (1, 5, 15 min) at start $(info start_load),"
 echo "at the start of each round: $(awk '$1 == "round_load" { printf "%s%s", sep, $2 " " $3 " " $4; sep = "; " }' "$INFO"),"
@@ -217,8 +218,9 @@ if [[ -f "$WORK/real.lackey" ]] && grep -q '^replayreal_s' "$LOG"; then
   replay_row "real trace: gzip under valgrind lackey, $LR lines" replayreal "$LR"
 fi
 if grep -q '^replaybig_rate' "$LOG"; then
-  echo "| $BIG_LINES synthetic lines, whole process (wall s) | $(best replaybig_s before) | $(best replaybig_s after) | | $(best replaybig_s C) |"
-  echo "| same, in-process rate (lines/s, steady state) | $(best replaybig_rate before 1) | $(best replaybig_rate after 1) | | |"
+  big_cell() { echo "$(best replaybig_s "$1"); cpu $(best replaybig_cpu "$1"); $(rate replaybig_s "$1" "$BIG_LINES")"; }
+  echo "| $BIG_LINES synthetic lines, whole process | $(big_cell before) | $(big_cell after) | | $(big_cell C) |"
+  echo "| same, in-process rate (M lines/s, steady state; --threads 1) | $(best replaybig_rate before 1) | $(best replaybig_rate after 1) | | |"
 fi
 echo
 echo "| start-up, whole process: wall s; CPU s | before | after, PTLAB_AOT=0 | after (AOT cache) |"

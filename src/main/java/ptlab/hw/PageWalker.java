@@ -258,8 +258,7 @@ public final class PageWalker {
         // Everything the loop uses is read into locals first: the acquire load of each entry
         // orders every later memory read after it, so a field read in the loop would be read
         // again at every level. The hook is read once: it is installed between walks.
-        final PhysicalMemory mem = memory;
-        final boolean hooked = mem.hasAccessHook();
+        final boolean hooked = memory.hasAccessHook();
         final long[] values = entryValue, pfns = framePfn, tableMask = usableTable, pageMask = usablePage;
         final long[][] frames = frame;
         final int large = largeLevels;
@@ -279,23 +278,16 @@ public final class PageWalker {
             // (framePfn is -1 while nothing is remembered): one acquire load, no checks. Its
             // address does not depend on the entry read at the level above, only the (predicted)
             // frame test does, so the CPU can load every level at once.
+            // Another table than last time at this level (every walk at the pte level of a
+            // random workload) is a call of its own, otherTable() (HotSpot inlines it where it is
+            // hot): with its directory lookup and reference store written in the loop, the loop
+            // ran slower for every walk (issue 15: ptlab bench walk, 4 rounds interleaved, load
+            // 14-17, best round: walk4 18.2 -> 15.6 ns, walk5 24.1 -> 19.9; random_1g the same,
+            // 33.8 -> 34.5, its median 57 -> 44).
             long pfn = base >>> PhysicalMemory.PAGE_SHIFT;
-            long e;
-            if (!hooked && pfns[level] == pfn) {
-                e = PhysicalMemory.loadEntryUnhooked(frames[level], offset, -1L);
-            } else {
-                // Another table than last time at this level (every walk at the pte level of a
-                // random workload): the directory lookup inline, the checked path only for an
-                // unbacked or out-of-range frame or with a hook.
-                long[] f = hooked ? null : mem.frameOfPfn(pfn);
-                if (f != null) {
-                    frames[level] = f;
-                    pfns[level] = pfn;
-                    e = PhysicalMemory.loadEntryUnhooked(f, offset, -1L);
-                } else {
-                    e = loadEntrySlow(base + offset, level);
-                }
-            }
+            long e = !hooked && pfns[level] == pfn
+                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, -1L)
+                    : otherTable(pfn, offset, level, hooked);
             values[level] = e;
             int ps = (int) (e >>> 7) & (large >>> level) & 1;   // PS=1 where this level may map a page
             if ((e & (ps == 0 ? tableMask[level] : pageMask[level])) != PteBits.P) {
@@ -309,6 +301,22 @@ public final class PageWalker {
             base = e & nextTableMask;
         }
         throw new AssertionError();   // level 1 always ends the walk
+    }
+
+    /**
+     * The entry at {@code offset} of the table in frame {@code pfn}, which is not the frame
+     * remembered for {@code level} (8-byte entries): the directory lookup, remembering the frame,
+     * or the checked path ({@link #loadEntrySlow}) for an unbacked or out-of-range frame or with
+     * a hook. A method of its own: it keeps walkLevels64's loop small.
+     */
+    private long otherTable(long pfn, int offset, int level, boolean hooked) {
+        long[] f = hooked ? null : memory.frameOfPfn(pfn);
+        if (f == null) {
+            return loadEntrySlow((pfn << PhysicalMemory.PAGE_SHIFT) + offset, level);
+        }
+        frame[level] = f;
+        framePfn[level] = pfn;
+        return PhysicalMemory.loadEntryUnhooked(f, offset, -1L);
     }
 
     /**
