@@ -275,4 +275,51 @@ class VmallocTest {
         assertTrue(v.sync().inSync(t.mm(), va), "nothing to sync: the entry is shared");
         assertEquals(k.lookup(k.initMm(), va), k.lookup(t.mm(), va));
     }
+
+    /**
+     * shared-top's vmalloc space is the first whole top-level entry inside VMALLOC_START ..
+     * VMALLOC_END: aligned to the entry, not below the area, not one entry too far, and inside
+     * the area on every layout (SharedTop.vmallocRange relies on that).
+     */
+    @ParameterizedTest
+    @EnumSource(value = PagingMode.class, names = {"X86_32", "X86_64", "X86_64_LA57"})
+    void sharedTopUsesTheFirstWholeTopLevelEntryOfTheVmallocArea(PagingMode mode) {
+        long span = mode.entrySpan(mode.levels());
+        VmSplit[] splits = mode.isLongMode() ? new VmSplit[] {null} : VmSplit.values();
+        for (VmSplit split : splits) {
+            for (long ram : new long[] {64L << 20, 256L << 20, 2L << 30}) {
+                KernelLayout l = KernelLayout.of(mode, split, ram, null);
+                long[] r = new SharedTop().vmallocRange(l);
+                String what = mode + " " + split + " " + (ram >> 20) + " MiB";
+                assertEquals(0, r[0] & (span - 1), what + ": entry aligned");
+                assertTrue(Long.compareUnsigned(r[0], l.vmallocStart()) >= 0, what + ": not below VMALLOC_START");
+                assertTrue(Long.compareUnsigned(r[0] - l.vmallocStart(), span) < 0, what + ": the first whole entry");
+                assertEquals(span, r[1] - r[0], what);
+                assertTrue(Long.compareUnsigned(r[1] - 1, l.vmallocEnd()) <= 0, what + ": inside VMALLOC_END");
+            }
+        }
+    }
+
+    /**
+     * shared-top populates its one top-level entry at boot (one table: the next level's page),
+     * before the first process, so pgd_ctor copies it into every pgd; on PAE the kernel pmds
+     * themselves are shared (SHARED_KERNEL_PMD) and nothing is allocated.
+     */
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void sharedTopPopulatesItsEntryAtBootWithOneTableExceptOnPae(PagingMode mode) {
+        SharedTop s = new SharedTop();
+        Kernel k = kernel(mode, s);
+        Vmalloc v = new Vmalloc(k, s);
+        if (mode.isPae()) {
+            assertEquals(0, s.bootTableBytes());
+            assertEquals(0, v.sync().generation());
+            return;
+        }
+        assertEquals(4096, s.bootTableBytes());
+        assertTrue(v.sync().populatedInInitMm(v.areas().start()));
+        assertEquals(1, v.sync().generation());
+        Task t = k.createProcess();
+        assertTrue(v.sync().inSync(t.mm(), v.areas().end() - 4096), "pgd_ctor copied the populated entry");
+    }
 }
