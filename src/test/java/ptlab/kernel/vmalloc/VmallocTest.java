@@ -3,6 +3,8 @@ package ptlab.kernel.vmalloc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -321,5 +323,110 @@ class VmallocTest {
         assertEquals(1, v.sync().generation());
         Task t = k.createProcess();
         assertTrue(v.sync().inSync(t.mm(), v.areas().end() - 4096), "pgd_ctor copied the populated entry");
+    }
+
+    /** The frames a test leaves free: all others are taken (and kept) by the returned hog. */
+    private static java.util.List<Long> leaveFree(Kernel k, int frames) {
+        java.util.List<Long> hog = new java.util.ArrayList<>();
+        for (long f; (f = k.allocator().allocFrame(0, FrameUse.KERNEL)) >= 0; ) {
+            hog.add(f);
+        }
+        for (int i = 0; i < frames; i++) {
+            k.allocator().freeFrame(hog.remove(hog.size() - 1));
+        }
+        return hog;
+    }
+
+    /** __vmalloc_area_node() failing half way: the pages it got go back, so does the address range (lazily). */
+    @Test
+    void aVmallocThatRunsOutOfFramesGivesBackThePagesItTookAndItsRange() {
+        Kernel k = kernel(PagingMode.X86_64, new Preallocate());
+        Vmalloc v = new Vmalloc(k, new Preallocate());
+        leaveFree(k, 2);
+        long kernelFrames = k.allocator().inUse(FrameUse.KERNEL);
+        assertEquals(0, v.vmalloc(k.cpu(0), 3 * 4096));
+        assertEquals(1, v.allocFailures());
+        assertEquals(kernelFrames, k.allocator().inUse(FrameUse.KERNEL), "the two pages it got were freed");
+        assertEquals(0, v.areas().busyAreas());
+        assertEquals(1, v.areas().lazyAreas(), "the range is freed, lazily: free_vmap_area()");
+        assertEquals(0, v.liveAreas());
+        assertEquals(0, v.pagesMapped());
+    }
+
+    /**
+     * vmap_pages_range() failing with -ENOMEM for a page table: vmalloc unmaps what it mapped,
+     * frees its pages and its range, and counts a failure; nothing stays mapped.
+     */
+    @Test
+    void aVmallocWhosePageTableCannotBeAllocatedUnmapsAndFreesEverything() {
+        Kernel k = kernel(PagingMode.X86_64, new LazyFault());
+        Vmalloc v = new Vmalloc(k, new LazyFault());
+        leaveFree(k, 2);                               // the page and the pud; no pmd
+        long kernelFrames = k.allocator().inUse(FrameUse.KERNEL);
+        long tables = k.allocator().inUse(FrameUse.PAGE_TABLE);
+        long start = v.areas().start();
+        assertEquals(0, v.vmalloc(k.cpu(0), 4096));
+        assertEquals(1, v.allocFailures());
+        assertEquals(kernelFrames, k.allocator().inUse(FrameUse.KERNEL), "the page was freed");
+        assertEquals(tables + 1, k.allocator().inUse(FrameUse.PAGE_TABLE), "kernel tables are never freed");
+        assertEquals(-1, k.lookup(k.initMm(), start));
+        assertEquals(0, v.areas().busyAreas());
+        assertEquals(1, v.areas().lazyAreas());
+        assertNull(v.find(start));
+    }
+
+    /** vfree/vunmap/iounmap of an address that is not that kind of area is a bug, named with the call and address. */
+    @Test
+    void freeingAnAreaWithTheWrongCallIsRefusedNamingTheCall() {
+        Kernel k = kernel(PagingMode.X86_64, new Preallocate());
+        Vmalloc v = new Vmalloc(k, new Preallocate());
+        long page = k.allocator().allocFrame(0, FrameUse.KERNEL);
+        long mapped = v.vmap(k.cpu(0), new long[] {page});
+        long allocated = v.vmalloc(k.cpu(0), 4096);
+        long io = v.ioremap(k.cpu(0), 1L << 40, 4096);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> v.vfree(k.cpu(0), mapped));
+        assertEquals(String.format("vfree(0x%x): no such vmalloc area", mapped), e.getMessage());
+        e = assertThrows(IllegalStateException.class, () -> v.vunmap(k.cpu(0), allocated));
+        assertEquals(String.format("vunmap(0x%x): no such vmap area", allocated), e.getMessage());
+        e = assertThrows(IllegalStateException.class, () -> v.iounmap(k.cpu(0), allocated));
+        assertEquals(String.format("iounmap(0x%x): no such ioremap area", allocated), e.getMessage());
+        assertEquals(3, v.liveAreas(), "nothing was removed");
+        v.vunmap(k.cpu(0), mapped);
+        assertEquals(FrameUse.KERNEL, k.allocator().useOf(page), "vunmap leaves the frame to its owner");
+        assertEquals(-1, k.lookup(k.initMm(), mapped));
+        v.vfree(k.cpu(0), allocated);
+        v.iounmap(k.cpu(0), io);
+        assertEquals(0, v.liveAreas());
+        assertEquals(3, v.pagesMapped());
+    }
+
+    /** is_vmalloc_addr(): [start, end) of the range this layer allocates from, nothing either side. */
+    @Test
+    void isVmallocAddrIsTheAllocatorsRangeExactly() {
+        Kernel k = kernel(PagingMode.X86_64, new LazyFault());
+        Vmalloc v = new Vmalloc(k, new LazyFault());
+        long start = v.areas().start();
+        long end = v.areas().end();
+        assertTrue(v.isVmallocAddr(start));
+        assertTrue(v.isVmallocAddr(end - 1));
+        assertFalse(v.isVmallocAddr(start - 1));
+        assertFalse(v.isVmallocAddr(end));
+    }
+
+    /**
+     * Only a fault of a process's mm on a vmalloc address is the strategy's: init_mm has every
+     * kernel entry, and an address outside the vmalloc area is a real oops.
+     */
+    @Test
+    void onlyAProcessFaultOnAVmallocAddressGoesToTheStrategy() {
+        Kernel k = kernel(PagingMode.X86_64, new LazyFault());
+        Vmalloc v = new Vmalloc(k, new LazyFault());
+        Task old = k.createProcess();
+        long va = v.vmalloc(k.cpu(0), 4096);
+        assertFalse(v.kernelFault(k.initMm(), va), "init_mm");
+        assertFalse(v.kernelFault(null, va), "no mm (a kernel thread with no borrowed mm)");
+        assertEquals(0, v.sync().vmallocFaults());
+        assertTrue(v.kernelFault(old.mm(), va));
+        assertEquals(1, v.sync().vmallocFaults());
     }
 }
