@@ -113,6 +113,8 @@ class VmallocTest {
         k.memory().setAccessHook(null);
         assertEquals(1L + tasks.size(), loads[0], "init_mm's entry once, then each listed pgd's entry once");
         assertEquals(1L + tasks.size(), s.lockPairs() - pairs, "pgd_lock once, each mm's page_table_lock once");
+        assertEquals(tasks.size(), s.entriesCopied() - copiedBefore, "the second walk copied nothing");
+        assertEquals(2L * tasks.size(), s.mmsWalked(), "two walks over the listed mms");
     }
 
     @ParameterizedTest
