@@ -431,4 +431,57 @@ class VmallocTest {
         assertTrue(v.kernelFault(old.mm(), va));
         assertEquals(1, v.sync().vmallocFaults());
     }
+
+    /**
+     * switch-check's hook runs on a real switch_mm only: not when the task is already running on
+     * that CPU (its loaded mm is kept current by the IPIs), and not for idle (no task, lazy TLB).
+     */
+    @Test
+    void switchCheckRunsOnlyWhenAnotherTaskIsSwitchedIn() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(256L << 20).withCpus(2));
+        Vmalloc v = new Vmalloc(k, new SwitchCheck());
+        Task t = k.createProcess();
+        v.switchTo(k.cpu(0), t);
+        v.vmalloc(k.cpu(0), 4096);
+        assertEquals(1, t.mm().kernelSyncGen);
+        t.mm().kernelSyncGen = 0;                       // as if behind: only a real switch may catch it up
+        v.switchMmHook(k.cpu(0), t);
+        assertEquals(0, t.mm().kernelSyncGen, "already running here: no switch_mm");
+        v.switchTo(k.cpu(0), null);                     // idle: nothing to bring up to date
+        v.switchTo(k.cpu(1), t);
+        assertEquals(1, t.mm().kernelSyncGen, "switched in on CPU 1: caught up");
+    }
+
+    /** Without X86_FEATURE_GBPAGES ioremap uses no pud leaf: 2 MiB pmd leaves only. */
+    @Test
+    void ioremapWithoutGbpagesUsesPmdLeavesOnly() {
+        Preallocate s = new Preallocate();
+        Kernel k = new Kernel(PagingMode.X86_64, s.configure(PagingMode.X86_64,
+                KernelConfig.defaults().withRam(256L << 20).withGbpages(false)));
+        Vmalloc v = new Vmalloc(k, s);
+        long gib = 1L << 30;
+        long va = v.ioremap(k.cpu(0), 1L << 40, gib);
+        assertEquals(0, va & ((2L << 20) - 1), "aligned for a pmd leaf");
+        assertEquals(512, v.hugeMappings());
+        assertEquals((1L << 40) + gib - 1, k.lookup(k.initMm(), va + gib - 1));
+        int[] level = new int[1];
+        k.pgtable().walk(k.initMm(), va, level);
+        assertEquals(Pgtable.PMD, level[0]);
+    }
+
+    /** ioremap of an unaligned physical address returns the address of that byte, and iounmap takes it back. */
+    @Test
+    void ioremapOfAnUnalignedAddressKeepsTheOffsetInThePage() {
+        Kernel k = kernel(PagingMode.X86_64, new Preallocate());
+        Vmalloc v = new Vmalloc(k, new Preallocate());
+        long phys = 0xFED0_0123L;
+        long va = v.ioremap(k.cpu(0), phys, 0x1000);       // crosses into a second page
+        assertEquals(0x123, va & 0xFFF);
+        assertEquals(phys, k.lookup(k.initMm(), va));
+        assertEquals(phys + 0xFFF, k.lookup(k.initMm(), va + 0xFFF));
+        assertEquals(2 * 4096, v.find(va & -4096).size());
+        v.iounmap(k.cpu(0), va);
+        assertEquals(-1, k.lookup(k.initMm(), va));
+        assertEquals(0, v.liveAreas());
+    }
 }
