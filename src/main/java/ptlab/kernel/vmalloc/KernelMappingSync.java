@@ -271,7 +271,7 @@ public final class KernelMappingSync {
         listWalks++;
         long[] pgds = arch.pgdListPgds();
         boolean counted = k.memory().accessesOnlyCounted();
-        if (syncLevel == topLevel && mayGather) {
+        if (syncLevel == topLevel && mayGather) {   // either way the same reads, copies and counts
             syncTopEntryGathered(pgds, pt.pgd_offset_pgd(0, va), va);
             lockPairs += arch.pgdListLength();               // the page_table_locks: see the method comment
         } else {
@@ -281,7 +281,7 @@ public final class KernelMappingSync {
                     continue;
                 }
                 lockPairs++;
-                if (counted) {
+                if (counted) {   // taking the uncontended locks or not: only the engine sees a difference
                     copyEntryAt(syncEntryPtrIn(pgd, va), va);
                 } else {
                     var pgtLock = arch.pgdListMm(slot).page_table_lock;   // pgd_page_get_mm(page)->page_table_lock
