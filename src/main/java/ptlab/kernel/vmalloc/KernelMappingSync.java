@@ -271,7 +271,7 @@ public final class KernelMappingSync {
         listWalks++;
         long[] pgds = arch.pgdListPgds();
         boolean counted = k.memory().accessesOnlyCounted();
-        if (syncLevel == topLevel && mayGather) {   // either way the same reads, copies and counts
+        if (syncLevel == topLevel && mayGather) {   // mayGather or not: the same reads, copies and counts
             syncTopEntryGathered(pgds, pt.pgd_offset_pgd(0, va), va);
             lockPairs += arch.pgdListLength();               // the page_table_locks: see the method comment
         } else {
