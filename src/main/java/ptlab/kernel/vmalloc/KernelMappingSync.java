@@ -223,7 +223,7 @@ public final class KernelMappingSync {
             if (!populatedInInitMm(va)) {
                 continue;
             }
-            walkPgdList(va, n == 1);
+            walkPgdList(va, n == 1);   // gathered or one by one: the same reads, copies and counts
             walked = true;
         }
         if (walked) {
@@ -249,6 +249,7 @@ public final class KernelMappingSync {
         }
         long last = k.layout().vmallocEnd();                 // VMALLOC_END - 1
         long taskSizeMax = k.layout().pageOffset();          // TASK_SIZE_MAX = PAGE_OFFSET on x86-32
+        // addr <= last and addr < last agree: addr is pmd aligned, last (VMALLOC_END - 1) never is
         for (long addr = start & -span; addr >= taskSizeMax && addr <= last; addr += span) {
             walkPgdList(addr, false);
         }
@@ -270,7 +271,7 @@ public final class KernelMappingSync {
         listWalks++;
         long[] pgds = arch.pgdListPgds();
         boolean counted = k.memory().accessesOnlyCounted();
-        if (syncLevel == topLevel && mayGather) {
+        if (syncLevel == topLevel && mayGather) {   // mayGather or not: the same reads, copies and counts
             syncTopEntryGathered(pgds, pt.pgd_offset_pgd(0, va), va);
             lockPairs += arch.pgdListLength();               // the page_table_locks: see the method comment
         } else {
@@ -280,7 +281,7 @@ public final class KernelMappingSync {
                     continue;
                 }
                 lockPairs++;
-                if (counted) {
+                if (counted) {   // taking the uncontended locks or not: only the engine sees a difference
                     copyEntryAt(syncEntryPtrIn(pgd, va), va);
                 } else {
                     var pgtLock = arch.pgdListMm(slot).page_table_lock;   // pgd_page_get_mm(page)->page_table_lock
@@ -314,7 +315,7 @@ public final class KernelMappingSync {
             long pgd = pgds[slot];
             if (pgd != ArchPgtable.NO_PGD) {
                 gatherPtrs[g++] = pgd + off;
-                if (g == GATHER) {
+                if (g == GATHER) {                       // the batch size: only the host's speed depends on it
                     copyGathered(g, va);
                     g = 0;
                 }

@@ -42,14 +42,13 @@ public final class SharedTop implements VmallocSyncStrategy {
         if (l.mode().isPae()) {
             return VmallocSyncStrategy.super.vmallocRange(l);
         }
+        // The first whole top-level entry inside the vmalloc area. It always fits: the area is
+        // more than two entries in every layout KernelLayout builds (x86-64 32 TiB of 512 GiB
+        // entries, la57 12800 TiB of 256 TiB, x86-32 at least 120 MiB of 4 MiB), which
+        // VmallocTest.sharedTopUsesTheFirstWholeTopLevelEntryOfTheVmallocArea checks.
         long span = l.mode().entrySpan(l.mode().levels());
         long start = (l.vmallocStart() + span - 1) & -span;
-        long end = Math.min(start + span, l.vmallocEnd() + 1);
-        if (Long.compareUnsigned(start, l.vmallocEnd()) > 0) {
-            start = l.vmallocStart();                      // the area is smaller than one entry
-            end = l.vmallocEnd() + 1;
-        }
-        return new long[] {start, end};
+        return new long[] {start, start + span};
     }
 
     @Override

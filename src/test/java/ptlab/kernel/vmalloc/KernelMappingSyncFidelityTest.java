@@ -129,4 +129,85 @@ class KernelMappingSyncFidelityTest {
         assertEquals(2, s.ipis());
         assertTrue(s.inSync(tasks.get(0).mm(), va[0]), "the sender's own mm directly");
     }
+
+    /**
+     * x86-32 arch_sync_kernel_mappings() from PAGE_OFFSET itself: "addr >= TASK_SIZE_MAX" lets
+     * the first kernel pmd in (TASK_SIZE_MAX is PAGE_OFFSET), so every pmd from there up to
+     * VMALLOC_END is walked.
+     */
+    @ParameterizedTest
+    @EnumSource(value = PagingMode.class, names = {"X86_32", "X86_32_PAE"})
+    void x86_32ArchSyncFromPageOffsetWalksFromTheFirstKernelPmd(PagingMode mode) {
+        Kernel k = kernel(mode, new TrackedMask());
+        KernelMappingSync s = new Vmalloc(k, new TrackedMask()).sync();
+        processes(k, 2);
+        long pageOffset = k.layout().pageOffset();
+        s.archSyncKernelMappings(pageOffset, pageOffset + 4096);
+        long pmds = (k.layout().vmallocEnd() - pageOffset) / s.span() + 1;
+        assertEquals(pmds, s.listWalks());
+        assertEquals(pmds * 2, s.mmsWalked(), "each walk visits both listed mms");
+        assertEquals(1, s.fullSyncs());
+    }
+
+    /** eager-walk: after a vmalloc every older process can use the new mapping, in every paging mode. */
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void eagerWalkBringsEveryOlderProcessUpToDateInEveryMode(PagingMode mode) {
+        Kernel k = kernel(mode, new EagerWalk());
+        Vmalloc v = new Vmalloc(k, new EagerWalk());
+        List<Task> tasks = processes(k, 3);
+        KernelMappingSync s = v.sync();
+        long va = v.vmalloc(k.cpu(0), 4096);
+        assertEquals(3, s.entriesCopied());
+        for (Task t : tasks) {
+            assertTrue(s.inSync(t.mm(), va), mode.toString());
+            assertEquals(v.find(va).pages()[0], k.lookup(t.mm(), va), mode.toString());
+        }
+        assertEquals(s.listWalks() * 3, s.mmsWalked());
+    }
+
+    /** The walk observer (the timed run's pgd_lock hold time) is told when every pgd_list walk begins and ends. */
+    @Test
+    void theWalkObserverSeesEveryPgdListWalkBeginAndEnd() {
+        Kernel k = kernel(PagingMode.X86_32_PAE, new TrackedMask());
+        Vmalloc v = new Vmalloc(k, new TrackedMask());
+        processes(k, 2);
+        KernelMappingSync s = v.sync();
+        int[] open = new int[1];
+        long[] begun = new long[1];
+        long[] ended = new long[1];
+        s.setWalkObserver(new KernelMappingSync.WalkObserver() {
+            @Override
+            public void walkBegin() {
+                assertEquals(0, open[0], "walks do not nest");
+                open[0]++;
+                begun[0]++;
+            }
+
+            @Override
+            public void walkEnd() {
+                open[0]--;
+                ended[0]++;
+            }
+        });
+        v.vmalloc(k.cpu(0), 4096);
+        assertTrue(s.listWalks() > 1);
+        assertEquals(s.listWalks(), begun[0]);
+        assertEquals(s.listWalks(), ended[0]);
+    }
+
+    /** Without a timed run's cross call, smp_call_function_single runs the handler at once: other CPUs' loaded mms are updated. */
+    @Test
+    void switchCheckWithTheDefaultCrossCallUpdatesTheOtherCpusLoadedMm() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(256L << 20).withCpus(2));
+        Vmalloc v = new Vmalloc(k, new SwitchCheck());
+        List<Task> tasks = processes(k, 2);
+        v.switchTo(k.cpu(0), tasks.get(0));
+        v.switchTo(k.cpu(1), tasks.get(1));
+        KernelMappingSync s = v.sync();
+        long va = v.vmalloc(k.cpu(0), 4096);
+        assertEquals(1, s.ipis());
+        assertTrue(s.inSync(tasks.get(1).mm(), va), "CPU 1's handler caught up its loaded mm");
+        assertEquals(s.generation(), tasks.get(1).mm().kernelSyncGen);
+    }
 }

@@ -49,6 +49,13 @@ class VmallocSyncStrategyTest {
         assertTrue(all.get(all.size() - 1).broken());
     }
 
+    /** The CLI names (DESIGN.md's --strategies values) are kept exactly, in this order. */
+    @Test
+    void theStrategiesAreListedByTheirCliNames() {
+        assertEquals(List.of("lazy-fault", "eager-walk", "eager-generation", "switch-check", "tracked-mask",
+                "preallocate", "shared-top", "broken-no-sync"), names(s -> true));
+    }
+
     @Test
     void byNameFindsEveryStrategyAndNamesTheKnownOnesOtherwise() {
         for (VmallocSyncStrategy s : VmallocSyncStrategy.all()) {

@@ -1,6 +1,7 @@
 package ptlab.kernel.vmalloc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -115,5 +116,89 @@ class VmapAreasTest {
             assertEquals((1L << 16) * P, a.busyBytes() + a.freeBytes() + a.lazyBytes());
         }
         assertTrue(a.purges() > 0);
+    }
+
+    /** A range the kernel could not have: empty, not page aligned, or across the sign bit. */
+    @Test
+    void aBadVmallocRangeIsRefused() {
+        VmapAreas.KernelTlbFlush none = (s, e) -> { };
+        assertThrows(IllegalArgumentException.class, () -> new VmapAreas(START, START, 1, none));
+        assertThrows(IllegalArgumentException.class, () -> new VmapAreas(START + P, START, 1, none));
+        assertThrows(IllegalArgumentException.class, () -> new VmapAreas(START + 1, START + P, 1, none));
+        assertThrows(IllegalArgumentException.class, () -> new VmapAreas(START, START + P + 1, 1, none));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new VmapAreas(-P, P, 1, none));   // unsigned: a range past the top of the address space
+        assertTrue(e.getMessage().contains("sign bit"), e.getMessage());
+        assertEquals(P, new VmapAreas(START, START + P, 1, none).freeBytes());
+        assertEquals(P, new VmapAreas(-P, 0, 1, none).freeBytes(), "the top page of the address space");
+    }
+
+    /** find_vmap_area(): a busy area's size, guard page included; -1 for anything else, a freed area too. */
+    @Test
+    void sizeOfIsTheBusyAreasSizeAndNothingElse() {
+        VmapAreas a = areas(64, 100);
+        long x = a.alloc(3 * P, P);
+        assertEquals(3 * P, a.sizeOf(x));
+        assertEquals(-1, a.sizeOf(x + P));
+        a.freeLazy(x);
+        assertEquals(-1, a.sizeOf(x));
+    }
+
+    /** An aligned request may need up to align - PAGE_SIZE more than its size; the skipped head stays free. */
+    @Test
+    void anAlignedAreaFitsAFreeAreaOfSizePlusAlignMinusOnePageAndLeavesItsHeadFree() {
+        VmapAreas a = areas(1024, 1 << 20);
+        assertEquals(START, a.alloc(P, P));
+        long huge = a.alloc(512 * P, 512 * P);                // the free area is 1023 pages: just enough
+        assertEquals(START + 512 * P, huge);
+        assertEquals(START + P, a.alloc(511 * P, P), "the head before the aligned start stayed free");
+        assertEquals(0, a.freeBytes());
+    }
+
+    /** __purge_vmap_area_lazy() starts the count of lazily freed pages again from zero. */
+    @Test
+    void aPurgeStartsTheLazyPageCountAgain() {
+        VmapAreas a = areas(64, 4);
+        long x = a.alloc(3 * P, P);
+        long y = a.alloc(3 * P, P);
+        a.freeLazy(x);
+        a.purge();
+        assertEquals(1, flushes.size());
+        assertFalse(a.freeLazy(y), "3 pages pending, not 6: no purge yet");
+        assertEquals(1, flushes.size());
+        assertEquals(3 * P, a.lazyBytes());
+        a.purge();
+        a.purge();                                            // nothing pending: no flush
+        assertEquals(2, flushes.size());
+        assertEquals(2, a.purges());
+        assertEquals(2, a.purgedAreas());
+    }
+
+    /**
+     * merge_or_add_vmap_area(): a purged area merges with the free area before it and with the
+     * one after it; the flush covers the lowest start to the highest end of what it purges.
+     */
+    @Test
+    void purgedAreasMergeWithTheirFreeNeighboursOnBothSides() {
+        VmapAreas a = areas(16, 100);
+        long w = a.alloc(2 * P, P);
+        long x = a.alloc(2 * P, P);
+        long y = a.alloc(2 * P, P);
+        long z = a.alloc(2 * P, P);
+        assertEquals(1, a.freeAreas(), "the tail");
+        a.freeLazy(x);
+        a.purge();
+        assertEquals(2, a.freeAreas(), "x's hole and the tail");
+        a.freeLazy(w);
+        a.purge();
+        assertEquals(2, a.freeAreas(), "w merged with x's hole after it");
+        a.freeLazy(z);
+        a.freeLazy(y);
+        a.purge();
+        assertEquals(1, a.freeAreas(), "y merged with w+x before it and z after it, z with the tail");
+        assertEquals(16 * P, a.freeBytes());
+        assertEquals(y, flushes.get(2)[0]);
+        assertEquals(z + 2 * P, flushes.get(2)[1]);
+        assertEquals(START, a.alloc(16 * P, P));
     }
 }
