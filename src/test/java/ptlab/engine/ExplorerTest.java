@@ -157,6 +157,48 @@ class ExplorerTest {
         }
     }
 
+    /**
+     * Schedule i of a random or PCT exploration seeded s is that strategy seeded
+     * scheduleSeed(s, i) — for PCT with its change points drawn from the length of one default
+     * run (6 steps here) — so a run is a function of its settings: the same first violation,
+     * the same step count, as the strategies run by hand.
+     */
+    @Test
+    void scheduleIIsTheStrategySeededWithScheduleSeedI() {
+        for (String strategy : List.of("random", "pct")) {
+            for (Scenario sc : List.of(RACY, CAS)) {
+                Explorer.Summary s = explore(sc, strategy, 40, 2);
+                long steps = 0;
+                long found = -1;
+                int[] trail = new int[1000];
+                for (long i = 0; i < 40 && found < 0; i++) {
+                    Machine m = sc.build(null);
+                    Strategy st;
+                    if (strategy.equals("pct")) {
+                        Strategies.Pct p = new Strategies.Pct(2);
+                        p.reset(Strategies.scheduleSeed(5, i), m.choiceCount(), 6);
+                        st = p;
+                    } else {
+                        Strategies.Random r = new Strategies.Random();
+                        r.reset(Strategies.scheduleSeed(5, i));
+                        st = r;
+                    }
+                    if (m.run(st, trail, 1000) == Machine.Outcome.VIOLATION) {
+                        found = i;
+                    }
+                    steps += m.steps();
+                }
+                String what = strategy + " on " + sc.name();
+                assertEquals(steps, s.steps(), what);
+                assertEquals(found < 0 ? 40 : found + 1, s.schedules(), what);
+                if (found >= 0) {
+                    assertEquals(found, s.schedule().index(), what);
+                    assertEquals(Strategies.scheduleSeed(5, found), s.schedule().scheduleSeed(), what);
+                }
+            }
+        }
+    }
+
     /** A switch away from a CPU that could go on is a preemption; a switch from a finished CPU is free. */
     @Test
     void preemptionsCountOnlySwitchesAwayFromARunnableCpu() {
