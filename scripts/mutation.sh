@@ -53,6 +53,8 @@ tests_for() {
     # own scenario tests (IndependenceRuleTest alone runs 12 s per mutant under PIT)
     ptlab.kernel.*)
       echo 'ptlab.kernel.*Test,ptlab.tools.scenarios.KernelScenarioTest,ptlab.tools.scenarios.TlbGenVsCpumaskTest,ptlab.tools.scenarios.ScenarioExploreTest' ;;
+    # every test runs on a Machine: its own layer's tests keep a mutant to seconds
+    ptlab.engine.Machine) echo 'ptlab.engine.*Test' ;;
     ptlab.engine.*) echo 'ptlab.engine.*Test,ptlab.tools.scenarios.*Test' ;;
     *) echo "mutation.sh: no test mapping for '$1' (add one to tests_for)" >&2; return 2 ;;
   esac

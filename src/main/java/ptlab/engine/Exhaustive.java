@@ -136,7 +136,7 @@ public final class Exhaustive implements Strategy {
     }
 
     private boolean independent(int frame, int a, int b) {
-        if (a >= cpus || b >= cpus) {
+        if (a >= cpus || b >= cpus) {   // equivalent as "> cpus": an event's footprint is INTERRUPT, dependent anyway
             return false;
         }
         int base = frame * choices;
