@@ -55,7 +55,9 @@ tests_for() {
       echo 'ptlab.kernel.*Test,ptlab.tools.scenarios.KernelScenarioTest,ptlab.tools.scenarios.TlbGenVsCpumaskTest,ptlab.tools.scenarios.ScenarioExploreTest' ;;
     # every test runs on a Machine: its own layer's tests keep a mutant to seconds
     ptlab.engine.Machine) echo 'ptlab.engine.*Test' ;;
-    ptlab.engine.*) echo 'ptlab.engine.*Test,ptlab.tools.scenarios.*Test' ;;
+    # the search: the engine's tests and the kernel-level explore scenarios (as the kernel's)
+    ptlab.engine.*)
+      echo 'ptlab.engine.*Test,ptlab.tools.scenarios.KernelScenarioTest,ptlab.tools.scenarios.TlbGenVsCpumaskTest,ptlab.tools.scenarios.ScenarioExploreTest' ;;
     *) echo "mutation.sh: no test mapping for '$1' (add one to tests_for)" >&2; return 2 ;;
   esac
 }
