@@ -53,8 +53,9 @@ tests_for() {
     # own scenario tests (IndependenceRuleTest alone runs 12 s per mutant under PIT)
     ptlab.kernel.*)
       echo 'ptlab.kernel.*Test,ptlab.tools.scenarios.KernelScenarioTest,ptlab.tools.scenarios.TlbGenVsCpumaskTest,ptlab.tools.scenarios.ScenarioExploreTest' ;;
-    # every test runs on a Machine: its own layer's tests keep a mutant to seconds
-    ptlab.engine.Machine) echo 'ptlab.engine.*Test' ;;
+    # every test runs on a Machine: the tests of the machine itself keep a mutant to seconds
+    ptlab.engine.Machine)
+      echo 'ptlab.engine.MachineTest,ptlab.engine.MachineRulesTest,ptlab.engine.TimedOperationsTest,ptlab.engine.SharedVariableTest,ptlab.engine.InvariantsTest,ptlab.engine.ExplorerTest' ;;
     # the search: the engine's tests and the kernel-level explore scenarios (as the kernel's)
     ptlab.engine.*)
       echo 'ptlab.engine.*Test,ptlab.tools.scenarios.KernelScenarioTest,ptlab.tools.scenarios.TlbGenVsCpumaskTest,ptlab.tools.scenarios.ScenarioExploreTest' ;;
