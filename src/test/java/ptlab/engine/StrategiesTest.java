@@ -231,4 +231,19 @@ class StrategiesTest {
             assertTrue(seen[s], "change point at step " + s + " for some seed");
         }
     }
+
+    /** The most choices a machine has (63 CPUs and an event, or 64 in all): PCT ranks every one, each exactly once. */
+    @Test
+    void pctRanksAll64ChoicesOfTheLargestMachine() {
+        Machine m = machine(1);
+        Strategies.Pct p = new Strategies.Pct(1);
+        p.reset(9, 64, 100);
+        long left = -1L;
+        for (int n = 0; n < 64; n++) {
+            int c = p.choose(m, left, n);
+            assertTrue((left & 1L << c) != 0, "choice " + c + " came up twice");
+            left &= ~(1L << c);
+        }
+        assertEquals(0, left);
+    }
 }
