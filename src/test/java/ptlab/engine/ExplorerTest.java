@@ -55,7 +55,10 @@ class ExplorerTest {
     /** The summary names what ran and counts schedules and steps; a correct scenario has no violation. */
     @Test
     void aCleanRandomExplorationCountsEveryScheduleAndStep() {
+        long t0 = System.nanoTime();
         Explorer.Summary s = explore(CAS, "random", 50, 0);
+        double wall = (System.nanoTime() - t0) / 1e9;
+        assertTrue(s.seconds() > 0 && s.seconds() <= wall, s.seconds() + " s of " + wall + " s");
         assertNull(s.violation());
         assertNull(s.schedule());
         assertEquals("cas", s.scenario());
@@ -109,6 +112,7 @@ class ExplorerTest {
             m.addEndCheck(mm -> {
                 mm.checked(4);
                 mm.checked(4);
+                mm.checked(Violation.INVARIANTS);
                 return null;
             });
             return m;
@@ -118,6 +122,8 @@ class ExplorerTest {
         assertEquals(7, s.checkedSchedules(4));
         assertEquals(0, s.checks(3));
         assertEquals(0, s.checkedSchedules(3));
+        assertEquals(7, s.checks(Violation.INVARIANTS), "the last invariant too");
+        assertEquals(7, s.checkedSchedules(Violation.INVARIANTS));
     }
 
     /**
@@ -227,5 +233,53 @@ class ExplorerTest {
         assertEquals(m.steps(), trace.size());
         assertEquals("0:1", trace.get(0), "CPU1 first, as listed");
         assertEquals("1:1", trace.get(1), "then CPU1 goes on by the default rule");
+    }
+
+    /**
+     * An injected event counts as a preemption wherever it comes (here after CPU0 finished);
+     * the switch from the event back to a CPU does not. CPU1 starts, CPU0 runs (a preemption),
+     * finishes, the NMI on CPU1 comes (a preemption), CPU1 goes on (none): 2.
+     */
+    @Test
+    void anInjectedEventIsAPreemptionAndTheSwitchBackIsNot() {
+        Scenario sc = MachineTest.scenario("event", () -> {
+            Machine m = new Machine(new ptlab.hw.PhysicalMemory(1 << 20), ptlab.hw.PagingMode.X86_64,
+                    new ptlab.check.Invariants());
+            m.addCpu(MachineTest.regs(), c -> c.memory().loadLong(MachineTest.X));
+            m.addCpu(MachineTest.regs(), c -> {
+                c.memory().loadLong(MachineTest.Y);
+                c.memory().loadLong(MachineTest.Y);
+            });
+            m.addInjection(1, Interrupt.of(Interrupt.Kind.NMI, "NMI", c -> { }), 2);
+            return m;
+        });
+        assertEquals(2, Explorer.preemptions(sc, "only", new int[] {1, 0, 0, 2, 1}, 100));
+    }
+
+    /**
+     * Shrinking first looks for fewer preemptions: a lost update reached with three (CPU0
+     * starts, CPU1 starts, CPU0 loads, CPU1 loads) needs one, which the bounded search finds and
+     * the shortest-prefix step cuts to CPU0's start and load, then CPU1.
+     */
+    @Test
+    void shrinkingFindsAScheduleWithFewerPreemptionsByBoundedSearch() {
+        int[] three = {0, 1, 0, 1};
+        Machine m = Explorer.replay(RACY, "only", three, 100, null);
+        assertEquals(3, Explorer.preemptions(RACY, "only", three, 100));
+        Schedule s = Explorer.shrink(RACY, "only", three, m.violation(), 100, "random", 1, 2, 3);
+        assertArrayEquals(new int[] {0, 0, 1}, s.choices());
+        assertEquals(1, s.preemptions());
+        assertEquals("counter is 1", s.violation().substring(s.violation().indexOf("counter")));
+    }
+
+    /** A schedule already at the fewest preemptions keeps its own order: no search with as many replaces it. */
+    @Test
+    void shrinkingKeepsAScheduleThatHasTheFewestPreemptionsAlready() {
+        int[] one = {1, 1, 0};
+        Machine m = Explorer.replay(RACY, "only", one, 100, null);
+        assertEquals("counter is 1", m.violation().message());
+        Schedule s = Explorer.shrink(RACY, "only", one, m.violation(), 100, "random", 1, 2, 3);
+        assertArrayEquals(one, s.choices());
+        assertEquals(1, s.preemptions());
     }
 }
