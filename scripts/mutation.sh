@@ -10,10 +10,12 @@
 #                                       markers) from the kept CSVs
 #   options: --threads N (default 2), --unit-size N (mutationUnitSize, default 15)
 #
-# Per-class CSVs are kept in target/mutation/CLASS.csv, with CLASS.info (the commit measured, a
-# "+" when src/ had uncommitted changes, the run's seconds and the 1-minute load when it
-# started); PIT's own report of the last run is in target/pit-reports/, CSV and HTML. Survivors
-# of a class: grep -v ',KILLED,' target/mutation/CLASS.csv A whole-suite PIT run re-runs ~35 s of tests per mutant;
+# Per-class CSVs are kept, committed, in docs/mutation/CLASS.csv, with CLASS.info (the commit
+# measured, a "+" when src/ had uncommitted changes, the run's seconds and the 1-minute load
+# when it started), so the table survives a deleted worktree and --table/--readme build it
+# from the repository alone (a class of ALL_CLASSES without a CSV there is "not measured");
+# PIT's own report of the last run is in target/pit-reports/, CSV and HTML. Survivors of a
+# class: grep -v ',KILLED,' docs/mutation/CLASS.csv A whole-suite PIT run re-runs ~35 s of tests per mutant;
 # narrowing targetTests to the layer's own tests (and the kernel-level explore scenarios, whose
 # kills are the ones that matter most: a broken TlbFlush caught as a stale translation) keeps a
 # class to minutes on two shared cores. The mapping is tests_for() below.
@@ -23,7 +25,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KEEP="$ROOT/target/mutation"
+KEEP="$ROOT/docs/mutation"
 THREADS=2
 UNIT=15
 
@@ -53,7 +55,12 @@ tests_for() {
     # own scenario tests (IndependenceRuleTest alone runs 12 s per mutant under PIT)
     ptlab.kernel.*)
       echo 'ptlab.kernel.*Test,ptlab.tools.scenarios.KernelScenarioTest,ptlab.tools.scenarios.TlbGenVsCpumaskTest,ptlab.tools.scenarios.ScenarioExploreTest' ;;
-    ptlab.engine.*) echo 'ptlab.engine.*Test,ptlab.tools.scenarios.*Test' ;;
+    # every test runs on a Machine: the tests of the machine itself keep a mutant to seconds
+    ptlab.engine.Machine)
+      echo 'ptlab.engine.MachineTest,ptlab.engine.MachineRulesTest,ptlab.engine.TimedOperationsTest,ptlab.engine.SharedVariableTest,ptlab.engine.InvariantsTest,ptlab.engine.ExplorerTest' ;;
+    # the search: the engine's tests and the kernel-level explore scenarios (as the kernel's)
+    ptlab.engine.*)
+      echo 'ptlab.engine.*Test,ptlab.tools.scenarios.KernelScenarioTest,ptlab.tools.scenarios.TlbGenVsCpumaskTest,ptlab.tools.scenarios.ScenarioExploreTest' ;;
     *) echo "mutation.sh: no test mapping for '$1' (add one to tests_for)" >&2; return 2 ;;
   esac
 }
@@ -79,7 +86,7 @@ find_java() {
 # One table row from the kept CSV and its .info (commit, minutes, load when it started).
 row() {
   local cls="$1" csv="$KEEP/$1.csv" info="$KEEP/$1.info" commit="" secs="" load=""
-  [[ -f "$csv" ]] || { echo "| \`${cls#ptlab.}\` | not run | | | |"; return; }
+  [[ -f "$csv" ]] || { echo "| \`${cls#ptlab.}\` | not measured | | | |"; return; }
   if [[ -f "$info" ]]; then
     commit="$(sed -n 's/^commit //p' "$info")"
     secs="$(sed -n 's/^seconds //p' "$info")"

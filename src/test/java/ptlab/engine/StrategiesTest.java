@@ -166,4 +166,84 @@ class StrategiesTest {
         }
         assertTrue(wasTop[0] && wasTop[1] && wasTop[2], "random priorities: every choice is on top for some seed");
     }
+
+    /** The order in which Pct(1) seeded {@code seed} runs 3 always-enabled choices: its initial priorities, highest first. */
+    private static int[] initialOrder(Machine m, long seed) {
+        Strategies.Pct p = new Strategies.Pct(1);
+        p.reset(seed, 3, 1);
+        int top = p.choose(m, 0b111, 0);
+        int second = p.choose(m, 0b111 & ~(1L << top), 1);
+        return new int[] {top, second, 3 - top - second};
+    }
+
+    /**
+     * PCT depth 3 with both change points at step 0: the top choice drops to priority 0, then the
+     * next one to priority 1 — both below every initial priority, the later one above the earlier.
+     */
+    @Test
+    void pctTheIthChangePointDropsTheRunningChoiceToPriorityI() {
+        Machine m = machine(3);
+        for (long seed = 0; seed < 20; seed++) {
+            int[] order = initialOrder(m, seed);
+            Strategies.Pct p = new Strategies.Pct(3);
+            p.reset(seed, 3, 1);
+            assertEquals(order[2], p.choose(m, 0b111, 0), "seed " + seed + ": both demoted, the third runs");
+            assertEquals(order[1], p.choose(m, 0b111 & ~(1L << order[2]), 1), "seed " + seed + ": priority 1 over 0");
+            assertEquals(order[0], p.choose(m, 1L << order[0], 2), "seed " + seed);
+            assertEquals(order[2], p.choose(m, 0b111, 3), "seed " + seed + ": no more change points");
+        }
+    }
+
+    /**
+     * PCT draws from one splitmix64 stream seeded with the schedule seed: first the permutation
+     * of priorities (Fisher-Yates, one draw per choice but the first), then the d-1 change
+     * points, uniform in the first k steps (k at least 1). So the change point of depth 2 over 3
+     * choices is the third draw, in [0, k): every step of the first k comes up, none after.
+     */
+    @Test
+    void pctChangePointsAreTheDrawsAfterThePermutationWithinTheFirstKSteps() {
+        Machine m = machine(3);
+        boolean[] seen = new boolean[5];
+        for (long seed = 0; seed < 60; seed++) {
+            Strategies.Rng rng = new Strategies.Rng();
+            rng.seed(seed);
+            rng.nextInt(3);
+            rng.nextInt(2);
+            int expected = rng.nextInt(5);
+            int[] order = initialOrder(m, seed);
+            Strategies.Pct p = new Strategies.Pct(2);
+            p.reset(seed, 3, 5);
+            int change = -1;
+            for (int step = 0; step < 12; step++) {
+                int c = p.choose(m, 0b111, step);
+                if (c != order[0] && change < 0) {
+                    change = step;
+                    assertEquals(order[1], c, "seed " + seed + ": the next priority takes over");
+                }
+            }
+            assertEquals(expected, change, "seed " + seed);
+            seen[change] = true;
+            Strategies.Pct none = new Strategies.Pct(2);
+            none.reset(seed, 3, 0);                   // k = 0 counts as 1: the change point is step 0
+            assertEquals(order[1], none.choose(m, 0b111, 0), "seed " + seed);
+        }
+        for (int s = 0; s < 5; s++) {
+            assertTrue(seen[s], "change point at step " + s + " for some seed");
+        }
+    }
+
+    /** The most choices a machine has (63 CPUs and an event, or 64 in all): PCT ranks every one, each exactly once. */
+    @Test
+    void pctRanksAll64ChoicesOfTheLargestMachine() {
+        Machine m = machine(1);
+        Strategies.Pct p = new Strategies.Pct(1);
+        p.reset(9, 64, 100);
+        long left = -1L;
+        for (int n = 0; n < 64; n++) {
+            int c = p.choose(m, left, n);
+            assertTrue((left & 1L << c) != 0, "choice " + c + " came up twice");
+            left &= ~(1L << c);
+        }
+        assertEquals(0, left);
+    }
 }
