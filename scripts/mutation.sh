@@ -38,7 +38,8 @@ ALL_CLASSES=(
   ptlab.kernel.vmalloc.KernelMappingSync ptlab.kernel.vmalloc.SharedTop
   ptlab.kernel.vmalloc.VmallocSyncStrategy ptlab.kernel.vmalloc.Vmalloc
   ptlab.kernel.vmalloc.VmapAreas
-  ptlab.engine.Exhaustive ptlab.engine.Explorer ptlab.engine.Strategies ptlab.engine.Machine
+  ptlab.engine.Exhaustive ptlab.engine.Explorer ptlab.engine.ParallelExplorer ptlab.engine.Strategies
+  ptlab.engine.Machine
 )
 
 # Which test classes may kill mutants of class $1 (PIT globs, comma separated). A class is
