@@ -3,7 +3,6 @@ package ptlab.engine;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -84,9 +83,9 @@ final class ParallelExplorer {
         } else if (f != null) {
             throw new IllegalStateException("explore worker failed", f);
         }
-        // add up, in index order, the chunks a single thread would have run
+        // add up the chunks a single thread would have run (those starting at or before the first
+        // violation); sums and the one chunk holding that violation do not depend on their order
         long fv = firstViolation.get();
-        tallies.sort(Comparator.comparingLong(t -> t.first));
         long[] checks = new long[Violation.INVARIANTS + 1];
         long[] checkedSchedules = new long[Violation.INVARIANTS + 1];
         long schedules = 0;
