@@ -208,6 +208,31 @@ expect 2 "twice" "--sweep procs=5,5" -- experiment vmalloc-sync --arch x86-64 --
 expect 2 "empty" '--out ""' -- explore pte-clear-vs-dirty --out ""
 expect 2 "4K" "layout --ram 12345" -- layout --arch x86-64 --ram 12345
 
+echo "== 20. the launcher picks the newest JDK >= 21 from its release file (no JVM started to ask)"
+# Fake JDKs: a `java` that prints its name, with a release file (or none: then it is asked). Where
+# there is a release file, the fake JVM's own answer differs from it (20 or 97): a launcher that
+# asked the JVM instead of reading the file would choose differently.
+fake_jdk() {   # fake_jdk DIR 'JAVA_VERSION="..."' (or "" for no release file) WHAT-THE-JVM-SAYS
+  mkdir -p "$1/bin"
+  printf '#!/bin/sh\ncase "$*" in *XshowSettings*) echo "    java.specification.version = %s" >&2; exit 0;; esac\necho "fake java %s"\n' "$3" "${1##*/}" >"$1/bin/java"
+  chmod +x "$1/bin/java"
+  [[ -n "$2" ]] && echo "$2" >"$1/release"
+  return 0
+}
+fake_jdk "$T/jdk99" 'JAVA_VERSION="99.0.1"' 20
+fake_jdk "$T/jdk8" 'JAVA_VERSION="1.8.0_402"' 97
+fake_jdk "$T/jdk98-no-release" "" 98
+fake_jdk "$T/jdk7-no-release" "" 1.7
+# expect_launcher DESCRIPTION PATTERN JAVA_HOME
+expect_launcher() {
+  JAVA_HOME="$3" PTLAB_AOT=0 "$PTLAB" --version >out 2>err </dev/null
+  verdict 0 "$?" "$2" "$1"
+}
+expect_launcher "JAVA_HOME 99 (release file) is newer than the system JDKs" "^fake java jdk99" "$T/jdk99"
+expect_launcher "JAVA_HOME 1.8 (old release format) loses to a system JDK >= 21" "^ptlab [0-9]" "$T/jdk8"
+expect_launcher "JAVA_HOME without a release file: the JVM is asked (98)" "^fake java jdk98-no-release" "$T/jdk98-no-release"
+expect_launcher "JAVA_HOME without a release file, 1.7: a system JDK >= 21" "^ptlab [0-9]" "$T/jdk7-no-release"
+
 echo "== internal errors: one line, the stack trace only with --debug"
 expect 2 "unknown arch" "a bad --arch" -- layout --arch x86-99
 "$PTLAB" layout --arch x86-99 --debug >out 2>err

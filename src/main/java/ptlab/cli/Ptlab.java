@@ -9,7 +9,9 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.CharacterCodingException;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -35,23 +37,28 @@ import picocli.CommandLine.Command;
         description = "A laboratory for kernel page-table algorithms on a bit-accurate x86 MMU model.",
         footer = {"", "Examples:", "  ptlab demo", "  ptlab help explore",
                 "  ptlab layout --arch x86-32-pae --vmsplit 1G --ram 512M",
-                "Full reference: docs/cli.md (exit codes, files, JSON keys, trace grammar)."},
-        subcommands = {
-                DemoCommand.class,
-                MmuCommand.class,
-                LayoutCommand.class,
-                ExploreCommand.class,
-                ReplayCommand.class,
-                ExperimentCommand.class,
-                ReportCommand.class,
-                ServeCommand.class,
-                TraceCommand.class,
-                PtdumpCommand.class,
-                BenchCommand.class,
-                HelpCommand.class,
-                GenDocsCommand.class,
-        })
+                "Full reference: docs/cli.md (exit codes, files, JSON keys, trace grammar)."})
+// No `subcommands` here: commandLine(List) adds them, from SUBCOMMANDS, only as far as a command line needs.
 public final class Ptlab implements Runnable {
+
+    /** The subcommands, in the order {@code ptlab --help} lists them. */
+    static final List<Class<?>> SUBCOMMANDS = List.of(
+            DemoCommand.class,
+            MmuCommand.class,
+            LayoutCommand.class,
+            ExploreCommand.class,
+            ReplayCommand.class,
+            ExperimentCommand.class,
+            ReportCommand.class,
+            ServeCommand.class,
+            TraceCommand.class,
+            PtdumpCommand.class,
+            BenchCommand.class,
+            HelpCommand.class,
+            GenDocsCommand.class);
+
+    /** Subcommands that read the whole tree: {@code help} lists and finds its siblings, {@code gen-docs} documents them. */
+    private static final Set<Class<?>> READS_THE_TREE = Set.of(HelpCommand.class, GenDocsCommand.class);
 
     public static final int EXIT_OK = 0;
     public static final int EXIT_VIOLATION = 1;
@@ -112,7 +119,11 @@ public final class Ptlab implements Runnable {
     }
 
     static int execute(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env) {
-        CommandLine cl = commandLine();
+        return execute(commandLineFor(args), args, out, err, env);
+    }
+
+    /** Runs {@code args} on the tree {@code cl} (tests compare a partial tree with the whole one). */
+    static int execute(CommandLine cl, String[] args, PrintWriter out, PrintWriter err, Map<String, String> env) {
         cl.setOut(out);
         cl.setErr(err);
         boolean debugEnv = "1".equals(env.get("PTLAB_DEBUG"));
@@ -130,7 +141,38 @@ public final class Ptlab implements Runnable {
 
     /** The command tree with the error rules, the exit-code table and --debug on every command. */
     public static CommandLine commandLine() {
+        return commandLine(SUBCOMMANDS);
+    }
+
+    /**
+     * The part of the tree this command line can reach. picocli builds a command's model from its
+     * annotations by reflection, one annotation proxy at a time, and most of {@code ptlab}'s start
+     * went into building all thirteen subcommands with their own subcommands and options, whichever
+     * one was run. Now: a first word that names a subcommand gets only that subcommand (with its
+     * own subcommands), except those that read the whole tree; {@code --version} alone gets none;
+     * anything else (no command, {@code --help}, a misspelt command and its "did you mean")
+     * the whole tree. What is printed is the same either way ({@code PtlabTreeTest}).
+     */
+    static CommandLine commandLineFor(String[] args) {
+        if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
+            return commandLine(List.of());
+        }
+        if (args.length >= 1) {
+            for (Class<?> sub : SUBCOMMANDS) {
+                if (sub.getAnnotation(Command.class).name().equals(args[0])) {
+                    return READS_THE_TREE.contains(sub) ? commandLine() : commandLine(List.of(sub));
+                }
+            }
+        }
+        return commandLine();
+    }
+
+    /** The tree with the given subcommands; picocli's handlers and settings are applied after they are added. */
+    static CommandLine commandLine(List<Class<?>> subcommands) {
         CommandLine cl = new CommandLine(new Ptlab());
+        for (Class<?> sub : subcommands) {
+            cl.addSubcommand(sub);
+        }
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             String msg = ex.getMessage();
