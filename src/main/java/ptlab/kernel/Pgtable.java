@@ -1,5 +1,8 @@
 package ptlab.kernel;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 import ptlab.hw.PagingMode;
 import ptlab.hw.PhysicalMemory;
 import ptlab.hw.Pte32;
@@ -62,6 +65,8 @@ public final class Pgtable {
     private final SpinLock[][] ptlocks;
     private static final int PTLOCK_SHIFT = 9;
     private static final int PTLOCK_CHUNK = 1 << PTLOCK_SHIFT;
+    private static final VarHandle PTLOCK_CHUNKS = MethodHandles.arrayElementVarHandle(SpinLock[][].class);
+    private static final VarHandle PTLOCKS = MethodHandles.arrayElementVarHandle(SpinLock[].class);
     private PdptChangeListener pdptListener = mm -> { };
     /** KernelVariant.Bug.PLAIN_PTE_CLEAR, fixed at construction. */
     private final boolean plainClear;
@@ -498,16 +503,25 @@ public final class Pgtable {
 
     // ---- split page-table locks ------------------------------------------------------------------
 
-    /** pagetable_pte_ctor / pagetable_pmd_ctor: give the page its ptlock (kept for reuse). */
+    /**
+     * pagetable_pte_ctor / pagetable_pmd_ctor: give the page its ptlock (kept for reuse). CPUs on
+     * several Java threads allocate page tables without a common lock (pte_alloc_one runs before
+     * the pmd lock is taken), so a chunk is published by compare-and-exchange: with a plain store,
+     * two threads making the same chunk lost one's ptlock, and the two then locked different
+     * locks for one table (HotPathTest.threadsFaultingTheSameTablesConcurrently).
+     */
     public void pagetableCtor(long table) {
         int pfn = (int) (table >>> PhysicalMemory.PAGE_SHIFT);
-        SpinLock[] chunk = ptlocks[pfn >>> PTLOCK_SHIFT];
+        int c = pfn >>> PTLOCK_SHIFT;
+        SpinLock[] chunk = (SpinLock[]) PTLOCK_CHUNKS.getAcquire(ptlocks, c);
         if (chunk == null) {
-            chunk = new SpinLock[PTLOCK_CHUNK];
-            ptlocks[pfn >>> PTLOCK_SHIFT] = chunk;
+            SpinLock[] fresh = new SpinLock[PTLOCK_CHUNK];
+            SpinLock[] there = (SpinLock[]) PTLOCK_CHUNKS.compareAndExchange(ptlocks, c, null, fresh);
+            chunk = there == null ? fresh : there;
         }
-        if (chunk[pfn & (PTLOCK_CHUNK - 1)] == null) {
-            chunk[pfn & (PTLOCK_CHUNK - 1)] = new SpinLock("ptl@0x" + Long.toHexString(table), interleaving);
+        if (chunk[pfn & (PTLOCK_CHUNK - 1)] == null) {   // only the thread that allocated the frame gets here
+            PTLOCKS.setRelease(chunk, pfn & (PTLOCK_CHUNK - 1),
+                    new SpinLock("ptl@0x" + Long.toHexString(table), interleaving));
         }
     }
 
