@@ -232,6 +232,9 @@ expect_launcher "JAVA_HOME 99 (release file) is newer than the system JDKs" "^fa
 expect_launcher "JAVA_HOME 1.8 (old release format) loses to a system JDK >= 21" "^ptlab [0-9]" "$T/jdk8"
 expect_launcher "JAVA_HOME without a release file: the JVM is asked (98)" "^fake java jdk98-no-release" "$T/jdk98-no-release"
 expect_launcher "JAVA_HOME without a release file, 1.7: a system JDK >= 21" "^ptlab [0-9]" "$T/jdk7-no-release"
+ln -s "$PTLAB" "$T/ptlab-link"
+"$T/ptlab-link" --version >out 2>err </dev/null
+verdict 0 "$?" "^ptlab [0-9]" "run through a symbolic link elsewhere: finds its checkout"
 
 echo "== internal errors: one line, the stack trace only with --debug"
 expect 2 "unknown arch" "a bad --arch" -- layout --arch x86-99
