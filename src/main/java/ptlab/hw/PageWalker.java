@@ -335,7 +335,7 @@ public final class PageWalker {
         long all = -1;
         for (int level = startLevel; level >= 1; level--) {
             int offset = (int) (va >>> (10 * level)) & 0xFFC;   // va[12 + 10 * (level - 1) + 9 : ...] times 4 bytes
-            // equivalent mutant (PIT: >>> to <<): the frame test then never matches and every walk reads through loadEntrySlow(): same entries
+            // equivalent mutant (PIT: >>> to <<): the frame test never matches, every walk reads via loadEntrySlow()
             long e = !hooked && pfns[level] == base >>> PhysicalMemory.PAGE_SHIFT
                     ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, 0xFFFF_FFFFL)
                     : loadEntrySlow(base + offset, level);
