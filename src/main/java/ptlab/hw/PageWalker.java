@@ -491,6 +491,7 @@ public final class PageWalker {
         }
         // Translation is valid and permitted: A must be set on every entry used, D on the leaf for a write.
         long want = access == AccessType.WRITE ? PteBits.A | PteBits.D : PteBits.A;
+        // equivalent mutant (PIT: e & want to e | want): every walk then takes setAccessedDirty(), which writes only missing bits
         if ((allEntries & PteBits.A) == 0 || (e & want) != want) {
             if (!setAccessedDirty(va, level, e, want)) {
                 return RESTART;
