@@ -144,6 +144,7 @@ public final class PageWalker {
             return e;
         }
         frame[level] = f;
+        // equivalent mutant (PIT: >>> to <<): a pfn no table has only sends the next walk back to this slow path: same entry
         framePfn[level] = pa >>> PhysicalMemory.PAGE_SHIFT;
         return PhysicalMemory.loadEntryUnhooked(f, (int) pa & (PhysicalMemory.PAGE_SIZE - 1), entryMask);
     }
@@ -203,13 +204,14 @@ public final class PageWalker {
         }
         long top = va >> canonicalShift;   // PagingMode.isCanonical(va), from the prepared constants
         if (top != 0 && top != canonicalHigh) {
-            return nonCanonical(va, out);
+            return nonCanonical(va, out);   // equivalent mutant (PIT: return false): nonCanonical() always returns false
         }
         int restarts = 0;
         while (true) {
             int level = startLevel == paeLevel ? walkFromPdpte(regs, va, out)
                     : entryBytes == 8 ? walkLevels64(va, startLevel, tableBase, restrictions)
                     : walkLevels32(va, startLevel, tableBase, restrictions);
+            // equivalent mutant (PIT: < to <=): the walk returns a level 1..5 or -1..-5, never 0
             int r = level < 0 ? fault(regs, va, access, user, implicit, faultBits, startLevel, -level, out)
                     : leaf(regs, va, access, user, implicit, startLevel, level, out);
             if (r != RESTART) {
@@ -333,6 +335,7 @@ public final class PageWalker {
         long all = -1;
         for (int level = startLevel; level >= 1; level--) {
             int offset = (int) (va >>> (10 * level)) & 0xFFC;   // va[12 + 10 * (level - 1) + 9 : ...] times 4 bytes
+            // equivalent mutant (PIT: >>> to <<): the frame test never matches, every walk reads via loadEntrySlow()
             long e = !hooked && pfns[level] == base >>> PhysicalMemory.PAGE_SHIFT
                     ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, 0xFFFF_FFFFL)
                     : loadEntrySlow(base + offset, level);
@@ -399,7 +402,7 @@ public final class PageWalker {
         if (seen != FrameGenerations.UNKNOWN && gens.generation(table) != seen) {
             gens.staleTableRead(table, seen, pa, level, level == pathLevel && startGeneration != FrameGenerations.UNKNOWN);
         }
-        if (level > 1) {
+        if (level > 1) {   // equivalent mutant (PIT: >=): a level-1 entry maps a page; slot 0 is read by no walk
             long next = e & (entryBytes == 8 ? nextTableMask : Pte32.TABLE_ADDR_MASK);
             pathGeneration[level - 1] = gens.generation(next);
         }
@@ -488,6 +491,7 @@ public final class PageWalker {
         }
         // Translation is valid and permitted: A must be set on every entry used, D on the leaf for a write.
         long want = access == AccessType.WRITE ? PteBits.A | PteBits.D : PteBits.A;
+        // equivalent mutant (PIT: e & want to e | want): every walk then takes setAccessedDirty(), which writes only missing bits
         if ((allEntries & PteBits.A) == 0 || (e & want) != want) {
             if (!setAccessedDirty(va, level, e, want)) {
                 return RESTART;

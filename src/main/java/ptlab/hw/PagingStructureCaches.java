@@ -39,6 +39,7 @@ public final class PagingStructureCaches {
             if (!(mode.isPae() && level == 3)) {
                 caches[level] = new CacheArray(ENTRIES, WAYS, mode.hardwareName(level) + " cache");
                 generations[level] = new long[ENTRIES];
+                // equivalent mutant (PIT: fill removed): fill() writes a slot's generation before any hit reads it
                 java.util.Arrays.fill(generations[level], FrameGenerations.UNKNOWN);
             }
         }

@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -24,10 +25,21 @@ class PscGenerationTest {
     private static final class Gens implements FrameGenerations {
         final Map<Long, Long> gen = new HashMap<>();
         final List<long[]> stale = new ArrayList<>();
+        /** Frames start at generation 0, or (perFrame) each at its own, 1000 + pfn. */
+        final boolean perFrame;
+
+        Gens() {
+            this(false);
+        }
+
+        Gens(boolean perFrame) {
+            this.perFrame = perFrame;
+        }
 
         @Override
         public long generation(long pa) {
-            return gen.getOrDefault(pa & ~0xFFFL, 0L);
+            long frame = pa & ~0xFFFL;
+            return gen.getOrDefault(frame, 0L) + (perFrame ? 1000 + (frame >>> 12) : 0);
         }
 
         void bump(long frame) {
@@ -72,5 +84,68 @@ class PscGenerationTest {
         assertEquals(0, s[1], "the generation the filling walk saw");
         assertEquals(1, s[2], "read at the pte level");
         assertEquals(1, s[3], "through a paging-structure-cache entry");
+    }
+
+    /** An MMU as the test above builds it, in 4-level paging: pages at VA, VA+4 KiB, VA+8 KiB and FAR_VA; the checked path. */
+    private static Mmu fourLevelMmu() {
+        PhysicalMemory memory = new PhysicalMemory(64L << 20);
+        PageTableBuilder pt = new PageTableBuilder(PagingMode.X86_64, memory, 0x10_0000);
+        for (int i = 0; i < 3; i++) {
+            pt.map(VA + i * 4096L, 0x20_0000 + i * 4096L, 1, USER_RW);
+        }
+        pt.map(FAR_VA, 0x30_0000, 1, USER_RW);   // another pml4 entry: no PSC entry of VA's serves it
+        Mmu mmu = new Mmu(memory, new CpuRegisters(PagingMode.X86_64), TlbConfig.DEFAULT);
+        assertTrue(mmu.writeCr3(pt.root));
+        memory.setAccessHook((op, pa) -> { });
+        return mmu;
+    }
+
+    private static final long VA = 0x7f00_1234_5000L, FAR_VA = 0x1000_0000_0000L;
+
+    /**
+     * The generation a PSC entry gave applies to the walk that started from it only: a later
+     * walk from CR3 (a PSC miss) checks its root against nothing, whatever that generation was.
+     */
+    @Test
+    void aWalkFromCr3AfterAPscHitComparesItsRootWithNothing() {
+        Mmu mmu = fourLevelMmu();
+        Gens gens = new Gens(true);   // every table at its own generation
+        mmu.setFrameGenerations(gens);
+        WalkResult out = new WalkResult();
+
+        assertTrue(mmu.translate(VA, AccessType.READ, true, false, out));          // fills the PSCs
+        assertTrue(mmu.translate(VA + 4096, AccessType.READ, true, false, out));   // PSC hit: starts at the pte table's generation
+        assertEquals(1, mmu.pscHits());
+        assertTrue(mmu.translate(FAR_VA, AccessType.READ, true, false, out));      // PSC miss: a walk from CR3
+        assertEquals(1, mmu.pscHits());
+        assertTrue(gens.stale.isEmpty(), "no table was freed");
+    }
+
+    /**
+     * Another checker counts generations its own way: the PSC entries forget what they recorded
+     * under the previous one (else a hit could look stale); the same checker installed again
+     * keeps them, and a table freed since is still reported.
+     */
+    @Test
+    void aNewCheckerForgetsThePscEntriesGenerationsTheSameOneKeepsThem() {
+        Mmu mmu = fourLevelMmu();
+        Gens first = new Gens();
+        mmu.setFrameGenerations(first);
+        WalkResult out = new WalkResult();
+        assertTrue(mmu.translate(VA, AccessType.READ, true, false, out));   // PSC entries at generation 0
+        long pteTable = mmu.walker().walkedTable(1);
+
+        mmu.setFrameGenerations(first);                                     // the same checker: entries kept
+        first.bump(pteTable);                                               // freed since the fill
+        assertTrue(mmu.translate(VA + 4096, AccessType.READ, true, false, out));
+        assertEquals(1, mmu.pscHits());
+        assertEquals(1, first.stale.size(), "the walk into the freed pte table");
+
+        Gens second = new Gens();
+        second.bump(pteTable);                                              // its own count for that frame: 1
+        mmu.setFrameGenerations(second);
+        assertTrue(mmu.translate(VA + 8192, AccessType.READ, true, false, out));
+        assertEquals(2, mmu.pscHits());
+        assertTrue(second.stale.isEmpty(), "generation 0 was the first checker's count");
     }
 }
