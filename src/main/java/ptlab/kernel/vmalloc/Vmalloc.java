@@ -186,7 +186,8 @@ public final class Vmalloc {
         long base = phys - off;
         long bytes = pageAlign(size + off);
         long align = VmapAreas.PAGE_SIZE;
-        // get_vm_area_caller's alignment for huge vmap; l <= PGD would change nothing: hugeAllowed(PGD) is false (the pgd is at or above the sync level)
+        // get_vm_area_caller's alignment for huge vmap (l <= PGD would change nothing:
+        // hugeAllowed(PGD) is false, the pgd being at or above the sync level)
         for (int l = Pgtable.PMD; l < PGD; l++) {
             if (hugeAllowed(l) && bytes >= pt.size(l) && (base & (pt.size(l) - 1)) == 0) {
                 align = pt.size(l);
