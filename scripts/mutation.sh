@@ -52,6 +52,10 @@ tests_for() {
     # and the failure counts the experiment reports (about 9 s of tests in all)
     ptlab.kernel.vmalloc.*)
       echo 'ptlab.kernel.vmalloc.*Test,ptlab.kernel.*Test,ptlab.study.vmallocsync.*Test' ;;
+    # Pgtable: also the fault-locking experiment, whose faults take the split pte/pmd ptlocks
+    # on many CPUs (its explore tests, 30 s a run, are too slow to rerun per mutant)
+    ptlab.kernel.Pgtable)
+      echo 'ptlab.kernel.*Test,ptlab.study.faultlocking.FaultLockingExperimentTest,ptlab.tools.scenarios.KernelScenarioTest,ptlab.tools.scenarios.TlbGenVsCpumaskTest,ptlab.tools.scenarios.ScenarioExploreTest' ;;
     # the kernel-level explore scenarios (stale translations, lost flushes); not the engine's
     # own scenario tests (IndependenceRuleTest alone runs 12 s per mutant under PIT)
     ptlab.kernel.*)

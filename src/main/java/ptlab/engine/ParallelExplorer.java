@@ -46,6 +46,8 @@ final class ParallelExplorer {
                 Worker w = new Worker(sc, variant, s, k);
                 while (failure.get() == null) {
                     long first = nextChunk.getAndIncrement() * CHUNK;
+                    // Equivalent boundaries: first > total only skips an empty chunk; first >= the
+                    // first violation cannot differ, since only the violating chunk itself starts there.
                     if (first >= total || first > firstViolation.get()) {
                         return;
                     }

@@ -76,6 +76,75 @@ class ParallelExploreTest {
         }
     }
 
+    private static Explorer.Summary run(Scenario sc, String variant, int maxSteps, int shard, int shards, long schedules,
+                                        int jobs) {
+        return Explorer.explore(sc, variant, new Explorer.Settings("random", 1, schedules, 0, maxSteps, shard, shards),
+                jobs, () -> false, null);
+    }
+
+    /**
+     * A violation in the very first schedule (index 0, the first schedule of the first chunk):
+     * paravirt-bypass's direct store to a pinned pmd breaks invariant 10 at once. Every worker
+     * count reports that schedule, also in a shard where it is the shard's first.
+     */
+    @Test
+    void aViolationInTheFirstScheduleIsFoundOnEveryWorkerCount() {
+        Scenario pv = Scenarios.byName("paravirt-bypass");
+        Explorer.Summary one = run(pv, "bypass", Explorer.DEFAULT_MAX_STEPS, 0, 1, 200, 1);
+        assertNotNull(one.schedule());
+        assertEquals(0, one.schedule().index(), "the case needs a violation in schedule 0");
+        assertEquals(1, one.schedules());
+        for (int jobs : new int[] {2, 3}) {
+            assertSameResult(one, run(pv, "bypass", Explorer.DEFAULT_MAX_STEPS, 0, 1, 200, jobs));
+        }
+        Explorer.Summary shardOne = run(pv, "bypass", Explorer.DEFAULT_MAX_STEPS, 2, 3, 200, 1);
+        assertNotNull(shardOne.schedule());
+        assertEquals(2, shardOne.schedule().index(), "shard 3/3's first schedule is index 2");
+        assertSameResult(shardOne, run(pv, "bypass", Explorer.DEFAULT_MAX_STEPS, 2, 3, 200, 2));
+    }
+
+    /** The last invariant (10, pinned-table writes) is added up from every worker's chunks like the others. */
+    @Test
+    void theLastInvariantsChecksAreAddedUpToo() {
+        Scenario pv = Scenarios.byName("paravirt-bypass");
+        Explorer.Summary one = run(pv, "hooks", Explorer.DEFAULT_MAX_STEPS, 0, 1, 150, 1);
+        assertNull(one.violation());
+        assertTrue(one.checks(Violation.INVARIANTS) > 0, "invariant 10's check ran");
+        assertSameResult(one, run(pv, "hooks", Explorer.DEFAULT_MAX_STEPS, 0, 1, 150, 2));
+    }
+
+    /** Schedules cut off at the step limit are counted as truncated, as many with N workers as with one. */
+    @Test
+    void truncatedSchedulesAreCountedOnEveryWorkerCount() {
+        Explorer.Summary one = run(SC, "mprotect-xchg", 12, 0, 1, 150, 1);
+        assertTrue(one.truncated() > 0 && one.truncated() <= one.schedules(), "truncated " + one.truncated());
+        assertSameResult(one, run(SC, "mprotect-xchg", 12, 0, 1, 150, 2));
+    }
+
+    /**
+     * A shard K/N of S schedules runs the indices K-1, K-1+N, ... below S: ceil((S - K + 1) / N)
+     * of them, on any number of workers. 10 schedules split 3 ways are 4 + 3 + 3.
+     */
+    @Test
+    void eachShardRunsItsShareOfTheSchedulesOnEveryWorkerCount() {
+        long[] expected = {4, 3, 3};
+        for (int shard = 0; shard < 3; shard++) {
+            assertEquals(expected[shard], run(SC, "mprotect-xchg", Explorer.DEFAULT_MAX_STEPS, shard, 3, 10, 1).schedules());
+            assertEquals(expected[shard], run(SC, "mprotect-xchg", Explorer.DEFAULT_MAX_STEPS, shard, 3, 10, 2).schedules(),
+                    "shard " + (shard + 1) + "/3 on 2 workers");
+        }
+        assertEquals(2, run(SC, "mprotect-xchg", Explorer.DEFAULT_MAX_STEPS, 1, 4, 6, 2).schedules(), "indices 1 and 5 of 6");
+    }
+
+    /** The reported run time is this run's wall-clock time in seconds. */
+    @Test
+    void theRunTimeIsTheWallClockTime() {
+        long t0 = System.nanoTime();
+        Explorer.Summary s = run(SC, "mprotect-xchg", Explorer.DEFAULT_MAX_STEPS, 0, 1, 100, 2);
+        double wall = (System.nanoTime() - t0) / 1e9;
+        assertTrue(s.seconds() > 0 && s.seconds() <= wall, "seconds " + s.seconds() + ", wall " + wall);
+    }
+
     @Test
     void progressCountsEverySchedule() {
         AtomicLong last = new AtomicLong();
@@ -92,6 +161,37 @@ class ParallelExploreTest {
                 () -> asked.incrementAndGet() > 200, null);
         assertTrue(s.interrupted());
         assertTrue(s.schedules() < 1000, "ran " + s.schedules());
+    }
+
+    /**
+     * The thread that waits for the workers is interrupted (a host shutting the search down):
+     * explore fails with that InterruptedException as its cause and leaves the thread's interrupt
+     * status set for its caller, without waiting for the workers to finish.
+     */
+    @Test
+    void anInterruptedWaitFailsTheSearchAndKeepsTheInterruptStatus() throws InterruptedException {
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicReference<Throwable> thrown = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean statusKept = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread caller = new Thread(() -> {
+            try {
+                Explorer.explore(SC, "mprotect-xchg", Explorer.Settings.of("random", 1, 1_000_000, 0), 2, stop::get,
+                        n -> running.countDown());
+            } catch (RuntimeException e) {
+                thrown.set(e);
+                statusKept.set(Thread.currentThread().isInterrupted());
+            }
+        });
+        caller.start();
+        running.await();
+        caller.interrupt();
+        caller.join(10_000);
+        stop.set(true);                                     // now end the workers (and a caller still waiting)
+        caller.join();
+        assertNotNull(thrown.get(), "explore failed");
+        assertTrue(thrown.get().getCause() instanceof InterruptedException, "cause " + thrown.get().getCause());
+        assertTrue(statusKept.get(), "the interrupt status is kept for the caller");
     }
 
     @Test

