@@ -104,7 +104,8 @@ public final class MmuGather {
 
     /** __tlb_adjust_range(). */
     void adjustRange(long address, long size) {
-        // (address == start leaves start as it is: "<=" here is an equivalent mutant)
+        // (address == start leaves start as it is: "<=" here is an equivalent mutant; so is ">="
+        // below, which stores the same end again)
         if (Long.compareUnsigned(address, start) < 0) {
             start = address;
         }
@@ -291,7 +292,7 @@ public final class MmuGather {
         for (int i = 0; i < nr; i++) {
             long entry = batch[i];
             int kind = (int) (entry & KIND_MASK);
-            if (kind >= KIND_TABLE) {
+            if (kind >= KIND_TABLE) {       // a table's kind is KIND_TABLE + level >= 1: ">" is equivalent
                 a.freeFrame(entry & ~KIND_MASK);
                 o.tableFreed(entry & ~KIND_MASK, kind - KIND_TABLE);
             } else {
@@ -310,7 +311,7 @@ public final class MmuGather {
     public void tlb_finish_mmu() {
         if (mm.tlb_flush_pending.get() > 1) {                 // mm_tlb_flush_nested(): a shared read
             fullmm = true;
-            resetRange();
+            resetRange();      // equivalent if removed: fullmm flushes everything, whatever range and stride
             freed_tables = true;
         }
         tlb_flush_mmu();

@@ -207,4 +207,22 @@ class MmuGatherFlushTest {
         assertEquals(SIGSEGV, k.access(k.cpu(0), a + hpage - 4096, AccessType.READ), "no stale 2 MiB entry");
         assertEquals(2, k.readUserLong(k.cpu(0), a + hpage, -1));
     }
+
+    /**
+     * KernelVariant FREE_TABLES_BEFORE_FLUSH, the broken free_pgtables order: the pte, pmd and
+     * pud tables of the only vma go back to the allocator, each announced with its level so the
+     * checker can name it, before free_pgtables' flush; the page still goes after it.
+     */
+    @Test
+    void theBrokenOrderFreesThePteTableBeforeTheFlush() {
+        Recorder r = new Recorder();
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(1), r,
+                KernelVariant.of(KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH));
+        Task t = running(k);
+        assertEquals(VA, k.mmap(t, VA, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED));
+        assertTrue(k.writeUserLong(k.cpu(0), VA, 1));
+        r.events.clear();
+        assertEquals(0, k.munmap(t, VA, 4096));
+        assertEquals(List.of("flush", "table 1", "table 2", "table 3", "flush+tables", "page"), r.events);
+    }
 }

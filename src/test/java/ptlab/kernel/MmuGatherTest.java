@@ -260,4 +260,50 @@ class MmuGatherTest {
         assertEquals(0, k.mprotect(t, A, 2 * huge, PROT_READ));
         assertEquals(List.of(new Flush(A, A + 2 * huge, 21, false)), flushes);
     }
+
+    /**
+     * tlb_get_unmap_shift() (Linux v6.6 include/asm-generic/tlb.h): a gather that freed only a
+     * pmd table (pmd_free_tlb: cleared_puds) flushes with PUD_SHIFT, one that freed only a pud
+     * table (pud_free_tlb: cleared_p4ds) with P4D_SHIFT, 39 on 4-level paging where the p4d
+     * folds into the pgd. The page-table migrator frees tables this way, with no pte cleared.
+     */
+    @Test
+    void freeingOnlyAPmdOrPudTableFlushesWithTheStrideOneLevelUp() {
+        Kernel k = boot(false);
+        Task t = running(k);
+        observe();
+        MmuGather tlb = MmuGather.tlb_gather_mmu(k, k.cpu(0), t.mm());
+        tlb.free_table_tlb(Pgtable.PMD, k.allocator().allocPageTable(0, 2), A);
+        tlb.tlb_finish_mmu();
+        tlb = MmuGather.tlb_gather_mmu(k, k.cpu(0), t.mm());
+        tlb.free_table_tlb(Pgtable.PUD, k.allocator().allocPageTable(0, 3), A);
+        tlb.tlb_finish_mmu();
+        assertEquals(List.of(new Flush(A, A + 4096, 30, true), new Flush(A, A + 4096, 39, true)), flushes);
+        assertEquals(List.of("flush", "table", "flush", "table"), events, "each table freed after its flush");
+    }
+
+    /**
+     * tlb_remove_page_size(page, HPAGE_PMD_SIZE): a THP is one batch entry, and like a 4 KiB
+     * page it may be the entry that exhausts the batch; zap_huge_pmd must then flush and free
+     * at once (tlb_flush_mmu), or the next entry would have no room.
+     */
+    @Test
+    void aThpCanBeTheEntryThatExhaustsTheBatch() {
+        Kernel k = boot(false);
+        Task t = running(k);
+        int capacity = MmuGather.MMU_GATHER_BUNDLE + MmuGather.MAX_GATHER_BATCH_COUNT * MmuGather.MAX_GATHER_BATCH;
+        long thp = k.allocator().allocHugeUser(0);
+        assertTrue(thp >= 0);
+        MmuGather tlb = MmuGather.tlb_gather_mmu(k, k.cpu(0), t.mm());
+        for (int i = 0; i < capacity - 1; i++) {
+            long pa = k.allocator().allocFrame(0, FrameUse.USER);
+            assertTrue(pa >= 0, "frame " + i);
+            assertFalse(tlb.tlb_remove_page(pa), "room left after entry " + i);
+        }
+        assertTrue(tlb.tlb_remove_huge_page(thp), "the THP took the last entry: the batch is full");
+        tlb.tlb_flush_mmu();
+        assertEquals(0, k.allocator().pageCount(thp));
+        assertFalse(tlb.tlb_remove_huge_page(k.allocator().allocHugeUser(0)), "an emptied batch has room again");
+        tlb.tlb_finish_mmu();
+    }
 }

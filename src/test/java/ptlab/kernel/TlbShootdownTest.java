@@ -143,6 +143,48 @@ class TlbShootdownTest {
         assertEquals(SIGSEGV, k.access(k.cpu(1), a, AccessType.WRITE), "cpu1's writable TLB entry was shot down");
     }
 
+    /**
+     * mm_cpumask has a word per 64 CPUs (CONFIG_NR_CPUS above 64): native_flush_tlb_multi's
+     * for_each_cpu must map bit b of word w to CPU 64w + b, or CPU 65's stale entry survives.
+     */
+    @Test
+    void shootdownReachesACpuBeyondTheFirstCpumaskWord() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(66));
+        Task t = k.createProcess();
+        k.switchTo(k.cpu(0), t);
+        k.switchTo(k.cpu(65), k.cloneThread(t));
+        assertEquals(0b10, t.mm().cpumaskWord(1));
+        long a = k.mmap(t, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(k.writeUserLong(k.cpu(65), a, 5));
+        long ipis = k.cpu(65).ipisReceived();
+        assertEquals(0, k.mprotect(t, a, 4096, PROT_READ));
+        assertEquals(ipis + 1, k.cpu(65).ipisReceived(), "cpu65 is bit 1 of mm_cpumask's second word");
+        assertEquals(SIGSEGV, k.access(k.cpu(65), a, AccessType.WRITE), "cpu65's writable TLB entry was shot down");
+    }
+
+    /**
+     * The flush's target mask is rebuilt from mm_cpumask at every flush_tlb_mm_range (the
+     * per-CPU cpumask Linux v6.6 native_flush_tlb_multi fills): a CPU that switched to another
+     * mm since the last shootdown gets no IPI from the next one.
+     */
+    @Test
+    void aCpuThatLeftTheMmGetsNoIpiFromTheNextShootdown() {
+        Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(2));
+        Task t = k.createProcess();
+        k.switchTo(k.cpu(0), t);
+        k.switchTo(k.cpu(1), k.cloneThread(t));
+        long a = k.mmap(t, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+        assertTrue(k.writeUserLong(k.cpu(0), a, 1));          // mprotect flushes only what is mapped
+        assertTrue(k.writeUserLong(k.cpu(0), a + 4096, 2));
+        long ipis = k.cpu(1).ipisReceived();
+        assertEquals(0, k.mprotect(t, a, 4096, PROT_READ));
+        assertEquals(ipis + 1, k.cpu(1).ipisReceived(), "cpu1 runs the mm");
+        k.switchTo(k.cpu(1), k.createProcess());
+        assertEquals(0b01, t.mm().cpumaskWord(0));
+        assertEquals(0, k.mprotect(t, a + 4096, 4096, PROT_READ));
+        assertEquals(ipis + 1, k.cpu(1).ipisReceived(), "cpu1 left mm_cpumask: no IPI");
+    }
+
     @Test
     void lazyCpuIsSkippedUnlessTablesAreFreedAndCatchesUpOnReturn() {
         Kernel k = new Kernel(PagingMode.X86_64, KernelConfig.defaults().withRam(64L << 20).withCpus(2));
