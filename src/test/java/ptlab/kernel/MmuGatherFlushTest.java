@@ -25,6 +25,7 @@ class MmuGatherFlushTest {
     private static final class Recorder implements Interleaving {
         final List<String> events = new ArrayList<>();
         final List<long[]> flushes = new ArrayList<>();
+        final List<Long> tablesFreed = new ArrayList<>();
 
         @Override
         public void gatherFlushed(MmStruct mm, long start, long end, boolean freedTables) {
@@ -40,6 +41,7 @@ class MmuGatherFlushTest {
         @Override
         public void tableFreed(long pa, int level) {
             events.add("table " + level);
+            tablesFreed.add(pa);
         }
 
         long count(String event) {
@@ -221,8 +223,15 @@ class MmuGatherFlushTest {
         Task t = running(k);
         assertEquals(VA, k.mmap(t, VA, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED));
         assertTrue(k.writeUserLong(k.cpu(0), VA, 1));
+        long pte = k.pgtable().table(k.pgtable().get(k.pgtable().pmd_offset(k.pgtable().pud_offset(
+                k.pgtable().p4d_offset(k.pgtable().pgd_offset(t.mm(), VA), VA), VA), VA)));
         r.events.clear();
         assertEquals(0, k.munmap(t, VA, 4096));
         assertEquals(List.of("flush", "table 1", "table 2", "table 3", "flush+tables", "page"), r.events);
+        // each table is announced by its own address (the batch keeps the kind in the low bits)
+        assertEquals(pte, r.tablesFreed.get(0), "the pte table first");
+        for (long pa : r.tablesFreed) {
+            assertEquals(0, pa & 0xfff, () -> "table address 0x" + Long.toHexString(pa) + " not page-aligned");
+        }
     }
 }
