@@ -2,6 +2,7 @@ package ptlab.hw;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Simulated physical memory: sparse 4 KiB frames addressed by physical address, each frame
@@ -91,17 +92,9 @@ public final class PhysicalMemory {
     private final long frameCount;           // sizeBytes >>> PAGE_SHIFT
     private final long[] nodeStart;          // nodeStart[n] = first physical address of node n
     private final long[][][] directory;
-    private long framesTouched;              // updated with FRAMES_TOUCHED (frames are made by any thread)
+    private final AtomicLong framesTouched = new AtomicLong();   // frames are made by any thread
     private static final VarHandle CHUNK = MethodHandles.arrayElementVarHandle(long[][][].class);
     private static final VarHandle FRAME = MethodHandles.arrayElementVarHandle(long[][].class);
-    private static final VarHandle FRAMES_TOUCHED;
-    static {
-        try {
-            FRAMES_TOUCHED = MethodHandles.lookup().findVarHandle(PhysicalMemory.class, "framesTouched", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
     /** What every access calls: the scheduler, the meter, both (a {@link Both}), or null. */
     private AccessHook hook;
     private AccessHook scheduler;
@@ -168,7 +161,7 @@ public final class PhysicalMemory {
 
     /** Frames whose backing array exists (written at least once). */
     public long framesTouched() {
-        return (long) FRAMES_TOUCHED.getVolatile(this);
+        return framesTouched.get();
     }
 
     /** Installs (or with null removes) the guard of plain stores. */
@@ -573,7 +566,7 @@ public final class PhysicalMemory {
         if (there != null) {
             return there;                       // another thread made it first
         }
-        FRAMES_TOUCHED.getAndAdd(this, 1L);
+        framesTouched.incrementAndGet();
         return f;
     }
 }
