@@ -36,15 +36,14 @@ public final class CpuRegisters {
     // walker and the TLB-hit path test one field instead of re-deriving it from several.
     /** CR4.PKE in effect: set and in 4/5-level paging. */
     private boolean pkeActive;
-    /** See {@link #deniedRights()}; recomputed lazily after WP, SMEP, SMAP or AC changed. */
+    /** See {@link #deniedRights()}; looked up again whenever WP, SMEP, SMAP or AC changes. */
     private long deniedRights;
-    private boolean deniedRightsStale = true;
     /**
-     * {@link #deniedRights()} when it is up to date and protection keys are off, else -1, which
-     * no real table is (a user-mode read of a page with every right is never denied, so bit 0
-     * of a table is always 0): the translation paths test this one field.
+     * {@link #deniedRights()} when protection keys are off, else -1, which no real table is (a
+     * user-mode read of a page with every right is never denied, so bit 0 of a table is always
+     * 0): the translation paths test this one field.
      */
-    private long rightsFastPath = -1;
+    private long rightsFastPath;
     /** See {@link #pagingKey()}; updated by the constructor, setNxe and setPse. */
     private int pagingKey;
 
@@ -61,6 +60,7 @@ public final class CpuRegisters {
         this.maxPhyAddr = maxPhyAddr;
         this.nxe = mode.hasNx();
         updatePagingKey();
+        updateDeniedRights();
     }
 
     /**
@@ -122,8 +122,7 @@ public final class CpuRegisters {
 
     public void setWp(boolean wp) {
         this.wp = wp;
-        deniedRightsStale = true;
-        rightsFastPath = -1;
+        updateDeniedRights();
     }
 
     /** IA32_EFER.NXE; always false in 32-bit paging, which has no execute-disable bit. */
@@ -171,8 +170,7 @@ public final class CpuRegisters {
 
     public void setSmep(boolean smep) {
         this.smep = smep;
-        deniedRightsStale = true;
-        rightsFastPath = -1;
+        updateDeniedRights();
     }
 
     public boolean smap() {
@@ -181,8 +179,7 @@ public final class CpuRegisters {
 
     public void setSmap(boolean smap) {
         this.smap = smap;
-        deniedRightsStale = true;
-        rightsFastPath = -1;
+        updateDeniedRights();
     }
 
     /** CR4.PKE: protection keys, effective only with 4/5-level paging. */
@@ -193,7 +190,7 @@ public final class CpuRegisters {
     public void setPke(boolean pke) {
         this.pke = pke;
         this.pkeActive = pke && mode.isLongMode();
-        rightsFastPath = pkeActive || deniedRightsStale ? -1 : deniedRights;
+        rightsFastPath = pkeActive ? -1 : deniedRights;
     }
 
     public int pkru() {
@@ -211,8 +208,7 @@ public final class CpuRegisters {
 
     public void setAc(boolean ac) {
         this.ac = ac;
-        deniedRightsStale = true;
-        rightsFastPath = -1;
+        updateDeniedRights();
     }
 
     /** PAE: the PDPTE register {@code i} (0..3) as loaded at the last CR3 write. */
@@ -232,16 +228,14 @@ public final class CpuRegisters {
      * is 1 when an access of that {@link #accessKind kind} to a translation with those combined
      * {@link WalkResult} restrictions (3 bits) is denied. The walker and the TLB-hit path test
      * one bit instead of evaluating the rules, whose inputs change rarely (a CR0/CR4 write,
-     * STAC/CLAC); the table is rebuilt on the first use after such a change.
+     * STAC/CLAC). There are only 16 such tables, one per (WP, SMEP, SMAP, AC), built once
+     * ({@link #DENIED_RIGHTS}); a change of an input looks its table up.
      */
     long deniedRights() {
-        if (deniedRightsStale) {
-            rebuildDeniedRights();
-        }
         return deniedRights;
     }
 
-    /** {@link #deniedRights()} if it is up to date and CR4.PKE is not in effect, else -1. */
+    /** {@link #deniedRights()} if CR4.PKE is not in effect, else -1. */
     long rightsFastPath() {
         return rightsFastPath;
     }
@@ -260,7 +254,34 @@ public final class CpuRegisters {
         return implicit && access != AccessType.FETCH ? 6 + a : 3 + a;
     }
 
-    private void rebuildDeniedRights() {
+    /**
+     * {@link #deniedRights()}'s table for each (WP, SMEP, SMAP, AC), indexed by
+     * {@link #rightsIndex}: a constant of the SDM's rules, computed once per class, so a
+     * register write is one array load and the translation paths never rebuild a table (a
+     * rebuild on the first translation after a CPU's registers were made was, with a
+     * fresh machine per explored schedule, compiled into Mmu.translate and made HotSpot
+     * recompile it).
+     */
+    private static final long[] DENIED_RIGHTS = deniedRightsTables();
+
+    private static long[] deniedRightsTables() {
+        long[] tables = new long[16];
+        for (int i = 0; i < tables.length; i++) {
+            tables[i] = deniedRightsTable((i & 8) != 0, (i & 4) != 0, (i & 2) != 0, (i & 1) != 0);
+        }
+        return tables;
+    }
+
+    private static int rightsIndex(boolean wp, boolean smep, boolean smap, boolean ac) {
+        return (wp ? 8 : 0) | (smep ? 4 : 0) | (smap ? 2 : 0) | (ac ? 1 : 0);
+    }
+
+    private void updateDeniedRights() {
+        deniedRights = DENIED_RIGHTS[rightsIndex(wp, smep, smap, ac)];
+        rightsFastPath = pkeActive ? -1 : deniedRights;
+    }
+
+    private static long deniedRightsTable(boolean wp, boolean smep, boolean smap, boolean ac) {
         long table = 0;
         AccessType[] accesses = AccessType.values();
         for (int kind = 0; kind < 8; kind++) {
@@ -268,13 +289,11 @@ public final class CpuRegisters {
             boolean user = kind < 3;
             boolean implicit = kind >= 6;
             for (int restr = 0; restr < 8; restr++) {
-                if (PageWalker.rightsViolation(this, access, user, implicit, restr)) {
+                if (PageWalker.rightsViolation(wp, smep, smap, ac, access, user, implicit, restr)) {
                     table |= 1L << (8 * kind + restr);
                 }
             }
         }
-        deniedRights = table;
-        deniedRightsStale = false;
-        rightsFastPath = pkeActive ? -1 : table;
+        return table;
     }
 }

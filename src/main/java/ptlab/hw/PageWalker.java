@@ -536,12 +536,9 @@ public final class PageWalker {
      */
     static int accessDenied(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int restr,
                             int pkey) {
-        long table = regs.rightsFastPath();   // one load: -1 if protection keys are on or the table is stale
+        long table = regs.rightsFastPath();   // one load: -1 if protection keys are on
         if (table == -1) {
-            if (regs.pke()) {
-                return checkAccess(regs, access, user, implicit, restr, pkey);
-            }
-            table = regs.deniedRights();
+            return checkAccess(regs, access, user, implicit, restr, pkey);
         }
         long row = table >>> (8 * CpuRegisters.accessKind(access, user, implicit));
         return (int) (row >>> restr) & PageFaultError.P;
@@ -575,6 +572,12 @@ public final class PageWalker {
 
     /** SDM 4.6 without protection keys: whether the access violates R/W, U/S, XD, SMEP or SMAP. */
     static boolean rightsViolation(CpuRegisters regs, AccessType access, boolean user, boolean implicit, int restr) {
+        return rightsViolation(regs.wp(), regs.smep(), regs.smap(), regs.ac(), access, user, implicit, restr);
+    }
+
+    /** {@link #rightsViolation(CpuRegisters, AccessType, boolean, boolean, int)} for the given CR0.WP, CR4.SMEP, CR4.SMAP and EFLAGS.AC. */
+    static boolean rightsViolation(boolean wp, boolean smep, boolean smap, boolean ac, AccessType access, boolean user,
+                                   boolean implicit, int restr) {
         boolean userAddress = (restr & WalkResult.NOT_USER) == 0;
         boolean writable = (restr & WalkResult.NOT_WRITABLE) == 0;
         boolean xd = (restr & WalkResult.EXECUTE_DISABLE) != 0;
@@ -584,10 +587,10 @@ public final class PageWalker {
             return !userAddress || (write && !writable) || (fetch && xd);
         }
         if (fetch) {
-            return xd || (userAddress && regs.smep());
+            return xd || (userAddress && smep);
         }
         // SMAP: supervisor data accesses to user-mode addresses only when explicit and EFLAGS.AC=1.
-        return (userAddress && regs.smap() && (implicit || !regs.ac())) || (write && !writable && regs.wp());
+        return (userAddress && smap && (implicit || !ac)) || (write && !writable && wp);
     }
 
     private int fault(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit, int bits,
