@@ -88,7 +88,7 @@ final class Leaks {
         mms.add(k.initMm());
         Walk w = new Walk(k.memory(), k.mode(), k.layout().pageOffset(),
                 k.layout().pageOffset() + k.layout().directMapBytes(), owned, walked,
-                new long[k.mode().levels() + 1][PhysicalMemory.PAGE_SIZE / 8], new long[mms.size() * 2 + k.cpuCount()
+                new long[k.mode().levels() + 1][], new long[mms.size() * 2 + k.cpuCount()
                         + extraRoots.length], new int[1], subjects, new int[] {subjects.cardinality()},
                 k.initMm().pgd(), new long[PhysicalMemory.PAGE_SIZE / 8]);
         k.memory().peekFrame(k.initMm().pgd(), w.initWords());
@@ -110,6 +110,10 @@ final class Leaks {
      * ({@code peekFrame}), not read entry by entry: this runs after every kernel-level schedule, and
      * the top tables alone are hundreds of entries per mm.
      */
+    private static final int WORDS = PhysicalMemory.PAGE_SIZE / 8;
+    /** A frame of zeros to compare tables with (never written). */
+    private static final long[] ZERO_FRAME = new long[WORDS];
+
     private record Walk(PhysicalMemory mem, PagingMode mode, long directStart, long directEnd, BitSet owned,
                         BitSet walked, long[][] frameAt, long[] topsWalked, int[] tops, BitSet subjects,
                         int[] unowned, long initPgd, long[] initWords) {
@@ -142,27 +146,55 @@ final class Leaks {
             }
             own(pfn, pfn + 1);
             long[] words = frameAt[level];
+            if (words == null) {
+                words = frameAt[level] = new long[WORDS];   // a walk that ends early needs fewer
+            }
             mem.peekFrame(table, words);
             int eb = mode.entryBytes();
             int first = (int) (table & (PhysicalMemory.PAGE_SIZE - 1)) / eb;
             // another mm's top entries equal to init_mm's are the kernel's, walked with init_mm
             boolean skipKernel = level == mode.levels() && table != initPgd;
             int initFirst = (int) (initPgd & (PhysicalMemory.PAGE_SIZE - 1)) / eb;
-            long mask = eb == 8 ? 0x000F_FFFF_FFFF_F000L : 0xFFFF_F000L;
-            for (int i = 0; i < mode.entries(level) && unowned[0] > 0; i++) {
+            int n = mode.entries(level);
+            if (eb == 8 && first == 0 && n == WORDS && (!skipKernel || initFirst == 0)) {
+                // A whole frame of 8-byte entries: jump from one entry worth a look to the next
+                // (Arrays.mismatch compares many words per instruction). Skipped are the entries
+                // equal to the reference: zero, or init_mm's for another mm's top table; the loop
+                // below skips the same ones one at a time.
+                long[] ref = skipKernel ? initWords : ZERO_FRAME;
+                for (int i = nextDiffering(words, ref, 0); i < n && unowned[0] > 0; i = nextDiffering(words, ref, i + 1)) {
+                    entry(words[i], i, level, vaBase, -1L);
+                }
+                return;
+            }
+            for (int i = 0; i < n && unowned[0] > 0; i++) {
                 long e = entry(words, first + i, eb);
-                if ((e & PteBits.P) == 0 || (skipKernel && e == entry(initWords, initFirst + i, eb))) {
+                if (skipKernel && e == entry(initWords, initFirst + i, eb)) {
                     continue;
                 }
-                long va = vaBase | ((long) i << mode.shift(level));
-                long next = e & mask;
-                boolean leaf = level == 1 || (mode.largePageAllowed(level) && (e & PteBits.PS) != 0
-                        && !(mode.isPae() && level == 3));
-                if (leaf) {
-                    leaf(canonical(va), next, level == 1 ? PhysicalMemory.PAGE_SIZE : mode.entrySpan(level));
-                } else if (next < mem.sizeBytes()) {
-                    table(next, level - 1, va);
-                }
+                entry(e, i, level, vaBase, eb == 8 ? -1L : 0xFFFF_FFFFL);
+            }
+        }
+
+        /** The first index at or after {@code from} where {@code words} and {@code ref} differ, or {@link #WORDS}. */
+        private static int nextDiffering(long[] words, long[] ref, int from) {
+            int m = java.util.Arrays.mismatch(words, from, WORDS, ref, from, WORDS);
+            return m < 0 ? WORDS : from + m;
+        }
+
+        /** Entry {@code i} of a table at {@code level} covering va from {@code vaBase}: owns what it maps. */
+        private void entry(long e, int i, int level, long vaBase, long entryMask) {
+            if ((e & PteBits.P) == 0) {
+                return;
+            }
+            long va = vaBase | ((long) i << mode.shift(level));
+            long next = e & 0x000F_FFFF_FFFF_F000L & entryMask;
+            boolean leaf = level == 1 || (mode.largePageAllowed(level) && (e & PteBits.PS) != 0
+                    && !(mode.isPae() && level == 3));
+            if (leaf) {
+                leaf(canonical(va), next, level == 1 ? PhysicalMemory.PAGE_SIZE : mode.entrySpan(level));
+            } else if (next < mem.sizeBytes()) {
+                table(next, level - 1, va);
             }
         }
 
