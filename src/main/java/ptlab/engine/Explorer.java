@@ -99,14 +99,15 @@ public final class Explorer {
         // PCT draws its change points from the first k steps. k is the length of one default run,
         // measured once and never updated from the runs that follow: schedule i must be a function
         // of (seed, i) alone, or N shards would not cover exactly the schedules of one job.
-        int k = pct != null ? pctWindow(sc, variant, trail, s.maxSteps()) : 0;
+        java.util.function.Supplier<Machine> machines = sc.machines(variant);   // this search's: may keep a boot image
+        int k = pct != null ? pctWindow(machines.get(), trail, s.maxSteps()) : 0;
 
         for (long i = s.shardIndex(); i < s.schedules(); i += s.shardCount()) {
             if (stop.getAsBoolean()) {
                 interrupted = true;
                 break;
             }
-            Machine m = sc.build(variant);
+            Machine m = machines.get();
             long seed = Strategies.scheduleSeed(s.seed(), i);
             Strategy strategy;
             if (dfs != null) {
@@ -154,8 +155,7 @@ public final class Explorer {
     }
 
     /** PCT's k: the length of one default run (the first schedule's rule, no preemption). */
-    static int pctWindow(Scenario sc, String variant, int[] trail, int maxSteps) {
-        Machine probe = sc.build(variant);
+    static int pctWindow(Machine probe, int[] trail, int maxSteps) {
         probe.run(new Strategies.Replay(new int[0], 0), trail, maxSteps);
         return (int) probe.steps();
     }

@@ -33,7 +33,7 @@ final class ParallelExplorer {
                                     LongConsumer progress) {
         String variant = sc.variant(variantName).name();
         long t0 = System.nanoTime();
-        int k = s.strategy().equals("pct") ? Explorer.pctWindow(sc, variant, new int[s.maxSteps()], s.maxSteps()) : 0;
+        int k = s.strategy().equals("pct") ? Explorer.pctWindow(sc.build(variant), new int[s.maxSteps()], s.maxSteps()) : 0;
         // schedules i = shardIndex + j * shardCount, j in [0, total): j is the position in our share
         long total = (s.schedules() - s.shardIndex() + s.shardCount() - 1) / s.shardCount();
         AtomicLong nextChunk = new AtomicLong();
@@ -151,8 +151,11 @@ final class ParallelExplorer {
         private final int[] trail;
         private final Strategies.Random random = new Strategies.Random();
         private final Strategies.Pct pct;
+        /** This worker's own machines (a boot image is never shared between workers). */
+        private final java.util.function.Supplier<Machine> machines;
 
         Worker(Scenario sc, String variant, Explorer.Settings s, int k) {
+            this.machines = sc.machines(variant);
             this.sc = sc;
             this.variant = variant;
             this.s = s;
@@ -170,7 +173,7 @@ final class ParallelExplorer {
                     break;
                 }
                 long seed = Strategies.scheduleSeed(s.seed(), s.shardIndex() + j * s.shardCount());
-                Machine m = sc.build(variant);
+                Machine m = machines.get();
                 Strategy strategy;
                 if (pct != null) {
                     pct.reset(seed, m.choiceCount(), k);

@@ -1,6 +1,7 @@
 package ptlab.engine;
 
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 import ptlab.hw.PagingMode;
@@ -32,6 +33,22 @@ public interface Scenario {
 
     /** {@code variant} in its first mode ({@link #modes(String)}). */
     Machine build(String variant);
+
+    /**
+     * Machines of {@code variant} for one search on one thread: each call of the supplier returns
+     * what {@link #build(String)} returns, a fresh machine. What every one of them starts with (a
+     * booted kernel's {@code KernelImage}) may be kept in the supplier between calls — never in
+     * the scenario, which serves every search and thread at once. The explorer takes one
+     * supplier per search (per worker thread).
+     */
+    default Supplier<Machine> machines(String variant) {
+        return () -> build(variant);
+    }
+
+    /** {@link #machines(String)} in {@code mode}: each call returns what {@link #build(String, PagingMode)} does. */
+    default Supplier<Machine> machines(String variant, PagingMode mode) {
+        return () -> build(variant, mode);
+    }
 
     /** The paging modes {@code variant} can be built in; the first is {@link #build(String)}'s. */
     default List<PagingMode> modes(String variant) {
@@ -109,6 +126,11 @@ public interface Scenario {
         @Override
         public Machine build(String variant) {
             return base.build(variant, pinned);
+        }
+
+        @Override
+        public Supplier<Machine> machines(String variant) {
+            return base.machines(variant, pinned);
         }
 
         @Override

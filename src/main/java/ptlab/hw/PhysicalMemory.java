@@ -36,6 +36,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * lost a chunk, and every frame in it, when two CPU threads faulted in page tables at once:
  * {@code HotPathTest.threadsFaultingTheSameTablesConcurrently}, 2 in 60 runs under load.)
  * Lookups stay plain reads: a slot only ever goes from null to its final array.
+ *
+ * <p>An {@link Image} is a frozen copy of a memory's contents (a booted kernel's, say); a
+ * memory made from one ({@link #PhysicalMemory(Image)}) starts with those contents without
+ * copying them up front: a read of a frame it has not written reads the image's array, and the
+ * first write (or the walker's remembering a frame) copies that frame into the memory's own
+ * slot, where it then stays. The image is never written, so a read racing that first write
+ * reads the value from before it, as it would have anyway.
  */
 public final class PhysicalMemory {
 
@@ -100,9 +107,48 @@ public final class PhysicalMemory {
     private AccessHook scheduler;
     private AccessHook meter;
     private WriteGuard guard;
+    /** The frames this memory started as copies of (copied when first touched), or null. Never written. */
+    private final long[][][] template;
+
+    /**
+     * A frozen copy of a memory's contents, to start other memories from ({@link #image()},
+     * {@link #PhysicalMemory(Image)}). Immutable: no memory made from it writes to it, so one
+     * image may serve memories on several threads.
+     */
+    public static final class Image {
+        private final long sizeBytes;
+        private final int nodes;
+        private final long[][][] frames;
+
+        private Image(long sizeBytes, int nodes, long[][][] frames) {
+            this.sizeBytes = sizeBytes;
+            this.nodes = nodes;
+            this.frames = frames;
+        }
+
+        public long sizeBytes() {
+            return sizeBytes;
+        }
+
+        public int nodes() {
+            return nodes;
+        }
+    }
 
     /** Memory of {@code sizeBytes} split into {@code nodes} equal NUMA nodes. */
     public PhysicalMemory(long sizeBytes, int nodes) {
+        this(sizeBytes, nodes, null);
+    }
+
+    /**
+     * Memory of the image's size and nodes whose contents are the image's: each frame is copied
+     * from it when first written. No hooks: they belong to a memory, not its image.
+     */
+    public PhysicalMemory(Image image) {
+        this(image.sizeBytes, image.nodes, image.frames);
+    }
+
+    private PhysicalMemory(long sizeBytes, int nodes, long[][][] template) {
         if (sizeBytes <= 0 || (sizeBytes & (PAGE_SIZE - 1)) != 0) {
             throw new IllegalArgumentException("physical memory size must be a positive multiple of 4 KiB, got " + sizeBytes);
         }
@@ -125,6 +171,45 @@ public final class PhysicalMemory {
             throw new IllegalArgumentException("physical memory of " + sizeBytes + " bytes is too large to simulate");
         }
         this.directory = new long[(int) chunks][][];
+        this.template = template;
+    }
+
+    /**
+     * A frozen copy of this memory's contents now (frames never written stay absent from it, and
+     * read as zero). Not an access. The caller makes sure no CPU writes meanwhile.
+     */
+    public Image image() {
+        long[][][] frames = new long[directory.length][][];
+        for (int d = 0; d < directory.length; d++) {
+            for (int i = 0; i < CHUNK_FRAMES; i++) {
+                long[] f = frameOfPfnOrTemplate(((long) d << CHUNK_SHIFT) | i);
+                if (f != null) {
+                    if (frames[d] == null) {
+                        frames[d] = new long[CHUNK_FRAMES][];
+                    }
+                    frames[d][i] = f.clone();
+                }
+            }
+        }
+        return new Image(sizeBytes, nodeStart.length, frames);
+    }
+
+    /** The array holding frame {@code pfn}'s contents now, this memory's own or its template's; null for zeros. */
+    private long[] frameOfPfnOrTemplate(long pfn) {
+        if (pfn >= frameCount) {
+            return null;
+        }
+        long[][] chunk = directory[(int) (pfn >>> CHUNK_SHIFT)];
+        long[] f = chunk == null ? null : chunk[(int) pfn & (CHUNK_FRAMES - 1)];
+        return f != null ? f : templateFrame(pfn);
+    }
+
+    private long[] templateFrame(long pfn) {
+        if (template == null) {
+            return null;
+        }
+        long[][] chunk = template[(int) (pfn >>> CHUNK_SHIFT)];
+        return chunk == null ? null : chunk[(int) pfn & (CHUNK_FRAMES - 1)];
     }
 
     public PhysicalMemory(long sizeBytes) {
@@ -354,7 +439,12 @@ public final class PhysicalMemory {
      * No access hook call: this is not an access.
      */
     long[] frameIfBacked(long pa) {
-        return frameOrNull(pa, 0);
+        long[] f = ownFrame(pa, 0);
+        if (f != null) {
+            return f;
+        }
+        long[] t = templateFrame(pa >>> PAGE_SHIFT);
+        return t == null ? null : createFrame(pa, t);   // the caller keeps it: this memory's own copy
     }
 
     /**
@@ -413,9 +503,11 @@ public final class PhysicalMemory {
     }
 
     private void clearBacking(long pa) {
-        long[] f = frameOrNull(pa, 0);
+        long[] f = ownFrame(pa, 0);
         if (f != null) {
             java.util.Arrays.fill(f, 0L);
+        } else if (templateFrame(pa >>> PAGE_SHIFT) != null) {
+            createFrame(pa, null);                   // the image's contents are not copied only to be cleared
         }
     }
 
@@ -450,12 +542,11 @@ public final class PhysicalMemory {
     public long contentHash() {
         long h = 0;
         for (int d = 0; d < directory.length; d++) {
-            long[][] chunk = directory[d];
-            if (chunk == null) {
+            if (directory[d] == null && (template == null || template[d] == null)) {
                 continue;
             }
-            for (int i = 0; i < chunk.length; i++) {
-                long[] f = chunk[i];
+            for (int i = 0; i < CHUNK_FRAMES; i++) {
+                long[] f = frameOfPfnOrTemplate(((long) d << CHUNK_SHIFT) | i);
                 if (f == null) {
                     continue;
                 }
@@ -537,7 +628,17 @@ public final class PhysicalMemory {
         checkRange(pa);
     }
 
+    /**
+     * The array holding the contents of the frame of {@code pa} for a read that does not keep it:
+     * this memory's own, else its image's (which must not be written), else null (zeros).
+     */
     private long[] frameOrNull(long pa, int alignMask) {
+        long[] f = ownFrame(pa, alignMask);
+        return f != null || template == null ? f : templateFrame(pa >>> PAGE_SHIFT);
+    }
+
+    /** This memory's own array for the frame of {@code pa}, or null; never the image's. Checks range and alignment. */
+    private long[] ownFrame(long pa, int alignMask) {
         if (pa < 0 || pa >= sizeBytes || (pa & alignMask) != 0) {
             checkAccess(pa, alignMask);
         }
@@ -546,13 +647,17 @@ public final class PhysicalMemory {
         return chunk == null ? null : chunk[(int) pfn & (CHUNK_FRAMES - 1)];
     }
 
+    /** The frame's own array, made on first use: zeroed, or a copy of the image's frame if it has one. */
     private long[] frameForWrite(long pa, int alignMask) {
-        long[] f = frameOrNull(pa, alignMask);
-        return f != null ? f : createFrame(pa);
+        long[] f = ownFrame(pa, alignMask);
+        return f != null ? f : createFrame(pa, templateFrame(pa >>> PAGE_SHIFT));
     }
 
-    /** Makes the frame's array, and its chunk if need be; returns the one that is in place. */
-    private long[] createFrame(long pa) {
+    /**
+     * Makes the frame's array, zeroed or a copy of {@code contents}, and its chunk if need be;
+     * returns the one that is in place.
+     */
+    private long[] createFrame(long pa, long[] contents) {
         long pfn = pa >>> PAGE_SHIFT;
         int d = (int) (pfn >>> CHUNK_SHIFT);
         long[][] chunk = (long[][]) CHUNK.getAcquire(directory, d);
@@ -561,7 +666,7 @@ public final class PhysicalMemory {
             long[][] there = (long[][]) CHUNK.compareAndExchange(directory, d, null, fresh);
             chunk = there == null ? fresh : there;
         }
-        long[] f = new long[WORDS];
+        long[] f = contents == null ? new long[WORDS] : contents.clone();
         long[] there = (long[]) FRAME.compareAndExchange(chunk, (int) pfn & (CHUNK_FRAMES - 1), null, f);
         if (there != null) {
             return there;                       // another thread made it first

@@ -120,6 +120,17 @@ public final class ArchPgtable {
         return init;
     }
 
+    /**
+     * init_mm as {@link #bootInitMm} left it, over tables already in memory (a kernel restored
+     * from a {@link KernelImage}): the same object, made at the same point of the boot.
+     */
+    MmStruct restoreInitMm(long pgd, long[] pgtables) {
+        MmStruct init = new MmStruct(0, true, k.interleaving(), k.cpuCount());
+        init.pgd.plainSet(pgd);
+        init.setPgtablesByLevel(pgtables);
+        return init;
+    }
+
     /** PAGE_KERNEL: present, writable, accessed, dirty, global, NX. */
     long pageKernel() {
         return PteBits.P | PteBits.RW | PteBits.A | PteBits.D | PteBits.G | pt.nx();

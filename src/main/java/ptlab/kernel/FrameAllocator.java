@@ -68,12 +68,31 @@ public final class FrameAllocator {
 
     /** struct page of the 512 frames of one block; null while the block has only been whole and free. */
     private static final class Pages {
-        final byte[] use = new byte[BLOCK_FRAMES];       // FrameUse ordinal
-        final byte[] ptLevel = new byte[BLOCK_FRAMES];   // hardware level of a PAGE_TABLE frame (1..5)
-        final int[] refcount = new int[BLOCK_FRAMES];    // page_count()
-        final boolean[] anonExclusive = new boolean[BLOCK_FRAMES];   // PG_anon_exclusive of a user page
-        final int[] next = new int[BLOCK_FRAMES];        // order-0 free-list links, as pfns
-        final int[] prev = new int[BLOCK_FRAMES];
+        final byte[] use;           // FrameUse ordinal
+        final byte[] ptLevel;       // hardware level of a PAGE_TABLE frame (1..5)
+        final int[] refcount;       // page_count()
+        final boolean[] anonExclusive;   // PG_anon_exclusive of a user page
+        final int[] next;           // order-0 free-list links, as pfns
+        final int[] prev;
+
+        Pages() {
+            use = new byte[BLOCK_FRAMES];
+            ptLevel = new byte[BLOCK_FRAMES];
+            refcount = new int[BLOCK_FRAMES];
+            anonExclusive = new boolean[BLOCK_FRAMES];
+            next = new int[BLOCK_FRAMES];
+            prev = new int[BLOCK_FRAMES];
+        }
+
+        /** A copy of {@code p}: nothing is shared. */
+        Pages(Pages p) {
+            use = p.use.clone();
+            ptLevel = p.ptLevel.clone();
+            refcount = p.refcount.clone();
+            anonExclusive = p.anonExclusive.clone();
+            next = p.next.clone();
+            prev = p.prev.clone();
+        }
     }
 
     private final Pages[] pages;       // by block
@@ -89,8 +108,8 @@ public final class FrameAllocator {
     private final long[] free0;        // frames on each order-0 list
     private final long[] free9;        // blocks on each order-9 list
 
-    private final long[] inUse = new long[FrameUse.VALUES.length];
-    private final long[] pageTablesPerLevel = new long[6];
+    private final long[] inUse;
+    private final long[] pageTablesPerLevel;
     private long allocations;
     private long frees;
     private final long reservedFrames;
@@ -137,8 +156,51 @@ public final class FrameAllocator {
         free9 = new long[nodes * ZONES];
         java.util.Arrays.fill(head0, NIL);
         java.util.Arrays.fill(head9, NIL);
+        inUse = new long[FrameUse.VALUES.length];
+        pageTablesPerLevel = new long[6];
         reservedFrames = reserveBootMemory(imageBytes);
         buildFreeLists();
+    }
+
+    /**
+     * A copy of everything {@code booted} knows — free lists, struct pages, counts — managing
+     * {@code memory}, which must start as a copy of {@code booted}'s memory at the same moment:
+     * a booted kernel restored for another run ({@link KernelImage}). Nothing is shared with
+     * {@code booted}; the copy's allocations, frees and reference-count changes go to {@code il}.
+     */
+    FrameAllocator(FrameAllocator booted, PhysicalMemory memory, Interleaving il) {
+        if (memory.sizeBytes() != booted.memory.sizeBytes() || memory.nodes() != booted.nodes) {
+            throw new IllegalArgumentException("memory of " + memory.sizeBytes() + " bytes on " + memory.nodes()
+                    + " nodes is not a copy of the booted allocator's (" + booted.memory.sizeBytes() + " bytes, "
+                    + booted.nodes + " nodes)");
+        }
+        synchronized (booted) {
+            this.il = il;
+            this.memory = memory;
+            this.frames = booted.frames;
+            this.nodes = booted.nodes;
+            this.lowmemEnd = booted.lowmemEnd;
+            this.pages = new Pages[booted.pages.length];
+            for (int b = 0; b < pages.length; b++) {
+                pages[b] = booted.pages[b] == null ? null : new Pages(booted.pages[b]);
+            }
+            this.blockUse = booted.blockUse.clone();
+            this.next9 = booted.next9.clone();
+            this.prev9 = booted.prev9.clone();
+            this.blockFree = booted.blockFree.clone();
+            this.blockMergeable = booted.blockMergeable.clone();
+            this.head0 = booted.head0.clone();
+            this.head9 = booted.head9.clone();
+            this.free0 = booted.free0.clone();
+            this.free9 = booted.free9.clone();
+            this.inUse = booted.inUse.clone();
+            this.pageTablesPerLevel = booted.pageTablesPerLevel.clone();
+            this.allocations = booted.allocations;
+            this.frees = booted.frees;
+            this.reservedFrames = booted.reservedFrames;
+            this.imageStart = booted.imageStart;
+            this.imageEnd = booted.imageEnd;
+        }
     }
 
     // ---- boot: memblock reservations and free_area_init ------------------------------------

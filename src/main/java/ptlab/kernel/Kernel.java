@@ -102,6 +102,20 @@ public final class Kernel {
      */
     public Kernel(PagingMode mode, KernelConfig cfg, Interleaving interleaving, KernelVariant variant,
                   FaultLocking faultLocking) {
+        this(mode, cfg, interleaving, variant, faultLocking, null);
+    }
+
+    /**
+     * The kernel {@code image} froze, restored over {@code interleaving}: what a boot with the
+     * image's mode, configuration, variant and fault path would give ({@link KernelImage}),
+     * without doing the boot's work on memory and the frame allocator again.
+     */
+    public Kernel(KernelImage image, Interleaving interleaving) {
+        this(image.mode, image.cfg, interleaving, image.variant, image.faultLocking, image);
+    }
+
+    private Kernel(PagingMode mode, KernelConfig cfg, Interleaving interleaving, KernelVariant variant,
+                   FaultLocking faultLocking, KernelImage image) {
         this.interleaving = interleaving;
         this.variant = variant;
         if (mode == PagingMode.X86_32 && cfg.ramBytes() > (4L << 30)) {
@@ -112,11 +126,17 @@ public final class Kernel {
         }
         this.mode = mode;
         this.cfg = cfg;
-        this.memory = new PhysicalMemory(cfg.ramBytes(), cfg.nodes());
-        this.layout = KernelLayout.of(mode, mode.isLongMode() ? null : cfg.vmSplit(), cfg.ramBytes(),
-                mode.isLongMode() ? null : cfg.topReserveBytes());
-        long lowmemEnd = mode.isLongMode() ? cfg.ramBytes() : layout.directMapBytes();
-        this.alloc = new FrameAllocator(memory, lowmemEnd, cfg.kernelImageBytes(), interleaving);
+        if (image == null) {
+            this.memory = new PhysicalMemory(cfg.ramBytes(), cfg.nodes());
+            this.layout = KernelLayout.of(mode, mode.isLongMode() ? null : cfg.vmSplit(), cfg.ramBytes(),
+                    mode.isLongMode() ? null : cfg.topReserveBytes());
+            long lowmemEnd = mode.isLongMode() ? cfg.ramBytes() : layout.directMapBytes();
+            this.alloc = new FrameAllocator(memory, lowmemEnd, cfg.kernelImageBytes(), interleaving);
+        } else {
+            this.memory = new PhysicalMemory(image.memory);
+            this.layout = image.layout;
+            this.alloc = new FrameAllocator(image.allocator, memory, interleaving);
+        }
         this.pt = new Pgtable(memory, mode, mode.defaultMaxPhyAddr(), alloc, interleaving, variant);
         this.cpus = new Cpu[cfg.cpus()];
         this.tlb = new TlbFlush(cpus, cfg.pcid(), variant);
@@ -128,8 +148,16 @@ public final class Kernel {
             cpus[i] = new Cpu(i, i * cfg.nodes() / cpus.length, mmu, tlb, interleaving);
         }
         this.arch = new ArchPgtable(this);
-        this.initMm = arch.bootInitMm(0);
-        this.zeroPage = alloc.allocFrame(0, FrameUse.KERNEL);  // empty_zero_page
+        if (image == null) {
+            this.initMm = arch.bootInitMm(0);
+            this.zeroPage = alloc.allocFrame(0, FrameUse.KERNEL);  // empty_zero_page
+        } else {
+            this.initMm = arch.restoreInitMm(image.initPgd, image.initPgtables);
+            for (long table : image.ptlockTables) {
+                pt.pagetableCtor(table);
+            }
+            this.zeroPage = image.zeroPage;
+        }
         tlb.setInitMm(initMm);
         pt.setPdptChangeListener(m -> tlb.flush_tlb_mm(null, m));
         this.mm = new Memory(this);

@@ -234,6 +234,22 @@ public final class MmStruct {
         }
     }
 
+    /** The page-table counts of every level, PTE=1 .. PGD=5 (index 0 unused), for {@link KernelImage}. */
+    long[] pgtablesByLevel() {
+        long[] out = new long[pgtables.length()];
+        for (int l = 0; l < out.length; l++) {
+            out[l] = pgtables.get(l);
+        }
+        return out;
+    }
+
+    /** Sets every level's page-table count: init_mm restored from a {@link KernelImage}. */
+    void setPgtablesByLevel(long[] counts) {
+        for (int l = 0; l < counts.length; l++) {
+            pgtables.set(l, counts[l]);
+        }
+    }
+
     /** Page-table pages of this mm at Linux level {@code level} (PTE=1 .. PGD=5). */
     public long pgtables(int level) {
         return pgtables.get(level);

@@ -525,6 +525,24 @@ public final class Pgtable {
         }
     }
 
+    /** The page-table pages that have a ptlock, in address order (for {@link KernelImage}). */
+    long[] ptlockTables() {
+        long[] out = new long[8];
+        int n = 0;
+        for (int c = 0; c < ptlocks.length; c++) {
+            SpinLock[] chunk = ptlocks[c];
+            for (int i = 0; chunk != null && i < chunk.length; i++) {
+                if (chunk[i] != null) {
+                    if (n == out.length) {
+                        out = java.util.Arrays.copyOf(out, 2 * n);
+                    }
+                    out[n++] = ((long) c << PTLOCK_SHIFT | i) << PhysicalMemory.PAGE_SHIFT;
+                }
+            }
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
     /** ptlock_ptr(page): the split lock of the page-table page containing {@code p}. */
     public SpinLock ptlock(long p) {
         int pfn = (int) (p >>> PhysicalMemory.PAGE_SHIFT);

@@ -3,9 +3,11 @@ package ptlab.tools.scenarios;
 import ptlab.hw.PagingMode;
 
 import java.util.List;
+import java.util.function.Supplier;
 
 import ptlab.kernel.KernelVariant;
 import ptlab.engine.KernelBridge;
+import ptlab.engine.KernelImages;
 import ptlab.engine.Machine;
 import ptlab.engine.Scenario;
 import ptlab.engine.SimLock;
@@ -60,13 +62,31 @@ public final class FreePgtablesVsWalk implements Scenario {
         return build(variant, modes(variant).get(0));
     }
 
+    /** The {@code munmap-*} variants restore each machine's kernel from the search's boot image ({@link KernelImages}). */
+    @Override
+    public Supplier<Machine> machines(String variant, PagingMode mode) {
+        requireMode(variant, mode);
+        String v = variant(variant).name();
+        if (!v.startsWith("munmap-")) {
+            return Scenario.super.machines(variant, mode);
+        }
+        KernelImages images = new KernelImages();
+        boolean freeBeforeFlush = v.equals("munmap-free-before-flush");
+        return () -> buildKernel(freeBeforeFlush, mode, images);
+    }
+
+    @Override
+    public Supplier<Machine> machines(String variant) {
+        return machines(variant, modes(variant).get(0));
+    }
+
     /** The {@code munmap-*} variants boot the kernel layer in any mode; the others are x86-64 tables written by hand. */
     @Override
     public Machine build(String variant, PagingMode mode) {
         requireMode(variant, mode);
         String v = variant(variant).name();
         if (v.startsWith("munmap-")) {
-            return buildKernel(v.equals("munmap-free-before-flush"), mode);
+            return buildKernel(v.equals("munmap-free-before-flush"), mode, null);
         }
         boolean gather = v.equals("mmu-gather");
         X86Kit kit = new X86Kit();
@@ -96,9 +116,9 @@ public final class FreePgtablesVsWalk implements Scenario {
         return m;
     }
 
-    private static Machine buildKernel(boolean freeBeforeFlush, PagingMode mode) {
+    private static Machine buildKernel(boolean freeBeforeFlush, PagingMode mode, KernelImages images) {
         KernelKit kit = new KernelKit(1, freeBeforeFlush
-                ? KernelVariant.of(KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH) : KernelVariant.CORRECT, mode);
+                ? KernelVariant.of(KernelVariant.Bug.FREE_TABLES_BEFORE_FLUSH) : KernelVariant.CORRECT, mode, images);
         KernelBridge.watchUserRange(kit.machine, kit.va, 4096);
         // CPU0 reads until munmap makes it fault, then switches away: Linux's zap flushes at the
         // vma's end (tlb_end_vma) before free_pgtables, so only a walk after that flush can leave

@@ -9,6 +9,7 @@ import ptlab.kernel.KernelConfig;
 import ptlab.kernel.KernelVariant;
 import ptlab.kernel.Task;
 import ptlab.engine.KernelBridge;
+import ptlab.engine.KernelImages;
 import ptlab.engine.Machine;
 import ptlab.engine.SimCpu;
 
@@ -29,13 +30,22 @@ final class KernelKit {
     final Task away;
     final long va;
 
+    /** The machine: 32 MiB of RAM, two CPUs. */
+    static final KernelConfig CONFIG = KernelConfig.defaults().withRam(32L << 20).withCpus(2);
+
     /** Every paging mode, x86-64 first: what the kernel layer boots in. */
     static final List<PagingMode> ALL_MODES = List.of(PagingMode.X86_64, PagingMode.X86_32, PagingMode.X86_32_PAE,
             PagingMode.X86_64_LA57);
 
     KernelKit(int pages, KernelVariant variant, PagingMode mode) {
-        KernelBridge.Booted b = KernelBridge.boot(mode, KernelConfig.defaults().withRam(32L << 20).withCpus(2),
-                variant, new ptlab.check.Invariants());
+        this(pages, variant, mode, null);
+    }
+
+    /** The same, the kernel restored from {@code images} (one search's boot images) unless that is null. */
+    KernelKit(int pages, KernelVariant variant, PagingMode mode, KernelImages images) {
+        KernelConfig cfg = CONFIG;
+        KernelBridge.Booted b = images == null ? KernelBridge.boot(mode, cfg, variant, new ptlab.check.Invariants())
+                : images.boot(mode, cfg, variant, new ptlab.check.Invariants());
         kernel = b.kernel();
         machine = b.machine();
         user = kernel.createProcess();

@@ -3,11 +3,13 @@ package ptlab.tools.scenarios;
 import ptlab.hw.PagingMode;
 
 import java.util.List;
+import java.util.function.Supplier;
 
 import ptlab.hw.PhysicalMemory;
 import ptlab.hw.PteBits;
 import ptlab.kernel.KernelVariant;
 import ptlab.engine.KernelBridge;
+import ptlab.engine.KernelImages;
 import ptlab.engine.Machine;
 import ptlab.engine.Scenario;
 import ptlab.engine.SimCpu;
@@ -71,13 +73,31 @@ public final class PteClearVsDirty implements Scenario {
         return build(variant, modes(variant).get(0));
     }
 
+    /** The {@code mprotect-*} variants restore each machine's kernel from the search's boot image ({@link KernelImages}). */
+    @Override
+    public Supplier<Machine> machines(String variant, PagingMode mode) {
+        requireMode(variant, mode);
+        String v = variant(variant).name();
+        if (!v.startsWith("mprotect-")) {
+            return Scenario.super.machines(variant, mode);
+        }
+        KernelImages images = new KernelImages();
+        boolean plainClear = v.equals("mprotect-plain-clear");
+        return () -> buildKernel(plainClear, mode, images);
+    }
+
+    @Override
+    public Supplier<Machine> machines(String variant) {
+        return machines(variant, modes(variant).get(0));
+    }
+
     /** The {@code mprotect-*} variants boot the kernel layer in any mode; the others are x86-64 tables written by hand. */
     @Override
     public Machine build(String variant, PagingMode mode) {
         requireMode(variant, mode);
         String v = variant(variant).name();
         if (v.startsWith("mprotect-")) {
-            return buildKernel(v.equals("mprotect-plain-clear"), mode);
+            return buildKernel(v.equals("mprotect-plain-clear"), mode, null);
         }
         boolean xchg = v.equals("xchg");
         X86Kit kit = new X86Kit();
@@ -122,9 +142,9 @@ public final class PteClearVsDirty implements Scenario {
         cpu.smpCallFunction(others, (target, addr) -> target.invlpg(addr), va);
     }
 
-    private static Machine buildKernel(boolean plainClear, PagingMode mode) {
+    private static Machine buildKernel(boolean plainClear, PagingMode mode, KernelImages images) {
         KernelKit kit = new KernelKit(1, plainClear
-                ? KernelVariant.of(KernelVariant.Bug.PLAIN_PTE_CLEAR) : KernelVariant.CORRECT, mode);
+                ? KernelVariant.of(KernelVariant.Bug.PLAIN_PTE_CLEAR) : KernelVariant.CORRECT, mode, images);
         long va = kit.va;
         // madvise_free_pte_range: the page stays mapped and writable but clean, and no TLB keeps it dirty
         int[] level = new int[1];

@@ -3,9 +3,11 @@ package ptlab.tools.scenarios;
 import ptlab.hw.PagingMode;
 
 import java.util.List;
+import java.util.function.Supplier;
 
 import ptlab.kernel.KernelVariant;
 import ptlab.engine.KernelBridge;
+import ptlab.engine.KernelImages;
 import ptlab.engine.Machine;
 import ptlab.engine.Scenario;
 import ptlab.engine.SimLock;
@@ -58,13 +60,31 @@ public final class TlbStaleAfterUnmap implements Scenario {
         return build(variant, modes(variant).get(0));
     }
 
+    /** The {@code munmap-*} variants restore each machine's kernel from the search's boot image ({@link KernelImages}). */
+    @Override
+    public Supplier<Machine> machines(String variant, PagingMode mode) {
+        requireMode(variant, mode);
+        String v = variant(variant).name();
+        if (!v.startsWith("munmap-")) {
+            return Scenario.super.machines(variant, mode);
+        }
+        KernelImages images = new KernelImages();
+        boolean localFlushOnly = v.equals("munmap-local-flush");
+        return () -> buildKernel(localFlushOnly, mode, images);
+    }
+
+    @Override
+    public Supplier<Machine> machines(String variant) {
+        return machines(variant, modes(variant).get(0));
+    }
+
     /** The {@code munmap-*} variants boot the kernel layer in any mode; the others are x86-64 tables written by hand. */
     @Override
     public Machine build(String variant, PagingMode mode) {
         requireMode(variant, mode);
         String v = variant(variant).name();
         if (v.startsWith("munmap-")) {
-            return buildKernel(v.equals("munmap-local-flush"), mode);
+            return buildKernel(v.equals("munmap-local-flush"), mode, null);
         }
         boolean shootdown = v.equals("shootdown");
         X86Kit kit = new X86Kit();
@@ -92,9 +112,9 @@ public final class TlbStaleAfterUnmap implements Scenario {
         return m;
     }
 
-    private static Machine buildKernel(boolean localFlushOnly, PagingMode mode) {
+    private static Machine buildKernel(boolean localFlushOnly, PagingMode mode, KernelImages images) {
         KernelKit kit = new KernelKit(2, localFlushOnly
-                ? KernelVariant.of(KernelVariant.Bug.LOCAL_FLUSH_ONLY) : KernelVariant.CORRECT, mode);
+                ? KernelVariant.of(KernelVariant.Bug.LOCAL_FLUSH_ONLY) : KernelVariant.CORRECT, mode, images);
         KernelBridge.watchUserRange(kit.machine, kit.va, 2 * 4096L);
         kit.cpu(0, kit.readsThenSwitchAway(3));
         kit.cpu(1, cpu -> kit.kernel.munmap(kit.other, kit.va, 4096));
