@@ -144,7 +144,6 @@ final class ParallelExplorer {
 
     /** One worker thread's strategies and trail: nothing here is shared with another worker. */
     private static final class Worker {
-        private final Scenario sc;
         private final String variant;
         private final Explorer.Settings s;
         private final int k;
@@ -156,7 +155,6 @@ final class ParallelExplorer {
 
         Worker(Scenario sc, String variant, Explorer.Settings s, int k) {
             this.machines = sc.machines(variant);
-            this.sc = sc;
             this.variant = variant;
             this.s = s;
             this.k = k;

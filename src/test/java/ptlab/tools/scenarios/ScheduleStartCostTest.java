@@ -41,5 +41,20 @@ class ScheduleStartCostTest {
         System.out.printf("MEASURE explore schedule start (tlb-stale-after-unmap munmap-shootdown): %d bytes allocated%n",
                 best);
         assertTrue(best < 128 << 10, "a schedule's kernel boot allocated " + best + " bytes");
+
+        // what the explorer does: the kernel restored from the search's boot image
+        java.util.function.Supplier<Machine> machines = sc.machines("munmap-shootdown");
+        long restored = Long.MAX_VALUE;
+        for (int i = 0; i < 300; i++) {
+            long before = mx.getThreadAllocatedBytes(tid);
+            Machine m = machines.get();
+            restored = Math.min(restored, mx.getThreadAllocatedBytes(tid) - before);
+            random.reset(Strategies.scheduleSeed(1, i));
+            assertEquals(Machine.Outcome.DONE, m.run(random, trail, trail.length));
+        }
+        System.out.printf("MEASURE explore schedule start from the boot image (tlb-stale-after-unmap munmap-shootdown): "
+                + "%d bytes allocated%n", restored);
+        assertTrue(restored < best, "restoring the boot image (" + restored + " bytes) costs less than a boot (" + best
+                + ")");
     }
 }
