@@ -162,6 +162,17 @@ public final class Machine implements PhysicalMemory.AccessHook {
     /** Set by {@link #runTimed} for its duration: lets a CPU at a point go on without a switch ({@link #keepRunning}). */
     private boolean timed;
     private int timedMaxSteps;
+    /** Set by {@link #run} for its duration: an explored CPU the strategy picks again goes on without a switch ({@link #keepRunning}). */
+    private Strategy exploring;
+    private int[] exploreTrail;
+    private int exploreMaxSteps;
+    /**
+     * A choice the strategy made at a CPU's point ({@link #keepRunning}) for a step that CPU is not
+     * to run: {@link #runLoop} takes it instead of asking again (a strategy draws from a random
+     * stream or walks a search tree: it is asked exactly once per step).
+     */
+    private boolean preChosen;
+    private int preChoice;
     private int[] cpuNodes;
 
     // ---- what traces and invariant 1 need ----
@@ -556,7 +567,16 @@ public final class Machine implements PhysicalMemory.AccessHook {
             throw new IllegalArgumentException("explore: at most 64 CPUs plus injectable events, got " + choiceCount()
                     + " (timed runs take up to " + KernelConfig.NR_CPUS + " CPUs)");
         }
-        return runLoop(strategy, trail, maxSteps);
+        exploring = strategy;
+        exploreTrail = trail;
+        exploreMaxSteps = maxSteps;
+        try {
+            return runLoop(strategy, trail, maxSteps);
+        } finally {
+            exploring = null;
+            exploreTrail = null;
+            preChosen = false;
+        }
     }
 
     private Outcome runLoop(Strategy strategy, int[] trail, int maxSteps) {
@@ -569,7 +589,13 @@ public final class Machine implements PhysicalMemory.AccessHook {
             if (steps >= maxSteps) {
                 return Outcome.STEP_LIMIT;
             }
-            int choice = strategy.choose(this, enabled, (int) steps);
+            int choice;
+            if (preChosen) {
+                choice = preChoice;   // asked at the point where the CPU that ran last parked, in this same state
+                preChosen = false;
+            } else {
+                choice = strategy.choose(this, enabled, (int) steps);
+            }
             if (choice < 0) {
                 return Outcome.PRUNED;
             }
@@ -693,25 +719,50 @@ public final class Machine implements PhysicalMemory.AccessHook {
     }
 
     /**
-     * Timed mode's shortcut at a point of the running CPU {@code c}: true when the scheduler
-     * would pick {@code c} again anyway - it is runnable and its clock is the smallest of the
-     * runnable CPUs (ties to the lower number, as {@link #runTimedLoop}) - and nobody watches
-     * single steps (no listener, no step checks). The step is counted as the loop would count
-     * it, and {@code c} goes on without a fiber switch. The same run, only faster: the choice
-     * is the loop's, made at the same point with the same state.
+     * At a point of the running CPU {@code c}: true when the scheduler would run {@code c} again
+     * anyway, so it goes on without a fiber switch (a switch each way is most of what an explored
+     * step costs). The step just ended is counted as {@link #step} counts it, and the next one is
+     * chosen as the loop would choose it, in the same state: nothing runs between this point and
+     * the loop's choice but the switch itself. Nobody may watch single steps (no listener, no step
+     * checks), and anything unusual (a violation, a crash, the step limit, a blocked {@code c})
+     * is left to the loop.
+     *
+     * <p>Timed mode: the choice is the runnable CPU with the smallest clock (ties to the lower
+     * number, as {@link #runTimedLoop}). Explore mode: the strategy is asked here; if it picks
+     * another CPU, an event or prunes, its answer is kept for {@link #runLoop}, which must not
+     * ask again (the strategy is asked exactly once per step, so schedules and trails are those
+     * of the loop: {@code BootImageExploreTest}, {@code ScheduleResetExactnessTest}).
      */
     boolean keepRunning(SimCpu c) {
-        if (!timed || listener != null || !stepChecks.isEmpty() || violation != null || crash != null
-                || steps + 1 >= timedMaxSteps || !c.runnable()) {
+        if (listener != null || !stepChecks.isEmpty() || violation != null || crash != null || !c.runnable()) {
             return false;
         }
-        SimCpu[] cs = cpus;
-        for (SimCpu o : cs) {
-            if (o != c && o.runnable() && (o.clock < c.clock || (o.clock == c.clock && o.id < c.id))) {
+        if (timed) {
+            if (steps + 1 >= timedMaxSteps) {
                 return false;
             }
+            SimCpu[] cs = cpus;
+            for (SimCpu o : cs) {
+                if (o != c && o.runnable() && (o.clock < c.clock || (o.clock == c.clock && o.id < c.id))) {
+                    return false;
+                }
+            }
+            steps++;
+            return true;
         }
-        steps++;
+        Strategy strategy = exploring;
+        if (strategy == null || steps + 1 >= exploreMaxSteps) {
+            return false;
+        }
+        long next = steps + 1;
+        int choice = strategy.choose(this, enabledMask(), (int) next);
+        if (choice != c.id) {
+            preChosen = true;     // another CPU, an event, or -1 (prune): the loop takes it once c has parked
+            preChoice = choice;
+            return false;
+        }
+        steps = next;
+        exploreTrail[(int) next] = choice;
         return true;
     }
 
