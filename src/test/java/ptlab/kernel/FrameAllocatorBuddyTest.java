@@ -222,17 +222,28 @@ class FrameAllocatorBuddyTest {
         for (int i = 256; i < 512; i++) {
             a.freeFrame(blockA.get(i));   // the last one merges A, from around b1
         }
+        // The order-0 list now holds exactly B's free frames, b1 first; A is whole on order 9,
+        // at its head, so the next split hands out A's frames, lowest first.
         long free = a.freeFrames();
-        assertEquals(firstA, a.allocHugeUser(0), "block A whole again, at the head of order 9");
-        a.freeFrame(firstA);   // split it again by a free: first frame freed, the rest still USER
-        for (int i = 1; i < 512; i++) {
-            a.putPage(firstA + i * PAGE);
+        List<Long> order = new ArrayList<>();
+        for (int i = 0; i < 511 + 512; i++) {
+            order.add(a.allocFrame(0, FrameUse.USER));
         }
-        assertEquals(free, a.freeFrames());
-        a.freeFrame(bHeld);   // merges the second block too
+        assertEquals(b1, order.get(0));
+        Set<Long> expectedB = new HashSet<>();
+        for (long pa = b1; pa < b1 + TWO_MIB; pa += PAGE) {
+            if (pa != bHeld) {
+                expectedB.add(pa);
+            }
+        }
+        assertEquals(expectedB, new HashSet<>(order.subList(0, 511)), "the order-0 list after the merge");
+        for (int i = 0; i < 512; i++) {
+            assertEquals(firstA + i * PAGE, order.get(511 + i), "A split again, frame " + i);
+        }
         Set<Long> rest = drain(a);
-        for (long pa = firstA; pa < firstA + TWO_MIB; pa += PAGE) {
-            assertTrue(rest.contains(pa), String.format("0x%x lost", pa));
+        assertEquals(free - order.size(), rest.size());
+        for (long pa : order) {
+            assertFalse(rest.contains(pa), String.format("0x%x handed out twice", pa));
         }
     }
 
@@ -325,6 +336,10 @@ class FrameAllocatorBuddyTest {
         long pt = a.allocPageTable(0, 4);
         assertEquals(touched + 1, m.framesTouched(), String.format("page table 0x%x backed", pt));
         assertEquals(0, m.loadLong(pt));
+        m.storeLong(pt + 8, 0x1234_5067L);   // a stale entry left in the freed table
+        a.freeFrame(pt);
+        assertEquals(pt, a.allocPageTable(0, 1), "LIFO: the same frame");
+        assertEquals(0, m.loadLong(pt + 8), "a page table comes back cleared (pagetable_alloc zeroes it)");
     }
 
     // ---- invariant 6: the leak report --------------------------------------------------------------
