@@ -231,6 +231,9 @@ public final class FrameAllocator {
      */
     private void markReserved(int from, int to, FrameUse u) {
         for (int pfn = from; pfn < to; ) {
+            // Mutation testing: a mutant of this condition that only sends a whole block down the
+            // per-frame path is equivalent (reserved frames read the same from pages as from
+            // blockUse; only boot's cost differs).
             if ((pfn & (BLOCK_FRAMES - 1)) == 0 && pfn + BLOCK_FRAMES <= to && pages[pfn / BLOCK_FRAMES] == null) {
                 blockUse[pfn / BLOCK_FRAMES] = (byte) u.ordinal();
                 pfn += BLOCK_FRAMES;
@@ -301,6 +304,9 @@ public final class FrameAllocator {
         }
         int h = head0[list];
         p.next[last - first] = h;
+        // Mutation testing: dropping this back link is equivalent: at boot only frames of
+        // unmergeable blocks are on order-0 lists, which leave them only by pop0 at the head, so
+        // h is unlinked only after `last`, whose unlink sets h's prev either way.
         if (h != NIL) {
             setPrev(h, last);
         }
@@ -326,7 +332,7 @@ public final class FrameAllocator {
         }
         il.beforeAllocator();
         long pa = rmqueue(node, use, 0);
-        if (pa >= 0) {
+        if (pa >= 0) {   // (> 0 is an equivalent mutant: frame 0 is reserved, never handed out)
             il.frameAllocated(pa);
             memory.zeroFrame(pa);
         }
@@ -340,7 +346,7 @@ public final class FrameAllocator {
         }
         il.beforeAllocator();
         long pa = rmqueue(node, FrameUse.PAGE_TABLE, level);
-        if (pa >= 0) {
+        if (pa >= 0) {   // (> 0 is an equivalent mutant: frame 0 is reserved)
             il.frameAllocated(pa);
             memory.zeroFrame(pa);
             // Back the frame now: walkers on other threads may read it as soon as it is published.
@@ -361,7 +367,7 @@ public final class FrameAllocator {
     public long allocHugeUser(int node) {
         il.beforeAllocator();
         long pa = rmqueueHuge(node);
-        if (pa >= 0) {
+        if (pa >= 0) {   // (> 0 is an equivalent mutant: block 0 holds the reserved low 64 KiB)
             for (int i = 0; i < BLOCK_FRAMES; i++) {   // clear_huge_page(), after the zone lock
                 il.frameAllocated(pa + ((long) i << PhysicalMemory.PAGE_SHIFT));
                 memory.zeroFrame(pa + ((long) i << PhysicalMemory.PAGE_SHIFT));
@@ -372,6 +378,7 @@ public final class FrameAllocator {
 
     /** rmqueue() of an order-9 block under the zone lock; not yet cleared. */
     private synchronized long rmqueueHuge(int node) {
+        // (i <= nodes is an equivalent mutant: it revisits `node`, found empty under this lock)
         for (int i = 0; i < nodes; i++) {
             int n = (node + i) % nodes;
             for (int zone = ZONES - 1; zone >= 0; zone--) {
@@ -394,6 +401,7 @@ public final class FrameAllocator {
             throw new IllegalArgumentException("NUMA node " + node + " does not exist (nodes: " + nodes + ")");
         }
         boolean user = use == FrameUse.USER;
+        // (i <= nodes is an equivalent mutant: it revisits `node`, found empty under this lock)
         for (int i = 0; i < nodes; i++) {
             int n = (node + i) % nodes;
             // GFP_HIGHUSER may use HIGHMEM first; GFP_KERNEL only ZONE_NORMAL.
@@ -527,6 +535,8 @@ public final class FrameAllocator {
         int pfn = checkAllocated(pa, "put_page");
         int[] refcount = pages[pfn / BLOCK_FRAMES].refcount;
         int i = pfn & (BLOCK_FRAMES - 1);
+        // (< 0 is an equivalent mutant: an allocated frame's refcount is >= 1; 0 means FREE,
+        // which checkAllocated already rejected)
         if (refcount[i] <= 0) {
             throw new IllegalStateException(String.format("put_page of frame 0x%x with refcount %d", pa, refcount[i]));
         }
@@ -649,6 +659,8 @@ public final class FrameAllocator {
         for (int b = 0; b < pages.length; b++) {
             Pages now = pages[b];
             byte[] then = since.useAt[b];
+            // pages are never dropped, so now == null implies then == null: the mutants negating
+            // `then == null` or `blockUse[b] == 0` are equivalent (at most a scan finding nothing).
             if (now == null && (then == null || blockUse[b] == 0)) {
                 continue;   // one use for the whole block now, and it was that use or the block was split: nothing new
             }
@@ -780,6 +792,8 @@ public final class FrameAllocator {
         int h = head9[list];
         next9[b] = h;
         prev9[b] = NIL;
+        // prev9 is never read (blocks leave the order-9 list only at its head, by pop9): a mutant
+        // of this condition or of pop9's is equivalent; the link is kept for the list's shape.
         if (h != NIL) {
             prev9[h / BLOCK_FRAMES] = first;
         }
@@ -792,7 +806,7 @@ public final class FrameAllocator {
         int b = first / BLOCK_FRAMES;
         int n = next9[b];
         head9[list] = n;
-        if (n != NIL) {
+        if (n != NIL) {   // (negating this is an equivalent mutant: prev9 is never read, see push9)
             prev9[n / BLOCK_FRAMES] = NIL;
         }
         next9[b] = NIL;
@@ -806,7 +820,7 @@ public final class FrameAllocator {
     private Pages pagesFor(int pfn) {
         Pages p = pages[pfn / BLOCK_FRAMES];
         if (p == null) {
-            if (blockUse[pfn / BLOCK_FRAMES] != 0) {
+            if (blockUse[pfn / BLOCK_FRAMES] != 0) {   // unreachable from the API (a guard): no test covers it
                 throw new IllegalStateException("frame 0x" + Long.toHexString((long) pfn << PhysicalMemory.PAGE_SHIFT)
                         + " lies in a reserved block");
             }
