@@ -42,7 +42,7 @@ public interface Scenario {
      * supplier per search (per worker thread).
      */
     default Supplier<Machine> machines(String variant) {
-        return () -> build(variant);
+        return machines(variant, mode(variant));
     }
 
     /** {@link #machines(String)} in {@code mode}: each call returns what {@link #build(String, PagingMode)} does. */

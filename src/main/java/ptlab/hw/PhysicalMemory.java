@@ -181,6 +181,9 @@ public final class PhysicalMemory {
     public Image image() {
         long[][][] frames = new long[directory.length][][];
         for (int d = 0; d < directory.length; d++) {
+            if (directory[d] == null && (template == null || template[d] == null)) {
+                continue;                        // 2 MiB never touched, here or in the image
+            }
             for (int i = 0; i < CHUNK_FRAMES; i++) {
                 long[] f = frameOfPfnOrTemplate(((long) d << CHUNK_SHIFT) | i);
                 if (f != null) {

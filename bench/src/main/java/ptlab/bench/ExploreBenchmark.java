@@ -33,9 +33,12 @@ import ptlab.engine.Strategy;
  *     through 4 levels, TLB, IPIs).</li>
  * <li>{@link #kernelScenario}: schedules/s of a kernel-level scenario (tlb-stale-after-unmap
  *     munmap-shootdown: the kernel layer's munmap, mmu_gather and shootdown against a reading
- *     CPU), whose cost is mostly booting a fresh Kernel per schedule;</li>
- * <li>{@link #kernelScenarioBuild}: the same scenario's machine built (kernel booted, process set
- *     up, CPUs added) and not run: what starting each schedule costs.</li>
+ *     CPU), each machine from the scenario's machine supplier as the explorer takes them (the
+ *     kernel restored from the search's boot image);</li>
+ * <li>{@link #kernelScenarioBuild}: the same scenario's machine made that way (kernel restored,
+ *     process set up, CPUs added) and not run: what starting each schedule costs;</li>
+ * <li>{@link #kernelScenarioBoot}: the same with a fresh boot per machine ({@code build}), as
+ *     before boot images.</li>
  * </ul>
  * {@code scripts/explore-rate.sh} measures the same through the CLI, JIT warm-up included.
  */
@@ -61,11 +64,14 @@ public class ExploreBenchmark {
     final Strategies.Pct pct = new Strategies.Pct(3);
     long seed;
 
+    java.util.function.Supplier<Machine> tlbMachines;
+
     @Setup(Level.Trial)
     public void setup() {
         bench = Scenarios.byName("bench-2x200");
         pte = Scenarios.byName("pte-clear-vs-dirty");
         tlb = Scenarios.byName("tlb-stale-after-unmap");
+        tlbMachines = tlb.machines("munmap-shootdown");
     }
 
     private Strategy strategy(Machine m, int k) {
@@ -79,7 +85,10 @@ public class ExploreBenchmark {
     }
 
     private long runOne(Scenario sc, String variant, int k) {
-        Machine m = sc.build(variant);
+        return runOn(sc.build(variant), k);
+    }
+
+    private long runOn(Machine m, int k) {
         Machine.Outcome o = m.run(strategy(m, k), trail, trail.length);
         if (o != Machine.Outcome.DONE) {
             throw new IllegalStateException(o + " " + m.violation());
@@ -105,11 +114,16 @@ public class ExploreBenchmark {
 
     @Benchmark
     public long kernelScenario() {
-        return runOne(tlb, "munmap-shootdown", 30);
+        return runOn(tlbMachines.get(), 30);
     }
 
     @Benchmark
     public Machine kernelScenarioBuild() {
+        return tlbMachines.get();
+    }
+
+    @Benchmark
+    public Machine kernelScenarioBoot() {
         return tlb.build("munmap-shootdown");
     }
 }

@@ -1,6 +1,8 @@
 package ptlab.tools.scenarios;
 
 import java.util.List;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 import ptlab.hw.AccessType;
 import ptlab.hw.PagingMode;
@@ -11,6 +13,7 @@ import ptlab.kernel.Task;
 import ptlab.engine.KernelBridge;
 import ptlab.engine.KernelImages;
 import ptlab.engine.Machine;
+import ptlab.engine.Scenario;
 import ptlab.engine.SimCpu;
 
 /**
@@ -60,6 +63,22 @@ final class KernelKit {
                 throw new IllegalStateException("setup fault failed");
             }
         }
+    }
+
+    /**
+     * {@link Scenario#machines(String, PagingMode)} for a scenario whose variants named
+     * {@code kernelPrefix}... boot the kernel layer: their machines come from {@code build} with
+     * one boot image for the whole search ({@link KernelImages}); the other variants' (tables
+     * written by hand) are built afresh.
+     */
+    static Supplier<Machine> machines(Scenario sc, String variant, PagingMode mode, String kernelPrefix,
+                                      Function<KernelImages, Machine> build) {
+        sc.requireMode(variant, mode);
+        if (!sc.variant(variant).name().startsWith(kernelPrefix)) {
+            return () -> sc.build(variant, mode);
+        }
+        KernelImages images = new KernelImages();
+        return () -> build.apply(images);
     }
 
     /** Adds CPU i running {@code program}. */

@@ -76,19 +76,8 @@ public final class PteClearVsDirty implements Scenario {
     /** The {@code mprotect-*} variants restore each machine's kernel from the search's boot image ({@link KernelImages}). */
     @Override
     public Supplier<Machine> machines(String variant, PagingMode mode) {
-        requireMode(variant, mode);
-        String v = variant(variant).name();
-        if (!v.startsWith("mprotect-")) {
-            return Scenario.super.machines(variant, mode);
-        }
-        KernelImages images = new KernelImages();
-        boolean plainClear = v.equals("mprotect-plain-clear");
-        return () -> buildKernel(plainClear, mode, images);
-    }
-
-    @Override
-    public Supplier<Machine> machines(String variant) {
-        return machines(variant, modes(variant).get(0));
+        boolean plainClear = variant(variant).name().equals("mprotect-plain-clear");
+        return KernelKit.machines(this, variant, mode, "mprotect-", images -> buildKernel(plainClear, mode, images));
     }
 
     /** The {@code mprotect-*} variants boot the kernel layer in any mode; the others are x86-64 tables written by hand. */

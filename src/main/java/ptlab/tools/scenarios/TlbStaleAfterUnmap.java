@@ -63,19 +63,8 @@ public final class TlbStaleAfterUnmap implements Scenario {
     /** The {@code munmap-*} variants restore each machine's kernel from the search's boot image ({@link KernelImages}). */
     @Override
     public Supplier<Machine> machines(String variant, PagingMode mode) {
-        requireMode(variant, mode);
-        String v = variant(variant).name();
-        if (!v.startsWith("munmap-")) {
-            return Scenario.super.machines(variant, mode);
-        }
-        KernelImages images = new KernelImages();
-        boolean localFlushOnly = v.equals("munmap-local-flush");
-        return () -> buildKernel(localFlushOnly, mode, images);
-    }
-
-    @Override
-    public Supplier<Machine> machines(String variant) {
-        return machines(variant, modes(variant).get(0));
+        boolean localFlushOnly = variant(variant).name().equals("munmap-local-flush");
+        return KernelKit.machines(this, variant, mode, "munmap-", images -> buildKernel(localFlushOnly, mode, images));
     }
 
     /** The {@code munmap-*} variants boot the kernel layer in any mode; the others are x86-64 tables written by hand. */
