@@ -273,6 +273,11 @@ public final class Machine implements PhysicalMemory.AccessHook {
         }
 
         @Override
+        public boolean ignoresAccessesNow() {
+            return current == null;   // charges only a running CPU
+        }
+
+        @Override
         public void beforeAccesses(int op, int n) {
             SimCpu c = current;
             if (c != null) {
@@ -508,6 +513,12 @@ public final class Machine implements PhysicalMemory.AccessHook {
     }
 
     // ---- the hook: memory accesses are scheduling points -------------------------------------
+
+    /** No CPU runs (a boot, a setup, a checker): {@link #beforeAccess} ignores the access. */
+    @Override
+    public boolean ignoresAccessesNow() {
+        return current == null;
+    }
 
     @Override
     public void beforeAccess(int op, long pa) {

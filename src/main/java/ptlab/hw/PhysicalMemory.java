@@ -78,6 +78,15 @@ public final class PhysicalMemory {
         default void beforeAccesses(int op, int n) {
             throw new UnsupportedOperationException("hook does not count in bulk");
         }
+
+        /**
+         * Whether {@link #beforeAccess} would do nothing at all for an access made now (e.g. the
+         * engine while no simulated CPU runs: a boot, a scenario's setup, a checker). Then
+         * {@link #copyEntries} may copy in bulk. False unless a hook knows better.
+         */
+        default boolean ignoresAccessesNow() {
+            return false;
+        }
     }
 
     /**
@@ -291,6 +300,11 @@ public final class PhysicalMemory {
             meter.beforeAccess(op, pa);
             scheduler.beforeAccess(op, pa);
         }
+
+        @Override
+        public boolean ignoresAccessesNow() {
+            return meter.ignoresAccessesNow() && scheduler.ignoresAccessesNow();
+        }
     }
 
     // ---- 64-bit accesses ------------------------------------------------------------------
@@ -487,6 +501,45 @@ public final class PhysicalMemory {
     /** Whether an access hook is installed: then every access must go through the public methods. */
     boolean hasAccessHook() {
         return hook != null;
+    }
+
+    // ---- ranges of entries ----------------------------------------------------------------------
+
+    /**
+     * Copies {@code count} entries of {@code bytes} (4 or 8) from {@code fromPa} to {@code toPa},
+     * within one frame each (a memcpy of page-table entries, as clone_pgd_range): entry by entry,
+     * a load then a store, each an access the hooks see, as a loop of {@link #loadEntry} and
+     * {@link #storeEntry} would make. When the installed hook would do nothing with any of them
+     * now ({@link AccessHook#ignoresAccessesNow}: the engine while no simulated CPU runs) and no
+     * write guard is installed, the 8-byte entries are copied as one array copy instead, with the
+     * same result in memory. No hook at all (free-running CPU threads) takes the entry loop, whose
+     * loads and stores order against other threads.
+     */
+    public void copyEntries(long fromPa, long toPa, int count, int bytes) {
+        AccessHook h = hook;
+        long span = (long) count * bytes;
+        boolean bulk = h != null && h.ignoresAccessesNow() && guard == null && bytes == 8 && count > 0
+                && ((fromPa | toPa) & 7) == 0
+                && (fromPa & ~(long) (PAGE_SIZE - 1)) == ((fromPa + span - 1) & ~(long) (PAGE_SIZE - 1))
+                && (toPa & ~(long) (PAGE_SIZE - 1)) == ((toPa + span - 1) & ~(long) (PAGE_SIZE - 1));
+        if (!bulk) {
+            for (int i = 0; i < count; i++) {
+                storeEntry(toPa + (long) i * bytes, bytes, loadEntry(fromPa + (long) i * bytes, bytes));
+            }
+            return;
+        }
+        long[] src = frameOrNull(fromPa, 7);
+        frameOrNull(fromPa + span - 8, 7);                  // range checks of the last entries
+        ownFrame(toPa + span - 8, 7);
+        if (src == null && frameOrNull(toPa, 7) == null) {
+            return;                                         // zeros onto zeros
+        }
+        long[] dst = frameForWrite(toPa, 7);
+        if (src == null) {
+            java.util.Arrays.fill(dst, word(toPa), word(toPa) + count, 0L);
+        } else {
+            System.arraycopy(src, word(fromPa), dst, word(toPa), count);
+        }
     }
 
     // ---- whole frames -----------------------------------------------------------------------

@@ -310,9 +310,7 @@ public final class ArchPgtable {
     /** clone_pgd_range(dst + i, src + i, count): a memcpy of top-level entries. */
     public void clone_pgd_range(long dstPgd, long srcPgd, int first, int count) {
         int eb = pt.entryBytes();
-        for (int i = first; i < first + count; i++) {
-            pt.set(dstPgd + (long) i * eb, pt.get(srcPgd + (long) i * eb));
-        }
+        pt.copyEntries(dstPgd + (long) first * eb, srcPgd + (long) first * eb, count);
     }
 
     /**

@@ -387,6 +387,22 @@ public final class Pgtable {
         return pv != null ? pv.read(p) : mem.loadEntry(p, eb);
     }
 
+    /**
+     * {@code set(dst + i, get(src + i))} for the {@code count} entries from {@code srcp} to
+     * {@code dstp}, in order (a memcpy of entries within one table): through the paravirt ops if
+     * installed, else {@link PhysicalMemory#copyEntries}, which makes the same loads and stores
+     * (in bulk when nothing watches them).
+     */
+    public void copyEntries(long dstp, long srcp, int count) {
+        if (pv != null) {
+            for (int i = 0; i < count; i++) {
+                pv.write(dstp + (long) i * eb, pv.read(srcp + (long) i * eb));
+            }
+            return;
+        }
+        mem.copyEntries(srcp, dstp, count, eb);
+    }
+
     /** {@code out[i] = get(ptrs[i])} for i in [0, n): READ_ONCE of n entries in different tables. */
     public void getEach(long[] ptrs, int n, long[] out) {
         if (pv != null) {
