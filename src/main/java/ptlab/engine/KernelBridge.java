@@ -87,8 +87,11 @@ public final class KernelBridge implements Interleaving {
     private Kernel kernel;
     /** Pairs start, length: the user ranges whose freed pages invariant 3 checks. */
     private long[] watched = new long[0];
-    /** Name of each shared-variable location, for traces. */
-    private final List<String> sharedNames = new ArrayList<>();
+    /**
+     * Name of each shared-variable location, for traces. A kernel scenario's kernel makes 40-60 of
+     * them: sized so that starting a schedule does not regrow the list.
+     */
+    private final List<ptlab.kernel.Named> sharedNames = new ArrayList<>(64);
 
     /** An unbound bridge: give it to a {@link Kernel}, then {@link #install} it on that kernel's machine. */
     public KernelBridge() {
@@ -195,7 +198,7 @@ public final class KernelBridge implements Interleaving {
 
     /** The name of shared-variable location {@code loc}, for traces. */
     String sharedName(long loc) {
-        return loc >= 0 && loc < sharedNames.size() ? sharedNames.get((int) loc) : "shared " + loc;
+        return loc >= 0 && loc < sharedNames.size() ? sharedNames.get((int) loc).name() : "shared " + loc;
     }
 
     /** Shared variables created so far. */
@@ -309,8 +312,8 @@ public final class KernelBridge implements Interleaving {
     // ---- shared variables ----------------------------------------------------------------------
 
     @Override
-    public long locate(String name) {
-        sharedNames.add(name);
+    public long locate(ptlab.kernel.Named variable) {
+        sharedNames.add(variable);
         return sharedNames.size() - 1;
     }
 

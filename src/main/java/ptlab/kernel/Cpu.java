@@ -92,8 +92,9 @@ public final class Cpu {
     }
 
     Cpu(int id, int node, Mmu mmu, TlbFlush tlb, Interleaving il) {
-        this.loaded_mm = new SharedRef<>(il, "cpu" + id + ".loaded_mm", null);
-        this.is_lazy = new SharedLong(il, "cpu" + id + ".is_lazy", 0);
+        String n = "cpu" + id;
+        this.loaded_mm = new SharedRef<>(il, n, ".loaded_mm", null);
+        this.is_lazy = new SharedLong(il, n, ".is_lazy", 0);
         this.id = id;
         this.node = node;
         this.mmu = mmu;

@@ -54,10 +54,11 @@ public interface Interleaving {
     // ---- shared variables -----------------------------------------------------------------------
 
     /**
-     * A location for a new shared variable named {@code name}: distinct variables of one kernel
-     * get distinct locations, in creation order (so a run's locations depend only on the run).
+     * A location for the new shared variable {@code variable}: distinct variables of one kernel get
+     * distinct locations, in creation order (so a run's locations depend only on the run). Its
+     * name may be asked for later (a trace), not needed here.
      */
-    default long locate(String name) {
+    default long locate(Named variable) {
         return 0;
     }
 

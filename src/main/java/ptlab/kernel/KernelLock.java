@@ -7,16 +7,23 @@ package ptlab.kernel;
  */
 public abstract sealed class KernelLock permits SpinLock, RwSemaphore {
 
-    private final String name;
+    /** The name is {@code owner + field} ({@code field} null: {@code owner} alone), joined when asked for. */
+    private final String owner;
+    private final String field;
     private final Interleaving interleaving;
 
     protected KernelLock(String name, Interleaving interleaving) {
-        this.name = name;
+        this(name, null, interleaving);
+    }
+
+    protected KernelLock(String owner, String field, Interleaving interleaving) {
+        this.owner = owner;
+        this.field = field;
         this.interleaving = interleaving;
     }
 
     public final String name() {
-        return name;
+        return field == null ? owner : owner + field;
     }
 
     protected final Interleaving observer() {

@@ -110,15 +110,15 @@ public final class MmStruct {
         this.ctx_id = id + 1L;
         this.initMm = initMm;
         String n = initMm ? "init_mm" : "mm" + id;
-        this.mmap_lock = new RwSemaphore(n + ".mmap_lock", il);
-        this.page_table_lock = new SpinLock(n + ".page_table_lock", il);
-        this.pgd = new SharedLong(il, n + "->pgd", 0);
+        this.mmap_lock = new RwSemaphore(n, ".mmap_lock", il);
+        this.page_table_lock = new SpinLock(n, ".page_table_lock", il);
+        this.pgd = new SharedLong(il, n, "->pgd", 0);
         this.cpumask = new SharedLong[Cpumask.words(nrCpus)];
         for (int w = 0; w < cpumask.length; w++) {
             cpumask[w] = new SharedLong(il, "mm_cpumask(" + n + ")" + (w == 0 ? "" : "[" + w + "]"), 0);
         }
-        this.tlb_gen = new SharedLong(il, n + "->context.tlb_gen", 1);
-        this.tlb_flush_pending = new SharedLong(il, n + "->tlb_flush_pending", 0);
+        this.tlb_gen = new SharedLong(il, n, "->context.tlb_gen", 1);
+        this.tlb_flush_pending = new SharedLong(il, n, "->tlb_flush_pending", 0);
         this.mm_mt = new VmaTree(il, n);
     }
 

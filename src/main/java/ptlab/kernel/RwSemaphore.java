@@ -21,6 +21,11 @@ public final class RwSemaphore extends KernelLock {
         this(name, Interleaving.NONE);
     }
 
+    /** Named {@code owner + field} ({@code "mm3" + ".mmap_lock"}), joined only when asked for. */
+    public RwSemaphore(String owner, String field, Interleaving interleaving) {
+        super(owner, field, interleaving);
+    }
+
     public RwSemaphore(String name, Interleaving interleaving) {
         super(name, interleaving);
     }

@@ -15,7 +15,7 @@ import java.lang.invoke.VarHandle;
  * {@link #plainGet()} reads without announcing: for checkers, traces, the sole writer, and code
  * holding a lock that every writer holds (the rule in {@code ptlab.engine.Machine}).
  */
-public final class SharedLong {
+public final class SharedLong implements Named {
 
     private static final VarHandle VALUE;
 
@@ -29,19 +29,28 @@ public final class SharedLong {
 
     private final Interleaving il;
     private final long location;
-    private final String name;
+    /** The name is {@code owner + field} ({@code field} null: {@code owner} alone), joined when asked for. */
+    private final String owner;
+    private final String field;
     @SuppressWarnings("unused")   // accessed through VALUE
     private volatile long value;
 
     public SharedLong(Interleaving il, String name, long initial) {
-        this.il = il;
-        this.name = name;
-        this.location = il.locate(name);
-        this.value = initial;
+        this(il, name, null, initial);
     }
 
+    /** Named {@code owner + field} ({@code "mm3" + "->pgd"}), joined only if the name is asked for. */
+    public SharedLong(Interleaving il, String owner, String field, long initial) {
+        this.il = il;
+        this.owner = owner;
+        this.field = field;
+        this.value = initial;
+        this.location = il.locate(this);
+    }
+
+    @Override
     public String name() {
-        return name;
+        return field == null ? owner : owner + field;
     }
 
     /** Where an {@link Interleaving} sees this variable. */
@@ -104,6 +113,6 @@ public final class SharedLong {
 
     @Override
     public String toString() {
-        return name + "=" + value;
+        return name() + "=" + value;
     }
 }

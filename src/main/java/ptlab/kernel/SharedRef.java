@@ -11,7 +11,7 @@ import java.lang.invoke.VarHandle;
  * Stores are releases and loads acquires (rcu_assign_pointer / rcu_dereference): whatever was
  * written into an object before it was published is seen by a CPU that loads the pointer.
  */
-public final class SharedRef<T> {
+public final class SharedRef<T> implements Named {
 
     private static final VarHandle VALUE;
 
@@ -25,19 +25,28 @@ public final class SharedRef<T> {
 
     private final Interleaving il;
     private final long location;
-    private final String name;
+    /** The name is {@code owner + field} ({@code field} null: {@code owner} alone), joined when asked for. */
+    private final String owner;
+    private final String field;
     @SuppressWarnings("unused")   // accessed through VALUE
     private volatile T value;
 
     public SharedRef(Interleaving il, String name, T initial) {
-        this.il = il;
-        this.name = name;
-        this.location = il.locate(name);
-        this.value = initial;
+        this(il, name, null, initial);
     }
 
+    /** Named {@code owner + field} ({@code "mm3" + "->pgd"}), joined only if the name is asked for. */
+    public SharedRef(Interleaving il, String owner, String field, T initial) {
+        this.il = il;
+        this.owner = owner;
+        this.field = field;
+        this.value = initial;
+        this.location = il.locate(this);
+    }
+
+    @Override
     public String name() {
-        return name;
+        return field == null ? owner : owner + field;
     }
 
     public long location() {
@@ -81,6 +90,6 @@ public final class SharedRef<T> {
 
     @Override
     public String toString() {
-        return name + "=" + value;
+        return name() + "=" + value;
     }
 }

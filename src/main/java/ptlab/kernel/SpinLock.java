@@ -38,6 +38,11 @@ public final class SpinLock extends KernelLock {
         super(name, interleaving);
     }
 
+    /** Named {@code owner + field} ({@code "mm3" + ".page_table_lock"}), joined only when asked for. */
+    public SpinLock(String owner, String field, Interleaving interleaving) {
+        super(owner, field, interleaving);
+    }
+
 
     /** spin_lock(). */
     public void lock() {

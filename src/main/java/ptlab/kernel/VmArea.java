@@ -85,16 +85,16 @@ public final class VmArea {
         this.vm_mm = mm;
         Interleaving il = mm.interleaving();
         String n = "vma@0x" + Long.toHexString(start);   // String.format("vma@0x%x"), without its parser
-        this.vm_start = new SharedLong(il, n + ".vm_start", start);
-        this.vm_end = new SharedLong(il, n + ".vm_end", end);
-        this.vm_flags = new SharedLong(il, n + ".vm_flags", flags);
-        this.vm_sequence = new SharedLong(il, n + ".vm_sequence", 0);
-        this.anon_vma = new SharedLong(il, n + ".anon_vma", 0);
+        this.vm_start = new SharedLong(il, n, ".vm_start", start);
+        this.vm_end = new SharedLong(il, n, ".vm_end", end);
+        this.vm_flags = new SharedLong(il, n, ".vm_flags", flags);
+        this.vm_sequence = new SharedLong(il, n, ".vm_sequence", 0);
+        this.anon_vma = new SharedLong(il, n, ".anon_vma", 0);
         this.vm_page_prot = pageProt;
         // vm_area_alloc(): the lock words' slot is taken here, under mmap_lock for write (or
         // before the mm runs), never between two scheduling points of a lockless reader.
         this.slot = mm.shared == null ? 0 : mm.shared.allocSlot();
-        this.vm_lock = mm.shared == null ? null : new RwSemaphore(n + ".vm_lock", il);
+        this.vm_lock = mm.shared == null ? null : new RwSemaphore(n, ".vm_lock", il);
     }
 
     /** vm_write_begin(): vm_sequence odd; the caller holds mmap_lock for write. */

@@ -29,7 +29,7 @@ public final class VmaTree {
     private final SharedRef<Node> root;
 
     VmaTree(Interleaving il, String mmName) {
-        root = new SharedRef<>(il, mmName + "->mm_mt", EMPTY);
+        root = new SharedRef<>(il, mmName, "->mm_mt", EMPTY);
     }
 
     /** A tree no scheduler sees (tests). */

@@ -44,8 +44,8 @@ class KernelImageTest {
         final List<String> names = new ArrayList<>();
 
         @Override
-        public long locate(String name) {
-            names.add(name);
+        public long locate(Named variable) {
+            names.add(variable.name());
             return names.size() - 1;
         }
     }
