@@ -173,6 +173,8 @@ public final class Machine implements PhysicalMemory.AccessHook {
      */
     private boolean preChosen;
     private int preChoice;
+    /** The enabled choices {@link #preChoice} was made among (the state has not changed since). */
+    private long preEnabled;
     private int[] cpuNodes;
 
     // ---- what traces and invariant 1 need ----
@@ -593,7 +595,9 @@ public final class Machine implements PhysicalMemory.AccessHook {
     private Outcome runLoop(Strategy strategy, int[] trail, int maxSteps) {
         int n = cpus.length;
         for (;;) {
-            long enabled = enabledMask();
+            // a choice made at the point where the CPU that ran last parked comes with its enabled
+            // set: the state is the same (keepRunning left steps and the limit to be checked here)
+            long enabled = preChosen ? preEnabled : enabledMask();
             if (enabled == 0) {
                 return finish();
             }
@@ -602,7 +606,7 @@ public final class Machine implements PhysicalMemory.AccessHook {
             }
             int choice;
             if (preChosen) {
-                choice = preChoice;   // asked at the point where the CPU that ran last parked, in this same state
+                choice = preChoice;
                 preChosen = false;
             } else {
                 choice = strategy.choose(this, enabled, (int) steps);
@@ -766,10 +770,12 @@ public final class Machine implements PhysicalMemory.AccessHook {
             return false;
         }
         long next = steps + 1;
-        int choice = strategy.choose(this, enabledMask(), (int) next);
+        long enabled = enabledMask();
+        int choice = strategy.choose(this, enabled, (int) next);
         if (choice != c.id) {
             preChosen = true;     // another CPU, an event, or -1 (prune): the loop takes it once c has parked
             preChoice = choice;
+            preEnabled = enabled;
             return false;
         }
         steps = next;

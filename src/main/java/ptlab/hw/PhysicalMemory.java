@@ -208,11 +208,7 @@ public final class PhysicalMemory {
 
     /** The array holding frame {@code pfn}'s contents now, this memory's own or its template's; null for zeros. */
     private long[] frameOfPfnOrTemplate(long pfn) {
-        if (pfn >= frameCount) {
-            return null;
-        }
-        long[][] chunk = directory[(int) (pfn >>> CHUNK_SHIFT)];
-        long[] f = chunk == null ? null : chunk[(int) pfn & (CHUNK_FRAMES - 1)];
+        long[] f = frameOfPfn(pfn);
         return f != null ? f : templateFrame(pfn);
     }
 
