@@ -250,18 +250,21 @@ public final class PageWalker {
      * One attempt, down to the leaf, in PAE, 4-level or 5-level paging: tables of 512 8-byte
      * entries, indexed by 9 bits of va per level (SDM 4.4.2, 4.5.4). Returns the leaf's level,
      * or -level if the entry at {@code level} is not present or sets a reserved bit
-     * ({@link #faultBits}). {@link #walkLevels32} is the same loop for 32-bit paging.
+     * ({@link #faultBits}). {@link #walkLevels32} is the same walk for 32-bit paging.
      *
      * <p>Only loads, masks and tests here; the leaf (rights, A/D, result) is done by the caller,
-     * where the access type is a constant, and everything rare is out of line. The entry size
-     * and index width are constants, so the offset is one shift and mask and the entry one load.
+     * where the access type is a constant, and everything rare is out of line. The levels are
+     * written out one by one (a switch entered at the start level, falling through), as
+     * {@code bench/baseline/walk.c} unrolls its walk per paging mode: every shift, array index
+     * and "may this level map a page" is then a constant, and HotSpot checks each array's
+     * bounds once instead of at every level (issue 15: the loop cost ~35 instructions a level).
      */
     private int walkLevels64(long va, int startLevel, long tableBase, int restrictions) {
-        // Everything the loop uses is read into locals first: the acquire load of each entry
-        // orders every later memory read after it, so a field read in the loop would be read
+        // Everything the walk uses is read into locals first: the acquire load of each entry
+        // orders every later memory read after it, so a field read after it would be read
         // again at every level. The hook is read once: it is installed between walks.
         final boolean hooked = memory.hasAccessHook();
-        final long[] values = entryValue, pfns = framePfn, tableMask = usableTable, pageMask = usablePage;
+        final long[] tableMask = usableTable, pageMask = usablePage, values = entryValue, pfns = framePfn;
         final long[][] frames = frame;
         final int large = largeLevels;
         final long nextTableMask = this.nextTableMask;
@@ -269,40 +272,94 @@ public final class PageWalker {
         long base = tableBase;
         // SDM 4.6.1: writable iff every R/W=1, user iff every U/S=1 (AND); XD if any XD=1 (OR).
         // `all` also tells whether some entry still has A=0.
-        long all = -1, any = 0;
-        // A counted loop (level runs down to 1, where every walk ends) lets HotSpot check the
-        // array indices once before the loop instead of at every level.
-        for (int level = startLevel; level >= 1; level--) {
-            // Table bases are 4 KiB aligned, so the entry's offset in its frame comes from va
-            // alone: index va[12 + 9 * (level - 1) + 8 : 12 + 9 * (level - 1)], times 8 bytes.
-            int offset = (int) (va >>> (9 * level)) & 0xFF8;
-            // Fast path: no hook, and the frame remembered for this level is the table's
-            // (framePfn is -1 while nothing is remembered): one acquire load, no checks. Its
-            // address does not depend on the entry read at the level above, only the (predicted)
-            // frame test does, so the CPU can load every level at once.
-            // Another table than last time at this level (every walk at the pte level of a
-            // random workload) is a call of its own, otherTable() (HotSpot inlines it where it is
-            // hot): with its directory lookup and reference store written in the loop, the loop
-            // ran slower for every walk (issue 15: ptlab bench walk, 4 rounds interleaved, load
-            // 14-17, best round: walk4 18.2 -> 15.6 ns, walk5 24.1 -> 19.9; random_1g the same,
-            // 33.8 -> 34.5, its median 57 -> 44).
-            long pfn = base >>> PhysicalMemory.PAGE_SHIFT;
-            long e = !hooked && pfns[level] == pfn
-                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, -1L)
-                    : otherTable(pfn, offset, level, hooked);
-            values[level] = e;
-            int ps = (int) (e >>> 7) & (large >>> level) & 1;   // PS=1 where this level may map a page
-            if ((e & (ps == 0 ? tableMask[level] : pageMask[level])) != PteBits.P) {
-                return notUsable(e, level);
-            }
-            all &= e;
-            any |= e;
-            if (ps != 0 || level == 1) {
-                return foundLeaf(level, base + offset, restrictions | rightsOf(all, any), all);
-            }
-            base = e & nextTableMask;
+        long all = -1, any = 0, e;
+        int ps;
+        switch (startLevel) {
+            case 5:   // PML5E: PS is reserved (usableTable[5] has it), never a page
+                e = entry64(va, 5, base, hooked, values, pfns, frames);
+                if ((e & tableMask[5]) != PteBits.P) {
+                    return notUsable(e, 5);
+                }
+                all &= e;
+                any |= e;
+                base = e & nextTableMask;
+                // fall through
+            case 4:   // PML4E: as PML5E
+                e = entry64(va, 4, base, hooked, values, pfns, frames);
+                if ((e & tableMask[4]) != PteBits.P) {
+                    return notUsable(e, 4);
+                }
+                all &= e;
+                any |= e;
+                base = e & nextTableMask;
+                // fall through
+            case 3:   // PDPTE: a 1 GiB page if PS=1
+                e = entry64(va, 3, base, hooked, values, pfns, frames);
+                ps = (int) (e >>> 7) & (large >>> 3) & 1;   // PS=1 where this level may map a page
+                if ((e & (ps == 0 ? tableMask[3] : pageMask[3])) != PteBits.P) {
+                    return notUsable(e, 3);
+                }
+                all &= e;
+                any |= e;
+                if (ps != 0) {
+                    return foundLeaf(3, base + entryOffset64(va, 3), restrictions | rightsOf(all, any), all);
+                }
+                base = e & nextTableMask;
+                // fall through
+            case 2:   // PDE: a 2 MiB page if PS=1
+                e = entry64(va, 2, base, hooked, values, pfns, frames);
+                ps = (int) (e >>> 7) & (large >>> 2) & 1;
+                if ((e & (ps == 0 ? tableMask[2] : pageMask[2])) != PteBits.P) {
+                    return notUsable(e, 2);
+                }
+                all &= e;
+                any |= e;
+                if (ps != 0) {
+                    return foundLeaf(2, base + entryOffset64(va, 2), restrictions | rightsOf(all, any), all);
+                }
+                base = e & nextTableMask;
+                // fall through
+            case 1:   // PTE: always the leaf (bit 7 is PAT, not PS)
+                e = entry64(va, 1, base, hooked, values, pfns, frames);
+                if ((e & tableMask[1]) != PteBits.P) {
+                    return notUsable(e, 1);
+                }
+                all &= e;
+                any |= e;
+                return foundLeaf(1, base + entryOffset64(va, 1), restrictions | rightsOf(all, any), all);
+            default:
+                throw new IllegalArgumentException("no level " + startLevel + " in 8-byte-entry paging");
         }
-        throw new AssertionError();   // level 1 always ends the walk
+    }
+
+    /**
+     * Byte offset of va's entry at {@code level} in its table (8-byte entries): table bases are
+     * 4 KiB aligned, so it comes from va alone, va[12 + 9 * (level - 1) + 8 : 12 + 9 * (level - 1)]
+     * times 8.
+     */
+    private static int entryOffset64(long va, int level) {
+        return (int) (va >>> (9 * level)) & 0xFF8;
+    }
+
+    /**
+     * The entry for va at {@code level} of the table at {@code base}, remembered in
+     * {@link #entryValue} (inlined with a constant level). Fast path: no hook, and the frame
+     * remembered for this level is the table's (framePfn is -1 while nothing is remembered):
+     * one acquire load, no checks. Its address does not depend on the entry read at the level
+     * above, only the (predicted) frame test does, so the CPU can load every level at once.
+     * Another table than last time at this level (every walk at the pte level of a random
+     * workload) is a call of its own, {@link #otherTable}: with its directory lookup and
+     * reference store written here, every walk ran slower (issue 15: ptlab bench walk, 4 rounds
+     * interleaved, load 14-17, best round: walk4 18.2 -> 15.6 ns, walk5 24.1 -> 19.9).
+     */
+    private long entry64(long va, int level, long base, boolean hooked, long[] values, long[] pfns, long[][] frames) {
+        int offset = entryOffset64(va, level);
+        long pfn = base >>> PhysicalMemory.PAGE_SHIFT;
+        long e = !hooked && pfns[level] == pfn
+                ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, -1L)
+                : otherTable(pfn, offset, level, hooked);
+        values[level] = e;
+        return e;
     }
 
     /**
