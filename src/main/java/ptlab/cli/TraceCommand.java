@@ -103,11 +103,11 @@ public final class TraceCommand implements Runnable {
                 + "default (then a write after a read faults again, copy-on-write)")
         boolean zeroPage;
 
-        @Option(names = "--threads", defaultValue = "1", paramLabel = "1|2",
-                description = "1 parses and replays on one thread; 2 parses on one while another replays, "
-                        + "which helps only with an idle core to spare (the JIT compiles on it early on); "
-                        + "the counts are the same (default: ${DEFAULT-VALUE})")
-        int threads;
+        @Option(names = "--threads", paramLabel = "1|2",
+                description = "threads parsing the trace: 2 parse about half of every buffer each, "
+                        + "and one of them replays; the results are the same (default: 2 when the "
+                        + "machine has two cores or more, else 1)")
+        Integer threads;
 
         @Option(names = "--buffer", converter = SizeConverter.class, defaultValue = "1M", hidden = true,
                 description = "read buffer size (default: ${DEFAULT-VALUE})")
@@ -145,7 +145,7 @@ public final class TraceCommand implements Runnable {
             } catch (TraceReplay.OutOfSimulatedRam e) {
                 throw new UsageException(e.getMessage());
             }
-            TraceReader reader = tf.reader(in, (int) bufferBytes);
+            TraceReader reader = tf.reader(in, (int) bufferBytes, parseThreads());
             StopOnShutdown stop = new StopOnShutdown(reader);
             TraceReplay.Result r;
             try (in; Progress progress = Progress.forFile(size)) {
@@ -178,10 +178,19 @@ public final class TraceCommand implements Runnable {
             if (ram < (64L << 20)) {
                 throw new UsageException("--ram " + ram + " is too small: at least 64M");
             }
+            parseThreads();
+            return d.withTlb(entries, ways).withRam(ram).withZeroPage(zeroPage);
+        }
+
+        /** --threads, or 2 when the JVM may run two threads at once (parsing is most of a replay's work). */
+        private int parseThreads() {
+            if (threads == null) {
+                return Runtime.getRuntime().availableProcessors() >= 2 ? 2 : 1;
+            }
             if (threads != 1 && threads != 2) {
                 throw new UsageException("--threads must be 1 or 2, not " + threads);
             }
-            return d.withTlb(entries, ways).withRam(ram).withZeroPage(zeroPage).withPipelined(threads == 2);
+            return threads;
         }
     }
 

@@ -15,7 +15,6 @@ import ptlab.kernel.KernelConfig;
 import ptlab.kernel.KernelStats;
 import ptlab.kernel.Task;
 import ptlab.trace.AccessSink;
-import ptlab.trace.PipelinedSink;
 import ptlab.trace.TraceReader;
 
 /**
@@ -50,34 +49,30 @@ public final class TraceReplay implements AccessSink {
     /**
      * What to replay on: the paging mode, the page size, the geometry of the TLB array for that
      * page size, RAM, and whether read faults map the shared zero page (Linux's default; off here
-     * unless asked, so that a page is allocated and faulted exactly once, on first touch); and
-     * whether to parse on one thread while replaying on another ({@link PipelinedSink}: the
-     * counts are the same either way).
+     * unless asked, so that a page is allocated and faulted exactly once, on first touch). How
+     * many threads parse the trace is the reader's ({@link ptlab.trace.TraceFormat#reader(
+     * java.nio.channels.ReadableByteChannel, int, int)}): the replay is the same either way.
      */
     public record Config(PagingMode mode, boolean largePages, int tlbEntries, int tlbWays, long ramBytes,
-                         boolean zeroPage, boolean pipelined) {
+                         boolean zeroPage) {
 
         /** The default TLB geometry for the page size (TlbConfig.DEFAULT: 64×4-way 4K, 32×4-way large). */
         public static Config of(PagingMode mode, boolean largePages) {
             TlbConfig d = TlbConfig.DEFAULT;
-            return largePages ? new Config(mode, true, d.entriesLarge(), d.waysLarge(), DEFAULT_RAM, false, false)
-                    : new Config(mode, false, d.entries4k(), d.ways4k(), DEFAULT_RAM, false, false);
+            return largePages ? new Config(mode, true, d.entriesLarge(), d.waysLarge(), DEFAULT_RAM, false)
+                    : new Config(mode, false, d.entries4k(), d.ways4k(), DEFAULT_RAM, false);
         }
 
         public Config withTlb(int entries, int ways) {
-            return new Config(mode, largePages, entries, ways, ramBytes, zeroPage, pipelined);
+            return new Config(mode, largePages, entries, ways, ramBytes, zeroPage);
         }
 
         public Config withRam(long bytes) {
-            return new Config(mode, largePages, tlbEntries, tlbWays, bytes, zeroPage, pipelined);
+            return new Config(mode, largePages, tlbEntries, tlbWays, bytes, zeroPage);
         }
 
         public Config withZeroPage(boolean on) {
-            return new Config(mode, largePages, tlbEntries, tlbWays, ramBytes, on, pipelined);
-        }
-
-        public Config withPipelined(boolean on) {
-            return new Config(mode, largePages, tlbEntries, tlbWays, ramBytes, zeroPage, on);
+            return new Config(mode, largePages, tlbEntries, tlbWays, ramBytes, on);
         }
 
         public int leafLevel() {
@@ -215,14 +210,7 @@ public final class TraceReplay implements AccessSink {
     /** Replays {@code reader} to its end (or until it is stopped) and returns the counts. */
     public Result replay(TraceReader reader, LongConsumer onProgress) throws IOException {
         long t0 = System.nanoTime();
-        boolean complete;
-        if (config.pipelined()) {
-            try (PipelinedSink pipeline = new PipelinedSink(this)) {
-                complete = reader.replay(pipeline, onProgress);
-            }
-        } else {
-            complete = reader.replay(this, onProgress);
-        }
+        boolean complete = reader.replay(this, onProgress);
         long nanos = System.nanoTime() - t0;
         return result(reader, nanos, !complete);
     }

@@ -24,6 +24,22 @@ public enum TraceFormat {
         return this == LACKEY ? new LackeyReader(in, bufferBytes) : new PlainReader(in, bufferBytes);
     }
 
+    /**
+     * As {@link #reader(ReadableByteChannel, int)}, parsing on {@code threads} (1 or 2) threads:
+     * with 2, a second reader of this format parses part of each buffer on a thread of its own
+     * (the replay's accesses, their order and the counts are the same).
+     */
+    public TraceReader reader(ReadableByteChannel in, int bufferBytes, int threads) {
+        if (threads != 1 && threads != 2) {
+            throw new IllegalArgumentException("a trace is parsed on 1 or 2 threads, not " + threads);
+        }
+        TraceReader r = reader(in, bufferBytes);
+        if (threads == 2) {
+            r.parseOnTwoThreads(reader(null, 64));
+        }
+        return r;
+    }
+
     public TraceReader reader(ReadableByteChannel in) {
         return reader(in, TraceReader.DEFAULT_BUFFER_BYTES);
     }

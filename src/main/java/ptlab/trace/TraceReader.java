@@ -85,6 +85,36 @@ public abstract class TraceReader {
 
     /** As {@link #replay(AccessSink)}, calling {@code onRefill} with the bytes read so far after each read. */
     public final boolean replay(AccessSink sink, java.util.function.LongConsumer onRefill) throws IOException {
+        if (twin == null) {
+            return replayOn(sink, onRefill);
+        }
+        try (SecondHalf half = new SecondHalf(twin)) {
+            return replayOnTwo(sink, onRefill, half);
+        }
+    }
+
+    /**
+     * Makes {@link #replay} parse on two threads: {@code twin}, a reader of the same format,
+     * parses the second part of each buffer on a thread of its own ({@link SecondHalf}). The
+     * sink is still called on the replaying thread only, with the same accesses in the same order,
+     * and the counts are the same.
+     */
+    final void parseOnTwoThreads(TraceReader twin) {
+        if (twin.getClass() != getClass() || twin == this) {
+            throw new IllegalArgumentException("the twin must be another reader of the same format");
+        }
+        this.twin = twin;
+    }
+
+    private TraceReader twin;
+    private long splits;
+
+    /** Buffers parsed on two threads so far (tests: a two-thread replay that never split proved nothing). */
+    long splits() {
+        return splits;
+    }
+
+    private boolean replayOn(AccessSink sink, java.util.function.LongConsumer onRefill) throws IOException {
         byte[] b = buf;
         int start = 0;
         int end = 0;
@@ -143,6 +173,178 @@ public abstract class TraceReader {
                 start = end;
             }
         }
+    }
+
+    /**
+     * {@link #replayOn} on two threads, with two buffers taking turns: while the {@link
+     * SecondHalf}'s thread parses the second part of the complete lines of one buffer, this
+     * thread hands the part before it to the sink, refills the other buffer (the incomplete last
+     * line carried over to its front), hands the accesses the other thread parsed to the sink,
+     * and starts on the next buffer:
+     *
+     * <pre>
+     *   this thread:   read A | A1 -> sink | read B | A2 -> sink, B1 -> sink | read A | B2 -> sink, A1' ...
+     *   other thread:         |  parse A2          |  parse B2               |  parse A2' ...
+     * </pre>
+     *
+     * The sink sees every access on this thread, in trace order, as without a second thread; the
+     * second part's counts are added when its accesses are handed over, before any later line is
+     * counted, so line numbers (the first malformed one) are the same. A line longer than a
+     * buffer is one malformed (or ignored) line, as in {@link #replayOn}.
+     */
+    private boolean replayOnTwo(AccessSink sink, java.util.function.LongConsumer onRefill, SecondHalf half)
+            throws IOException {
+        byte[][] bufs = {buf, new byte[buf.length]};
+        ByteBuffer[] windows = {window, ByteBuffer.wrap(bufs[1])};
+        byte[] prev = bufs[1];
+        int carryFrom = 0;         // prev[carryFrom, carryTo): the incomplete line to carry over
+        int carryTo = 0;
+        boolean discarding = false;
+        boolean pending = false;   // the other thread has parsed (or is parsing) part of prev
+        for (int turn = 0; ; turn ^= 1) {
+            if (stopRequested || Thread.currentThread().isInterrupted()) {
+                handOver(half, pending, turn ^ 1, sink);
+                interrupted = true;
+                return false;
+            }
+            // b was last parsed two turns ago and its second part handed over one turn ago: free
+            byte[] b = bufs[turn];
+            int end = carryTo - carryFrom;
+            System.arraycopy(prev, carryFrom, b, 0, end);
+            int n;
+            try {
+                n = in.read(windows[turn].limit(b.length).position(end));
+            } catch (ClosedByInterruptException e) {
+                handOver(half, pending, turn ^ 1, sink);
+                interrupted = true;
+                return false;
+            }
+            if (n < 0) {
+                handOver(half, pending, turn ^ 1, sink);
+                if (end > 0 && !discarding) {
+                    lastLine(b, 0, end, sink);
+                }
+                return true;
+            }
+            end += n;
+            bytesRead += n;
+            if (onRefill != null) {
+                onRefill.accept(bytesRead);
+            }
+            int p = 0;
+            if (discarding) {
+                int nl = endOfLine(b, 0, end);
+                p = nl < 0 ? end : nl + 1;
+                discarding = nl < 0;
+            }
+            // complete lines: b[p, last]; this thread takes b[p, mid], the other b[mid + 1, last]
+            int last = lastNewline(b, p, end);
+            int mid = last < 0 ? -1 : endOfLine(b, p + (int) ((last - p) * firstShare), last);
+            boolean split = mid >= 0 && mid < last;
+            if (pending) {
+                long thisNanos = System.nanoTime() - turnStart;   // this thread's part of the last turn, not the wait
+                half.await();
+                balance(thisNanos, half.nanos());
+            }
+            if (pending) {
+                takeTwinCounts();
+            }
+            if (split) {
+                half.start(b, mid + 1, last + 1, turn);
+            }
+            turnStart = System.nanoTime();
+            if (pending) {
+                half.deliver(turn ^ 1, sink);
+                addTwinCounts();
+            }
+            int firstEnd = split ? mid + 1 : end;
+            for (int nl; (nl = parseLine(b, p, firstEnd, sink)) >= 0; p = nl + 1) {
+                // parseLine counted the line and fed its accesses to the sink
+            }
+            if (split) {
+                splits++;
+                p = last + 1;
+            }
+            pending = split;
+            if (p == 0 && end == b.length && !discarding) {
+                // a line longer than the whole buffer: a long comment is still a comment
+                if (isCommentStart(b, 0, end)) {
+                    ignored();
+                } else {
+                    malformed();
+                }
+                discarding = true;
+                p = end;
+            }
+            prev = b;
+            carryFrom = p;
+            carryTo = end;
+        }
+    }
+
+    /** When this thread's part of the last turn began (for {@link #balance}). */
+    private long turnStart;
+
+    /** Waits for the other thread's part of the last buffer (that of {@code turn}), if any, and hands it to the sink. */
+    private void handOver(SecondHalf half, boolean pending, int turn, AccessSink sink) {
+        if (pending) {
+            half.await();
+            takeTwinCounts();
+            half.deliver(turn, sink);
+            addTwinCounts();
+        }
+    }
+
+    /** The twin's counts of the part it just parsed: lines, records, ignored, malformed, first malformed. */
+    private final long[] twinCounts = new long[5];
+
+    /** Takes (and zeroes) the twin's counts before it starts on the next part. */
+    private void takeTwinCounts() {
+        TraceReader t = twin;
+        long[] c = twinCounts;
+        c[0] = t.lines;
+        c[1] = t.records;
+        c[2] = t.ignored;
+        c[3] = t.malformed;
+        c[4] = t.firstMalformedLine;
+        t.lines = t.records = t.ignored = t.malformed = t.firstMalformedLine = 0;
+    }
+
+    /** Adds the taken counts after the lines counted so far: the first malformed line is numbered from them. */
+    private void addTwinCounts() {
+        long[] c = twinCounts;
+        if (malformed == 0 && c[3] != 0) {
+            firstMalformedLine = lines + c[4];
+        }
+        lines += c[0];
+        records += c[1];
+        ignored += c[2];
+        malformed += c[3];
+    }
+
+    /**
+     * Moves the split point so that both threads take the same time a turn: this thread also
+     * hands every access to the sink (the replay's work) and reads the file, so it parses less
+     * than half. Each turn nudges the share by at most 5% of the bytes; it stays within [0.1, 0.9].
+     */
+    private void balance(long thisNanos, long otherNanos) {
+        double total = thisNanos + otherNanos;
+        if (total > 0) {
+            firstShare = Math.min(0.9, Math.max(0.1, firstShare + 0.05 * (otherNanos - thisNanos) / total));
+        }
+    }
+
+    /** Fraction of a buffer's complete lines (in bytes) this thread parses (moved by {@link #balance}). */
+    private double firstShare = 0.4;
+
+    /** Index of the last {@code '\n'} in {@code b[from, limit)}, or -1. */
+    private static int lastNewline(byte[] b, int from, int limit) {
+        for (int i = limit - 1; i >= from; i--) {
+            if (b[i] == '\n') {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** The input ended without a newline: parse what is left as a line of its own. */

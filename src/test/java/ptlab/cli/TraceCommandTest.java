@@ -163,7 +163,7 @@ class TraceCommandTest {
                 b.toString()).code());
         assertArrayEquals(Files.readAllBytes(a), Files.readAllBytes(b));
         JsonNode j = json("trace", "replay", a.toString(), "--trace-format", "lackey", "--arch", "x86-64",
-                "--format", "json");
+                "--threads", "1", "--format", "json");
         assertEquals(5000, j.get("lines").asLong());
         assertEquals(0, j.get("skipped_lines").asLong());
         JsonNode two = json("trace", "replay", a.toString(), "--trace-format", "lackey", "--arch", "x86-64",

@@ -236,8 +236,14 @@ class TraceReplayTest {
     }
 
     static TraceReplay.Result replay(TraceReplay.Config c, TraceFormat format, String text) throws IOException {
+        return replay(c, format, text, 1);
+    }
+
+    /** Replays {@code text} parsed on {@code threads} threads (4 KiB buffers: a split every buffer with 2). */
+    static TraceReplay.Result replay(TraceReplay.Config c, TraceFormat format, String text, int threads)
+            throws IOException {
         TraceReader reader = format.reader(Channels.newChannel(
-                new ByteArrayInputStream(text.getBytes(StandardCharsets.US_ASCII))), 4096);
+                new ByteArrayInputStream(text.getBytes(StandardCharsets.US_ASCII))), 4096, threads);
         return new TraceReplay(c).replay(reader);
     }
 
@@ -247,9 +253,9 @@ class TraceReplayTest {
             for (boolean large : mode.isLongMode() ? new boolean[] {false, true} : new boolean[] {false}) {
                 // enough RAM that no huge page falls back to 4K pages for want of a free 2M block
                 TraceReplay.Config c = TraceReplay.Config.of(mode, large).withRam(large ? 2L << 30 : 256L << 20);
-                list.add(Arguments.of(c));
-                list.add(Arguments.of(c.withTlb(16, 2).withPipelined(true)));   // parse and replay on two threads
-                list.add(Arguments.of(c.withTlb(8, 8)));   // fully associative
+                list.add(Arguments.of(c, 1));
+                list.add(Arguments.of(c.withTlb(16, 2), 2));   // parsed on two threads
+                list.add(Arguments.of(c.withTlb(8, 8), 1));    // fully associative
             }
         }
         return list;
@@ -257,7 +263,7 @@ class TraceReplayTest {
 
     @ParameterizedTest
     @MethodSource("configs")
-    void countsMatchBruteForce(TraceReplay.Config c) throws IOException {
+    void countsMatchBruteForce(TraceReplay.Config c, int threads) throws IOException {
         PagingMode mode = c.mode();
         long userEnd = userEnd(c);
         List<Access> trace = randomTrace(userEnd, 1000 + mode.ordinal() * 10 + (c.largePages() ? 1 : 0),
@@ -269,8 +275,8 @@ class TraceReplayTest {
                         + o.hits + " " + o.misses + " " + o.outOfRange + " " + o.sigsegv);
         for (TraceFormat format : TraceFormat.values()) {
             String text = format == TraceFormat.LACKEY ? lackey(trace) : plain(trace);
-            TraceReplay.Result r = replay(c, format, text);
-            String what = c + " " + format;
+            TraceReplay.Result r = replay(c, format, text, threads);
+            String what = c + " " + format + " on " + threads + " thread(s)";
             assertEquals(trace.size() + 1, r.lines(), what);
             assertEquals(trace.size(), r.records(), what);
             assertEquals(0, r.skippedLines(), what);
@@ -325,11 +331,11 @@ class TraceReplayTest {
         for (int i = 0; i < 20_000; i++) {                 // 80 MB of distinct pages in 64 MB of RAM
             sb.append("W 0x").append(Long.toHexString(0x1000_0000L + (long) i * 4096)).append('\n');
         }
-        for (boolean pipelined : new boolean[] {false, true}) {
-            TraceReplay.Config c = TraceReplay.Config.of(PagingMode.X86_64, false).withRam(64L << 20)
-                    .withPipelined(pipelined);
+        for (int threads = 1; threads <= 2; threads++) {
+            TraceReplay.Config c = TraceReplay.Config.of(PagingMode.X86_64, false).withRam(64L << 20);
+            int t = threads;
             TraceReplay.OutOfSimulatedRam e = org.junit.jupiter.api.Assertions.assertThrows(
-                    TraceReplay.OutOfSimulatedRam.class, () -> replay(c, TraceFormat.PLAIN, sb.toString()));
+                    TraceReplay.OutOfSimulatedRam.class, () -> replay(c, TraceFormat.PLAIN, sb.toString(), t));
             assertTrue(e.getMessage().contains("raise --ram"), e.getMessage());
         }
     }
@@ -359,7 +365,7 @@ class TraceReplayTest {
                 trace.add(new Access(rnd.nextInt(3), 0x40_0000L + rnd.nextInt(256) * 4096L + rnd.nextInt(4096), 8));
             }
             byte[] text = lackey(trace).getBytes(StandardCharsets.US_ASCII);
-            TraceReplay replay = new TraceReplay(TraceReplay.Config.of(PagingMode.X86_64, false).withPipelined(false));
+            TraceReplay replay = new TraceReplay(TraceReplay.Config.of(PagingMode.X86_64, false));
             TraceReader reader = TraceFormat.LACKEY.reader(Channels.newChannel(new ByteArrayInputStream(text)), 1 << 16);
             long before = threads.getCurrentThreadAllocatedBytes();
             TraceReplay.Result r = replay.replay(reader);

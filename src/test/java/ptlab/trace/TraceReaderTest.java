@@ -28,12 +28,31 @@ class TraceReaderTest {
     record Parsed(List<Access> accesses, long lines, long records, long ignored, long skipped, long firstSkipped) {
     }
 
+    /**
+     * Parses {@code text} on one thread and on two ({@link SecondHalf}), which must give the same
+     * accesses in the same order and the same counts: every test here checks both.
+     */
     static Parsed parse(TraceFormat format, byte[] text, int bufferBytes) throws IOException {
-        TraceReader r = format.reader(Channels.newChannel(new ByteArrayInputStream(text)), bufferBytes);
+        Parsed one = parse(format, text, bufferBytes, 1);
+        Parsed two = parse(format, text, bufferBytes, 2);
+        assertEquals(one.accesses().size(), two.accesses().size(), "accesses parsed on two threads");
+        assertEquals(one, two, "parsed on two threads");
+        return one;
+    }
+
+    static Parsed parse(TraceFormat format, byte[] text, int bufferBytes, int threads) throws IOException {
+        TraceReader r = format.reader(Channels.newChannel(new ByteArrayInputStream(text)), bufferBytes, threads);
         List<Access> list = new ArrayList<>();
-        assertTrue(r.replay((k, a, s) -> list.add(new Access(k, a, s))));
+        Thread caller = Thread.currentThread();
+        assertTrue(r.replay((k, a, s) -> {
+            assertTrue(Thread.currentThread() == caller, "the sink is called on the replaying thread only");
+            list.add(new Access(k, a, s));
+        }));
         assertEquals(text.length, r.bytesRead());
         assertEquals(r.lines(), r.records() + r.ignoredLines() + r.skippedLines());
+        if (threads == 2 && r.lines() >= 8 && bufferBytes >= 4096) {
+            assertTrue(r.splits() > 0, r.lines() + " lines parsed on two threads without one split");
+        }
         return new Parsed(list, r.lines(), r.records(), r.ignoredLines(), r.skippedLines(), r.firstSkippedLine());
     }
 
@@ -234,11 +253,13 @@ class TraceReaderTest {
         }
     }
 
-    @Test
-    void requestStopEndsAtTheNextRefill() throws IOException {
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void requestStopEndsAtTheNextRefill(int threads) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         TraceGenerator.generate(out, TraceFormat.PLAIN, TraceGenerator.Layout.X86_64, 10_000, 1);
-        TraceReader r = TraceFormat.PLAIN.reader(Channels.newChannel(new ByteArrayInputStream(out.toByteArray())), 4096);
+        TraceReader r = TraceFormat.PLAIN.reader(Channels.newChannel(new ByteArrayInputStream(out.toByteArray())), 4096,
+                threads);
         long[] seen = new long[1];
         boolean complete = r.replay((k, a, s) -> {
             if (++seen[0] == 100) {
@@ -249,5 +270,63 @@ class TraceReaderTest {
         assertTrue(r.interrupted());
         assertTrue(r.lines() < 10_000 && r.lines() >= 100, "stopped after " + r.lines());
         assertEquals(r.records(), seen[0]);
+    }
+
+    /**
+     * Two threads, line by line: malformed, ignored and CRLF lines anywhere (the first malformed
+     * one numbered across the split), every buffer size from tiny to whole, both formats.
+     */
+    @Test
+    void twoThreadsParseExactlyAsOne() throws IOException {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(15);
+        for (TraceFormat f : TraceFormat.values()) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            TraceGenerator.generate(out, f, TraceGenerator.Layout.X86_64, 5_000, 3);
+            String[] lines = out.toString(StandardCharsets.US_ASCII).split("\n");
+            for (int round = 0; round < 6; round++) {
+                StringBuilder sb = new StringBuilder();
+                for (String l : lines) {
+                    int x = rnd.nextInt(400);
+                    sb.append(x == 0 ? "bad line" : x == 1 ? "" : x == 2 ? l + "\r" : l).append('\n');
+                    if (x == 3) {
+                        sb.append(f == TraceFormat.LACKEY ? "==1== note\n" : "# note\n");
+                    }
+                }
+                byte[] text = sb.toString().getBytes(StandardCharsets.US_ASCII);
+                Parsed whole = parse(f, text, text.length + 64);
+                assertTrue(whole.skipped() > 0 && whole.firstSkipped() > 1, "the text has malformed lines: " + whole);
+                for (int buffer : new int[] {64 + rnd.nextInt(64), 700 + rnd.nextInt(300), 4096, 1 << 16}) {
+                    assertEquals(whole, parse(f, text, buffer), f + " with a buffer of " + buffer);
+                }
+            }
+        }
+    }
+
+    /** A sink that throws, in the first or the second part of a split: the replay throws it, the parsing thread ends. */
+    @Test
+    void aFailingSinkEndsTheTwoThreadReplay() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        TraceGenerator.generate(out, TraceFormat.LACKEY, TraceGenerator.Layout.X86_64, 20_000, 5);
+        byte[] text = out.toByteArray();
+        for (int failAt : new int[] {10, 1_000, 9_000, 19_000}) {
+            TraceReader r = TraceFormat.LACKEY.reader(Channels.newChannel(new ByteArrayInputStream(text)), 1 << 16, 2);
+            long[] seen = new long[1];
+            IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> r.replay((k, a, s) -> {
+                        if (++seen[0] == failAt) {
+                            throw new IllegalStateException("sink failed at " + failAt);
+                        }
+                    }));
+            assertEquals("sink failed at " + failAt, e.getMessage());
+            assertEquals(failAt, seen[0]);
+        }
+        for (int i = 0; i < 100 && parsingThreads() > 0; i++) {
+            Thread.sleep(10);
+        }
+        assertEquals(0, parsingThreads(), "a parsing thread outlived its replay");
+    }
+
+    private static long parsingThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("ptlab-parse")).count();
     }
 }
