@@ -27,17 +27,19 @@ public final class PageWalker {
     // "Performance": a 4-level walk with A/D set costs about 1.3x a plain Java port, 2x C):
     //  - translateFrom() and leaf() stay under HotSpot's FreqInlineSize (325 bytecodes), so
     //    that with default JVM flags they are inlined into the caller and the access type,
-    //    user and implicit flags fold to constants; walkLevels64() holds the loop, is compiled
+    //    user and implicit flags fold to constants; walkLevels64() holds the walk, is compiled
     //    on its own first, and is then one call per walk (its machine code is above
     //    InlineSmallCode; forcing it inline measured within the noise). Everything rare
     //    lives out of line: faults, the PAE PDPTE step, A/D compare-and-swap and restart,
     //    protection keys, the PSE-36 address of a 4 MiB page, re-preparing the masks.
-    //  - Two loops, walkLevels64() for 8-byte entries (PAE, 4/5-level) and walkLevels32(): the
-    //    index width and entry size are constants, so an entry's offset is one shift and mask
-    //    and its load needs no extraction (one loop for both cost ~20% of a 4-level walk).
+    //  - Two walks, walkLevels64() for 8-byte entries (PAE, 4/5-level), written out level by
+    //    level, and walkLevels32(), a loop: the index width and entry size are constants, so an
+    //    entry's offset is one shift and mask and its load needs no extraction (one loop for
+    //    both cost ~20% of a 4-level walk; unrolling the 8-byte one made its levels' shifts and
+    //    indices constants too).
     //    Every other per-mode / per-level quantity (reserved masks, "may this level map a
     //    page") is precomputed by prepare(), checked with one compare per walk (pagingKey).
-    //  - Path: the loop stores only the entry it read at each level; the table base, entry
+    //  - Path: the walk stores only the entry it read at each level; the table base, entry
     //    address and rights above each level are derived from those entries when a PSC fill
     //    (Mmu) or an A/D update asks (walkedTable, restrictionsAbove), not written on every
     //    walk (writing them cost ~20% of a 4-level walk).
@@ -366,7 +368,7 @@ public final class PageWalker {
      * The entry at {@code offset} of the table in frame {@code pfn}, which is not the frame
      * remembered for {@code level} (8-byte entries): the directory lookup, remembering the frame,
      * or the checked path ({@link #loadEntrySlow}) for an unbacked or out-of-range frame or with
-     * a hook. A method of its own: it keeps walkLevels64's loop small.
+     * a hook. A method of its own: it keeps walkLevels64 small.
      */
     private long otherTable(long pfn, int offset, int level, boolean hooked) {
         long[] f = hooked ? null : memory.frameOfPfn(pfn);
