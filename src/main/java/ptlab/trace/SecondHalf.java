@@ -148,11 +148,7 @@ final class SecondHalf implements AutoCloseable {
             }
             long t0 = System.nanoTime();
             try {
-                TraceReader r = twin;
-                Records o = out;
-                for (int p = from, nl; (nl = r.parseLine(b, p, limit, o)) >= 0; p = nl + 1) {
-                    // the twin counts the line; its accesses go to the records
-                }
+                twin.parseLines(b, from, limit, out);   // the twin counts the lines; their accesses go to out
             } catch (Throwable t) {
                 failure = t;
             }

@@ -158,10 +158,7 @@ public abstract class TraceReader {
                 discarding = false;
                 p = nl + 1;
             }
-            for (int nl; (nl = parseLine(b, p, end, sink)) >= 0; p = nl + 1) {
-                // parseLine counted the line and fed its accesses to the sink
-            }
-            start = p;
+            start = parseLines(b, p, end, sink);
             if (start == 0 && end == b.length) {
                 // a line longer than the whole buffer: a long comment is still a comment
                 if (isCommentStart(b, 0, end)) {
@@ -257,10 +254,7 @@ public abstract class TraceReader {
                 half.deliver(turn ^ 1, sink);
                 addTwinCounts();
             }
-            int firstEnd = split ? mid + 1 : end;
-            for (int nl; (nl = parseLine(b, p, firstEnd, sink)) >= 0; p = nl + 1) {
-                // parseLine counted the line and fed its accesses to the sink
-            }
+            p = parseLines(b, p, split ? mid + 1 : end, sink);
             if (split) {
                 splits++;
                 p = last + 1;
@@ -345,6 +339,18 @@ public abstract class TraceReader {
             }
         }
         return -1;
+    }
+
+    /**
+     * Parses the complete lines of {@code b} from {@code p} until the first that does not end
+     * before {@code limit}, and returns where that one starts. Both threads of a two-thread
+     * replay parse through here (the second with the twin), so HotSpot compiles one loop for both.
+     */
+    final int parseLines(byte[] b, int p, int limit, AccessSink sink) {
+        for (int nl; (nl = parseLine(b, p, limit, sink)) >= 0; p = nl + 1) {
+            // parseLine counted the line and fed its accesses to the sink
+        }
+        return p;
     }
 
     /** The input ended without a newline: parse what is left as a line of its own. */
