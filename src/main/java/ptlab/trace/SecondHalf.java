@@ -5,28 +5,31 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The second thread of a two-thread replay ({@code trace replay --threads 2}): it parses the
- * second part of each buffer's complete lines while the reading thread parses the first and
- * replays it, then hands its accesses over in a buffer:
+ * The second thread of a two-thread replay ({@code trace replay --threads 2}, the default on two
+ * cores): it parses the second part of each buffer's complete lines into a record buffer while
+ * the reading thread parses the first part straight into the sink ({@link TraceReader}'s
+ * {@code replayOnTwo}, which has the whole turn diagram). Per buffer:
  *
  * <pre>
- *   reading thread                                   this thread
- *   read buffer ─► start(b, mid, end) ──────────────► parse b[mid, end) with the twin reader
- *   parse b[p, mid) into the sink                       into records (kind, address, size)
- *   await() ◄──────────────────────────────────────── done
- *   deliver(): records into the sink, in order; add the twin's counts; read the next buffer
+ *   reading thread                                 this thread
+ *   start(b, mid, end, turn) ─────────────────────► parse b[mid, end) with the twin reader into
+ *   deliver(other turn): the last buffer's records    the records of turn (kind, address, size)
+ *     into the sink; parse b[p, mid) into the sink
+ *   read the next buffer into the other array
+ *   await() ◄──────────────────────────────────────  done
  * </pre>
  *
- * Parsing is most of a replay's time (a lackey line takes ~25 ns to parse, its translation a
- * few: the replay memoizes TLB hits), so the two threads parse about half each and only the
- * reading thread ever calls the sink: the sink sees exactly the calls of a one-thread replay,
- * in the same order. The twin is a second reader of the same format; only its
- * {@code parseLine} and counts are used, never its channel or buffer.
+ * Parsing is most of a replay's time (the replay memoizes TLB hits), so both threads parse and
+ * only the reading thread ever calls the sink: the sink sees exactly the calls of a one-thread
+ * replay, in the same order. The reading thread also replays every access, so it parses about a
+ * third. The twin is a second reader of the same format; only its parse loop and counts are
+ * used, never its channel or buffer.
  *
  * <p>Hand-over: {@link #state} is written by one side and read by the other (volatile), the
- * buffer range and the records are published by those writes (happens-before through the
- * volatile), and a side that finds nothing to do spins briefly, then parks. The reading thread
- * does not touch {@code b[mid, end)} nor refill the buffer until {@link #await} returns.
+ * buffer range, the records and the twin's counts are published by those writes (happens-before
+ * through the volatile), and a side that finds nothing to do spins briefly, then parks. The
+ * reading thread does not touch {@code b[mid, end)} nor refill {@code b} until {@link #await}
+ * returns, and does not read the records of a turn before then.
  */
 final class SecondHalf implements AutoCloseable {
 
