@@ -104,8 +104,8 @@ public final class TraceCommand implements Runnable {
         boolean zeroPage;
 
         @Option(names = "--threads", paramLabel = "1|2",
-                description = "threads parsing the trace: 2 parse about half of every buffer each, "
-                        + "and one of them replays; the results are the same (default: 2 when the "
+                description = "threads parsing the trace: 2 split every buffer between them, and "
+                        + "one of them also replays; the results are the same (default: 2 when the "
                         + "machine has two cores or more, else 1)")
         Integer threads;
 
