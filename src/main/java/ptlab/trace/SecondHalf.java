@@ -130,10 +130,26 @@ final class SecondHalf implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends the thread and waits until it has: a replay never leaves a parsing thread behind
+     * (after a failure it may still be finishing a part, a few milliseconds at most).
+     */
     @Override
     public void close() {
         state = CLOSED;
         LockSupport.unpark(thread);
+        boolean interrupted = false;
+        while (true) {
+            try {
+                thread.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void run() {
