@@ -8,7 +8,7 @@ import java.util.concurrent.locks.LockSupport;
  * The second thread of a two-thread replay ({@code trace replay --threads 2}, the default on two
  * cores): it parses the second part of each buffer's complete lines into a record buffer while
  * the reading thread parses the first part straight into the sink ({@link TraceReader}'s
- * {@code replayOnTwo}, which has the whole turn diagram). Per buffer:
+ * {@code replayBuffers}, which has the whole turn diagram). Per buffer:
  *
  * <pre>
  *   reading thread                                 this thread

@@ -86,10 +86,10 @@ public abstract class TraceReader {
     /** As {@link #replay(AccessSink)}, calling {@code onRefill} with the bytes read so far after each read. */
     public final boolean replay(AccessSink sink, java.util.function.LongConsumer onRefill) throws IOException {
         if (twin == null) {
-            return replayOn(sink, onRefill);
+            return replayBuffers(sink, onRefill, null);
         }
         try (SecondHalf half = new SecondHalf(twin)) {
-            return replayOnTwo(sink, onRefill, half);
+            return replayBuffers(sink, onRefill, half);
         }
     }
 
@@ -114,90 +114,34 @@ public abstract class TraceReader {
         return splits;
     }
 
-    private boolean replayOn(AccessSink sink, java.util.function.LongConsumer onRefill) throws IOException {
-        byte[] b = buf;
-        int start = 0;
-        int end = 0;
-        boolean discarding = false;   // inside a line longer than the buffer, already counted
-        while (true) {
-            if (stopRequested || Thread.currentThread().isInterrupted()) {
-                interrupted = true;
-                return false;
-            }
-            if (start > 0) {
-                System.arraycopy(b, start, b, 0, end - start);
-                end -= start;
-                start = 0;
-            }
-            window.limit(b.length).position(end);
-            int n;
-            try {
-                n = in.read(window);
-            } catch (ClosedByInterruptException e) {
-                interrupted = true;
-                return false;
-            }
-            if (n < 0) {
-                if (end > start && !discarding) {
-                    lastLine(b, start, end, sink);
-                }
-                return true;
-            }
-            end += n;
-            bytesRead += n;
-            if (onRefill != null) {
-                onRefill.accept(bytesRead);
-            }
-            int p = start;
-            if (discarding) {
-                int nl = endOfLine(b, p, end);
-                if (nl < 0) {
-                    start = end;
-                    continue;
-                }
-                discarding = false;
-                p = nl + 1;
-            }
-            start = parseLines(b, p, end, sink);
-            if (start == 0 && end == b.length) {
-                // a line longer than the whole buffer: a long comment is still a comment
-                if (isCommentStart(b, 0, end)) {
-                    ignored();
-                } else {
-                    malformed();
-                }
-                discarding = true;
-                start = end;
-            }
-        }
-    }
-
     /**
-     * {@link #replayOn} on two threads, with two buffers taking turns: while the {@link
-     * SecondHalf}'s thread parses the second part of the complete lines of one buffer, this
-     * thread hands the part before it to the sink, refills the other buffer (the incomplete last
-     * line carried over to its front), hands the accesses the other thread parsed to the sink,
-     * and starts on the next buffer:
+     * The replay loop: fill a buffer (the incomplete last line of the previous one carried to its
+     * front), parse its complete lines, repeat. On one thread ({@code half} null) the two
+     * buffers are one array. On two, two buffers take turns: while the {@link SecondHalf}'s
+     * thread parses the second part of the complete lines of one buffer, this thread hands the
+     * part before it to the sink, refills the other buffer, hands the accesses the other thread
+     * parsed to the sink, and starts on the next buffer:
      *
      * <pre>
      *   this thread:   read A | A1 -> sink | read B | A2 -> sink, B1 -> sink | read A | B2 -> sink, A1' ...
      *   other thread:         |  parse A2          |  parse B2               |  parse A2' ...
      * </pre>
      *
-     * The sink sees every access on this thread, in trace order, as without a second thread; the
-     * second part's counts are added when its accesses are handed over, before any later line is
-     * counted, so line numbers (the first malformed one) are the same. A line longer than a
-     * buffer is one malformed (or ignored) line, as in {@link #replayOn}.
+     * The sink sees every access on this thread, in trace order, either way; the second part's
+     * counts are added when its accesses are handed over, before any later line is counted, so
+     * line numbers (the first malformed one) are the same. A line longer than a buffer is one
+     * malformed (or ignored) line.
      */
-    private boolean replayOnTwo(AccessSink sink, java.util.function.LongConsumer onRefill, SecondHalf half)
+    private boolean replayBuffers(AccessSink sink, java.util.function.LongConsumer onRefill, SecondHalf half)
             throws IOException {
-        byte[][] bufs = {buf, new byte[buf.length]};
-        ByteBuffer[] windows = {window, ByteBuffer.wrap(bufs[1])};
+        byte[] other = half == null ? buf : new byte[buf.length];
+        byte[][] bufs = {buf, other};
+        ByteBuffer[] windows = {window, half == null ? window : ByteBuffer.wrap(other)};
         byte[] prev = bufs[1];
         int carryFrom = 0;         // prev[carryFrom, carryTo): the incomplete line to carry over
         int carryTo = 0;
         boolean discarding = false;
-        boolean pending = false;   // the other thread has parsed (or is parsing) part of prev
+        boolean pending = false;   // the other thread has parsed (or is parsing) part of prev (never on one)
         for (int turn = 0; ; turn ^= 1) {
             if (stopRequested || Thread.currentThread().isInterrupted()) {
                 handOver(half, pending, turn ^ 1, sink);
@@ -205,6 +149,7 @@ public abstract class TraceReader {
                 return false;
             }
             // b was last parsed two turns ago and its second part handed over one turn ago: free
+            // (one thread: b is prev, and the copy moves the incomplete line to the front)
             byte[] b = bufs[turn];
             int end = carryTo - carryFrom;
             System.arraycopy(prev, carryFrom, b, 0, end);
@@ -234,9 +179,13 @@ public abstract class TraceReader {
                 p = nl < 0 ? end : nl + 1;
                 discarding = nl < 0;
             }
-            // complete lines: b[p, last]; this thread takes b[p, mid], the other b[mid + 1, last]
-            int last = lastNewline(b, p, end);
-            int mid = last < 0 ? -1 : endOfLine(b, p + (int) ((last - p) * firstShare), last);
+            // two threads: complete lines b[p, last]; this thread takes b[p, mid], the other b[mid + 1, last]
+            int last = -1;
+            int mid = -1;
+            if (half != null) {
+                last = lastNewline(b, p, end);
+                mid = last < 0 ? -1 : endOfLine(b, p + (int) ((last - p) * firstShare), last);
+            }
             boolean split = mid >= 0 && mid < last;
             if (pending) {
                 long thisNanos = System.nanoTime() - turnStart;   // this thread's part of the last turn, not the wait
