@@ -127,6 +127,7 @@ public final class TraceCommand implements Runnable {
         @Override
         public Integer call() throws IOException {
             TraceReplay.Config config = config();
+            int parseThreads = parseThreads();
             TraceFormat tf = UsageException.userInput(() -> TraceFormat.fromCliName(traceFormat));
             if (bufferBytes > (1 << 30)) {
                 throw new UsageException("--buffer of " + bufferBytes + " bytes is too large");
@@ -145,7 +146,7 @@ public final class TraceCommand implements Runnable {
             } catch (TraceReplay.OutOfSimulatedRam e) {
                 throw new UsageException(e.getMessage());
             }
-            TraceReader reader = tf.reader(in, (int) bufferBytes, parseThreads());
+            TraceReader reader = tf.reader(in, (int) bufferBytes, parseThreads);
             StopOnShutdown stop = new StopOnShutdown(reader);
             TraceReplay.Result r;
             try (in; Progress progress = Progress.forFile(size)) {
@@ -178,7 +179,6 @@ public final class TraceCommand implements Runnable {
             if (ram < (64L << 20)) {
                 throw new UsageException("--ram " + ram + " is too small: at least 64M");
             }
-            parseThreads();
             return d.withTlb(entries, ways).withRam(ram).withZeroPage(zeroPage);
         }
 
