@@ -79,8 +79,7 @@ final class SecondHalf implements AutoCloseable {
         this.b = b;
         this.from = from;
         this.limit = limit;
-        out = records[turn];
-        out.count = 0;
+        out = records[turn];   // empty: deliver() emptied it the turn before
         state = POSTED;
         LockSupport.unpark(thread);
     }

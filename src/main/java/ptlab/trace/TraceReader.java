@@ -142,6 +142,7 @@ public abstract class TraceReader {
         int carryTo = 0;
         boolean discarding = false;
         boolean pending = false;   // the other thread has parsed (or is parsing) part of prev (never on one)
+        long turnStart = 0;        // when this thread's part of the last turn began (for balance)
         for (int turn = 0; ; turn ^= 1) {
             if (stopRequested || Thread.currentThread().isInterrupted()) {
                 handOver(half, pending, turn ^ 1, sink);
@@ -191,8 +192,6 @@ public abstract class TraceReader {
                 long thisNanos = System.nanoTime() - turnStart;   // this thread's part of the last turn, not the wait
                 half.await();
                 balance(thisNanos, half.nanos());
-            }
-            if (pending) {
                 takeTwinCounts();
             }
             if (split) {
@@ -224,9 +223,6 @@ public abstract class TraceReader {
             carryTo = end;
         }
     }
-
-    /** When this thread's part of the last turn began (for {@link #balance}). */
-    private long turnStart;
 
     /** Waits for the other thread's part of the last buffer (that of {@code turn}), if any, and hands it to the sink. */
     private void handOver(SecondHalf half, boolean pending, int turn, AccessSink sink) {
