@@ -39,6 +39,8 @@ public final class PageWalker {
     //    indices constants too).
     //    Every other per-mode / per-level quantity (reserved masks, "may this level map a
     //    page") is precomputed by prepare(), checked with one compare per walk (pagingKey).
+    //    Every per-level value lives in one long[] (state, slot()): one reference to keep in a
+    //    register and one bounds check, where one array per quantity made C2 spill.
     //  - Path: the walk stores only the entry it read at each level; the table base, entry
     //    address and rights above each level are derived from those entries when a PSC fill
     //    (Mmu) or an A/D update asks (walkedTable, restrictionsAbove), not written on every
@@ -54,26 +56,50 @@ public final class PageWalker {
     //  - WalkResult: a success writes every scalar field once, so no reset is needed; a fault resets.
 
     private final PhysicalMemory memory;
-    /** entryValue[level] = the entry read at that level on the current attempt. */
-    private final long[] entryValue = new long[6];
+    // The walk's values by level, in one array: state[slot(level, X)]. With one array for each
+    // (masks, remembered pfns, entries read, shifts), walkLevels64 held six array references and
+    // the walker itself in registers besides va, the table base and the rights, C2 ran out of
+    // registers and reloaded them from the stack at every level; one array is one reference and
+    // one bounds check (issue 15: `ptlab bench walk` of the two builds' jars, interleaved, 4
+    // rounds: walk4 17.0-21.0 -> 14.2-14.5 ns, the C walker 7.8-9.3 in the same rounds; xmm and
+    // stack spills in walkLevels64's machine code 95 -> 53 instructions). Level 0 is unused.
+    // TABLE_MASK, PAGE_MASK, LARGE_PS, SHIFT and LEAF_MASK are per configuration (prepare()).
+    private static final int LEVEL_SLOTS = 7;
+    /**
+     * Reserved bits of a present entry pointing to a table, plus P: the entry is usable iff
+     * {@code (e & mask) == P} (P is never reserved).
+     */
+    private static final int TABLE_MASK = 0;
+    /** Reserved bits of a present entry mapping a page (PS=1), plus P. */
+    private static final int PAGE_MASK = 1;
+    /** The pfn of the frame remembered for the level ({@link #frame}); -1: nothing remembered. */
+    private static final int FRAME_PFN = 2;
+    /** The entry read at the level on the current attempt. */
+    private static final int ENTRY = 3;
+    /** PS (bit 7) if an entry at the level may map a page, else 0. */
+    private static final int LARGE_PS = 4;
+    /** The lowest linear-address bit indexing the level = the page shift of a leaf there. */
+    private static final int SHIFT = 5;
+    /** The address bits of a page mapped at the level (not used for PSE-36 pages). */
+    private static final int LEAF_MASK = 6;
+    private final long[] state = new long[6 * LEVEL_SLOTS];
+
+    /** Index in {@link #state} of {@code value} (TABLE_MASK .. LEAF_MASK) of {@code level}. */
+    private static int slot(int level, int value) {
+        return level * LEVEL_SLOTS + value;
+    }
+
+    /** The entry read at {@code level} on the current attempt. */
+    private long entryValue(int level) {
+        return state[slot(level, ENTRY)];
+    }
 
     // Per-configuration constants of the walk, computed by prepare() when the mode, MAXPHYADDR,
     // EFER.NXE or CR4.PSE differs from the previous walk's.
     /** {@link CpuRegisters#pagingKey()} the constants below were computed for; 0: none yet. */
     private int preparedKey;
     private int preparedMaxPhy;
-    /**
-     * Reserved bits of a present entry, plus P, by level: pointing to a table, mapping a page
-     * (PS=1). An entry is usable iff {@code (e & mask) == P} (P is never reserved).
-     */
-    private final long[] usableTable = new long[6], usablePage = new long[6];
-    /** Bit {@code level} set if an entry at that level may map a page (PS=1). */
-    private int largeLevels;
-    /** shift[level] = lowest linear-address bit indexing that level = page shift of a leaf there. */
-    private final int[] shift = new int[6];
     private int indexMask;          // 511, or 1023 for 32-bit paging
-    /** leafMask[level] = address bits of a page mapped at that level (not used for PSE-36 pages). */
-    private final long[] leafMask = new long[6];
     private long nextTableMask;
     private int entryBytes;
     private int entryShift;         // log2(entryBytes)
@@ -87,12 +113,14 @@ public final class PageWalker {
 
     // The frame last read at each level: a frame's backing array never changes once created
     // (see PhysicalMemory#frameIfBacked), so a repeated walk reads each entry with one array
-    // load instead of a directory lookup. framePfn[level] = -1: nothing remembered.
-    private final long[] framePfn = {-1, -1, -1, -1, -1, -1};
+    // load instead of a directory lookup. Its pfn is state[slot(level, FRAME_PFN)], -1: nothing remembered.
     private final long[][] frame = new long[6][];
 
     public PageWalker(PhysicalMemory memory) {
         this.memory = memory;
+        for (int level = 0; level < 6; level++) {
+            state[slot(level, FRAME_PFN)] = -1;
+        }
     }
 
     public PhysicalMemory memory() {
@@ -104,18 +132,14 @@ public final class PageWalker {
         int maxPhy = regs.maxPhyAddr();
         boolean nxe = regs.nxe();
         boolean pse = regs.pse();
-        int large = 0;
         for (int level = 1; level <= mode.levels(); level++) {
-            usableTable[level] = PteBits.P | reservedMask(mode, level, false, maxPhy, nxe);
-            usablePage[level] = PteBits.P | reservedMask(mode, level, true, maxPhy, nxe);
-            if (mode.largePageAllowed(level) && (mode != PagingMode.X86_32 || pse)) {
-                large |= 1 << level;
-            }
-            shift[level] = mode.shift(level);
-            leafMask[level] = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK
+            state[slot(level, TABLE_MASK)] = PteBits.P | reservedMask(mode, level, false, maxPhy, nxe);
+            state[slot(level, PAGE_MASK)] = PteBits.P | reservedMask(mode, level, true, maxPhy, nxe);
+            state[slot(level, LARGE_PS)] = mode.largePageAllowed(level) && (mode != PagingMode.X86_32 || pse) ? PteBits.PS : 0;
+            state[slot(level, SHIFT)] = mode.shift(level);
+            state[slot(level, LEAF_MASK)] = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK
                     : Pte64.addressMask(maxPhy, mode.shift(level));
         }
-        largeLevels = large;
         nextTableMask = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK : Pte64.addressMask(maxPhy, 12);
         indexMask = mode.entries(1) - 1;
         entryBytes = mode.entryBytes();
@@ -147,7 +171,7 @@ public final class PageWalker {
         }
         frame[level] = f;
         // equivalent mutant (PIT: >>> to <<): a pfn no table has only sends the next walk back to this slow path: same entry
-        framePfn[level] = pa >>> PhysicalMemory.PAGE_SHIFT;
+        state[slot(level, FRAME_PFN)] = pa >>> PhysicalMemory.PAGE_SHIFT;
         return PhysicalMemory.loadEntryUnhooked(f, (int) pa & (PhysicalMemory.PAGE_SIZE - 1), entryMask);
     }
 
@@ -266,20 +290,19 @@ public final class PageWalker {
         // orders every later memory read after it, so a field read after it would be read
         // again at every level. The hook is read once: it is installed between walks.
         final boolean hooked = memory.hasAccessHook();
-        final long[] tableMask = usableTable, pageMask = usablePage, values = entryValue, pfns = framePfn;
+        final long[] s = state;
         final long[][] frames = frame;
-        final int large = largeLevels;
         final long nextTableMask = this.nextTableMask;
         startPath(startLevel, tableBase, restrictions);
         long base = tableBase;
         // SDM 4.6.1: writable iff every R/W=1, user iff every U/S=1 (AND); XD if any XD=1 (OR).
         // `all` also tells whether some entry still has A=0.
         long all = -1, any = 0, e;
-        int ps;
+        long ps;
         switch (startLevel) {
-            case 5:   // PML5E: PS is reserved (usableTable[5] has it), never a page
-                e = entry64(va, 5, base, hooked, values, pfns, frames);
-                if ((e & tableMask[5]) != PteBits.P) {
+            case 5:   // PML5E: PS is reserved (its TABLE_MASK has it), never a page
+                e = entry64(va, 5, base, hooked, s, frames);
+                if ((e & s[slot(5, TABLE_MASK)]) != PteBits.P) {
                     return notUsable(e, 5);
                 }
                 all &= e;
@@ -287,8 +310,8 @@ public final class PageWalker {
                 base = e & nextTableMask;
                 // fall through
             case 4:   // PML4E: as PML5E
-                e = entry64(va, 4, base, hooked, values, pfns, frames);
-                if ((e & tableMask[4]) != PteBits.P) {
+                e = entry64(va, 4, base, hooked, s, frames);
+                if ((e & s[slot(4, TABLE_MASK)]) != PteBits.P) {
                     return notUsable(e, 4);
                 }
                 all &= e;
@@ -296,9 +319,9 @@ public final class PageWalker {
                 base = e & nextTableMask;
                 // fall through
             case 3:   // PDPTE: a 1 GiB page if PS=1
-                e = entry64(va, 3, base, hooked, values, pfns, frames);
-                ps = (int) (e >>> 7) & (large >>> 3) & 1;   // PS=1 where this level may map a page
-                if ((e & (ps == 0 ? tableMask[3] : pageMask[3])) != PteBits.P) {
+                e = entry64(va, 3, base, hooked, s, frames);
+                ps = e & s[slot(3, LARGE_PS)];   // PS=1 where this level may map a page
+                if ((e & (ps == 0 ? s[slot(3, TABLE_MASK)] : s[slot(3, PAGE_MASK)])) != PteBits.P) {
                     return notUsable(e, 3);
                 }
                 all &= e;
@@ -309,9 +332,9 @@ public final class PageWalker {
                 base = e & nextTableMask;
                 // fall through
             case 2:   // PDE: a 2 MiB page if PS=1
-                e = entry64(va, 2, base, hooked, values, pfns, frames);
-                ps = (int) (e >>> 7) & (large >>> 2) & 1;
-                if ((e & (ps == 0 ? tableMask[2] : pageMask[2])) != PteBits.P) {
+                e = entry64(va, 2, base, hooked, s, frames);
+                ps = e & s[slot(2, LARGE_PS)];
+                if ((e & (ps == 0 ? s[slot(2, TABLE_MASK)] : s[slot(2, PAGE_MASK)])) != PteBits.P) {
                     return notUsable(e, 2);
                 }
                 all &= e;
@@ -322,8 +345,8 @@ public final class PageWalker {
                 base = e & nextTableMask;
                 // fall through
             case 1:   // PTE: always the leaf (bit 7 is PAT, not PS)
-                e = entry64(va, 1, base, hooked, values, pfns, frames);
-                if ((e & tableMask[1]) != PteBits.P) {
+                e = entry64(va, 1, base, hooked, s, frames);
+                if ((e & s[slot(1, TABLE_MASK)]) != PteBits.P) {
                     return notUsable(e, 1);
                 }
                 all &= e;
@@ -345,8 +368,8 @@ public final class PageWalker {
 
     /**
      * The entry for va at {@code level} of the table at {@code base}, remembered in
-     * {@link #entryValue} (inlined with a constant level). Fast path: no hook, and the frame
-     * remembered for this level is the table's (framePfn is -1 while nothing is remembered):
+     * the ENTRY slot of {@link #state} (inlined with a constant level). Fast path: no hook, and the frame
+     * remembered for this level is the table's (its FRAME_PFN is -1 while nothing is remembered):
      * one acquire load, no checks. Its address does not depend on the entry read at the level
      * above, only the (predicted) frame test does, so the CPU can load every level at once.
      * Another table than last time at this level (every walk at the pte level of a random
@@ -354,13 +377,13 @@ public final class PageWalker {
      * reference store written here, every walk ran slower (issue 15: ptlab bench walk, 4 rounds
      * interleaved, load 14-17, best round: walk4 18.2 -> 15.6 ns, walk5 24.1 -> 19.9).
      */
-    private long entry64(long va, int level, long base, boolean hooked, long[] values, long[] pfns, long[][] frames) {
+    private long entry64(long va, int level, long base, boolean hooked, long[] s, long[][] frames) {
         int offset = entryOffset64(va, level);
         long pfn = base >>> PhysicalMemory.PAGE_SHIFT;
-        long e = !hooked && pfns[level] == pfn
+        long e = !hooked && s[slot(level, FRAME_PFN)] == pfn
                 ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, -1L)
                 : otherTable(pfn, offset, level, hooked);
-        values[level] = e;
+        s[slot(level, ENTRY)] = e;
         return e;
     }
 
@@ -376,7 +399,7 @@ public final class PageWalker {
             return loadEntrySlow((pfn << PhysicalMemory.PAGE_SHIFT) + offset, level);
         }
         frame[level] = f;
-        framePfn[level] = pfn;
+        state[slot(level, FRAME_PFN)] = pfn;
         return PhysicalMemory.loadEntryUnhooked(f, offset, -1L);
     }
 
@@ -386,21 +409,20 @@ public final class PageWalker {
      */
     private int walkLevels32(long va, int startLevel, long tableBase, int restrictions) {
         final boolean hooked = memory.hasAccessHook();
-        final long[] values = entryValue, pfns = framePfn, tableMask = usableTable, pageMask = usablePage;
+        final long[] s = state;
         final long[][] frames = frame;
-        final int large = largeLevels;
         startPath(startLevel, tableBase, restrictions);
         long base = tableBase;
         long all = -1;
         for (int level = startLevel; level >= 1; level--) {
             int offset = (int) (va >>> (10 * level)) & 0xFFC;   // va[12 + 10 * (level - 1) + 9 : ...] times 4 bytes
             // equivalent mutant (PIT: >>> to <<): the frame test never matches, every walk reads via loadEntrySlow()
-            long e = !hooked && pfns[level] == base >>> PhysicalMemory.PAGE_SHIFT
+            long e = !hooked && s[slot(level, FRAME_PFN)] == base >>> PhysicalMemory.PAGE_SHIFT
                     ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, 0xFFFF_FFFFL)
                     : loadEntrySlow(base + offset, level);
-            values[level] = e;
-            int ps = (int) (e >>> 7) & (large >>> level) & 1;
-            if ((e & (ps == 0 ? tableMask[level] : pageMask[level])) != PteBits.P) {
+            s[slot(level, ENTRY)] = e;
+            long ps = e & s[slot(level, LARGE_PS)];
+            if ((e & s[slot(level, ps == 0 ? TABLE_MASK : PAGE_MASK)]) != PteBits.P) {
                 return notUsable(e, level);
             }
             all &= e;
@@ -484,7 +506,7 @@ public final class PageWalker {
     /** PAE: the walk from the PDPTE register (level 3) down; as walkLevels64(). */
     private int walkFromPdpte(CpuRegisters regs, long va, WalkResult out) {
         long e = regs.pdpte((int) (va >>> 30) & (PaePdpte.ENTRIES - 1));
-        entryValue[3] = e;
+        state[slot(3, ENTRY)] = e;
         if (!PteBits.present(e)) {
             faultBits = 0;
             return -3;
@@ -514,7 +536,7 @@ public final class PageWalker {
     }
 
     private long tableAt(int level) {
-        return level == pathLevel ? pathTable : entryValue[level + 1] & nextTableMask;
+        return level == pathLevel ? pathTable : entryValue(level + 1) & nextTableMask;
     }
 
     /** The rights accumulated by the last successful walk from the levels above {@code level} (as {@link #walkedTable}). */
@@ -522,7 +544,7 @@ public final class PageWalker {
         checkPathLevel(level);
         int restr = pathRestrictions;
         for (int l = pathLevel; l > level; l--) {
-            restr |= rightsOf(entryValue[l], entryValue[l]);
+            restr |= rightsOf(entryValue(l), entryValue(l));
         }
         return restr;
     }
@@ -535,13 +557,13 @@ public final class PageWalker {
 
     /** Physical address of the entry for {@code va} at {@code level} of the last walk's path. */
     private long walkedEntryAddress(long va, int level) {
-        return tableAt(level) + (((va >>> shift[level]) & indexMask) << entryShift);
+        return tableAt(level) + (((va >>> state[slot(level, SHIFT)]) & indexMask) << entryShift);
     }
 
     /** The leaf found by walkLevels64/32() at {@code level}: rights, then A/D, then the result. */
     private int leaf(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit, int startLevel,
                      int level, WalkResult out) {
-        long e = entryValue[level];
+        long e = entryValue(level);
         int restr = leafRestrictions;
         int pkey = hasPkeys ? Pte64.pkey(e) : 0;
         int denied = accessDenied(regs, access, user, implicit, restr, pkey);
@@ -557,8 +579,8 @@ public final class PageWalker {
             }
             e |= want;
         }
-        int s = shift[level];
-        long page = pse36 && level == 2 ? Pte32.largeAddress(e) : e & leafMask[level];   // a level-2 leaf is a 4 MiB page
+        int s = (int) state[slot(level, SHIFT)];
+        long page = pse36 && level == 2 ? Pte32.largeAddress(e) : e & state[slot(level, LEAF_MASK)];   // a level-2 leaf is a 4 MiB page
         out.setTranslation(va, page | (va & ((1L << s) - 1)), s, level, leafEntryAddress, e, restr, pkey,
                 (e & PteBits.G) != 0, memoryRefs(startLevel, level));
         return DONE;
@@ -578,7 +600,7 @@ public final class PageWalker {
      */
     private boolean setAccessedDirty(long va, int level, long e, long want) {
         for (int l = pathLevel; l > level; l--) {   // the PAE PDPTE registers are not on the path: no A
-            long v = entryValue[l];
+            long v = entryValue(l);
             if ((v & PteBits.A) == 0
                     && !memory.compareAndSetEntry(walkedEntryAddress(va, l), entryBytes, v, v | PteBits.A)) {
                 return false;
