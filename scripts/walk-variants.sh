@@ -38,7 +38,7 @@ for n in "${NAMES[@]}"; do
   [[ -f "$patch_file" ]] || { echo "walk-variants.sh: no variant '$n' (bench/variants/$n.patch)" >&2; exit 2; }
   mkdir -p "$WORK/$n/src/src" "$WORK/$n/classes"
   cp -r "$ROOT/src/main" "$WORK/$n/src/src/"
-  (cd "$WORK/$n/src" && patch -s -p1 <"$patch_file") || { echo "walk-variants.sh: $n.patch does not apply to this checkout" >&2; exit 2; }
+  (cd "$WORK/$n/src" && patch -s -p1 <"$patch_file") || { echo "walk-variants.sh: $n.patch does not apply to this checkout (the patches under bench/variants/ were made against commit 5ca953a, before PageWalker kept its per-level values in one array: run this script in a worktree of that commit, git worktree add DIR 5ca953a)" >&2; exit 2; }
   mapfile -t files < <(sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$patch_file")
   "$JAVAC" -nowarn -d "$WORK/$n/classes" -cp "$JAR" "${files[@]/#/$WORK/$n/src/}" 2>&1 | grep -v '^Note:' >&2 || true
 done
