@@ -115,7 +115,7 @@ public final class DemoCommand implements Callable<Integer> {
         Explorer.Summary s = Explorer.explore(sc, v.name(), settings, () -> false, null);
         out.printf("   variant %s: %d schedules, %d steps%n", v.name(), s.schedules(), s.steps());
         ObjectNode meta = Provenance.of("ptlab explore " + DEMO_SCENARIO + " --variant " + v.name()
-                + " --schedules 1000 --seed 1", 1).producedBy("ptlab demo").toJson(Json.MAPPER);
+                + " --schedules 1000 --seed 1", 1).producedBy("ptlab demo").toJson(Json.mapper());
         Path saved = null;
         if (s.schedule() != null) {
             saved = outDir.resolve("schedule-" + DEMO_SCENARIO + ".json");
@@ -147,10 +147,10 @@ public final class DemoCommand implements Callable<Integer> {
         params.put("seed", p.seed());
         params.put("ram", p.ramBytes());
         var rows = o.putArray("rows");
-        entries.forEach(e -> rows.add(Json.MAPPER.valueToTree(VmallocSyncReport.jsonRow(e))));
+        entries.forEach(e -> rows.add(Json.mapper().valueToTree(VmallocSyncReport.jsonRow(e))));
         o.set("meta", Provenance.of("ptlab experiment vmalloc-sync --arch " + mode.cliName() + " --procs " + p.procs()
                 + " --vmallocs " + p.vmallocOps() + " --cpus " + p.cpus() + " --seed " + p.seed(), p.seed())
-                .producedBy("ptlab demo").toJson(Json.MAPPER));
+                .producedBy("ptlab demo").toJson(Json.mapper()));
         Path dir = outDir.resolve("vmalloc-sync-" + mode.cliName());
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("vmalloc-sync.json"), Json.writePretty(o) + "\n");

@@ -234,7 +234,7 @@ public final class ExploreCommand implements Callable<Integer> {
 
     /** Provenance of what this run writes: its command line, seed, ptlab version and shard. */
     private ObjectNode meta(ShardSpec part) {
-        return Meta.provenance(spec, seed).withShard(part.label()).toJson(Json.MAPPER);
+        return Meta.provenance(spec, seed).withShard(part.label()).toJson(Json.mapper());
     }
 
     static ObjectNode toJson(Explorer.Summary s, Explorer.Settings settings, PagingMode mode, Path saved) {
@@ -278,7 +278,7 @@ public final class ExploreCommand implements Callable<Integer> {
 
     private Integer list(PrintWriter out) {
         if (format == OutputFormat.json) {
-            var arr = Json.MAPPER.createArrayNode();
+            var arr = Json.array();
             for (Scenario sc : Scenarios.all()) {
                 ObjectNode o = arr.addObject();
                 o.put("scenario", sc.name());
@@ -467,7 +467,7 @@ public final class ExploreCommand implements Callable<Integer> {
         String text = CliFiles.readText(f, 1 << 20);
         JsonNode n;
         try {
-            n = Json.MAPPER.readTree(text);
+            n = Json.mapper().readTree(text);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new UsageException(f + " is not JSON (expected a summary of ptlab explore --format json)");
         }

@@ -230,7 +230,7 @@ public final class FaultLockingCommand implements Callable<Integer> {
      * process with N one-page vmas, per-vma (fixed) against per-vma-fork-unlocked (6.4.0).
      */
     private int forkCost(PagingMode mode) {
-        ArrayNode rows = Json.MAPPER.createArrayNode();
+        ArrayNode rows = Json.array();
         PrintWriter pw = spec.commandLine().getOut();
         if (format == OutputFormat.text) {
             pw.printf("fork with N vmas on %s, one CPU, model cycles: vma_start_write on every parent vma (the fix) "
@@ -305,7 +305,7 @@ public final class FaultLockingCommand implements Callable<Integer> {
         params.put("cycles_per_second", (long) FaultLockingExperiment.CYCLES_PER_SECOND);
         ArrayNode ra = o.putArray("rows");
         for (Row r : rows) {
-            ra.add(Json.MAPPER.valueToTree(FaultLockingReport.columns(rows, r)));
+            ra.add(Json.mapper().valueToTree(FaultLockingReport.columns(rows, r)));
         }
         if (!searches.isEmpty()) {
             ArrayNode ea = o.putArray("explore");

@@ -18,7 +18,7 @@ final class Meta {
     }
 
     static ObjectNode of(CommandSpec spec, long seed) {
-        return provenance(spec, seed).toJson(Json.MAPPER);
+        return provenance(spec, seed).toJson(Json.mapper());
     }
 
     static Provenance provenance(CommandSpec spec, long seed) {

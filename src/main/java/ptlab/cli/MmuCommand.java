@@ -161,10 +161,15 @@ public final class MmuCommand implements Runnable {
     private static final Set<String> ENTRY_KEYS = Set.of("p", "rw", "us", "a", "d", "ps", "nx", "pkey", "rsvd",
             "pwt", "pcd", "g");
 
-    /** One request is one JSON object: a key given twice, or text after the object, is refused. */
-    private static final com.fasterxml.jackson.databind.ObjectReader STRICT = Json.MAPPER.reader()
-            .with(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /**
+     * One request is one JSON object: a key given twice, or text after the object, is refused.
+     * In a holder: other commands use this class's helpers ({@link #sizeName}) without a mapper.
+     */
+    private static final class Strict {
+        static final com.fasterxml.jackson.databind.ObjectReader READER = Json.mapper().reader()
+                .with(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    }
 
     /** What is wrong with a line, in our words with its column, not the parser's. */
     private static String jsonError(JsonProcessingException e) {
@@ -190,7 +195,7 @@ public final class MmuCommand implements Runnable {
     static MmuProbe.Request parseRequest(String line) {
         JsonNode root;
         try {
-            root = STRICT.readTree(line);
+            root = Strict.READER.readTree(line);
         } catch (JsonProcessingException e) {
             throw new MmuProbe.BadRequest(jsonError(e));
         }

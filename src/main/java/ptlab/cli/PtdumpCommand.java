@@ -95,7 +95,7 @@ public final class PtdumpCommand implements Callable<Integer> {
     }
 
     static ArrayNode listJson() {
-        ArrayNode a = Json.MAPPER.createArrayNode();
+        ArrayNode a = Json.array();
         for (PtdumpScenario s : PtdumpScenario.values()) {
             ObjectNode o = a.addObject();
             o.put("scenario", s.cliName());

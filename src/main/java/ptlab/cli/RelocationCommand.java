@@ -238,7 +238,7 @@ public final class RelocationCommand implements Callable<Integer> {
         costs.asMap().forEach(c::put);
         ArrayNode rs = o.putArray("rows");
         for (Row r : rows) {
-            rs.add(Json.MAPPER.valueToTree(RelocationReport.columns(r)));
+            rs.add(Json.mapper().valueToTree(RelocationReport.columns(r)));
         }
         return o;
     }

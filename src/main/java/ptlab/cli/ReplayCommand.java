@@ -62,7 +62,7 @@ public final class ReplayCommand implements Callable<Integer> {
         }
         String text = CliFiles.readText(file, 64 << 20);
         try {
-            Json.MAPPER.readTree(text);
+            Json.mapper().readTree(text);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {   // our words, not the parser's
             throw new UsageException(file + " is not JSON (line " + e.getLocation().getLineNr()
                     + "); expected a schedule written by ptlab explore --out");
@@ -171,7 +171,7 @@ public final class ReplayCommand implements Callable<Integer> {
     /** Whether the file has a "violation" key (null or a message): schedules by explore do. */
     private static boolean recordsOutcome(String text) {
         try {
-            com.fasterxml.jackson.databind.JsonNode n = Json.MAPPER.readTree(text);
+            com.fasterxml.jackson.databind.JsonNode n = Json.mapper().readTree(text);
             return n != null && n.has("violation");
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             return false;

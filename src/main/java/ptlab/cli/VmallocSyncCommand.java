@@ -252,7 +252,7 @@ public final class VmallocSyncCommand implements Callable<Integer>, Ptlab.SizesT
             }
         }
         ObjectNode json = toJson(mode, chosen, procCounts, ramBytes, costs, entries);
-        ObjectNode meta = Meta.provenance(spec, seed).withShard(part.label()).toJson(Json.MAPPER);
+        ObjectNode meta = Meta.provenance(spec, seed).withShard(part.label()).toJson(Json.mapper());
         meta.put("total_runs", total);
         runNumbers.forEach(meta.putArray("runs")::add);
         json.set("meta", meta);
@@ -407,7 +407,7 @@ public final class VmallocSyncCommand implements Callable<Integer>, Ptlab.SizesT
         costs.asMap().forEach(c::put);
         ArrayNode rows = o.putArray("rows");
         for (Entry e : entries) {
-            rows.add(Json.MAPPER.valueToTree(VmallocSyncReport.jsonRow(e)));
+            rows.add(Json.mapper().valueToTree(VmallocSyncReport.jsonRow(e)));
         }
         return o;
     }

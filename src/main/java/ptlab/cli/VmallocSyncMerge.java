@@ -38,7 +38,7 @@ final class VmallocSyncMerge {
             Path f = Files.isDirectory(p) ? p.resolve("vmalloc-sync.json") : p;
             JsonNode n;
             try {
-                n = Json.MAPPER.readTree(Files.readString(f));
+                n = Json.mapper().readTree(Files.readString(f));
             } catch (NoSuchFileException e) {
                 throw new UsageException("no such file: " + f);
             } catch (com.fasterxml.jackson.core.JsonProcessingException | MalformedInputException e) {
@@ -49,7 +49,7 @@ final class VmallocSyncMerge {
             }
             shards.add(new StudyResult(f, n));
         }
-        ObjectNode merged = UsageException.userInput(() -> ShardMerge.merge(shards, Json.MAPPER));   // inconsistent: exit 2
+        ObjectNode merged = UsageException.userInput(() -> ShardMerge.merge(shards, Json.mapper()));   // inconsistent: exit 2
         List<Entry> entries = new ArrayList<>();
         merged.path("rows").forEach(r -> entries.add(VmallocSyncReport.fromJson(r)));
         PagingMode mode = PagingMode.fromCliName(merged.path("arch").asText());

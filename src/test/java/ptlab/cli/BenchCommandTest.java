@@ -22,7 +22,7 @@ class BenchCommandTest {
         StringWriter err = new StringWriter();
         int rc = run(out, err, "bench", "walk", "--format", "json", "--seconds", "0.3");
         assertEquals(Ptlab.EXIT_OK, rc, err.toString());
-        JsonNode o = Json.MAPPER.readTree(out.toString());
+        JsonNode o = Json.mapper().readTree(out.toString());
         for (String key : new String[] {"tlb_hit_ns", "walk4_ns", "walk5_ns", "random_1g_ns", "translations_per_s"}) {
             assertTrue(o.has(key), "missing " + key + " in " + o);
             assertTrue(o.get(key).isNumber(), key + " is not a number: " + o);

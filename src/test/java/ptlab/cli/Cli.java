@@ -27,6 +27,6 @@ final class Cli {
     static JsonNode json(String... args) throws Exception {
         Run r = run(args);
         assertEquals(0, r.code(), r.err());
-        return Json.MAPPER.readTree(r.out());
+        return Json.mapper().readTree(r.out());
     }
 }

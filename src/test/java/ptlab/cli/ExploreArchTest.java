@@ -28,16 +28,16 @@ class ExploreArchTest {
         var r = run("explore", "vmalloc-sync-race", "--variant", "tracked-mask", "--arch", "x86-32-pae",
                 "--seed", "1", "--out", file.toString(), "--format", "json");
         assertEquals(1, r.code(), r.err());
-        JsonNode summary = Json.MAPPER.readTree(r.out());
+        JsonNode summary = Json.mapper().readTree(r.out());
         assertEquals("x86-32-pae", summary.get("arch").asText());
         // a 32-bit vmalloc address: the machine really was PAE
         assertTrue(summary.get("violation").asText().contains("kernel page fault at 0xc"), summary.toString());
-        JsonNode saved = Json.MAPPER.readTree(Files.readString(file));
+        JsonNode saved = Json.mapper().readTree(Files.readString(file));
         assertEquals("x86-32-pae", saved.get("arch").asText());
 
         var replay = run("replay", file.toString(), "--format", "json");
         assertEquals(1, replay.code(), replay.err());
-        JsonNode j = Json.MAPPER.readTree(replay.out());
+        JsonNode j = Json.mapper().readTree(replay.out());
         assertEquals("x86-32-pae", j.get("arch").asText());
         assertEquals(saved.get("violation").asText(), j.get("violation").asText());
         assertEquals(1, run("replay", file.toString(), "--arch", "x86-32-pae").code());
@@ -101,7 +101,7 @@ class ExploreArchTest {
     /** Edits a saved schedule as an older ptlab would have written it. */
     static final class ObjectNodeEdit {
         static void removeArch(Path file) throws Exception {
-            var o = (com.fasterxml.jackson.databind.node.ObjectNode) Json.MAPPER.readTree(Files.readString(file));
+            var o = (com.fasterxml.jackson.databind.node.ObjectNode) Json.mapper().readTree(Files.readString(file));
             o.remove("arch");
             Files.writeString(file, Json.writePretty(o));
         }

@@ -34,7 +34,7 @@ class ExploreCommandTest {
         String last = replay.out().strip().lines().reduce((a, b) -> b).orElseThrow();
         assertTrue(last.startsWith("violation: invariant 1"), last);
 
-        JsonNode j = Json.MAPPER.readTree(run("replay", file.toString(), "--format", "json").out());
+        JsonNode j = Json.mapper().readTree(run("replay", file.toString(), "--format", "json").out());
         assertTrue(j.get("trace").size() > 5);
         assertTrue(j.get("violation").asText().startsWith("invariant 1"));
     }
@@ -44,7 +44,7 @@ class ExploreCommandTest {
         var r = run("explore", "tlb-stale-after-unmap", "--variant", "shootdown", "--strategy", "exhaustive",
                 "--max-depth", "2", "--format", "json");
         assertEquals(0, r.code(), r.err());
-        JsonNode j = Json.MAPPER.readTree(r.out());
+        JsonNode j = Json.mapper().readTree(r.out());
         for (String k : new String[]{"scenario", "strategy", "schedules", "steps", "schedules_per_s", "steps_per_s",
                 "violation", "schedule"}) {
             assertTrue(j.has(k), k);
@@ -64,7 +64,7 @@ class ExploreCommandTest {
         var m = run("explore", "--merge", dir.resolve("s1.json").toString(), dir.resolve("s2.json").toString(),
                 "--format", "json");
         assertEquals(0, m.code(), m.err());
-        JsonNode j = Json.MAPPER.readTree(m.out());
+        JsonNode j = Json.mapper().readTree(m.out());
         assertEquals(200, j.get("schedules").asLong());
         assertEquals(2, j.get("shards").asInt());
     }
@@ -146,9 +146,9 @@ class ExploreCommandTest {
         assertEquals(0, ok.code(), ok.err());
         assertTrue(ok.out().contains("pte-clear-vs-dirty") && ok.out().contains("seed 1")
                 && ok.out().contains("variant xchg"), ok.out());
-        JsonNode m = Json.MAPPER.readTree(run("explore", "--merge", s1.toString(), s2.toString(), "--format", "json")
+        JsonNode m = Json.mapper().readTree(run("explore", "--merge", s1.toString(), s2.toString(), "--format", "json")
                 .out());
-        JsonNode w = Json.MAPPER.readTree(whole.toFile());
+        JsonNode w = Json.mapper().readTree(whole.toFile());
         assertEquals(w.get("schedules").asLong(), m.get("schedules").asLong());
         assertEquals(w.get("steps").asLong(), m.get("steps").asLong(), "2 shards ran exactly the unsharded schedules");
     }

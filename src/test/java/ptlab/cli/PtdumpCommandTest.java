@@ -51,7 +51,7 @@ class PtdumpCommandTest {
     void jsonRangesSumToTheAddressSpace() throws Exception {
         Run r = run("ptdump", "--arch", "x86-64", "--scenario", "fork-cow", "--mm", "child", "--format", "json");
         assertEquals(0, r.code(), r.err());
-        JsonNode j = Json.MAPPER.readTree(r.out());
+        JsonNode j = Json.mapper().readTree(r.out());
         assertEquals("x86-64", j.get("arch").asText());
         assertEquals("fork-cow", j.get("scenario").asText());
         assertEquals("child", j.get("mm").asText());
@@ -86,7 +86,7 @@ class PtdumpCommandTest {
     void jsonWithoutNxHasNullWxPages() throws Exception {
         Run r = run("ptdump", "--arch", "x86-32", "--scenario", "boot", "--format", "json");
         assertEquals(0, r.code(), r.err());
-        assertTrue(Json.MAPPER.readTree(r.out()).get("wx_pages").isNull());
+        assertTrue(Json.mapper().readTree(r.out()).get("wx_pages").isNull());
     }
 
     @Test

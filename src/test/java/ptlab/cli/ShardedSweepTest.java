@@ -184,7 +184,7 @@ class ShardedSweepTest {
     }
 
     private static JsonNode json(Path f) throws IOException {
-        return Json.MAPPER.readTree(Files.readString(f));
+        return Json.mapper().readTree(Files.readString(f));
     }
 
     /** The table lines of a text run (from the header to the violation notes), without the run's own summary lines. */

@@ -26,7 +26,7 @@ class VmallocSyncCommandTest {
         Cli.Run r = Cli.run("experiment", "vmalloc-sync", "--arch", "x86-64", "--procs", "50",
                 "--vmallocs", "400", "--jobs", "1", "--format", "json");
         assertEquals(0, r.code(), r.err());
-        JsonNode j = Json.MAPPER.readTree(r.out());
+        JsonNode j = Json.mapper().readTree(r.out());
         assertEquals("vmalloc-sync", j.get("experiment").asText());
         assertEquals("x86-64", j.get("arch").asText());
         assertEquals(50, j.get("params").get("procs").get(0).asInt());
@@ -51,7 +51,7 @@ class VmallocSyncCommandTest {
         List<String> csv = Files.readAllLines(dir.resolve("vmalloc-sync.csv"));
         assertEquals(5, csv.size(), "header and 2 strategies x 2 process counts");
         assertTrue(csv.get(0).startsWith("strategy,procs,full_syncs,entries_copied"));
-        JsonNode j = Json.MAPPER.readTree(dir.resolve("vmalloc-sync.json").toFile());
+        JsonNode j = Json.mapper().readTree(dir.resolve("vmalloc-sync.json").toFile());
         assertEquals(4, j.get("rows").size());
         for (String png : List.of("vmalloc-latency.png", "fork-latency.png", "vmalloc-p99-vs-procs.png",
                 "fork-p99-vs-procs.png")) {
