@@ -47,7 +47,10 @@ public final class PageWalker {
     //    walk (writing them cost ~20% of a 4-level walk).
     //  - Memory: the frame last read at each level is remembered, the hook is tested once per
     //    walk, and an entry's offset comes from va alone (table bases are 4 KiB aligned), so
-    //    each level is one acquire load whose address does not wait for the level above.
+    //    each level is one acquire load whose address does not wait for the level above. Pte
+    //    tables are also remembered by the index of the pmd entry naming them (pte64), so a walk
+    //    through another pte table than the last one (a random workload's) still finds its table
+    //    by va alone.
     //  - A/D: the AND of every entry read tells in one test whether any lacks A; only then
     //    (or for a write to a clean leaf) does the walk take the compare-and-swap path.
     //  - Rights: R/W and U/S are AND-ed and XD OR-ed over the raw entries (SDM 4.6.1) and
@@ -345,7 +348,7 @@ public final class PageWalker {
                 base = e & nextTableMask;
                 // fall through
             case 1:   // PTE: always the leaf (bit 7 is PAT, not PS)
-                e = entry64(va, 1, base, hooked, s, frames);
+                e = pte64(va, base, hooked, s, frames);
                 if ((e & s[slot(1, TABLE_MASK)]) != PteBits.P) {
                     return notUsable(e, 1);
                 }
@@ -384,6 +387,60 @@ public final class PageWalker {
                 ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, -1L)
                 : otherTable(pfn, offset, level, hooked);
         s[slot(level, ENTRY)] = e;
+        return e;
+    }
+
+    // The pte tables (level 1) this walker has read, by the index of the pmd entry (level 2) that
+    // points to them: ptePfn[i] is the table's pfn (-1: none), pteTable[i] its array. A walk
+    // finds its pte table here by va alone, so the pte's load does not wait for the pmd entry
+    // (only the check of the pfn does, a predicted branch), and a walk through another pte table
+    // than the last (nearly every walk of a random workload) needs no directory lookup and no
+    // call. A frame's array never changes once made, so an entry stays valid; a pmd index shared
+    // by tables of different address ranges replaces one by the other. Made once
+    // PTE_CACHE_AFTER walks have read another pte table than the last: a short run (an explore
+    // schedule) never allocates its 6 KiB. (Issue 15: `ptlab bench walk` of the two builds' jars,
+    // interleaved, 4 rounds: random_1g 25.4-26.7 -> 22.8-23.0 ns, C 13.6-14.2; the others unchanged.)
+    private long[] ptePfn;
+    private long[][] pteTable;
+    private int otherPteTables;
+    private static final int PTE_CACHE_AFTER = 64;
+    private static final int PMD_INDEX_SHIFT = 21;   // va[29:21] indexes the pmd (PAE, 4- and 5-level paging)
+
+    /**
+     * {@link #entry64} for the pte level: the table remembered for va's pmd index, else the one
+     * remembered for the level, else {@link #otherPteTable}.
+     */
+    private long pte64(long va, long base, boolean hooked, long[] s, long[][] frames) {
+        int offset = entryOffset64(va, 1);
+        long pfn = base >>> PhysicalMemory.PAGE_SHIFT;
+        int pmdIndex = (int) (va >>> PMD_INDEX_SHIFT) & 511;
+        long[] pfns = ptePfn;
+        long e;
+        if (!hooked && pfns != null && pfns[pmdIndex] == pfn) {
+            e = PhysicalMemory.loadEntryUnhooked(pteTable[pmdIndex], offset, -1L);
+        } else if (!hooked && s[slot(1, FRAME_PFN)] == pfn) {
+            e = PhysicalMemory.loadEntryUnhooked(frames[1], offset, -1L);
+        } else {
+            e = otherPteTable(pfn, offset, hooked, pmdIndex);
+        }
+        s[slot(1, ENTRY)] = e;
+        return e;
+    }
+
+    /** {@link #otherTable} for the pte level, remembering the table for {@code pmdIndex} too. */
+    private long otherPteTable(long pfn, int offset, boolean hooked, int pmdIndex) {
+        long e = otherTable(pfn, offset, 1, hooked);
+        if (!hooked && state[slot(1, FRAME_PFN)] == pfn) {   // a backed frame, now remembered for the level
+            if (ptePfn == null && ++otherPteTables >= PTE_CACHE_AFTER) {
+                ptePfn = new long[512];
+                java.util.Arrays.fill(ptePfn, -1);
+                pteTable = new long[512][];
+            }
+            if (ptePfn != null) {
+                pteTable[pmdIndex] = frame[1];
+                ptePfn[pmdIndex] = pfn;
+            }
+        }
         return e;
     }
 

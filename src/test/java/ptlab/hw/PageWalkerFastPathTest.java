@@ -183,4 +183,61 @@ class PageWalkerFastPathTest {
         assertEquals(w.out.leafEntryAddress,
                 w.walker.walkedTable(1) + (long) mode.index(va, 1) * bytes, "leaf entry address in " + mode);
     }
+
+    /**
+     * The pte tables remembered by pmd index (PageWalker.pte64): two pte tables whose pmd entries
+     * have the same index under different pud (PAE: PDPTE) entries take turns in one slot, and a
+     * walk always reads the table its pmd entry names, with the entries as they are now.
+     */
+    @ParameterizedTest
+    @EnumSource(value = PagingMode.class, names = {"X86_32_PAE", "X86_64", "X86_64_LA57"})
+    void pteTablesSharingAPmdIndexTakeTurns(PagingMode mode) {
+        PhysicalMemory memory = new PhysicalMemory(64L << 20);
+        PageTableBuilder pt = new PageTableBuilder(mode, memory, 0x10_0000);
+        long flags = PteBits.P | PteBits.RW | PteBits.A | PteBits.D;
+        long vaA = 0x4000_0000L + 0x123;
+        long vaB = vaA + (1L << 30);   // the next pud / PDPTE, the same pmd and pte index
+        long frameA = 0x200_0000L, frameB = 0x210_0000L, others = 0x300_0000L;
+        assertTrue(pt.map(vaA, frameA, 1, flags));
+        assertTrue(pt.map(vaB, frameB, 1, flags));
+        int spread = 100;   // more walks through other pte tables than it takes to start remembering by pmd index
+        for (int i = 1; i <= spread; i++) {
+            assertTrue(pt.map(vaA + ((long) i << 21), others + ((long) i << 12), 1, flags));
+        }
+        CpuRegisters regs = new CpuRegisters(mode);
+        regs.setCr3(pt.root);
+        PageWalker walker = new PageWalker(memory);
+        if (mode.isPae()) {
+            assertTrue(walker.loadPdptes(regs));
+        }
+        WalkResult out = new WalkResult();
+        for (int round = 0; round < 3; round++) {
+            for (int i = 1; i <= spread; i++) {
+                assertTrue(walker.translate(regs, vaA + ((long) i << 21), AccessType.READ, false, false, out));
+                assertEquals(others + ((long) i << 12) + 0x123, out.pa);
+            }
+            for (int k = 0; k < 4; k++) {
+                assertTrue(walker.translate(regs, vaA, AccessType.READ, false, false, out), out::toString);
+                assertEquals(frameA + 0x123, out.pa, "A in " + mode);
+                assertTrue(walker.translate(regs, vaB, AccessType.READ, false, false, out), out::toString);
+                assertEquals(frameB + 0x123, out.pa, "B in " + mode);
+            }
+        }
+        // entry changes are seen through a remembered table
+        long pteB = pt.entryAddress(vaB, 1);
+        memory.storeEntry(pteB, 8, 0);
+        assertTrue(walker.translate(regs, vaA, AccessType.READ, false, false, out));
+        assertFalse(walker.translate(regs, vaB, AccessType.READ, false, false, out));
+        assertEquals(1, out.faultLevel);
+        long pteA = pt.entryAddress(vaA, 1);
+        memory.storeEntry(pteA, 8, (frameB + PhysicalMemory.PAGE_SIZE) | flags);
+        assertTrue(walker.translate(regs, vaA, AccessType.READ, false, false, out));
+        assertEquals(frameB + PhysicalMemory.PAGE_SIZE + 0x123, out.pa);
+        // the pmd entry now names another pte table: the walk follows it, not the remembered one
+        long pmdA = pt.entryAddress(vaA, 2);
+        long pmdOther = pt.entryAddress(vaA + (1L << 21), 2);
+        memory.storeEntry(pmdA, 8, memory.loadEntry(pmdOther, 8));
+        assertTrue(walker.translate(regs, vaA, AccessType.READ, false, false, out));
+        assertEquals(others + PhysicalMemory.PAGE_SIZE + 0x123, out.pa);   // that table's entry 0 (va's pte index)
+    }
 }
