@@ -40,7 +40,13 @@ for n in "${NAMES[@]}"; do
   cp -r "$ROOT/src/main" "$WORK/$n/src/src/"
   (cd "$WORK/$n/src" && patch -s -p1 <"$patch_file") || { echo "walk-variants.sh: $n.patch does not apply to this checkout (the patches under bench/variants/ were made against commit 5ca953a, before PageWalker kept its per-level values in one array: run this script in a worktree of that commit, git worktree add DIR 5ca953a)" >&2; exit 2; }
   mapfile -t files < <(sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$patch_file")
-  "$JAVAC" -nowarn -d "$WORK/$n/classes" -cp "$JAR" "${files[@]/#/$WORK/$n/src/}" 2>&1 | grep -v '^Note:' >&2 || true
+  # a variant that does not compile would silently measure the checkout's own classes
+  if ! "$JAVAC" -nowarn -d "$WORK/$n/classes" -cp "$JAR" "${files[@]/#/$WORK/$n/src/}" >"$WORK/$n/javac.log" 2>&1; then
+    cat "$WORK/$n/javac.log" >&2
+    echo "walk-variants.sh: $n.patch does not compile against this checkout" >&2
+    exit 2
+  fi
+  grep -v '^Note:' "$WORK/$n/javac.log" >&2 || true
 done
 OPTS=(--add-exports java.base/jdk.internal.vm=ALL-UNNAMED -XX:+Use${GC}GC)
 grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && OPTS+=(-XX:+UseTransparentHugePages)
