@@ -2,8 +2,9 @@
 # The JMH walk benchmarks next to the C walker, for issue 15's walk goals (TLB hit, 4- and
 # 5-level walk within 2x of C, random translation over 1 GiB within 1.5x): builds the JMH jar
 # (mvn -Pbench), compiles bench/baseline/walk.c, and runs, round by round, the C walker and
-# then JMH's WalkBenchmark (tlbHit, walk4SamePage, walk5SamePage, random1GiB; one fork each,
-# the fork's JVM options are WalkBenchmark's @Fork: the Parallel collector, as ./ptlab).
+# then JMH's WalkBenchmark (tlbHitBatch, walk4SamePageBatch, walk5SamePageBatch,
+# random1GiBBatch; one fork each, with WalkBenchmark's @Fork options: the Parallel collector, as
+# ./ptlab, and transparent huge pages where the host has them, as ./ptlab).
 # Prints the load and a Markdown table: JMH's score (its 99.9% error) per round and the best,
 # the C walker's best round of the same rounds, and the ratio of the bests.
 #
@@ -32,13 +33,18 @@ trap 'rm -rf "$WORK"' EXIT
 (cd "$ROOT" && mvn -q -B -Pbench package -DskipTests >"$WORK/build.log" 2>&1) \
   || { cat "$WORK/build.log" >&2; echo "walk-jmh.sh: mvn -Pbench package failed" >&2; exit 2; }
 cc -O2 -o "$WORK/walk" "$ROOT/bench/baseline/walk.c"
-BENCHES=(tlbHit walk4SamePage walk5SamePage random1GiB)
+# The batched cases (WalkBenchmark.BATCH translations per invocation, as walk.c and `ptlab bench
+# walk` time a loop): JMH's own cost per invocation is about a TLB hit on this VM.
+BENCHES=(tlbHitBatch walk4SamePageBatch walk5SamePageBatch random1GiBBatch)
+# The heap on transparent huge pages where the host allows it, as ./ptlab runs
+FORK_OPTS=()
+grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && FORK_OPTS=(-jvmArgsPrepend -XX:+UseTransparentHugePages)   # Prepend: a -jvmArgsAppend would replace @Fork's
 C_NAMES=(tlb_hit walk4 walk5 random_1g)
 echo "start $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs, $ROUNDS rounds, commit $(git -C "$ROOT" rev-parse --short HEAD), JMH ${JMH_ITER[*]}"
 for ((r = 1; r <= ROUNDS; r++)); do
   "$WORK/walk" >"$WORK/c.$r"
   "$JAVA" -jar "$ROOT/target/ptlab-bench.jar" "WalkBenchmark\.($(IFS='|'; echo "${BENCHES[*]}"))\$" \
-    -f 1 "${JMH_ITER[@]}" -rf json -rff "$WORK/jmh.$r.json" >"$WORK/jmh.$r.log" 2>&1 \
+    -f 1 "${JMH_ITER[@]}" ${FORK_OPTS[@]+"${FORK_OPTS[@]}"} -rf json -rff "$WORK/jmh.$r.json" >"$WORK/jmh.$r.log" 2>&1 \
     || { tail -20 "$WORK/jmh.$r.log" >&2; echo "walk-jmh.sh: JMH failed" >&2; exit 3; }
 done
 echo "end $(date -u '+%H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -7,6 +7,7 @@ import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
@@ -149,6 +150,40 @@ public class WalkBenchmark {
     @Benchmark
     public long random1GiB(Random1GiB s) {
         return s.w.translateNext();
+    }
+
+    // The same four cases, BATCH translations per invocation (Workload.run, the loop `ptlab bench
+    // walk` times): JMH's own cost per invocation (its loop, the result to the blackhole) is about
+    // 3.5 ns on this 2-CPU VM, as much as a TLB hit; bench/baseline/walk.c times a loop of 8192
+    // translations too, so these are the figures to compare with it (scripts/walk-jmh.sh).
+    static final int BATCH = 256;
+
+    /** {@link #tlbHit}, {@value #BATCH} per invocation. */
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public long tlbHitBatch(Walk4Same s) {
+        return s.w.runMmu(BATCH);
+    }
+
+    /** {@link #walk4SamePage}, {@value #BATCH} per invocation. */
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public long walk4SamePageBatch(Walk4Same s) {
+        return s.w.run(BATCH);
+    }
+
+    /** {@link #walk5SamePage}, {@value #BATCH} per invocation. */
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public long walk5SamePageBatch(Walk5Same s) {
+        return s.w.run(BATCH);
+    }
+
+    /** {@link #random1GiB}, {@value #BATCH} per invocation. */
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public long random1GiBBatch(Random1GiB s) {
+        return s.w.run(BATCH);
     }
 
     /** The 1 GiB random workload as throughput: translations per second. */
