@@ -413,6 +413,7 @@ public final class PageWalker {
     private long pte64(long va, long base, boolean hooked, long[] s, long[][] frames) {
         int offset = entryOffset64(va, 1);
         long pfn = base >>> PhysicalMemory.PAGE_SHIFT;
+        // equivalent mutant (PIT: >>> to <<): every va then shares slot 0, which the pfn check keeps right, only slower
         int pmdIndex = (int) (va >>> PMD_INDEX_SHIFT) & 511;
         long[] pfns = ptePfn;
         long e;
@@ -430,7 +431,11 @@ public final class PageWalker {
     /** {@link #otherTable} for the pte level, remembering the table for {@code pmdIndex} too. */
     private long otherPteTable(long pfn, int offset, boolean hooked, int pmdIndex) {
         long e = otherTable(pfn, offset, 1, hooked);
+        // equivalent mutant (PIT: !hooked negated): a hooked walk remembering its table here is harmless (the hook
+        // is tested before the slots are used), and unhooked walks not remembering only makes them slower
         if (!hooked && state[slot(1, FRAME_PFN)] == pfn) {   // a backed frame, now remembered for the level
+            // equivalent mutants (PIT: the threshold's test, count or comparison changed): when, or whether, the
+            // slots are made changes the speed of the walks, not what they read
             if (ptePfn == null && ++otherPteTables >= PTE_CACHE_AFTER) {
                 ptePfn = new long[512];
                 java.util.Arrays.fill(ptePfn, -1);

@@ -240,4 +240,108 @@ class PageWalkerFastPathTest {
         assertTrue(walker.translate(regs, vaA, AccessType.READ, false, false, out));
         assertEquals(others + PhysicalMemory.PAGE_SIZE + 0x123, out.pa);   // that table's entry 0 (va's pte index)
     }
+
+    /** A 4-level layout with the pte tables remembered by pmd index in use (more than 64 other-table walks). */
+    private static final class WarmPteCache {
+        final PhysicalMemory memory = new PhysicalMemory(64L << 20);
+        final PageTableBuilder pt;
+        final CpuRegisters regs;
+        final PageWalker walker;
+        final WalkResult out = new WalkResult();
+        static final long FLAGS = PteBits.P | PteBits.RW | PteBits.A | PteBits.D;
+        static final long VA = 0x4000_0000L + 0x123;
+        static final long OTHERS = 0x300_0000L;
+        static final int SPREAD = 100;
+
+        WarmPteCache(PagingMode mode) {
+            pt = new PageTableBuilder(mode, memory, 0x10_0000);
+            for (int i = 0; i <= SPREAD + 1; i++) {   // pmd indices of VA + 0 .. SPREAD + 1; the last is never walked here
+                assertTrue(pt.map(VA + ((long) i << 21), OTHERS + ((long) i << 12), 1, FLAGS));
+            }
+            regs = new CpuRegisters(mode);
+            regs.setCr3(pt.root);
+            walker = new PageWalker(memory);
+            if (mode.isPae()) {
+                assertTrue(walker.loadPdptes(regs));
+            }
+            for (int round = 0; round < 2; round++) {
+                for (int i = 0; i <= SPREAD; i++) {
+                    assertTrue(walker.translate(regs, VA + ((long) i << 21), AccessType.READ, false, false, out));
+                    assertEquals(OTHERS + ((long) i << 12) + 0x123, out.pa);
+                }
+            }
+        }
+
+        long vaOf(int i) {
+            return VA + ((long) i << 21);
+        }
+    }
+
+    /** With a hook installed after the pte tables are remembered by pmd index, every entry load still reaches it. */
+    @ParameterizedTest
+    @EnumSource(value = PagingMode.class, names = {"X86_32_PAE", "X86_64", "X86_64_LA57"})
+    void hookSeesEveryLoadOnceTablesAreRememberedByPmdIndex(PagingMode mode) {
+        WarmPteCache w = new WarmPteCache(mode);
+        AtomicInteger loads = new AtomicInteger();
+        w.memory.setAccessHook((op, pa) -> {
+            if (op == PhysicalMemory.OP_LOAD) {
+                loads.incrementAndGet();
+            }
+        });
+        int refs = 0;
+        for (int i = 0; i <= WarmPteCache.SPREAD; i++) {
+            assertTrue(w.walker.translate(w.regs, w.vaOf(i), AccessType.READ, false, false, w.out));
+            refs += w.out.memoryRefs;
+        }
+        assertEquals(refs, loads.get());
+    }
+
+    /**
+     * A pmd entry naming a frame that holds nothing (reads as zeros) faults at the pte level,
+     * every time: the unbacked frame is not remembered by pmd index (nor in its place the frame
+     * remembered from the walk before), however often it is walked.
+     */
+    @ParameterizedTest
+    @EnumSource(value = PagingMode.class, names = {"X86_32_PAE", "X86_64", "X86_64_LA57"})
+    void anUnbackedPteTableFaultsEveryTime(PagingMode mode) {
+        WarmPteCache w = new WarmPteCache(mode);
+        long va = w.vaOf(WarmPteCache.SPREAD + 1);   // a pmd index no walk has used
+        long pmd = w.pt.entryAddress(va, 2);
+        long unbacked = 0x3F0_0000L;                 // inside memory, never written
+        w.memory.storeEntry(pmd, 8, (w.memory.loadEntry(pmd, 8) & 0xFFFL) | unbacked);
+        for (int k = 0; k < 70; k++) {   // more faults than it takes to start remembering by pmd index
+            assertTrue(w.walker.translate(w.regs, w.vaOf(k), AccessType.READ, false, false, w.out));
+            assertFalse(w.walker.translate(w.regs, va, AccessType.READ, false, false, w.out), w.out::toString);
+            assertEquals(1, w.out.faultLevel);
+            assertEquals(0, w.out.errorCode & PageFaultError.P);
+        }
+    }
+
+    /**
+     * A pte table in frame 0 (nothing forbids it): neither the frames remembered per level nor
+     * the pte tables remembered by pmd index may take pfn 0 for "remembered" before it was read,
+     * for a new walker or one that has walked before.
+     */
+    @ParameterizedTest
+    @EnumSource(value = PagingMode.class, names = {"X86_32_PAE", "X86_64", "X86_64_LA57"})
+    void aPteTableInFrameZero(PagingMode mode) {
+        WarmPteCache w = new WarmPteCache(mode);
+        long va = w.vaOf(WarmPteCache.SPREAD + 1);   // a pmd index no walk has used
+        long pmd = w.pt.entryAddress(va, 2);
+        long table = w.memory.loadEntry(pmd, 8) & ~0xFFFL & 0xF_FFFF_FFFF_FFFFL;
+        for (int i = 0; i < 512; i++) {   // move the pte table to frame 0
+            w.memory.storeEntry(i * 8L, 8, w.memory.loadEntry(table + i * 8L, 8));
+        }
+        w.memory.storeEntry(pmd, 8, w.memory.loadEntry(pmd, 8) & 0xFFFL);
+        w.memory.zeroFrame(table);
+        long expected = WarmPteCache.OTHERS + ((long) (WarmPteCache.SPREAD + 1) << 12) + 0x123;
+        assertTrue(w.walker.translate(w.regs, va, AccessType.READ, false, false, w.out), w.out::toString);
+        assertEquals(expected, w.out.pa);
+        PageWalker fresh = new PageWalker(w.memory);
+        if (mode.isPae()) {
+            assertTrue(fresh.loadPdptes(w.regs));
+        }
+        assertTrue(fresh.translate(w.regs, va, AccessType.READ, false, false, w.out), w.out::toString);
+        assertEquals(expected, w.out.pa);
+    }
 }
