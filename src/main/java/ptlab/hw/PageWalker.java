@@ -63,9 +63,9 @@ public final class PageWalker {
     // (masks, remembered pfns, entries read, shifts), walkLevels64 held six array references and
     // the walker itself in registers besides va, the table base and the rights, C2 ran out of
     // registers and reloaded them from the stack at every level; one array is one reference and
-    // one bounds check (issue 15: `ptlab bench walk` of the two builds' jars, interleaved, 4
-    // rounds: walk4 17.0-21.0 -> 14.2-14.5 ns, the C walker 7.8-9.3 in the same rounds; xmm and
-    // stack spills in walkLevels64's machine code 95 -> 53 instructions). Level 0 is unused.
+    // one bounds check (issue 15, scripts/walk-ab.sh --rounds 4 5ca953a 32214a7: walk4 16.90 ->
+    // 13.98 ns, walk5 16.51 -> 15.00, C 7.63 and 8.50 in the same rounds; xmm and stack moves in
+    // walkLevels64's machine code 95 -> 53). Level 0 is unused.
     // TABLE_MASK, PAGE_MASK, LARGE_PS, SHIFT and LEAF_MASK are per configuration (prepare()).
     private static final int LEVEL_SLOTS = 7;
     /**
@@ -398,8 +398,8 @@ public final class PageWalker {
     // call. A frame's array never changes once made, so an entry stays valid; a pmd index shared
     // by tables of different address ranges replaces one by the other. Made once
     // PTE_CACHE_AFTER walks have read another pte table than the last: a short run (an explore
-    // schedule) never allocates its 6 KiB. (Issue 15: `ptlab bench walk` of the two builds' jars,
-    // interleaved, 4 rounds: random_1g 25.4-26.7 -> 22.8-23.0 ns, C 13.6-14.2; the others unchanged.)
+    // schedule) never allocates its 6 KiB. (Issue 15, scripts/walk-ab.sh --rounds 4 32214a7 0d1a92f:
+    // random_1g 26.72 -> 21.53 ns, C 13.12 in the same rounds; the others unchanged.)
     private long[] ptePfn;
     private long[][] pteTable;
     private int otherPteTables;
