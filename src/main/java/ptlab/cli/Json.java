@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.POJONode;
 
 /**
  * Shared Jackson setup: snake_case keys are written explicitly; addresses as "0x…" strings.
@@ -63,7 +64,7 @@ public final class Json {
 
     private static String write(Object node, boolean pretty) {
         try {
-            if (node instanceof JsonNode tree && isPlainTree(tree)) {
+            if (node instanceof JsonNode tree) {
                 StringWriter out = new StringWriter();
                 try (JsonGenerator g = FACTORY.createGenerator(out)) {
                     if (pretty) {
@@ -75,28 +76,15 @@ public final class Json {
             }
             ObjectMapper m = mapper();
             return pretty ? m.writerWithDefaultPrettyPrinter().writeValueAsString(node) : m.writeValueAsString(node);
-        } catch (IOException e) {   // a StringWriter does not fail; a POJO the mapper cannot write does
+        } catch (IOException e) {   // a StringWriter does not fail; an object the mapper cannot write does
             throw new IllegalStateException(e);
         }
     }
 
-    /** Whether {@code n} holds only what {@link #writeTree} writes: no POJO or binary nodes. */
-    private static boolean isPlainTree(JsonNode n) {
-        return switch (n.getNodeType()) {
-            case OBJECT, ARRAY -> {
-                for (JsonNode child : n) {
-                    if (!isPlainTree(child)) {
-                        yield false;
-                    }
-                }
-                yield true;
-            }
-            case POJO, BINARY -> false;
-            default -> true;
-        };
-    }
-
-    /** The tokens the node serializers of jackson-databind write for {@code n}. */
+    /**
+     * The tokens the node serializers of jackson-databind write for {@code n}; a POJO inside the
+     * tree (rare: no command puts one there today) is written by the mapper into the same generator.
+     */
     private static void writeTree(JsonGenerator g, JsonNode n) throws IOException {
         switch (n.getNodeType()) {
             case OBJECT -> {
@@ -127,7 +115,8 @@ public final class Json {
                     case BIG_DECIMAL -> g.writeNumber(n.decimalValue());
                 }
             }
-            case POJO, BINARY -> throw new IllegalArgumentException("not a plain tree: " + n.getNodeType());
+            case BINARY -> g.writeBinary(n.binaryValue());
+            case POJO -> mapper().writeValue(g, ((POJONode) n).getPojo());
         }
     }
 }

@@ -57,12 +57,16 @@ class JsonTest {
         assertEquals(MAPPER.writeValueAsString(top), Json.write(top));
     }
 
-    /** Not a plain tree (a POJO inside, or not a tree at all): the mapper writes it. */
+    /** A POJO or bytes inside a tree, and an object that is no tree at all: the same text as the mapper's. */
     @Test
     void otherObjectsGoThroughTheMapper() throws Exception {
         ObjectNode o = Json.object();
         o.putPOJO("pojo", Map.of("k", List.of(1, 2)));
+        o.putPOJO("null_pojo", null);
+        o.put("bytes", new byte[] {0, 1, 2, (byte) 0xff, 42});
+        o.putObject("after").put("x", 1);
         assertEquals(MAPPER.writeValueAsString(o), Json.write(o));
+        assertEquals(MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(o), Json.writePretty(o));
         assertEquals("{\"k\":[1,2]}", Json.write(Map.of("k", List.of(1, 2))));
         assertEquals("{\n  \"k\" : 1\n}", Json.writePretty(Map.of("k", 1)));
     }
