@@ -23,9 +23,8 @@ while (( $# )); do
 done
 (( ${#REVS[@]} >= 1 )) || { echo "walk-ab.sh: name at least one commit (see the comment at the top)" >&2; exit 2; }
 command -v cc >/dev/null || { echo "walk-ab.sh: needs a C compiler (cc) for bench/baseline/walk.c" >&2; exit 2; }
-"$ROOT/ptlab" --version >/dev/null                       # finds the JDK (target/ptlab.aot.jdk)
-JAVA="$(cut -d' ' -f1 "$ROOT/target/ptlab.aot.jdk" 2>/dev/null || true)"
-[[ -x "$JAVA" ]] || { echo "walk-ab.sh: no JDK recorded in target/ptlab.aot.jdk (run ./ptlab --version with a JDK 25 installed)" >&2; exit 2; }
+source "$ROOT/scripts/lib/ptlab-jvm.sh"
+ptlab_java walk-ab.sh
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/ptlab-walk-ab.XXXXXX")"
 cleanup() {
   for d in "$WORK"/tree.*; do [[ -d "$d" ]] && git -C "$ROOT" worktree remove --force "$d" >/dev/null 2>&1; done
@@ -45,7 +44,7 @@ for i in "${!REVS[@]}"; do
 done
 cc -O2 -o "$WORK/walk" "$ROOT/bench/baseline/walk.c"
 OPTS=(--add-exports java.base/jdk.internal.vm=ALL-UNNAMED -XX:+UseParallelGC -Xmn256m -XX:-UseAdaptiveSizePolicy)
-grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && OPTS+=(-XX:+UseTransparentHugePages)
+host_has_thp && OPTS+=(-XX:+UseTransparentHugePages)
 CASES=(tlb_hit walk4 walk5 random_1g)
 LOG="$WORK/log"
 : >"$LOG"

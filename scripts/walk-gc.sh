@@ -17,7 +17,8 @@ done
 JAVA="$(cut -d' ' -f1 "$ROOT/target/ptlab.aot.jdk" 2>/dev/null || true)"
 [[ -x "$JAVA" ]] || JAVA="$(command -v java)"
 OPTS=(--add-exports java.base/jdk.internal.vm=ALL-UNNAMED)
-grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && OPTS+=(-XX:+UseTransparentHugePages)
+source "$ROOT/scripts/lib/ptlab-jvm.sh"
+host_has_thp && OPTS+=(-XX:+UseTransparentHugePages)
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 echo "start $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs, $ROUNDS rounds, commit $(git -C "$ROOT" rev-parse --short HEAD)"

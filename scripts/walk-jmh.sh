@@ -25,9 +25,8 @@ while (( $# )); do
   esac
 done
 command -v cc >/dev/null || { echo "walk-jmh.sh: needs a C compiler (cc) for bench/baseline/walk.c" >&2; exit 2; }
-"$ROOT/ptlab" --version >/dev/null                       # finds the JDK (target/ptlab.aot.jdk) and builds if needed
-JAVA="$(cut -d' ' -f1 "$ROOT/target/ptlab.aot.jdk" 2>/dev/null || true)"
-[[ -x "$JAVA" ]] || { echo "walk-jmh.sh: no JDK recorded in target/ptlab.aot.jdk (run ./ptlab --version with a JDK 25 installed)" >&2; exit 2; }
+source "$ROOT/scripts/lib/ptlab-jvm.sh"
+ptlab_java walk-jmh.sh
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/ptlab-walk-jmh.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 (cd "$ROOT" && mvn -q -B -Pbench package -DskipTests >"$WORK/build.log" 2>&1) \
@@ -38,7 +37,7 @@ cc -O2 -o "$WORK/walk" "$ROOT/bench/baseline/walk.c"
 BENCHES=(tlbHitBatch walk4SamePageBatch walk5SamePageBatch random1GiBBatch)
 # The heap on transparent huge pages where the host allows it, as ./ptlab runs
 FORK_OPTS=()
-grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && FORK_OPTS=(-jvmArgsPrepend -XX:+UseTransparentHugePages)   # Prepend: a -jvmArgsAppend would replace @Fork's
+host_has_thp && FORK_OPTS=(-jvmArgsPrepend -XX:+UseTransparentHugePages)   # Prepend: a -jvmArgsAppend would replace @Fork's
 C_NAMES=(tlb_hit walk4 walk5 random_1g)
 echo "start $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs, $ROUNDS rounds, commit $(git -C "$ROOT" rev-parse --short HEAD), JMH ${JMH_ITER[*]}"
 for ((r = 1; r <= ROUNDS; r++)); do

@@ -26,9 +26,8 @@ done
 if (( ${#NAMES[@]} == 0 )); then
   for p in "$ROOT"/bench/variants/*.patch; do NAMES+=("$(basename "$p" .patch)"); done
 fi
-"$ROOT/ptlab" --version >/dev/null                       # builds target/ptlab.jar if needed
-JAVA="$(cut -d' ' -f1 "$ROOT/target/ptlab.aot.jdk" 2>/dev/null || true)"
-[[ -x "$JAVA" ]] || { echo "walk-variants.sh: no JDK recorded in target/ptlab.aot.jdk (needs JDK 25 and ./ptlab's start-up cache)" >&2; exit 2; }
+source "$ROOT/scripts/lib/ptlab-jvm.sh"
+ptlab_java walk-variants.sh
 JAVAC="$(dirname "$JAVA")/javac"
 JAR="$ROOT/target/ptlab.jar"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/ptlab-variants.XXXXXX")"
@@ -49,7 +48,7 @@ for n in "${NAMES[@]}"; do
   grep -v '^Note:' "$WORK/$n/javac.log" >&2 || true
 done
 OPTS=(--add-exports java.base/jdk.internal.vm=ALL-UNNAMED -XX:+Use${GC}GC)
-grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && OPTS+=(-XX:+UseTransparentHugePages)
+host_has_thp && OPTS+=(-XX:+UseTransparentHugePages)
 LOG="$WORK/log"
 : >"$LOG"
 echo "start $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs, $ROUNDS rounds, $GC collector, commit $(git -C "$ROOT" rev-parse --short HEAD)"
