@@ -23,8 +23,7 @@ package ptlab.hw;
  */
 public final class PageWalker {
 
-    // How the hot path is kept fast (measured on a loaded 2-vCPU machine, see README
-    // "Performance": a 4-level walk with A/D set costs about 1.3x a plain Java port, 2x C):
+    // How the hot path is kept fast (see README "Simulator speed" for the measurements):
     //  - translateFrom() and leaf() stay under HotSpot's FreqInlineSize (325 bytecodes), so
     //    that with default JVM flags they are inlined into the caller and the access type,
     //    user and implicit flags fold to constants; walkLevels64() holds the walk, is compiled
@@ -32,6 +31,11 @@ public final class PageWalker {
     //    InlineSmallCode; forcing it inline measured within the noise). Everything rare
     //    lives out of line: faults, the PAE PDPTE step, A/D compare-and-swap and restart,
     //    protection keys, the PSE-36 address of a 4 MiB page, re-preparing the masks.
+    //  - The common leaf is finished inside walkLevels64() (leaf64): the caller passes the
+    //    access's row of the rights table and the A/D bits it needs, both constants folded
+    //    there, and the walk writes the result while va, the leaf and the rights are still in
+    //    its registers. When the caller finished every leaf, C2 saved about a dozen values to
+    //    the stack around the call and reloaded them for leaf(); see TRANSLATED.
     //  - Two walks, walkLevels64() for 8-byte entries (PAE, 4/5-level), written out level by
     //    level, and walkLevels32(), a loop: the index width and entry size are constants, so an
     //    entry's offset is one shift and mask and its load needs no extraction (one loop for
@@ -39,8 +43,8 @@ public final class PageWalker {
     //    indices constants too).
     //    Every other per-mode / per-level quantity (reserved masks, "may this level map a
     //    page") is precomputed by prepare(), checked with one compare per walk (pagingKey).
-    //    Every per-level value lives in one long[] (state, slot()): one reference to keep in a
-    //    register and one bounds check, where one array per quantity made C2 spill.
+    //    Every per-level value is a field of its own (entry1..5, pfn1..5, tableMask1..5, ...):
+    //    with the level a constant, each is one access off `this`, no array and no bounds check.
     //  - Path: the walk stores only the entry it read at each level; the table base, entry
     //    address and rights above each level are derived from those entries when a PSC fill
     //    (Mmu) or an A/D update asks (walkedTable, restrictionsAbove), not written on every
@@ -59,42 +63,102 @@ public final class PageWalker {
     //  - WalkResult: a success writes every scalar field once, so no reset is needed; a fault resets.
 
     private final PhysicalMemory memory;
-    // The walk's values by level, in one array: state[slot(level, X)]. With one array for each
-    // (masks, remembered pfns, entries read, shifts), walkLevels64 held six array references and
-    // the walker itself in registers besides va, the table base and the rights, C2 ran out of
-    // registers and reloaded them from the stack at every level; one array is one reference and
-    // one bounds check (issue 15, scripts/walk-ab.sh --rounds 4 5ca953a 32214a7: walk4 16.90 ->
-    // 13.98 ns, walk5 16.51 -> 15.00, C 7.63 and 8.50 in the same rounds; xmm and stack moves in
-    // walkLevels64's machine code 95 -> 53). Level 0 is unused.
-    // TABLE_MASK, PAGE_MASK, LARGE_PS, SHIFT and LEAF_MASK are per configuration (prepare()).
-    private static final int LEVEL_SLOTS = 7;
-    /**
-     * Reserved bits of a present entry pointing to a table, plus P: the entry is usable iff
-     * {@code (e & mask) == P} (P is never reserved).
-     */
-    private static final int TABLE_MASK = 0;
-    /** Reserved bits of a present entry mapping a page (PS=1), plus P. */
-    private static final int PAGE_MASK = 1;
-    /** The pfn of the frame remembered for the level ({@link #frame}); -1: nothing remembered. */
-    private static final int FRAME_PFN = 2;
-    /** The entry read at the level on the current attempt. */
-    private static final int ENTRY = 3;
-    /** PS (bit 7) if an entry at the level may map a page, else 0. */
-    private static final int LARGE_PS = 4;
-    /** The lowest linear-address bit indexing the level = the page shift of a leaf there. */
-    private static final int SHIFT = 5;
-    /** The address bits of a page mapped at the level (not used for PSE-36 pages). */
-    private static final int LEAF_MASK = 6;
-    private final long[] state = new long[6 * LEVEL_SLOTS];
 
-    /** Index in {@link #state} of {@code value} (TABLE_MASK .. LEAF_MASK) of {@code level}. */
-    private static int slot(int level, int value) {
-        return level * LEVEL_SLOTS + value;
-    }
+    // The walk's values by level (1 = pte .. 5 = pml5e), one field each. The walks (walkLevels64/32)
+    // name every level by a constant, so each is one load or store at a fixed offset from `this`;
+    // code that has a level in a variable goes through the small switches below (entryValue,
+    // remember, ...). They were one long[] indexed level * 7 + slot: C2 does not know an instance
+    // array's length, so the 4-level walk checked the array's bounds at 11 places (its length
+    // spilled to the stack and reloaded for each), and the remembered frames' long[6][] at 4 more
+    // (issue 15; scripts/walk-ab.sh, see README "Simulator speed").
+
+    /** The entry read at each level on the current attempt. */
+    private long entry1, entry2, entry3, entry4, entry5;
+
+    // The frame last read at each level and its pfn (-1: none): a frame's backing array never
+    // changes once created (see PhysicalMemory#frameIfBacked), so a repeated walk reads each
+    // entry with one array load instead of a directory lookup.
+    private long pfn1 = -1, pfn2 = -1, pfn3 = -1, pfn4 = -1, pfn5 = -1;
+    private long[] frame1, frame2, frame3, frame4, frame5;
+
+    // Per configuration (prepare()). tableMaskN: reserved bits of a present entry at level N
+    // pointing to a table, plus P: the entry is usable iff (e & mask) == P (P is never reserved).
+    // pageMaskN: the same for an entry mapping a page (PS=1). largePsN: PS (bit 7) if an entry at
+    // level N may map a page, else 0. Only levels 2 and 3 can map a page (SDM 4.3, 4.4.2, 4.5.4).
+    private long tableMask1, tableMask2, tableMask3, tableMask4, tableMask5;
+    private long pageMask2, pageMask3;
+    private long largePs2, largePs3;
 
     /** The entry read at {@code level} on the current attempt. */
     private long entryValue(int level) {
-        return state[slot(level, ENTRY)];
+        return switch (level) {
+            case 1 -> entry1;
+            case 2 -> entry2;
+            case 3 -> entry3;
+            case 4 -> entry4;
+            case 5 -> entry5;
+            default -> throw new IllegalArgumentException("no level " + level);
+        };
+    }
+
+    /** Records {@code e} as the entry read at {@code level} (a constant level folds to one store). */
+    private void setEntryValue(int level, long e) {
+        switch (level) {
+            case 1 -> entry1 = e;
+            case 2 -> entry2 = e;
+            case 3 -> entry3 = e;
+            case 4 -> entry4 = e;
+            case 5 -> entry5 = e;
+            default -> throw new IllegalArgumentException("no level " + level);
+        }
+    }
+
+    /** The pfn of the frame remembered for {@code level}, -1 if none. */
+    private long rememberedPfn(int level) {
+        return switch (level) {
+            case 1 -> pfn1;
+            case 2 -> pfn2;
+            case 3 -> pfn3;
+            case 4 -> pfn4;
+            case 5 -> pfn5;
+            default -> throw new IllegalArgumentException("no level " + level);
+        };
+    }
+
+    /** The frame remembered for {@code level} (valid while {@link #rememberedPfn} is not -1). */
+    private long[] rememberedFrame(int level) {
+        return switch (level) {
+            case 1 -> frame1;
+            case 2 -> frame2;
+            case 3 -> frame3;
+            case 4 -> frame4;
+            case 5 -> frame5;
+            default -> throw new IllegalArgumentException("no level " + level);
+        };
+    }
+
+    /** Remembers frame {@code pfn}, backed by {@code f}, as the table read at {@code level}. */
+    private void remember(int level, long pfn, long[] f) {
+        switch (level) {
+            case 1 -> { frame1 = f; pfn1 = pfn; }
+            case 2 -> { frame2 = f; pfn2 = pfn; }
+            case 3 -> { frame3 = f; pfn3 = pfn; }
+            case 4 -> { frame4 = f; pfn4 = pfn; }
+            case 5 -> { frame5 = f; pfn5 = pfn; }
+            default -> throw new IllegalArgumentException("no level " + level);
+        }
+    }
+
+    /** Reserved bits plus P of a present entry at {@code level} pointing to a table. */
+    private long tableMask(int level) {
+        return switch (level) {
+            case 1 -> tableMask1;
+            case 2 -> tableMask2;
+            case 3 -> tableMask3;
+            case 4 -> tableMask4;
+            case 5 -> tableMask5;
+            default -> throw new IllegalArgumentException("no level " + level);
+        };
     }
 
     // Per-configuration constants of the walk, computed by prepare() when the mode, MAXPHYADDR,
@@ -102,8 +166,9 @@ public final class PageWalker {
     /** {@link CpuRegisters#pagingKey()} the constants below were computed for; 0: none yet. */
     private int preparedKey;
     private int preparedMaxPhy;
+    private int indexBits;          // 9, or 10 for 32-bit paging: a level's shift is 12 + indexBits * (level - 1)
     private int indexMask;          // 511, or 1023 for 32-bit paging
-    private long nextTableMask;
+    private long nextTableMask;     // the address bits of a table (or a 4 KiB page) in an entry
     private int entryBytes;
     private int entryShift;         // log2(entryBytes)
     private long entryMask;         // value bits of an entry: -1, or 0xFFFF_FFFF for 32-bit paging
@@ -114,16 +179,8 @@ public final class PageWalker {
     private int canonicalShift;     // va >> canonicalShift is 0 (or canonicalHigh) for a canonical va
     private long canonicalHigh;     // -1 in 4/5-level paging (upper half), 0 in 32-bit modes
 
-    // The frame last read at each level: a frame's backing array never changes once created
-    // (see PhysicalMemory#frameIfBacked), so a repeated walk reads each entry with one array
-    // load instead of a directory lookup. Its pfn is state[slot(level, FRAME_PFN)], -1: nothing remembered.
-    private final long[][] frame = new long[6][];
-
     public PageWalker(PhysicalMemory memory) {
         this.memory = memory;
-        for (int level = 0; level < 6; level++) {
-            state[slot(level, FRAME_PFN)] = -1;
-        }
     }
 
     public PhysicalMemory memory() {
@@ -135,14 +192,16 @@ public final class PageWalker {
         int maxPhy = regs.maxPhyAddr();
         boolean nxe = regs.nxe();
         boolean pse = regs.pse();
-        for (int level = 1; level <= mode.levels(); level++) {
-            state[slot(level, TABLE_MASK)] = PteBits.P | reservedMask(mode, level, false, maxPhy, nxe);
-            state[slot(level, PAGE_MASK)] = PteBits.P | reservedMask(mode, level, true, maxPhy, nxe);
-            state[slot(level, LARGE_PS)] = mode.largePageAllowed(level) && (mode != PagingMode.X86_32 || pse) ? PteBits.PS : 0;
-            state[slot(level, SHIFT)] = mode.shift(level);
-            state[slot(level, LEAF_MASK)] = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK
-                    : Pte64.addressMask(maxPhy, mode.shift(level));
-        }
+        tableMask1 = usableMask(mode, 1, false, maxPhy, nxe);
+        tableMask2 = usableMask(mode, 2, false, maxPhy, nxe);
+        tableMask3 = usableMask(mode, 3, false, maxPhy, nxe);
+        tableMask4 = usableMask(mode, 4, false, maxPhy, nxe);
+        tableMask5 = usableMask(mode, 5, false, maxPhy, nxe);
+        pageMask2 = usableMask(mode, 2, true, maxPhy, nxe);
+        pageMask3 = usableMask(mode, 3, true, maxPhy, nxe);
+        largePs2 = mode.largePageAllowed(2) && (mode != PagingMode.X86_32 || pse) ? PteBits.PS : 0;
+        largePs3 = mode.largePageAllowed(3) ? PteBits.PS : 0;
+        indexBits = Integer.numberOfTrailingZeros(mode.entries(1));
         nextTableMask = mode == PagingMode.X86_32 ? Pte32.TABLE_ADDR_MASK : Pte64.addressMask(maxPhy, 12);
         indexMask = mode.entries(1) - 1;
         entryBytes = mode.entryBytes();
@@ -159,6 +218,14 @@ public final class PageWalker {
     }
 
     /**
+     * P plus the reserved bits of a present entry at {@code level} pointing to a table or (if
+     * {@code large}) mapping a page; 0 for a level {@code mode} does not have (no entry is usable).
+     */
+    private static long usableMask(PagingMode mode, int level, boolean large, int maxPhy, boolean nxe) {
+        return level <= mode.levels() ? PteBits.P | reservedMask(mode, level, large, maxPhy, nxe) : 0;
+    }
+
+    /**
      * {@code memory.loadEntry(pa, bytes)} the slow way: through the access hook if one is
      * installed, else through the directory, remembering the frame for {@code level} so that
      * the next walk reads it in walkLevels64/32() with one array load.
@@ -172,9 +239,8 @@ public final class PageWalker {
             }
             return e;
         }
-        frame[level] = f;
         // equivalent mutant (PIT: >>> to <<): a pfn no table has only sends the next walk back to this slow path: same entry
-        state[slot(level, FRAME_PFN)] = pa >>> PhysicalMemory.PAGE_SHIFT;
+        remember(level, pa >>> PhysicalMemory.PAGE_SHIFT, f);
         return PhysicalMemory.loadEntryUnhooked(f, (int) pa & (PhysicalMemory.PAGE_SIZE - 1), entryMask);
     }
 
@@ -235,11 +301,17 @@ public final class PageWalker {
         if (top != 0 && top != canonicalHigh) {
             return nonCanonical(va, out);   // equivalent mutant (PIT: return false): nonCanonical() always returns false
         }
+        long denied = deniedRow(regs, access, user, implicit);
+        long want = access == AccessType.WRITE ? PteBits.A | PteBits.D : PteBits.A;
         int restarts = 0;
         while (true) {
-            int level = startLevel == paeLevel ? walkFromPdpte(regs, va, out)
-                    : entryBytes == 8 ? walkLevels64(va, startLevel, tableBase, restrictions)
+            int level = startLevel == paeLevel ? walkFromPdpte(regs, va, denied, want, out)
+                    : entryBytes == 8 ? walkLevels64(va, startLevel, tableBase, restrictions, denied, want, out)
                     : walkLevels32(va, startLevel, tableBase, restrictions);
+            if (level == TRANSLATED) {
+                out.restarts = restarts;
+                return true;
+            }
             // equivalent mutant (PIT: < to <=): the walk returns a level 1..5 or -1..-5, never 0
             int r = level < 0 ? fault(regs, va, access, user, implicit, faultBits, startLevel, -level, out)
                     : leaf(regs, va, access, user, implicit, startLevel, level, out);
@@ -258,12 +330,15 @@ public final class PageWalker {
         return false;
     }
 
+    /** walkLevels64(): translated, the result written (levels are 1..5, faults -1..-5). */
+    private static final int TRANSLATED = 0;
     private static final int DONE = 0;
     private static final int FAULT = 1;
     private static final int RESTART = 2;
 
     // What walkLevels64/32() found, for leaf() (per-walk state in fields rather than a result object:
     // nothing is allocated and the loop stays small).
+    private long leafEntry;
     private long leafEntryAddress;
     private int leafRestrictions;
     /** AND of every entry read: its A bit is 0 if some entry still has A=0. */
@@ -277,24 +352,25 @@ public final class PageWalker {
 
     /**
      * One attempt, down to the leaf, in PAE, 4-level or 5-level paging: tables of 512 8-byte
-     * entries, indexed by 9 bits of va per level (SDM 4.4.2, 4.5.4). Returns the leaf's level,
-     * or -level if the entry at {@code level} is not present or sets a reserved bit
-     * ({@link #faultBits}). {@link #walkLevels32} is the same walk for 32-bit paging.
+     * entries, indexed by 9 bits of va per level (SDM 4.4.2, 4.5.4). Returns {@link #TRANSLATED}
+     * when the walk finished the translation itself ({@link #leaf64}: {@code denied} is the access's
+     * row of the rights table, {@code want} the A/D bits it needs, {@code out} gets the result),
+     * the leaf's level when the caller's {@link #leaf} must decide, or -level if the entry at
+     * {@code level} is not present or sets a reserved bit ({@link #faultBits}).
+     * {@link #walkLevels32} is the same walk for 32-bit paging, finished by the caller.
      *
-     * <p>Only loads, masks and tests here; the leaf (rights, A/D, result) is done by the caller,
-     * where the access type is a constant, and everything rare is out of line. The levels are
+     * <p>Loads, masks and tests, and the common leaf; everything rare is out of line. The levels are
      * written out one by one (a switch entered at the start level, falling through), as
      * {@code bench/baseline/walk.c} unrolls its walk per paging mode: every shift, array index
      * and "may this level map a page" is then a constant, and HotSpot checks each array's
      * bounds once instead of at every level (issue 15: the loop cost ~35 instructions a level).
      */
-    private int walkLevels64(long va, int startLevel, long tableBase, int restrictions) {
+    private int walkLevels64(long va, int startLevel, long tableBase, int restrictions, long denied, long want,
+                             WalkResult out) {
         // Everything the walk uses is read into locals first: the acquire load of each entry
         // orders every later memory read after it, so a field read after it would be read
         // again at every level. The hook is read once: it is installed between walks.
         final boolean hooked = memory.hasAccessHook();
-        final long[] s = state;
-        final long[][] frames = frame;
         final long nextTableMask = this.nextTableMask;
         startPath(startLevel, tableBase, restrictions);
         long base = tableBase;
@@ -304,8 +380,8 @@ public final class PageWalker {
         long ps;
         switch (startLevel) {
             case 5:   // PML5E: PS is reserved (its TABLE_MASK has it), never a page
-                e = entry64(va, 5, base, hooked, s, frames);
-                if ((e & s[slot(5, TABLE_MASK)]) != PteBits.P) {
+                e = entry64(va, 5, base, hooked);
+                if ((e & tableMask5) != PteBits.P) {
                     return notUsable(e, 5);
                 }
                 all &= e;
@@ -313,8 +389,8 @@ public final class PageWalker {
                 base = e & nextTableMask;
                 // fall through
             case 4:   // PML4E: as PML5E
-                e = entry64(va, 4, base, hooked, s, frames);
-                if ((e & s[slot(4, TABLE_MASK)]) != PteBits.P) {
+                e = entry64(va, 4, base, hooked);
+                if ((e & tableMask4) != PteBits.P) {
                     return notUsable(e, 4);
                 }
                 all &= e;
@@ -322,39 +398,42 @@ public final class PageWalker {
                 base = e & nextTableMask;
                 // fall through
             case 3:   // PDPTE: a 1 GiB page if PS=1
-                e = entry64(va, 3, base, hooked, s, frames);
-                ps = e & s[slot(3, LARGE_PS)];   // PS=1 where this level may map a page
-                if ((e & (ps == 0 ? s[slot(3, TABLE_MASK)] : s[slot(3, PAGE_MASK)])) != PteBits.P) {
+                e = entry64(va, 3, base, hooked);
+                ps = e & largePs3;   // PS=1 where this level may map a page
+                if ((e & (ps == 0 ? tableMask3 : pageMask3)) != PteBits.P) {
                     return notUsable(e, 3);
                 }
                 all &= e;
                 any |= e;
                 if (ps != 0) {
-                    return foundLeaf(3, base + entryOffset64(va, 3), restrictions | rightsOf(all, any), all);
+                    return leaf64(va, 3, startLevel, base + entryOffset64(va, 3), restrictions | rightsOf(all, any), all, e,
+                            denied, want, out);
                 }
                 base = e & nextTableMask;
                 // fall through
             case 2:   // PDE: a 2 MiB page if PS=1
-                e = entry64(va, 2, base, hooked, s, frames);
-                ps = e & s[slot(2, LARGE_PS)];
-                if ((e & (ps == 0 ? s[slot(2, TABLE_MASK)] : s[slot(2, PAGE_MASK)])) != PteBits.P) {
+                e = entry64(va, 2, base, hooked);
+                ps = e & largePs2;
+                if ((e & (ps == 0 ? tableMask2 : pageMask2)) != PteBits.P) {
                     return notUsable(e, 2);
                 }
                 all &= e;
                 any |= e;
                 if (ps != 0) {
-                    return foundLeaf(2, base + entryOffset64(va, 2), restrictions | rightsOf(all, any), all);
+                    return leaf64(va, 2, startLevel, base + entryOffset64(va, 2), restrictions | rightsOf(all, any), all, e,
+                            denied, want, out);
                 }
                 base = e & nextTableMask;
                 // fall through
             case 1:   // PTE: always the leaf (bit 7 is PAT, not PS)
-                e = pte64(va, base, hooked, s, frames);
-                if ((e & s[slot(1, TABLE_MASK)]) != PteBits.P) {
+                e = pte64(va, base, hooked);
+                if ((e & tableMask1) != PteBits.P) {
                     return notUsable(e, 1);
                 }
                 all &= e;
                 any |= e;
-                return foundLeaf(1, base + entryOffset64(va, 1), restrictions | rightsOf(all, any), all);
+                return leaf64(va, 1, startLevel, base + entryOffset64(va, 1), restrictions | rightsOf(all, any), all, e,
+                        denied, want, out);
             default:
                 throw new IllegalArgumentException("no level " + startLevel + " in 8-byte-entry paging");
         }
@@ -371,7 +450,7 @@ public final class PageWalker {
 
     /**
      * The entry for va at {@code level} of the table at {@code base}, remembered in
-     * the ENTRY slot of {@link #state} (inlined with a constant level). Fast path: no hook, and the frame
+     * {@link #entryValue} (inlined with a constant level). Fast path: no hook, and the frame
      * remembered for this level is the table's (its FRAME_PFN is -1 while nothing is remembered):
      * one acquire load, no checks. Its address does not depend on the entry read at the level
      * above, only the (predicted) frame test does, so the CPU can load every level at once.
@@ -380,13 +459,13 @@ public final class PageWalker {
      * reference store written here, every walk ran slower (issue 15: ptlab bench walk, 4 rounds
      * interleaved, load 14-17, best round: walk4 18.2 -> 15.6 ns, walk5 24.1 -> 19.9).
      */
-    private long entry64(long va, int level, long base, boolean hooked, long[] s, long[][] frames) {
+    private long entry64(long va, int level, long base, boolean hooked) {
         int offset = entryOffset64(va, level);
         long pfn = base >>> PhysicalMemory.PAGE_SHIFT;
-        long e = !hooked && s[slot(level, FRAME_PFN)] == pfn
-                ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, -1L)
+        long e = !hooked && rememberedPfn(level) == pfn
+                ? PhysicalMemory.loadEntryUnhooked(rememberedFrame(level), offset, -1L)
                 : otherTable(pfn, offset, level, hooked);
-        s[slot(level, ENTRY)] = e;
+        setEntryValue(level, e);
         return e;
     }
 
@@ -410,7 +489,7 @@ public final class PageWalker {
      * {@link #entry64} for the pte level: the table remembered for va's pmd index, else the one
      * remembered for the level, else {@link #otherPteTable}.
      */
-    private long pte64(long va, long base, boolean hooked, long[] s, long[][] frames) {
+    private long pte64(long va, long base, boolean hooked) {
         int offset = entryOffset64(va, 1);
         long pfn = base >>> PhysicalMemory.PAGE_SHIFT;
         // equivalent mutant (PIT: >>> to <<): every va then shares slot 0, which the pfn check keeps right, only slower
@@ -419,12 +498,12 @@ public final class PageWalker {
         long e;
         if (!hooked && pfns != null && pfns[pmdIndex] == pfn) {
             e = PhysicalMemory.loadEntryUnhooked(pteTable[pmdIndex], offset, -1L);
-        } else if (!hooked && s[slot(1, FRAME_PFN)] == pfn) {
-            e = PhysicalMemory.loadEntryUnhooked(frames[1], offset, -1L);
+        } else if (!hooked && pfn1 == pfn) {
+            e = PhysicalMemory.loadEntryUnhooked(frame1, offset, -1L);
         } else {
             e = otherPteTable(pfn, offset, hooked, pmdIndex);
         }
-        s[slot(1, ENTRY)] = e;
+        entry1 = e;
         return e;
     }
 
@@ -433,7 +512,7 @@ public final class PageWalker {
         long e = otherTable(pfn, offset, 1, hooked);
         // equivalent mutant (PIT: !hooked negated): a hooked walk remembering its table here is harmless (the hook
         // is tested before the slots are used), and unhooked walks not remembering only makes them slower
-        if (!hooked && state[slot(1, FRAME_PFN)] == pfn) {   // a backed frame, now remembered for the level
+        if (!hooked && pfn1 == pfn) {   // a backed frame, now remembered for the level
             // equivalent mutants (PIT: the threshold's test, count or comparison changed): when, or whether, the
             // slots are made changes the speed of the walks, not what they read
             if (ptePfn == null && ++otherPteTables >= PTE_CACHE_AFTER) {
@@ -442,7 +521,7 @@ public final class PageWalker {
                 pteTable = new long[512][];
             }
             if (ptePfn != null) {
-                pteTable[pmdIndex] = frame[1];
+                pteTable[pmdIndex] = frame1;
                 ptePfn[pmdIndex] = pfn;
             }
         }
@@ -460,8 +539,7 @@ public final class PageWalker {
         if (f == null) {
             return loadEntrySlow((pfn << PhysicalMemory.PAGE_SHIFT) + offset, level);
         }
-        frame[level] = f;
-        state[slot(level, FRAME_PFN)] = pfn;
+        remember(level, pfn, f);
         return PhysicalMemory.loadEntryUnhooked(f, offset, -1L);
     }
 
@@ -471,29 +549,48 @@ public final class PageWalker {
      */
     private int walkLevels32(long va, int startLevel, long tableBase, int restrictions) {
         final boolean hooked = memory.hasAccessHook();
-        final long[] s = state;
-        final long[][] frames = frame;
         startPath(startLevel, tableBase, restrictions);
         long base = tableBase;
-        long all = -1;
-        for (int level = startLevel; level >= 1; level--) {
-            int offset = (int) (va >>> (10 * level)) & 0xFFC;   // va[12 + 10 * (level - 1) + 9 : ...] times 4 bytes
-            // equivalent mutant (PIT: >>> to <<): the frame test never matches, every walk reads via loadEntrySlow()
-            long e = !hooked && s[slot(level, FRAME_PFN)] == base >>> PhysicalMemory.PAGE_SHIFT
-                    ? PhysicalMemory.loadEntryUnhooked(frames[level], offset, 0xFFFF_FFFFL)
-                    : loadEntrySlow(base + offset, level);
-            s[slot(level, ENTRY)] = e;
-            long ps = e & s[slot(level, LARGE_PS)];
-            if ((e & s[slot(level, ps == 0 ? TABLE_MASK : PAGE_MASK)]) != PteBits.P) {
-                return notUsable(e, level);
-            }
-            all &= e;
-            if (ps != 0 || level == 1) {
-                return foundLeaf(level, base + offset, restrictions | rightsOf(all, 0), all);
-            }
-            base = e & Pte32.TABLE_ADDR_MASK;
+        long all = -1, e;
+        switch (startLevel) {
+            case 2:   // PDE: a 4 MiB page if PS=1 and CR4.PSE=1
+                e = entry32(va, 2, base, hooked);
+                long ps = e & largePs2;
+                if ((e & (ps == 0 ? tableMask2 : pageMask2)) != PteBits.P) {
+                    return notUsable(e, 2);
+                }
+                all &= e;
+                if (ps != 0) {
+                    return foundLeaf(2, base + entryOffset32(va, 2), restrictions | rightsOf(all, 0), all, e);
+                }
+                base = e & Pte32.TABLE_ADDR_MASK;
+                // fall through
+            case 1:   // PTE
+                e = entry32(va, 1, base, hooked);
+                if ((e & tableMask1) != PteBits.P) {
+                    return notUsable(e, 1);
+                }
+                all &= e;
+                return foundLeaf(1, base + entryOffset32(va, 1), restrictions | rightsOf(all, 0), all, e);
+            default:
+                throw new IllegalArgumentException("no level " + startLevel + " in 32-bit paging");
         }
-        throw new AssertionError();
+    }
+
+    /** Byte offset of va's entry at {@code level} (4-byte entries): va[12 + 10 * (level - 1) + 9 : ...] times 4. */
+    private static int entryOffset32(long va, int level) {
+        return (int) (va >>> (10 * level)) & 0xFFC;
+    }
+
+    /** {@link #entry64} for 32-bit paging (inlined with a constant level). */
+    private long entry32(long va, int level, long base, boolean hooked) {
+        int offset = entryOffset32(va, level);
+        // equivalent mutant (PIT: >>> to <<): the frame test never matches, every walk reads via loadEntrySlow()
+        long e = !hooked && rememberedPfn(level) == base >>> PhysicalMemory.PAGE_SHIFT
+                ? PhysicalMemory.loadEntryUnhooked(rememberedFrame(level), offset, 0xFFFF_FFFFL)
+                : loadEntrySlow(base + offset, level);
+        setEntryValue(level, e);
+        return e;
     }
 
     /**
@@ -505,7 +602,9 @@ public final class PageWalker {
         pathLevel = startLevel;
         pathTable = tableBase;
         pathRestrictions = restrictions;
-        pathGeneration[startLevel] = startGeneration;
+        if (gens != null) {   // read only by checkGeneration and walkedTableGeneration, both with generations
+            pathGeneration[startLevel] = startGeneration;
+        }
     }
 
     // ---- frame generations (a checker's, see FrameGenerations) ---------------------------------
@@ -551,8 +650,45 @@ public final class PageWalker {
         }
     }
 
+    /**
+     * The end of a walk in PAE, 4- or 5-level paging at the leaf {@code e} at {@code level} (a
+     * constant: inlined at each leaf of walkLevels64), with the rights {@code restr} and
+     * {@code all} the AND of every entry read. The common case is finished here, in the walk's own
+     * compiled code, where va, the leaf and the rights are still in registers: no protection keys,
+     * the access allowed ({@code denied}: the row of {@link CpuRegisters#deniedRights()} for the
+     * access, -1 with protection keys) and A (and a write's D, {@code want}) already set; the
+     * result is written and the walk returns {@link #TRANSLATED}. Anything else goes back to the
+     * caller's {@link #leaf} with the leaf remembered (foundLeaf).
+     */
+    private int leaf64(long va, int level, int startLevel, long entryAddress, int restr, long all, long e,
+                       long denied, long want, WalkResult out) {
+        if (((denied >>> restr) & PageFaultError.P) != 0 || (all & PteBits.A) == 0 || (e & want) != want) {
+            return foundLeaf(level, entryAddress, restr, all, e);
+        }
+        int s = shift64(level);
+        out.setTranslation(va, (e & nextTableMask & (-1L << s)) | (va & ((1L << s) - 1)), s, level, entryAddress, e,
+                restr, hasPkeys ? Pte64.pkey(e) : 0, (e & PteBits.G) != 0, startLevel - level + 1);
+        return TRANSLATED;
+    }
+
+    /** The page shift of a leaf at {@code level} with 8-byte entries (a constant level folds). */
+    private static int shift64(int level) {
+        return 12 + 9 * (level - 1);
+    }
+
+    /**
+     * The row of {@link CpuRegisters#deniedRights()} for this access: bit r set if an access with
+     * restrictions r is denied (SDM 4.6); -1 when protection keys are on (every leaf then goes to
+     * {@link #accessDenied}'s full check).
+     */
+    private static long deniedRow(CpuRegisters regs, AccessType access, boolean user, boolean implicit) {
+        long table = regs.rightsFastPath();
+        return table == -1 ? -1 : table >>> (8 * CpuRegisters.accessKind(access, user, implicit));
+    }
+
     /** The walk ends at the leaf at {@code level}, whose entry is at {@code entryAddress}: remembers it for leaf(). */
-    private int foundLeaf(int level, long entryAddress, int restrictions, long all) {
+    private int foundLeaf(int level, long entryAddress, int restrictions, long all, long e) {
+        leafEntry = e;
         leafEntryAddress = entryAddress;
         leafRestrictions = restrictions;
         allEntries = all;
@@ -566,15 +702,15 @@ public final class PageWalker {
     }
 
     /** PAE: the walk from the PDPTE register (level 3) down; as walkLevels64(). */
-    private int walkFromPdpte(CpuRegisters regs, long va, WalkResult out) {
+    private int walkFromPdpte(CpuRegisters regs, long va, long denied, long want, WalkResult out) {
         long e = regs.pdpte((int) (va >>> 30) & (PaePdpte.ENTRIES - 1));
-        state[slot(3, ENTRY)] = e;
+        entry3 = e;
         if (!PteBits.present(e)) {
             faultBits = 0;
             return -3;
         }
         // The PDPTE's reserved bits were checked at CR3 load; it has no R/W, U/S, XD or A (SDM 4.4.1).
-        return walkLevels64(va, 2, PaePdpte.address(e, preparedMaxPhy), 0);
+        return walkLevels64(va, 2, PaePdpte.address(e, preparedMaxPhy), 0, denied, want, out);
     }
 
     /**
@@ -617,15 +753,20 @@ public final class PageWalker {
         }
     }
 
+    /** The lowest linear-address bit indexing {@code level} = the page shift of a leaf there. */
+    private int shift(int level) {
+        return 12 + indexBits * (level - 1);
+    }
+
     /** Physical address of the entry for {@code va} at {@code level} of the last walk's path. */
     private long walkedEntryAddress(long va, int level) {
-        return tableAt(level) + (((va >>> state[slot(level, SHIFT)]) & indexMask) << entryShift);
+        return tableAt(level) + (((va >>> shift(level)) & indexMask) << entryShift);
     }
 
     /** The leaf found by walkLevels64/32() at {@code level}: rights, then A/D, then the result. */
     private int leaf(CpuRegisters regs, long va, AccessType access, boolean user, boolean implicit, int startLevel,
                      int level, WalkResult out) {
-        long e = entryValue(level);
+        long e = leafEntry;
         int restr = leafRestrictions;
         int pkey = hasPkeys ? Pte64.pkey(e) : 0;
         int denied = accessDenied(regs, access, user, implicit, restr, pkey);
@@ -641,8 +782,9 @@ public final class PageWalker {
             }
             e |= want;
         }
-        int s = (int) state[slot(level, SHIFT)];
-        long page = pse36 && level == 2 ? Pte32.largeAddress(e) : e & state[slot(level, LEAF_MASK)];   // a level-2 leaf is a 4 MiB page
+        int s = shift(level);
+        // a level-2 leaf is a 4 MiB page in 32-bit paging; else the address bits from bit s up
+        long page = pse36 && level == 2 ? Pte32.largeAddress(e) : e & nextTableMask & (-1L << s);
         out.setTranslation(va, page | (va & ((1L << s) - 1)), s, level, leafEntryAddress, e, restr, pkey,
                 (e & PteBits.G) != 0, memoryRefs(startLevel, level));
         return DONE;

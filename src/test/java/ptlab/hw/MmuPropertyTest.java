@@ -73,7 +73,7 @@ class MmuPropertyTest {
     }
 
     /** Indexes from a small set at every level, so that tables and PSC entries are shared. */
-    private static long randomVa(PagingMode mode, Random rnd) {
+    static long randomVa(PagingMode mode, Random rnd) {
         long va = 0;
         for (int level = mode.levels(); level >= 1; level--) {
             int n = mode.entries(level);
@@ -86,7 +86,12 @@ class MmuPropertyTest {
         return va;
     }
 
-    private static void mapRandomly(PageTableBuilder pt, PagingMode mode, long va, Random rnd) {
+    static void mapRandomly(PageTableBuilder pt, PagingMode mode, long va, Random rnd) {
+        mapRandomly(pt, mode, va, rnd, false);
+    }
+
+    /** As above; {@code pat}: the leaf's PAT bit (bit 7 of a PTE, bit 12 of a large leaf) set half the time. */
+    static void mapRandomly(PageTableBuilder pt, PagingMode mode, long va, Random rnd, boolean pat) {
         int leafLevel = 1;
         int r = rnd.nextInt(6);
         if (r == 0 && mode.largePageAllowed(2)) {
@@ -106,6 +111,9 @@ class MmuPropertyTest {
         }
         if (mode.isLongMode()) {
             flags = Pte64.withPkey(flags, rnd.nextInt(16));
+        }
+        if (pat && rnd.nextBoolean()) {
+            flags |= leafLevel == 1 ? PteBits.PAT_4K : PteBits.PAT_LARGE;
         }
         pt.tableFlags = PteBits.P | (rnd.nextInt(6) != 0 ? PteBits.RW : 0) | (rnd.nextInt(6) != 0 ? PteBits.US : 0)
                 | (mode.hasNx() && rnd.nextInt(8) == 0 ? Pte64.NX : 0);

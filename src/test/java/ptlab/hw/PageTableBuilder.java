@@ -21,6 +21,11 @@ final class PageTableBuilder {
         memory.zeroFrame(root);
     }
 
+    /** The end of the tables built so far: they lie in [root, tablesEnd()). */
+    long tablesEnd() {
+        return nextFrame;
+    }
+
     private long allocTable() {
         long f = nextFrame;
         nextFrame += PhysicalMemory.PAGE_SIZE;
