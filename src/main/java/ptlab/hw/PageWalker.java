@@ -67,10 +67,11 @@ public final class PageWalker {
     // The walk's values by level (1 = pte .. 5 = pml5e), one field each. The walks (walkLevels64/32)
     // name every level by a constant, so each is one load or store at a fixed offset from `this`;
     // code that has a level in a variable goes through the small switches below (entryValue,
-    // remember, ...). They were one long[] indexed level * 7 + slot: C2 does not know an instance
-    // array's length, so the 4-level walk checked the array's bounds at 11 places (its length
-    // spilled to the stack and reloaded for each), and the remembered frames' long[6][] at 4 more
-    // (issue 15; scripts/walk-ab.sh, see README "Simulator speed").
+    // remember, ...). They were one long[] indexed level * 7 + slot, and the remembered frames a
+    // long[6][]: C2 does not know an instance array's length, so walkLevels64's path checked
+    // bounds 15 times (the length spilled to the stack and reloaded for each), now 6 times (the
+    // entry's index in its table, the pte-table slots): scripts/jit-disasm.sh. Measured with the
+    // leaf finished in the walk (leaf64) in README "Simulator speed"; alone, within the noise.
 
     /** The entry read at each level on the current attempt. */
     private long entry1, entry2, entry3, entry4, entry5;
@@ -147,18 +148,6 @@ public final class PageWalker {
             case 5 -> { frame5 = f; pfn5 = pfn; }
             default -> throw new IllegalArgumentException("no level " + level);
         }
-    }
-
-    /** Reserved bits plus P of a present entry at {@code level} pointing to a table. */
-    private long tableMask(int level) {
-        return switch (level) {
-            case 1 -> tableMask1;
-            case 2 -> tableMask2;
-            case 3 -> tableMask3;
-            case 4 -> tableMask4;
-            case 5 -> tableMask5;
-            default -> throw new IllegalArgumentException("no level " + level);
-        };
     }
 
     // Per-configuration constants of the walk, computed by prepare() when the mode, MAXPHYADDR,
@@ -239,7 +228,8 @@ public final class PageWalker {
             }
             return e;
         }
-        // equivalent mutant (PIT: >>> to <<): a pfn no table has only sends the next walk back to this slow path: same entry
+        // equivalent mutants (PIT: >>> to <<, or the call removed): a pfn no table has, or nothing remembered, only
+        // sends the next walk back to this slow path: same entry
         remember(level, pa >>> PhysicalMemory.PAGE_SHIFT, f);
         return PhysicalMemory.loadEntryUnhooked(f, (int) pa & (PhysicalMemory.PAGE_SIZE - 1), entryMask);
     }
@@ -539,7 +529,7 @@ public final class PageWalker {
         if (f == null) {
             return loadEntrySlow((pfn << PhysicalMemory.PAGE_SHIFT) + offset, level);
         }
-        remember(level, pfn, f);
+        remember(level, pfn, f);   // equivalent mutant (PIT: call removed): the next walk comes back here, same entry
         return PhysicalMemory.loadEntryUnhooked(f, offset, -1L);
     }
 
@@ -662,6 +652,7 @@ public final class PageWalker {
      */
     private int leaf64(long va, int level, int startLevel, long entryAddress, int restr, long all, long e,
                        long denied, long want, WalkResult out) {
+        // equivalent mutants (PIT: & to | in the first or last test): every leaf then goes to leaf(), same result
         if (((denied >>> restr) & PageFaultError.P) != 0 || (all & PteBits.A) == 0 || (e & want) != want) {
             return foundLeaf(level, entryAddress, restr, all, e);
         }
@@ -683,6 +674,7 @@ public final class PageWalker {
      */
     private static long deniedRow(CpuRegisters regs, AccessType access, boolean user, boolean implicit) {
         long table = regs.rightsFastPath();
+        // equivalent mutant (PIT: == negated): a row of ones or -1 >>> k (bits 0..7 set) sends every leaf to leaf()
         return table == -1 ? -1 : table >>> (8 * CpuRegisters.accessKind(access, user, implicit));
     }
 

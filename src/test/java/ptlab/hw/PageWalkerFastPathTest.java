@@ -344,4 +344,48 @@ class PageWalkerFastPathTest {
         assertTrue(fresh.translate(w.regs, va, AccessType.READ, false, false, w.out), w.out::toString);
         assertEquals(expected, w.out.pa);
     }
+
+    /**
+     * A table in frame 0 at any level, for a walker that has remembered the table it replaces and
+     * for a new one: pfn 0 must not pass for "remembered" (the remembered pfns start at -1), and a
+     * walker must not keep reading the table it remembered once the entry above (or CR3) names
+     * another (the old table is cleared: reading it would fault).
+     */
+    @ParameterizedTest
+    @EnumSource(PagingMode.class)
+    void aTableInFrameZeroAtAnyLevel(PagingMode mode) {
+        for (int level = 1; level <= mode.levels(); level++) {
+            if (mode.isPae() && level == 3) {
+                continue;   // the PDPT is read into the PDPTE registers, not walked
+            }
+            WalkWorkloads.Workload w = WalkWorkloads.samePage(mode);
+            long va = w.vas[0];
+            assertTrue(w.walker.translate(w.regs, va, AccessType.READ, false, false, w.out), w.out::toString);
+            long expected = w.out.pa;
+            long table = w.walker.walkedTable(level);
+            for (int i = 0; i < PhysicalMemory.PAGE_SIZE; i += 8) {
+                w.memory.storeLong(i, w.memory.loadLong(table + i));
+            }
+            w.memory.zeroFrame(table);
+            boolean top = level == mode.levels();
+            if (top) {
+                w.regs.setCr3(0);
+            } else {
+                int bytes = mode.entryBytes();
+                long above = (mode.isPae() && level == 2 ? w.regs.topTableAddress() : w.walker.walkedTable(level + 1))
+                        + (long) mode.index(va, level + 1) * bytes;
+                long flags = mode == PagingMode.X86_32 ? 0xFFFL : 0xFFF0_0000_0000_0FFFL;
+                w.memory.storeEntry(above, bytes, w.memory.loadEntry(above, bytes) & flags);
+            }
+            if (mode.isPae()) {
+                assertTrue(w.walker.loadPdptes(w.regs), "PDPTE load");
+            }
+            String where = mode + ", the table at level " + level + " in frame 0";
+            assertTrue(w.walker.translate(w.regs, va, AccessType.READ, false, false, w.out), () -> where + ": " + w.out);
+            assertEquals(expected, w.out.pa, where);
+            PageWalker fresh = new PageWalker(w.memory);
+            assertTrue(fresh.translate(w.regs, va, AccessType.READ, false, false, w.out), () -> where + ", new walker: " + w.out);
+            assertEquals(expected, w.out.pa, where + ", new walker");
+        }
+    }
 }
