@@ -36,8 +36,8 @@ public final class PageWalker {
     //    there, and the walk writes the result while va, the leaf and the rights are still in
     //    its registers. When the caller finished every leaf, C2 saved about a dozen values to
     //    the stack around the call and reloaded them for leaf(); see TRANSLATED.
-    //  - Two walks, walkLevels64() for 8-byte entries (PAE, 4/5-level), written out level by
-    //    level, and walkLevels32(), a loop: the index width and entry size are constants, so an
+    //  - Two walks, walkLevels64() for 8-byte entries (PAE, 4/5-level) and walkLevels32(), each
+    //    written out level by level: the index width and entry size are constants, so an
     //    entry's offset is one shift and mask and its load needs no extraction (one loop for
     //    both cost ~20% of a 4-level walk; unrolling the 8-byte one made its levels' shifts and
     //    indices constants too).
