@@ -441,7 +441,7 @@ public final class PageWalker {
     /**
      * The entry for va at {@code level} of the table at {@code base}, remembered in
      * {@link #entryValue} (inlined with a constant level). Fast path: no hook, and the frame
-     * remembered for this level is the table's (its FRAME_PFN is -1 while nothing is remembered):
+     * remembered for this level is the table's (its pfn is -1 while nothing is remembered):
      * one acquire load, no checks. Its address does not depend on the entry read at the level
      * above, only the (predicted) frame test does, so the CPU can load every level at once.
      * Another table than last time at this level (every walk at the pte level of a random
@@ -657,6 +657,9 @@ public final class PageWalker {
             return foundLeaf(level, entryAddress, restr, all, e);
         }
         int s = shift64(level);
+        // The same result as leaf()'s, written out rather than through a shared helper: one more
+        // inlining level made C2 give up inlining setTranslation at one of the walk's leaves
+        // ("callee is too large", -XX:+PrintInlining).
         out.setTranslation(va, (e & nextTableMask & (-1L << s)) | (va & ((1L << s) - 1)), s, level, entryAddress, e,
                 restr, hasPkeys ? Pte64.pkey(e) : 0, (e & PteBits.G) != 0, startLevel - level + 1);
         return TRANSLATED;
